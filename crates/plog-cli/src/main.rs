@@ -1,0 +1,2 @@
+//! The plog command (work in progress).
+fn main() {}

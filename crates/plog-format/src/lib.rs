@@ -1,0 +1,102 @@
+//! The engenho-store persistent log, format v1, over byte slices.
+//!
+//! A v1 log is a 26-byte magic followed by records; each record is a 48-byte
+//! header (`index` u64 LE, `payload_len` u64 LE, BLAKE3 `hash` of the payload)
+//! and the payload. Records are packed with no padding, so a header may start
+//! at any byte offset: [`RecordHeader`] is a `bytemuck::Pod` view with
+//! alignment 1 and can be borrowed from the input anywhere.
+//!
+//! This crate is `#![no_std]` and contains no `unsafe`. Every value read from a
+//! file is checked against the bytes that remain before it is used to index,
+//! add or allocate.
+//!
+//! # The layers
+//!
+//! * [`Walker`] is the *structural* walk: it checks the magic, follows headers
+//!   and lengths, classifies torn tails and damaged length fields, and yields
+//!   each structurally complete [`Record`] **without hashing its payload**.
+//!   (The only hashing it does is while searching for the next valid record
+//!   after a damaged length, which is what the format defines a resync to be.)
+//! * [`Record::verify`] checks one record's BLAKE3 hash. Keeping it separate
+//!   lets a reader walk once and hash in parallel later (plog-mmap does).
+//! * [`Scanner`] is the two together, sequentially: the reference
+//!   classification of FORMAT.md, yielding [`Event`]s in file order.
+//! * [`classify`] (feature `alloc`) collects a [`Scanner`] into a
+//!   [`Classification`]: status, valid records, corruptions, torn tail.
+//!
+//! # Example
+//!
+//! ```
+//! use plog_format::{classify, encode_record_to_vec, Status, MAGIC};
+//!
+//! let mut log = MAGIC.to_vec();
+//! encode_record_to_vec(1, br#"{"kind":"Pod"}"#, &mut log);
+//! encode_record_to_vec(2, br#"{"kind":"Service"}"#, &mut log);
+//!
+//! let report = classify(&log);
+//! assert_eq!(report.status(), Status::Clean);
+//! assert_eq!(report.records.len(), 2);
+//!
+//! // A crash in the middle of the second append leaves a torn tail:
+//! let cut = &log[..log.len() - 3];
+//! let report = classify(cut);
+//! assert_eq!(report.status(), Status::Torn);
+//! assert_eq!(report.records.len(), 1);
+//! assert_eq!(report.torn.unwrap().offset, 26 + 48 + 14);
+//! ```
+//!
+//! # Features
+//!
+//! * `std` (default): `std::error::Error` impls and blake3's runtime CPU
+//!   feature detection; implies `alloc`.
+//! * `alloc`: [`classify`], [`Classification`], [`encode_record_to_vec`].
+//!
+//! With `--no-default-features` the crate is `no_std` without `alloc`: the
+//! walker, scanner, verification and encoding into a caller's buffer remain.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod classify;
+mod encode;
+mod hash;
+mod header;
+mod index;
+mod magic;
+mod record;
+mod report;
+mod walk;
+
+#[cfg(feature = "alloc")]
+pub use classify::{Classification, RecordSummary, classify};
+pub use classify::{Event, Scanner};
+#[cfg(feature = "alloc")]
+pub use encode::encode_record_to_vec;
+pub use encode::{EncodeError, encode_record, encoded_len};
+pub use hash::Hash;
+pub use header::{HEADER_LEN, RecordHeader};
+pub use index::{IndexChecker, IndexOrder, IndexViolation, IndexViolationKind};
+pub use magic::{MAGIC, MAGIC_FAMILY_PREFIX, MAGIC_LEN, Magic, MagicBytes, check_magic};
+pub use record::{ParseError, Record};
+pub use report::{Corruption, Status, TornReason, TornTail};
+pub use walk::{Step, Walker, find_resync};
+
+/// Converts a `usize` position to the `u64` used in every report.
+///
+/// plog supports targets whose `usize` is at most 64 bits wide (checked at
+/// compile time below), so this conversion is lossless.
+#[inline(always)]
+pub(crate) const fn pos_u64(n: usize) -> u64 {
+    n as u64
+}
+
+const _: () = assert!(
+    usize::BITS <= 64,
+    "plog-format needs usize of at most 64 bits"
+);
