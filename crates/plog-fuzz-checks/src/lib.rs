@@ -1,1 +1,37 @@
-//! Work in progress (issue 7): the bodies of the fuzz targets.
+//! The bodies of plog's fuzz targets.
+//!
+//! Each target is a plain function over bytes that panics only when one of
+//! plog's invariants is broken. The same functions run in two places:
+//!
+//! * `fuzz/fuzz_targets/*.rs`, one-line cargo-fuzz harnesses (nightly,
+//!   libFuzzer), and
+//! * this crate's `tests/corpus_replay.rs`, which runs every committed corpus
+//!   and regression input of `fuzz/` through them on stable, as part of
+//!   `cargo test`.
+//!
+//! | target | what it checks |
+//! | --- | --- |
+//! | [`parse`] | plog-format's full classification of arbitrary bytes |
+//! | [`parse_body`] | the same behind a valid magic |
+//!
+//! [`TARGETS`] lists them by the name of their cargo-fuzz target.
+
+pub mod oracle;
+mod parse;
+
+pub use parse::{parse, parse_body};
+
+/// A fuzz target's body: takes the fuzzer's bytes, panics on a broken invariant.
+pub type TargetFn = fn(&[u8]);
+
+/// Every target, by its cargo-fuzz name (`fuzz/fuzz_targets/<name>.rs`, and
+/// the corpus in `fuzz/corpus/<name>/`).
+pub const TARGETS: &[(&str, TargetFn)] = &[("parse", parse), ("parse_body", parse_body)];
+
+/// The target called `name`, if there is one.
+pub fn target(name: &str) -> Option<TargetFn> {
+    TARGETS
+        .iter()
+        .find(|(target, _)| *target == name)
+        .map(|&(_, body)| body)
+}
