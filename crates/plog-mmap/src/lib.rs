@@ -1,1 +1,297 @@
-//! Work in progress (see the issues).
+//! Memory-mapped, zero-copy reading of engenho-store persistent logs (plog
+//! v1): the structural walk, parallel BLAKE3 verification and typed replay.
+//!
+//! ```no_run
+//! use plog_mmap::{Log, VerifyOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let log = Log::open("node-3.plog")?;
+//!
+//! // Bulk verification: every finding, in file order, hashed on all cores.
+//! let report = log.verify(&VerifyOptions::default());
+//! println!("{}: {} records, status {}", log.len(), report.records, report.status());
+//!
+//! // Recovery: typed entries from the snapshot index on, in file order.
+//! let entries: Vec<(u64, serde_json::Value)> = log.replay_from(1_000)?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What it offers
+//!
+//! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]) or in
+//!   memory ([`Log::from_bytes`], [`Log::read_from`], [`MapPolicy::Never`]),
+//!   with [`Log::refresh`] to see what was appended since.
+//! * Zero-copy iteration: [`Log::records`] (structural: offset, index,
+//!   length, stored hash and a payload slice borrowed from the file, nothing
+//!   allocated per record), [`Log::walk`] / [`Log::walk_from`] (the
+//!   structural steps of `plog_format::Walker`, to resume a walk at an
+//!   offset), [`Log::scan`] (the sequential reference classification).
+//! * [`Log::verify`]: the whole classification of FORMAT.md, hashed across
+//!   rayon workers and reported in file order as a [`VerifyReport`]
+//!   (records, indices, torn tail, corruptions, opt-in index checks, lost
+//!   ranges); [`Log::for_each_event`] streams the same findings.
+//! * Typed replay: [`Log::replay`], [`Log::replay_from`],
+//!   [`Log::replay_with`] and [`Log::replay_borrowed`] (entries borrowing
+//!   from the file), verified and decoded in parallel, failing with the first
+//!   problem in file order ([`ReplayError`]).
+//! * Recovery modes ([`RecoveryMode`]): tolerate a torn tail (the default,
+//!   as engenho-store does), strict, or salvage.
+//!
+//! # Opening: map or read
+//!
+//! [`MapPolicy::Auto`] maps regular files of at least
+//! [`DEFAULT_MIN_MAP_LEN`] bytes and reads everything else into memory:
+//! small files (a read is cheaper than a mapping), and files that are not
+//! regular (pipes, `/dev/stdin` when it is a pipe, sockets, devices) or that
+//! report a length they do not have (`/proc` files report 0 and are read).
+//! Mappings of at least [`SEQUENTIAL_ADVICE_MIN_LEN`] bytes are advised as
+//! sequential (`madvise`), which makes the kernel read ahead aggressively.
+//! [`MapPolicy::Never`] reads every file; the results are identical on every
+//! input (the corpus tests check both paths for 1 and several threads).
+//!
+//! # Safety of the mapping
+//!
+//! Mapping a file is the one `unsafe` operation in plog, and it is private to
+//! this crate (the `Mmap` never leaves it; callers see `&[u8]` borrowed from
+//! a [`Log`]). It rests on this contract, which every caller of
+//! [`Log::open`] accepts:
+//!
+//! * **The mapping's length is fixed at open.** Appends made to the file
+//!   later are not part of it and are not seen until [`Log::refresh`] (or a
+//!   new open). This is what a reader of an append-only log wants: a
+//!   consistent prefix.
+//! * **Bytes below that length must not change.** A v1 writer never rewrites
+//!   them: it only appends. If another process truncates the file while it is
+//!   mapped, touching a page past the new end raises `SIGBUS` and the process
+//!   is killed: a crash, not a wrong answer and not memory corruption. If it
+//!   rewrites bytes in place, readers may see old or new bytes, which the
+//!   format's checks then report as damage; no length or index read from the
+//!   file is used before it is checked against the slice bounds, so no
+//!   change can make plog read out of bounds.
+//! * When truncation or rewriting by someone else cannot be ruled out (a
+//!   file being repaired by another tool, a network file system), open with
+//!   [`MapPolicy::Never`].
+//!
+//! # How verification runs in parallel
+//!
+//! The walk over headers and lengths is sequential by nature (each record's
+//! offset depends on the previous length) but cheap, about a cache miss per
+//! record; hashing is what costs. So the calling thread's walk cuts the
+//! records into batches of about 256 KiB of payload (not one task per
+//! record), a window of 8 batches per thread is hashed by the pool while the
+//! walker cuts the next window, and the hashed batches are read back in file
+//! order. The result is the same, event for event, as the sequential
+//! `plog_format::Scanner`; property tests check this for 1 to 4 threads on
+//! random damaged logs. A payload of 2 MiB or more is hashed with BLAKE3's
+//! own parallelism (`Hasher::update_rayon`), so a log of a few huge
+//! payloads still uses every core.
+//!
+//! Memory: two windows of batches are alive at a time, and their vectors are
+//! reused; nothing is allocated per record (only per corruption, per index
+//! violation, and per decoded entry in a replay). Peak memory does not grow
+//! with the record count (an integration test counts allocations).
+//!
+//! # Choosing threads
+//!
+//! [`Parallelism::Current`] (the default) uses the rayon pool the call is
+//! made from: the global pool, or the worker's own pool when verifying many
+//! files with `par_iter`. [`Parallelism::Threads`] builds a pool for one
+//! call; [`Parallelism::Pool`] uses the caller's.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod engine;
+mod error;
+mod options;
+mod replay;
+mod report;
+mod source;
+
+use std::ops::ControlFlow;
+
+pub use error::{OpenError, ReplayError};
+pub use options::{Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
+pub use replay::Replayed;
+pub use report::{LostRange, VerifyReport};
+pub use source::{
+    DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, Refresh, SEQUENTIAL_ADVICE_MIN_LEN,
+};
+
+// The types of plog-format that this crate's API hands out.
+pub use plog_format::{
+    Corruption, Event, IndexOrder, IndexViolation, ParseError, Record, Scanner, Status, Step,
+    TornReason, TornTail, Walker,
+};
+
+use engine::{HashOnly, Tuning};
+use report::ReportBuilder;
+
+impl Log {
+    /// The structural walk of the whole file: records (hashes **not**
+    /// checked), structural corruptions and the torn tail, in file order.
+    pub fn walk(&self) -> Walker<'_> {
+        Walker::new(self.bytes())
+    }
+
+    /// The structural walk from `offset`, which must be a record boundary
+    /// (e.g. [`Walker::offset`] of an earlier walk, or a record's
+    /// [`Record::end_offset`]); used to follow a growing file after
+    /// [`Log::refresh`].
+    ///
+    /// # Errors
+    /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
+    pub fn walk_from(&self, offset: u64) -> Result<Walker<'_>, ParseError> {
+        Walker::resume_at(self.bytes(), offset)
+    }
+
+    /// The valid-looking records, zero-copy, in file order: the structural
+    /// walk without hashing (use [`Log::verify`] or [`Log::for_each_event`]
+    /// to check hashes). A damaged length is stepped over (to its resync
+    /// offset) and remembered; the iteration ends at a torn tail or a bad
+    /// magic, which [`Records::torn`] and [`Records::corruptions`] then
+    /// tell.
+    ///
+    /// ```
+    /// use plog_mmap::Log;
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
+    /// let log = Log::from_bytes(bytes);
+    /// let sizes: Vec<u64> = log.records().map(|r| r.payload_len()).collect();
+    /// assert_eq!(sizes, [2, 3]);
+    /// ```
+    pub fn records(&self) -> Records<'_> {
+        Records {
+            walker: self.walk(),
+            torn: None,
+            corruptions: Vec::new(),
+        }
+    }
+
+    /// The sequential reference classification (walk and hash, one record at
+    /// a time, on the calling thread). [`Log::for_each_event`] yields the
+    /// same events with the hashing done in parallel.
+    pub fn scan(&self) -> Scanner<'_> {
+        Scanner::new(self.bytes())
+    }
+
+    /// Verifies the whole file: walks it once, hashes every payload across
+    /// the pool chosen by `options.parallelism`, and reports every finding in
+    /// file order. The report is identical for every thread count.
+    ///
+    /// ```
+    /// use plog_mmap::{IndexOrder, Log, Status, VerifyOptions};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// plog_format::encode_record_to_vec(3, b"{}", &mut bytes);
+    /// let options = VerifyOptions { index_order: IndexOrder::Contiguous, ..Default::default() };
+    /// let report = Log::from_bytes(bytes).verify(&options);
+    /// assert_eq!(report.status(), Status::Clean);
+    /// assert_eq!(report.index_violations[0].kind_str(), "index_gap");
+    /// assert!(!report.passes());
+    /// ```
+    pub fn verify(&self, options: &VerifyOptions) -> VerifyReport {
+        self.verify_tuned(options, Tuning::DEFAULT)
+    }
+
+    pub(crate) fn verify_tuned(&self, options: &VerifyOptions, tuning: Tuning) -> VerifyReport {
+        let mut builder = ReportBuilder::new(self.len(), options.index_order, options.mode);
+        engine::run(
+            self.walk(),
+            &options.parallelism,
+            tuning,
+            &HashOnly,
+            |batch| {
+                batch.events(|event| {
+                    builder.event(&event);
+                    ControlFlow::Continue(())
+                })
+            },
+        );
+        builder.finish()
+    }
+
+    /// Streams the classification of the whole file to `visit`, in file
+    /// order, with hashing done in parallel (the same events as
+    /// [`Log::scan`]). `visit` runs on the calling thread and may stop the
+    /// walk by returning [`ControlFlow::Break`].
+    pub fn for_each_event<'a>(
+        &'a self,
+        parallelism: &Parallelism,
+        visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        stream_events(self.walk(), parallelism, visit)
+    }
+
+    /// [`Log::for_each_event`] from a record boundary `offset` (see
+    /// [`Log::walk_from`]).
+    ///
+    /// # Errors
+    /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
+    pub fn for_each_event_from<'a>(
+        &'a self,
+        offset: u64,
+        parallelism: &Parallelism,
+        visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ParseError> {
+        Ok(stream_events(self.walk_from(offset)?, parallelism, visit))
+    }
+}
+
+fn stream_events<'a>(
+    walker: Walker<'a>,
+    parallelism: &Parallelism,
+    mut visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut flow = ControlFlow::Continue(());
+    engine::run(walker, parallelism, Tuning::DEFAULT, &HashOnly, |batch| {
+        flow = batch.events(&mut visit);
+        flow
+    });
+    flow
+}
+
+/// The structural records of a log, zero-copy (see [`Log::records`]).
+#[derive(Clone, Debug)]
+pub struct Records<'a> {
+    walker: Walker<'a>,
+    torn: Option<TornTail>,
+    corruptions: Vec<Corruption>,
+}
+
+impl<'a> Records<'a> {
+    /// Where the next record would start; after the end, the end of the
+    /// valid data (the torn tail's offset, or the file length).
+    pub fn offset(&self) -> u64 {
+        self.walker.offset()
+    }
+
+    /// The torn tail, once the iteration reached it.
+    pub fn torn(&self) -> Option<TornTail> {
+        self.torn
+    }
+
+    /// The structural corruptions stepped over or stopped at so far (damaged
+    /// lengths, a bad or unsupported magic). Hash mismatches are not
+    /// structural and are not seen here.
+    pub fn corruptions(&self) -> &[Corruption] {
+        &self.corruptions
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Record<'a>> {
+        loop {
+            match self.walker.next()? {
+                Step::Record(record) => return Some(record),
+                Step::Corrupt(corruption) => self.corruptions.push(corruption),
+                Step::Torn(tail) => self.torn = Some(tail),
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Records<'_> {}

@@ -1,0 +1,284 @@
+//! The parallel verification pipeline.
+//!
+//! One thread walks the structure ([`Walker`], no hashing) and cuts the steps
+//! into *batches* of about [`BATCH_COST`] bytes of payload; a *window* of
+//! batches (a few per thread) is hashed by the pool while the walker cuts the
+//! next window (`rayon::join`). The caller's thread then reads the hashed
+//! window batch by batch, step by step, in file order ([`Batch::events`]),
+//! so results are stitched in file order whatever the thread count.
+//!
+//! Memory: two windows of batches are alive at a time; each batch's step
+//! vector is reused from window to window. Nothing is allocated per record
+//! except a [`Corruption`] per hash mismatch.
+
+use std::ops::ControlFlow;
+
+use plog_format::{Corruption, Event, Hash, Record, Step, Walker};
+use rayon::ThreadPool;
+use rayon::prelude::*;
+
+use crate::Parallelism;
+
+/// The payload bytes (plus [`RECORD_COST`] per record) in one batch: one
+/// task of the pool. Large enough that scheduling costs nothing next to
+/// hashing, small enough that a window of several batches per thread keeps
+/// every thread busy to the end of the window.
+pub(crate) const BATCH_COST: usize = 256 * 1024;
+
+/// What one record costs beyond its payload, in bytes of hashing: its
+/// header, the per-call cost of BLAKE3 and the bookkeeping. It also caps a
+/// batch of empty payloads at `BATCH_COST / RECORD_COST` records.
+pub(crate) const RECORD_COST: usize = 128;
+
+/// Batches per thread in a window.
+pub(crate) const BATCHES_PER_THREAD: usize = 8;
+
+/// Payloads at least this long are hashed with BLAKE3's own parallelism
+/// (`Hasher::update_rayon`) instead of on one thread.
+pub(crate) const PARALLEL_HASH_MIN: usize = 2 * 1024 * 1024;
+
+/// The batch and window sizes (tests make them tiny to cross many batch
+/// boundaries with small inputs).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    /// See [`BATCH_COST`].
+    pub(crate) batch_cost: usize,
+    /// See [`BATCHES_PER_THREAD`].
+    pub(crate) batches_per_thread: usize,
+}
+
+impl Tuning {
+    pub(crate) const DEFAULT: Tuning = Tuning {
+        batch_cost: BATCH_COST,
+        batches_per_thread: BATCHES_PER_THREAD,
+    };
+}
+
+/// What is done, in parallel, with each record whose hash matched.
+pub(crate) trait BatchWork<'a>: Sync {
+    /// Per-batch output (reused from window to window).
+    type Out: Send;
+    /// A fresh output.
+    fn new_out(&self) -> Self::Out;
+    /// Empties an output for reuse.
+    fn clear(&self, out: &mut Self::Out);
+    /// Handles one valid record, in batch order.
+    fn record(&self, record: &Record<'a>, out: &mut Self::Out);
+}
+
+/// No per-record work: plain verification.
+pub(crate) struct HashOnly;
+
+impl<'a> BatchWork<'a> for HashOnly {
+    type Out = ();
+    fn new_out(&self) {}
+    fn clear(&self, _: &mut ()) {}
+    #[inline]
+    fn record(&self, _: &Record<'a>, _: &mut ()) {}
+}
+
+/// A run of consecutive steps of the walk, hashed by one task.
+pub(crate) struct Batch<'a, O> {
+    steps: Vec<Step<'a>>,
+    /// The records whose hash does not match: (position in `steps`, finding),
+    /// in order.
+    mismatches: Vec<(usize, Corruption)>,
+    /// The work's output.
+    pub(crate) out: O,
+}
+
+impl<'a, O> Batch<'a, O> {
+    /// The batch's findings in file order, as the sequential
+    /// [`Scanner`](plog_format::Scanner) would yield them.
+    pub(crate) fn events(
+        &self,
+        mut visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let mut mismatches = self.mismatches.iter().peekable();
+        for (position, step) in self.steps.iter().enumerate() {
+            let event = match *step {
+                Step::Record(record) => match mismatches.next_if(|(at, _)| *at == position) {
+                    Some(&(_, corruption)) => Event::Corrupt(corruption),
+                    None => Event::Record(record),
+                },
+                Step::Corrupt(corruption) => Event::Corrupt(corruption),
+                Step::Torn(tail) => Event::Torn(tail),
+            };
+            visit(event)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn hash<W: BatchWork<'a, Out = O>>(&mut self, work: &W) {
+        for (position, step) in self.steps.iter().enumerate() {
+            if let Step::Record(record) = step {
+                match check_hash(record) {
+                    None => work.record(record, &mut self.out),
+                    Some(corruption) => self.mismatches.push((position, corruption)),
+                }
+            }
+        }
+    }
+}
+
+/// `None` when the record's payload hashes to its stored hash, else the
+/// [`Corruption::HashMismatch`] that [`Record::verify`] reports.
+#[inline]
+pub(crate) fn check_hash(record: &Record<'_>) -> Option<Corruption> {
+    let payload = record.payload();
+    let computed = if payload.len() >= PARALLEL_HASH_MIN {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_rayon(payload);
+        hasher.finalize()
+    } else {
+        blake3::hash(payload)
+    };
+    if computed.as_bytes() == &record.header().hash {
+        None
+    } else {
+        Some(Corruption::HashMismatch {
+            offset: record.offset(),
+            index: record.index(),
+            payload_len: record.payload_len(),
+            stored: record.stored_hash(),
+            computed: Hash(*computed.as_bytes()),
+        })
+    }
+}
+
+/// Where the parallel part runs.
+enum Runner {
+    /// The current pool (global, or the worker's own).
+    Current,
+    /// A given pool.
+    Pool(std::sync::Arc<ThreadPool>),
+}
+
+impl Runner {
+    fn new(parallelism: &Parallelism) -> Runner {
+        match parallelism {
+            Parallelism::Current | Parallelism::Threads(0) => Runner::Current,
+            Parallelism::Threads(threads) => {
+                match rayon::ThreadPoolBuilder::new()
+                    .num_threads(*threads)
+                    .build()
+                {
+                    Ok(pool) => Runner::Pool(std::sync::Arc::new(pool)),
+                    // The system refused threads: verify with the current
+                    // pool rather than fail (results do not depend on it).
+                    Err(_) => Runner::Current,
+                }
+            }
+            Parallelism::Pool(pool) => Runner::Pool(pool.clone()),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        match self {
+            Runner::Current => rayon::current_num_threads(),
+            Runner::Pool(pool) => pool.current_num_threads(),
+        }
+        .max(1)
+    }
+
+    fn run<R: Send>(&self, job: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Runner::Current => job(),
+            Runner::Pool(pool) => pool.install(job),
+        }
+    }
+}
+
+/// Walks from `walker`, hashes in parallel and hands each hashed batch to
+/// `sink` in file order, until the walk ends or `sink` breaks.
+///
+/// `sink` runs on the calling thread (it need not be `Send`).
+pub(crate) fn run<'a, W: BatchWork<'a>>(
+    mut walker: Walker<'a>,
+    parallelism: &Parallelism,
+    tuning: Tuning,
+    work: &W,
+    mut sink: impl FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()>,
+) {
+    let runner = Runner::new(parallelism);
+    let window = runner
+        .threads()
+        .saturating_mul(tuning.batches_per_thread)
+        .max(1);
+    let batch_cost = tuning.batch_cost.max(1);
+    let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
+    let mut current: Vec<Batch<'a, W::Out>> = Vec::with_capacity(window);
+    let mut next: Vec<Batch<'a, W::Out>> = Vec::with_capacity(window);
+    fill_window(
+        &mut walker,
+        (window, batch_cost),
+        &mut spare,
+        &mut current,
+        work,
+    );
+    while !current.is_empty() {
+        runner.run(|| {
+            rayon::join(
+                || {
+                    fill_window(
+                        &mut walker,
+                        (window, batch_cost),
+                        &mut spare,
+                        &mut next,
+                        work,
+                    )
+                },
+                || current.par_iter_mut().for_each(|batch| batch.hash(work)),
+            )
+        });
+        for batch in &mut current {
+            if sink(batch).is_break() {
+                return;
+            }
+        }
+        spare.append(&mut current);
+        std::mem::swap(&mut current, &mut next);
+    }
+}
+
+/// Cuts up to `window` batches of about `batch_cost` from the walk into
+/// `into`, reusing batches from `spare`.
+fn fill_window<'a, W: BatchWork<'a>>(
+    walker: &mut Walker<'a>,
+    (window, batch_cost): (usize, usize),
+    spare: &mut Vec<Batch<'a, W::Out>>,
+    into: &mut Vec<Batch<'a, W::Out>>,
+    work: &W,
+) {
+    while into.len() < window {
+        let mut batch = match spare.pop() {
+            Some(mut batch) => {
+                batch.steps.clear();
+                batch.mismatches.clear();
+                work.clear(&mut batch.out);
+                batch
+            }
+            None => Batch {
+                steps: Vec::new(),
+                mismatches: Vec::new(),
+                out: work.new_out(),
+            },
+        };
+        let mut cost = 0usize;
+        for step in walker.by_ref() {
+            cost = cost.saturating_add(RECORD_COST);
+            if let Step::Record(record) = &step {
+                cost = cost.saturating_add(record.payload().len());
+            }
+            batch.steps.push(step);
+            if cost >= batch_cost {
+                break;
+            }
+        }
+        if batch.steps.is_empty() {
+            spare.push(batch);
+            return;
+        }
+        into.push(batch);
+    }
+}

@@ -1,0 +1,85 @@
+//! What a caller chooses for verification and replay.
+
+use std::sync::Arc;
+
+use plog_format::IndexOrder;
+use rayon::ThreadPool;
+
+/// How a damaged file is treated (chosen by the caller).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RecoveryMode {
+    /// A torn tail is what a crash leaves and is tolerated (dropped, and
+    /// reported); any corruption is an error. What engenho-store does with a
+    /// torn tail, and the default.
+    #[default]
+    TolerateTorn,
+    /// A torn tail is an error too: the file must be clean.
+    Strict,
+    /// Corrupt records are skipped: every valid record is kept, and the lost
+    /// byte ranges and index ranges are reported
+    /// ([`VerifyReport::lost`](crate::VerifyReport::lost)). A file whose
+    /// magic is bad or of another version holds nothing to salvage and is
+    /// still an error.
+    Salvage,
+}
+
+impl RecoveryMode {
+    /// The stable name: `"tolerate_torn"`, `"strict"` or `"salvage"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecoveryMode::TolerateTorn => "tolerate_torn",
+            RecoveryMode::Strict => "strict",
+            RecoveryMode::Salvage => "salvage",
+        }
+    }
+}
+
+/// Which threads hash and decode.
+///
+/// Results never depend on this (tested for 1 to 4 threads): only the speed
+/// does.
+#[derive(Clone, Debug, Default)]
+pub enum Parallelism {
+    /// The current rayon pool: the global pool, or the pool of the worker the
+    /// call is made from (so that a caller verifying many files with
+    /// `par_iter` shares one pool).
+    #[default]
+    Current,
+    /// A pool of this many threads, built for the call (`0`: the current
+    /// pool). Building a pool costs a few hundred microseconds; to verify
+    /// many files, build one and pass [`Parallelism::Pool`].
+    Threads(usize),
+    /// The caller's pool.
+    Pool(Arc<ThreadPool>),
+}
+
+/// Options of [`Log::verify`](crate::Log::verify) and the event stream.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// The order that valid records' indices must follow (default: any).
+    /// Violations are reported in
+    /// [`VerifyReport::index_violations`](crate::VerifyReport::index_violations).
+    pub index_order: IndexOrder,
+    /// How damage is judged by
+    /// [`VerifyReport::passes`](crate::VerifyReport::passes).
+    pub mode: RecoveryMode,
+    /// Which threads hash.
+    pub parallelism: Parallelism,
+}
+
+/// Options of [`Log::replay_with`](crate::Log::replay_with).
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    /// Decode only records whose index is at least this (snapshot recovery:
+    /// the records before the snapshot are still walked and verified, but
+    /// not decoded). `None`: decode every record.
+    pub from_index: Option<u64>,
+    /// The order that valid records' indices must follow (default: any); a
+    /// violation is an error except in [`RecoveryMode::Salvage`], where it is
+    /// only reported.
+    pub index_order: IndexOrder,
+    /// What is an error.
+    pub mode: RecoveryMode,
+    /// Which threads verify and decode.
+    pub parallelism: Parallelism,
+}

@@ -1,0 +1,632 @@
+//! plog-mmap against the corpus, the sequential oracle and engenho-store's
+//! behaviour: the map and read paths, 1 and several threads, verification
+//! and replay.
+
+use std::sync::Arc;
+
+use plog_format::{Classification, Corruption, HEADER_LEN, IndexChecker, IndexOrder, classify};
+use plog_mmap::{
+    Log, LostRange, MapPolicy, OpenOptions, Parallelism, RecoveryMode, ReplayError, ReplayOptions,
+    Status, VerifyOptions, VerifyReport,
+};
+use plog_testdata::{CorpusFile, build_log, corpus, k8s_payload};
+
+/// The report that the sequential oracle (`plog_format::classify`) implies,
+/// built independently of plog-mmap's builder.
+fn oracle_report(data: &[u8], order: IndexOrder, mode: RecoveryMode) -> VerifyReport {
+    let c: Classification = classify(data);
+    let mut checker = IndexChecker::new(order);
+    let index_violations = c
+        .records
+        .iter()
+        .filter_map(|r| checker.check(r.offset, r.index))
+        .collect();
+    let magic_bad = c.corruptions.iter().any(|c| {
+        matches!(
+            c,
+            Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+        )
+    });
+    VerifyReport {
+        file_len: c.file_len,
+        records: c.records.len() as u64,
+        payload_bytes: c.records.iter().map(|r| r.payload_len).sum(),
+        first_index: c.first_index(),
+        last_index: c.last_index(),
+        last_record_end: c
+            .records
+            .last()
+            .map(|r| r.offset + HEADER_LEN as u64 + r.payload_len),
+        valid_end: match (c.torn, magic_bad) {
+            (Some(t), _) => t.offset,
+            (None, true) => 0,
+            (None, false) => c.file_len,
+        },
+        torn: c.torn,
+        lost: oracle_lost(&c),
+        corruptions: c.corruptions,
+        index_order: order,
+        index_violations,
+        mode,
+    }
+}
+
+/// Groups corruptions with no valid record between them.
+fn oracle_lost(c: &Classification) -> Vec<LostRange> {
+    let mut out: Vec<LostRange> = Vec::new();
+    for corruption in &c.corruptions {
+        let (start, end) = corruption.lost_range();
+        let end = end.unwrap_or(c.file_len);
+        let records_before = c.records.partition_point(|r| r.offset < start);
+        if let Some(last) = out.last_mut() {
+            let records_before_last = c.records.partition_point(|r| r.offset < last.offset);
+            if records_before_last == records_before {
+                last.end = last.end.max(end);
+                last.corruptions += 1;
+                continue;
+            }
+        }
+        out.push(LostRange {
+            offset: start,
+            end,
+            corruptions: 1,
+            previous_index: records_before.checked_sub(1).map(|i| c.records[i].index),
+            next_index: c.records.get(records_before).map(|r| r.index),
+        });
+    }
+    out
+}
+
+fn options(threads: usize, order: IndexOrder, mode: RecoveryMode) -> VerifyOptions {
+    VerifyOptions {
+        index_order: order,
+        mode,
+        parallelism: Parallelism::Threads(threads),
+    }
+}
+
+fn forced_map() -> OpenOptions {
+    OpenOptions {
+        map: MapPolicy::Auto,
+        min_map_len: 1,
+        read_limit: None,
+    }
+}
+
+fn never_map() -> OpenOptions {
+    OpenOptions {
+        map: MapPolicy::Never,
+        ..OpenOptions::default()
+    }
+}
+
+fn check_against_expected(file: &CorpusFile, report: &VerifyReport) {
+    let name = &file.name;
+    let want = &file.expected;
+    assert_eq!(report.status().as_str(), want.status, "{name}: status");
+    assert_eq!(report.file_len, want.file_len, "{name}: file_len");
+    assert_eq!(report.records, want.valid_records as u64, "{name}: records");
+    assert_eq!(report.first_index, want.indices.first().copied(), "{name}");
+    assert_eq!(report.last_index, want.indices.last().copied(), "{name}");
+    assert_eq!(
+        report.torn.map(|t| t.offset),
+        want.torn_offset,
+        "{name}: torn"
+    );
+    let kinds: Vec<(&str, u64)> = report
+        .corruptions
+        .iter()
+        .map(|c| (c.kind(), c.offset()))
+        .collect();
+    let want_kinds: Vec<(&str, u64)> = want
+        .corrupt
+        .iter()
+        .map(|c| (c.kind.as_str(), c.offset))
+        .collect();
+    assert_eq!(kinds, want_kinds, "{name}: corruptions");
+}
+
+#[test]
+fn every_corpus_file_verifies_the_same_mapped_and_read_for_1_and_3_threads() {
+    let mut mapped_any = false;
+    for file in corpus() {
+        let want = oracle_report(&file.bytes, IndexOrder::Any, RecoveryMode::TolerateTorn);
+        check_against_expected(&file, &want);
+        for open in [forced_map(), never_map(), OpenOptions::default()] {
+            let log = Log::open_with(&file.path, &open).unwrap();
+            assert_eq!(log.bytes(), &file.bytes[..], "{}", file.name);
+            mapped_any |= log.is_mapped();
+            if open.map == MapPolicy::Never {
+                assert!(!log.is_mapped());
+            }
+            for threads in [1, 3] {
+                let report = log.verify(&options(
+                    threads,
+                    IndexOrder::Any,
+                    RecoveryMode::TolerateTorn,
+                ));
+                assert_eq!(report, want, "{} ({threads} threads)", file.name);
+            }
+        }
+    }
+    assert!(mapped_any, "no corpus file was mapped");
+}
+
+#[test]
+fn corpus_index_checks_and_modes_match_the_oracle() {
+    for file in corpus() {
+        let log = Log::open_with(&file.path, &forced_map()).unwrap();
+        for order in [
+            IndexOrder::Any,
+            IndexOrder::Increasing,
+            IndexOrder::Contiguous,
+        ] {
+            for mode in [
+                RecoveryMode::TolerateTorn,
+                RecoveryMode::Strict,
+                RecoveryMode::Salvage,
+            ] {
+                let want = oracle_report(&file.bytes, order, mode);
+                let got = log.verify(&options(2, order, mode));
+                assert_eq!(got, want, "{} {order:?} {mode:?}", file.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn noncontiguous_indices_are_reported_with_offsets() {
+    let file = corpus()
+        .into_iter()
+        .find(|f| f.name == "noncontiguous.plog")
+        .unwrap();
+    let log = Log::from_bytes(file.bytes.clone());
+    // Indices 1, 2, 5, 4, 4.
+    let offsets = &file.expected.offsets;
+    let report = log.verify(&VerifyOptions {
+        index_order: IndexOrder::Contiguous,
+        ..VerifyOptions::default()
+    });
+    let found: Vec<(&str, u64, u64, u64)> = report
+        .index_violations
+        .iter()
+        .map(|v| (v.kind_str(), v.offset, v.previous_index, v.index))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("index_gap", offsets[2], 2, 5),
+            ("index_order", offsets[3], 5, 4),
+            ("index_order", offsets[4], 4, 4),
+        ]
+    );
+    assert_eq!(report.status(), Status::Clean);
+    assert!(!report.passes());
+    let report = log.verify(&VerifyOptions {
+        index_order: IndexOrder::Increasing,
+        ..VerifyOptions::default()
+    });
+    let kinds: Vec<&str> = report
+        .index_violations
+        .iter()
+        .map(|v| v.kind_str())
+        .collect();
+    assert_eq!(kinds, ["index_order", "index_order"]);
+}
+
+/// What replaying a corpus file must give, from FORMAT.md: the valid records
+/// when the file is clean or torn, else the first corruption.
+#[test]
+fn corpus_replay_follows_the_classification() {
+    for file in corpus() {
+        let want = &file.expected;
+        for open in [forced_map(), never_map()] {
+            let log = Log::open_with(&file.path, &open).unwrap();
+            for threads in [1, 2] {
+                let replay_options = ReplayOptions {
+                    parallelism: Parallelism::Threads(threads),
+                    ..ReplayOptions::default()
+                };
+                let got = log.replay_with::<serde_json::Value>(&replay_options);
+                let name = &file.name;
+                match want.status.as_str() {
+                    "corrupt" => {
+                        let error = got.expect_err(name);
+                        let first = &want.corrupt[0];
+                        assert_eq!(error.kind(), first.kind, "{name}");
+                        assert_eq!(error.offset(), first.offset, "{name}");
+                        if let Some(index) = first.index {
+                            assert_eq!(error.index(), Some(index), "{name}");
+                        }
+                        assert!(error.to_string().contains(&first.offset.to_string()));
+                    }
+                    _ => {
+                        // Clean or torn: every valid record, unless one is
+                        // not JSON (then the first such record is named).
+                        let first_undecodable =
+                            want.offsets
+                                .iter()
+                                .zip(&want.indices)
+                                .find(|&(&offset, _)| {
+                                    let r =
+                                        plog_format::Record::parse_at(&file.bytes, offset).unwrap();
+                                    serde_json::from_slice::<serde_json::Value>(r.payload())
+                                        .is_err()
+                                });
+                        match (got, first_undecodable) {
+                            (Ok(replayed), None) => {
+                                let indices: Vec<u64> =
+                                    replayed.entries.iter().map(|(i, _)| *i).collect();
+                                assert_eq!(indices, want.indices, "{name}");
+                                assert_eq!(
+                                    replayed.report.torn.map(|t| t.offset),
+                                    want.torn_offset
+                                );
+                            }
+                            (Err(error), Some((&offset, &index))) => {
+                                assert_eq!(error.kind(), "decode", "{name}");
+                                assert_eq!((error.offset(), error.index()), (offset, Some(index)));
+                            }
+                            (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn strict_replay_rejects_a_torn_tail_and_salvage_keeps_every_valid_record() {
+    for file in corpus() {
+        let log = Log::from_bytes(file.bytes.clone());
+        let strict = log.replay_with::<serde_json::Value>(&ReplayOptions {
+            mode: RecoveryMode::Strict,
+            ..ReplayOptions::default()
+        });
+        if file.expected.status == "torn" {
+            let error = strict.expect_err(&file.name);
+            assert_eq!(error.kind(), "torn");
+            assert_eq!(Some(error.offset()), file.expected.torn_offset);
+        }
+        let salvage = log.replay_with::<serde_json::Value>(&ReplayOptions {
+            mode: RecoveryMode::Salvage,
+            ..ReplayOptions::default()
+        });
+        let magic_bad = file
+            .expected
+            .corrupt
+            .iter()
+            .any(|c| c.kind == "bad_magic" || c.kind == "unsupported_version");
+        let json_everywhere = !matches!(
+            file.name.as_str(),
+            "empty-payload.plog" | "not-json-payload.plog"
+        );
+        match salvage {
+            Ok(replayed) => {
+                assert!(json_everywhere && !magic_bad, "{}", file.name);
+                let indices: Vec<u64> = replayed.entries.iter().map(|(i, _)| *i).collect();
+                assert_eq!(indices, file.expected.indices, "{}", file.name);
+                assert_eq!(
+                    replayed.report.lost.len(),
+                    file.expected.corrupt.len(),
+                    "{}",
+                    file.name
+                );
+            }
+            Err(error) => {
+                assert!(!json_everywhere || magic_bad, "{}: {error}", file.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn salvage_reports_lost_byte_and_index_ranges() {
+    let payloads: Vec<Vec<u8>> = (1..=6).map(|i| k8s_payload(i, 120)).collect();
+    let mut log = build_log(
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64 + 1, &p[..])),
+    );
+    let offsets: Vec<u64> = Log::from_bytes(log.clone())
+        .records()
+        .map(|r| r.offset())
+        .collect();
+    let offset_of = |index: u64| offsets[index as usize - 1];
+    // Flip a payload bit in records 3 and 4 (adjacent: one lost range).
+    for index in [3, 4] {
+        let at = (offset_of(index) + HEADER_LEN as u64 + 5) as usize;
+        log[at] ^= 0x20;
+    }
+    let log = Log::from_bytes(log);
+    let replayed = log
+        .replay_with::<serde_json::Value>(&ReplayOptions {
+            mode: RecoveryMode::Salvage,
+            parallelism: Parallelism::Threads(2),
+            ..ReplayOptions::default()
+        })
+        .unwrap();
+    let indices: Vec<u64> = replayed.entries.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [1, 2, 5, 6]);
+    assert_eq!(
+        replayed.report.lost,
+        [LostRange {
+            offset: offset_of(3),
+            end: offset_of(5),
+            corruptions: 2,
+            previous_index: Some(2),
+            next_index: Some(5),
+        }]
+    );
+    assert_eq!(replayed.report.lost[0].lost_indices(), Some((3, 4)));
+    assert_eq!(replayed.report.lost[0].bytes(), offset_of(5) - offset_of(3));
+    // Without salvage, the first damaged record is the error.
+    let error = log.replay::<serde_json::Value>().unwrap_err();
+    assert_eq!(
+        (error.kind(), error.offset(), error.index()),
+        ("hash_mismatch", offset_of(3), Some(3))
+    );
+}
+
+/// A log of many small records, big enough for several windows of batches.
+fn many_records(count: u64) -> Vec<u8> {
+    let payloads: Vec<Vec<u8>> = (0..count).map(|i| k8s_payload(i, 200)).collect();
+    build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])))
+}
+
+#[test]
+fn the_first_error_in_file_order_wins_across_batches() {
+    let count = 6_000;
+    let mut bytes = many_records(count);
+    let offsets: Vec<u64> = Log::from_bytes(bytes.clone())
+        .records()
+        .map(|r| r.offset())
+        .collect();
+    // A decode error late, a hash mismatch later, and a decode error early
+    // is the first: it must be named whatever the thread count.
+    let corrupt_json = |bytes: &mut Vec<u8>, index: usize| {
+        let at = offsets[index] as usize + HEADER_LEN;
+        bytes[at] = b'!';
+        let header_end = offsets[index] as usize + HEADER_LEN;
+        let payload_len = u64::from_le_bytes(
+            bytes[offsets[index] as usize + 8..][..8]
+                .try_into()
+                .unwrap(),
+        ) as usize;
+        let hash = blake3::hash(&bytes[header_end..header_end + payload_len]);
+        bytes[offsets[index] as usize + 16..][..32].copy_from_slice(hash.as_bytes());
+    };
+    corrupt_json(&mut bytes, 5_000);
+    bytes[offsets[5_500] as usize + HEADER_LEN + 3] ^= 1;
+    let log_late = Log::from_bytes(bytes.clone());
+    corrupt_json(&mut bytes, 1_234);
+    let log = Log::from_bytes(bytes);
+    for threads in 1..=4 {
+        let options = ReplayOptions {
+            parallelism: Parallelism::Threads(threads),
+            ..ReplayOptions::default()
+        };
+        let error = log.replay_with::<serde_json::Value>(&options).unwrap_err();
+        assert!(matches!(error, ReplayError::Decode { .. }));
+        assert_eq!(
+            (error.offset(), error.index()),
+            (offsets[1_234], Some(1_234))
+        );
+        let error = log_late
+            .replay_with::<serde_json::Value>(&options)
+            .unwrap_err();
+        assert_eq!(
+            (error.offset(), error.index()),
+            (offsets[5_000], Some(5_000))
+        );
+    }
+}
+
+#[test]
+fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
+    let bytes = many_records(3_000);
+    let log = Log::from_bytes(bytes.clone());
+    let sequential: Vec<(u64, serde_json::Value)> = log
+        .scan()
+        .map(|event| match event {
+            plog_format::Event::Record(r) => {
+                (r.index(), serde_json::from_slice(r.payload()).unwrap())
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap(),
+    );
+    let all = log
+        .replay_with::<serde_json::Value>(&ReplayOptions {
+            parallelism: Parallelism::Pool(pool),
+            ..ReplayOptions::default()
+        })
+        .unwrap();
+    assert_eq!(all.entries, sequential);
+    assert_eq!(all.report.records, 3_000);
+    let from = log.replay_from::<serde_json::Value>(2_500).unwrap();
+    assert_eq!(from, sequential[2_500..]);
+    // Records before the start index are not decoded: garbage there is fine
+    // as long as it hashes.
+    assert!(
+        log.replay_from::<serde_json::Value>(u64::MAX)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn borrowed_replay_points_into_the_mapping() {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        kind: &'a str,
+        name: &'a str,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.plog");
+    std::fs::write(&path, many_records(2_000)).unwrap();
+    let log = Log::open(&path).unwrap();
+    assert!(log.is_mapped());
+    let replayed = log
+        .replay_borrowed::<Entry<'_>>(&ReplayOptions::default())
+        .unwrap();
+    let range = log.bytes().as_ptr_range();
+    for (index, entry) in &replayed.entries {
+        assert!(range.contains(&entry.name.as_ptr()), "name was copied");
+        assert!(entry.name.ends_with(&format!("-{index}")));
+        assert!(!entry.kind.is_empty());
+    }
+    assert_eq!(replayed.entries.len(), 2_000);
+}
+
+#[test]
+fn many_windows_verify_like_the_oracle_with_damage() {
+    let mut bytes = many_records(20_000);
+    let offsets: Vec<u64> = Log::from_bytes(bytes.clone())
+        .records()
+        .map(|r| r.offset())
+        .collect();
+    for index in [7usize, 8_000, 8_001, 19_999] {
+        bytes[offsets[index] as usize + HEADER_LEN + 10] ^= 4;
+    }
+    // A damaged length in the middle: resync at the next record.
+    bytes[offsets[12_000] as usize + 8 + 6] = 0x7f;
+    bytes.truncate(bytes.len() - 5);
+    let log = Log::from_bytes(bytes.clone());
+    let want = oracle_report(&bytes, IndexOrder::Contiguous, RecoveryMode::Salvage);
+    assert_eq!(want.corruptions.len(), 4, "{:?}", want.corruptions);
+    for threads in 1..=4 {
+        let got = log.verify(&options(
+            threads,
+            IndexOrder::Contiguous,
+            RecoveryMode::Salvage,
+        ));
+        assert_eq!(got, want, "{threads} threads");
+    }
+}
+
+#[test]
+fn the_event_stream_equals_the_sequential_scanner() {
+    let mut bytes = many_records(5_000);
+    bytes[10_000] ^= 1;
+    let log = Log::from_bytes(bytes);
+    let sequential: Vec<plog_format::Event<'_>> = log.scan().collect();
+    for threads in [1, 2, 4] {
+        let mut parallel = Vec::new();
+        let flow = log.for_each_event(&Parallelism::Threads(threads), |event| {
+            parallel.push(event);
+            std::ops::ControlFlow::Continue(())
+        });
+        assert!(flow.is_continue());
+        assert_eq!(parallel, sequential);
+    }
+    // Stopping early stops.
+    let mut seen = 0;
+    let flow = log.for_each_event(&Parallelism::Current, |_| {
+        seen += 1;
+        if seen == 100 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    assert!(flow.is_break());
+    assert_eq!(seen, 100);
+}
+
+#[test]
+fn refresh_sees_appends_and_a_walk_resumes_where_it_stopped() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grow.plog");
+    let first = many_records(500);
+    std::fs::write(&path, &first).unwrap();
+    for open in [forced_map(), never_map(), OpenOptions::default()] {
+        std::fs::write(&path, &first).unwrap();
+        let mut log = Log::open_with(&path, &open).unwrap();
+        let mut walker = log.walk();
+        let mut seen = walker.by_ref().count();
+        assert_eq!(seen, 500);
+        let resume = walker.offset();
+        // Append 300 records and half of another one.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut more = Vec::new();
+        for i in 500..800u64 {
+            plog_format::encode_record_to_vec(i, &k8s_payload(i, 200), &mut more);
+        }
+        let mut cut = Vec::new();
+        plog_format::encode_record_to_vec(800, &k8s_payload(800, 200), &mut cut);
+        more.extend_from_slice(&cut[..100]);
+        file.write_all(&more).unwrap();
+        assert_eq!(
+            log.len(),
+            first.len() as u64,
+            "the map does not grow by itself"
+        );
+        let refresh = log.refresh().unwrap();
+        assert!(refresh.grew());
+        assert_eq!(refresh.len, (first.len() + more.len()) as u64);
+        let mut walker = log.walk_from(resume).unwrap();
+        let mut torn_at = None;
+        for step in walker.by_ref() {
+            match step {
+                plog_format::Step::Record(r) => {
+                    assert_eq!(r.index(), seen as u64);
+                    assert!(r.hash_matches());
+                    seen += 1;
+                }
+                plog_format::Step::Torn(t) => torn_at = Some(t.offset),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(seen, 800);
+        // The half record completes; the follower resumes at the torn offset.
+        let resume = torn_at.unwrap();
+        file.write_all(&cut[100..]).unwrap();
+        log.refresh().unwrap();
+        let rest: Vec<u64> = log
+            .walk_from(resume)
+            .unwrap()
+            .map(|step| match step {
+                plog_format::Step::Record(r) => r.index(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(rest, [800]);
+        assert_eq!(log.verify(&VerifyOptions::default()).records, 801);
+        let unchanged = log.refresh().unwrap();
+        assert!(!unchanged.grew() && !unchanged.shrank());
+    }
+}
+
+#[test]
+fn pipes_and_readers_are_read_into_memory() {
+    let bytes = many_records(100);
+    let log = Log::read_from(&bytes[..], None).unwrap();
+    assert!(!log.is_mapped());
+    assert_eq!(log.bytes(), &bytes[..]);
+    let error = Log::read_from(&bytes[..], Some(100)).unwrap_err();
+    assert_eq!(error.kind(), "too_large");
+    // A /proc file reports length 0 but has bytes: it is read, not mapped.
+    if let Ok(log) = Log::open("/proc/self/status") {
+        assert!(!log.is_mapped());
+        assert!(!log.is_empty());
+        assert_eq!(
+            log.verify(&VerifyOptions::default()).status(),
+            Status::Corrupt
+        );
+    }
+    let error = Log::open("/nonexistent/plog").unwrap_err();
+    assert_eq!(error.kind(), "io");
+    assert!(error.to_string().contains("/nonexistent/plog"));
+}
