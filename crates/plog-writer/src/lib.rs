@@ -1,1 +1,113 @@
-//! Work in progress (see the issues).
+//! Durable appends to engenho-store's persistent log (plog v1): one writer
+//! per file, `fdatasync` before an append is acknowledged, group commit for
+//! many threads, torn-tail repair at open, and no acknowledged record ever
+//! lost.
+//!
+//! # Quick start
+//!
+//! ```
+//! # fn main() -> Result<(), plog_writer::WriteError> {
+//! use plog_writer::{Writer, WriterOptions};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let (mut log, report) = Writer::open(dir.path().join("raft.plog"), WriterOptions::default())?;
+//! let next = report.last_index.map_or(1, |last| last + 1);
+//! log.append(next, &serde_json::json!({"op": "put", "kind": "Pod", "name": "web-0"}))?;
+//! // Durable: the record was written in one write and fdatasync'ed.
+//! assert_eq!(log.durable().last_index, Some(next));
+//! # Ok(()) }
+//! ```
+//!
+//! # What the writer guarantees
+//!
+//! * **Creating** a log writes the magic, fsyncs the file and then its
+//!   directory (and each parent directory it had to create), so the new name
+//!   survives a power loss. Opening an existing log fsyncs its directory too,
+//!   in case a crash cut the creation after the magic.
+//! * **Opening** walks the whole file with plog-format's reference
+//!   classification ([`inspect`] shows the same walk without changing
+//!   anything). A torn tail — a cut header, a cut payload, a zero-filled
+//!   tail, a cut magic — is what a crash leaves; it is truncated to the end
+//!   of the last valid record, the file is synced, and [`OpenReport::repaired`]
+//!   says what was dropped (offset and byte count). Corruption — a hash
+//!   mismatch anywhere, including the final record, a damaged length, a bad
+//!   magic — is not what a crash leaves: the open is refused with an error
+//!   naming the offset and index and pointing at `plog repair`, and the file
+//!   is left as it is. Valid data is never cut on the writer's own
+//!   initiative.
+//! * **One writer per file**: the writer takes an exclusive lock
+//!   ([`File::try_lock`](std::fs::File::try_lock), `flock` on Unix) and holds
+//!   it for its life; a second writer, in this process or another, gets a
+//!   `locked` error. Readers take no lock.
+//! * **Appends** are encoded (header and payload) into one buffer and written
+//!   with one positioned `write`. Under [`SyncPolicy::EveryAppend`] (the
+//!   default) each append — or each [`Writer::append_batch_raw`] batch — is
+//!   followed by `fdatasync` before the call returns. [`SyncPolicy::Manual`]
+//!   buffers appends and leaves `sync` to the caller. [`GroupCommit`] is the
+//!   handle for many threads: concurrent appends share one write and one
+//!   `fdatasync`, and each caller returns once its own record is durable.
+//! * **Index order**: [`WriterOptions::index_order`] accepts any index
+//!   (engenho-store's behaviour, the default), or requires strictly
+//!   increasing or contiguous indices; a rejected append writes nothing and
+//!   says why.
+//! * **Failures** say what is durable ([`WriteError::durable`]). A failed
+//!   write (ENOSPC, EFBIG, EIO) is cut off by truncating to the end of the
+//!   last complete record (if even that fails, the next open repairs the
+//!   torn tail). A failed `fdatasync` poisons the writer: it refuses further
+//!   appends rather than retrying the sync and trusting it — after a failed
+//!   fsync, Linux may have marked the dirty pages clean, so a retry can
+//!   "succeed" without the data ever reaching the disk. Reopen to recover.
+//!
+//! # Repair
+//!
+//! [`LockedLog`] opens a log under the writer lock and inspects it without
+//! changing it; [`LockedLog::repair`] carries out a [`RepairPlan`]: truncate
+//! a torn tail, or (with [`RepairOptions::drop_corrupt_tail`]) drop a final
+//! record whose hash fails. Anything else is refused; [`salvage`] copies
+//! every valid record into a new log instead.
+//!
+//! # Design notes
+//!
+//! * The open-time walk reads the file into memory and runs
+//!   [`plog_format::Scanner`] over it, in one internal function, so that it
+//!   can be replaced by a parallel verifier over a mapping (plog-mmap, the
+//!   only crate allowed `unsafe`) without changing anything else.
+//! * Writes are positioned (`pwrite` at the writer's own idea of the file's
+//!   length), so a cut-off partial write never shifts where the next record
+//!   goes.
+//! * `fdatasync` rather than `fsync`: it flushes the data and the file size
+//!   (all a reader needs) and skips timestamps.
+//! * Group commit is the classic leader/follower scheme; see [`GroupCommit`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+#[cfg(test)]
+mod faults;
+mod fsio;
+mod group;
+mod inspect;
+mod open;
+mod options;
+mod salvage;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::WriteError;
+pub use group::GroupCommit;
+pub use inspect::{Inspection, RepairOptions, RepairPlan, ViolationCount};
+pub use open::{LockedLog, OpenReport, inspect};
+pub use options::{Appended, LogPosition, SyncPolicy, WriterOptions};
+pub use salvage::{SalvageReport, salvage};
+pub use writer::{MANUAL_FLUSH_BYTES, Writer};
+
+/// Converts a `usize` length to the `u64` used in every report (lossless:
+/// plog-format rejects targets whose `usize` is wider than 64 bits).
+#[inline(always)]
+pub(crate) const fn pos_u64(n: usize) -> u64 {
+    n as u64
+}
+
+const _: () = assert!(usize::BITS <= 64);

@@ -1,0 +1,330 @@
+//! Creating and opening logs under the writer lock; repairing torn tails.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, TornReason, TornTail};
+
+use crate::fsio::{self, parent_dir, sync_dir};
+use crate::inspect::scan_log;
+use crate::{
+    GroupCommit, Inspection, LogPosition, RepairOptions, RepairPlan, WriteError, Writer,
+    WriterOptions, pos_u64,
+};
+
+/// What opening a log found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Whether the log was created by this open.
+    pub created: bool,
+    /// The torn tail that was truncated away (offset and byte count), if
+    /// any. Only a torn tail is ever cut at open; corruption is refused.
+    pub repaired: Option<TornTail>,
+    /// Valid records in the log.
+    pub records: u64,
+    /// Index of the first record.
+    pub first_index: Option<u64>,
+    /// Index of the last record: where appends continue from.
+    pub last_index: Option<u64>,
+    /// The log's length in bytes (after any repair).
+    pub len: u64,
+    /// How many records already in the log break the writer's
+    /// [`WriterOptions::index_order`] (they are kept; the order applies to
+    /// new appends).
+    pub index_violations: u64,
+    /// The first of them.
+    pub first_index_violation: Option<IndexViolation>,
+}
+
+impl OpenReport {
+    fn created() -> OpenReport {
+        OpenReport {
+            created: true,
+            repaired: None,
+            records: 0,
+            first_index: None,
+            last_index: None,
+            len: pos_u64(MAGIC_LEN),
+            index_violations: 0,
+            first_index_violation: None,
+        }
+    }
+
+    /// The position appends continue from.
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            len: self.len,
+            records: self.records,
+            last_index: self.last_index,
+        }
+    }
+}
+
+/// A log opened under the writer lock, inspected but not changed.
+///
+/// This is what `plog repair` needs: take the lock (so that no writer
+/// appends meanwhile), look at the damage, then carry out a
+/// [`RepairPlan`] or turn into a writer.
+///
+/// ```
+/// # fn main() -> Result<(), plog_writer::WriteError> {
+/// use plog_writer::{LockedLog, RepairOptions, Writer, WriterOptions};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("raft.plog");
+/// let mut writer = Writer::create(&path, WriterOptions::default())?;
+/// writer.append_raw(1, b"{}")?;
+/// drop(writer);
+/// // A crash left part of a header behind:
+/// use std::io::Write;
+/// let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+/// file.write_all(&[7; 20]).unwrap();
+///
+/// let mut log = LockedLog::open(&path)?;
+/// assert_eq!(log.inspection().records, 1);
+/// let plan = log.repair(RepairOptions::default())?;
+/// assert_eq!(plan.kind(), "truncate_torn_tail");
+/// assert_eq!(log.inspection().file_len, 26 + 48 + 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct LockedLog {
+    file: File,
+    path: PathBuf,
+    inspection: Inspection,
+}
+
+impl LockedLog {
+    /// Opens an existing log for writing, takes the writer lock and walks
+    /// the whole file. Changes nothing.
+    ///
+    /// # Errors
+    /// `locked` when another writer holds the lock; `io` when the file
+    /// cannot be opened or read.
+    pub fn open(path: impl AsRef<Path>) -> Result<LockedLog, WriteError> {
+        let path = path.as_ref();
+        let file = fsio::open_rw(path).map_err(|e| WriteError::io(path, "open the log", e))?;
+        LockedLog::from_file(file, path)
+    }
+
+    fn from_file(file: File, path: &Path) -> Result<LockedLog, WriteError> {
+        fsio::lock_exclusive(&file, path)?;
+        let data = fsio::read_all(&file, path)?;
+        let inspection = scan_log(&data);
+        Ok(LockedLog {
+            file,
+            path: path.to_path_buf(),
+            inspection,
+        })
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the log holds (as of the last repair).
+    pub fn inspection(&self) -> &Inspection {
+        &self.inspection
+    }
+
+    /// What [`LockedLog::repair`] would do with `options`. Changes nothing.
+    pub fn plan(&self, options: RepairOptions) -> RepairPlan {
+        self.inspection.plan(options)
+    }
+
+    /// Carries out [`LockedLog::plan`]: truncates a torn tail (or, with
+    /// `drop_corrupt_tail`, a damaged final record) and syncs the file.
+    /// Returns the plan carried out.
+    ///
+    /// # Errors
+    /// `corrupt` (changing nothing) when the plan is to refuse; `io` when
+    /// truncating or syncing fails.
+    pub fn repair(&mut self, options: RepairOptions) -> Result<RepairPlan, WriteError> {
+        let plan = self.plan(options);
+        self.apply(plan)?;
+        Ok(plan)
+    }
+
+    fn apply(&mut self, plan: RepairPlan) -> Result<(), WriteError> {
+        let path = self.path.as_path();
+        let file = &self.file;
+        match plan {
+            RepairPlan::Nothing => Ok(()),
+            RepairPlan::Refuse {
+                corruption,
+                corruptions,
+                ..
+            } => Err(WriteError::Corrupt {
+                path: self.path.clone(),
+                corruption: Box::new(corruption),
+                corruptions,
+            }),
+            RepairPlan::TruncateTornTail { tail } if tail.reason == TornReason::Magic => {
+                file.set_len(0)
+                    .and_then(|()| fsio::write_all_at(file, &MAGIC, 0))
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| WriteError::io(path, "rewrite the torn magic", e))?;
+                sync_dir(parent_dir(path)).map_err(|e| {
+                    WriteError::io(parent_dir(path), "fsync the log's directory", e)
+                })?;
+                self.inspection = scan_log(&MAGIC);
+                Ok(())
+            }
+            RepairPlan::TruncateTornTail { tail } => {
+                truncate_and_sync(file, path, tail.offset)?;
+                self.inspection.file_len = tail.offset;
+                self.inspection.torn = None;
+                Ok(())
+            }
+            RepairPlan::DropCorruptTail { truncate_to, .. } => {
+                truncate_and_sync(file, path, truncate_to)?;
+                let inspection = &mut self.inspection;
+                inspection.file_len = truncate_to;
+                inspection.torn = None;
+                inspection.corruptions = 0;
+                inspection.first_corruption = None;
+                inspection.last_corruption = None;
+                inspection.records_after_last_corruption = inspection.records;
+                Ok(())
+            }
+        }
+    }
+
+    /// Turns the locked log into a [`Writer`]: a torn tail is repaired
+    /// (reported in the [`OpenReport`]); a corrupt log is refused, unchanged.
+    ///
+    /// # Errors
+    /// `corrupt` for a corrupt log; `io` when the repair fails.
+    pub fn into_writer(self, options: WriterOptions) -> Result<(Writer, OpenReport), WriteError> {
+        let (file, path, report) = self.into_parts(&options)?;
+        Ok((
+            Writer::from_parts(file, path, options, report.position()),
+            report,
+        ))
+    }
+
+    /// Turns the locked log into a [`GroupCommit`] handle, like
+    /// [`LockedLog::into_writer`].
+    ///
+    /// # Errors
+    /// As [`LockedLog::into_writer`].
+    pub fn into_group_commit(
+        self,
+        options: WriterOptions,
+    ) -> Result<(GroupCommit, OpenReport), WriteError> {
+        let (file, path, report) = self.into_parts(&options)?;
+        Ok((
+            GroupCommit::from_parts(file, path, options, report.position()),
+            report,
+        ))
+    }
+
+    fn into_parts(
+        mut self,
+        options: &WriterOptions,
+    ) -> Result<(File, PathBuf, OpenReport), WriteError> {
+        let plan = self.plan(RepairOptions::default());
+        let repaired = match plan {
+            RepairPlan::TruncateTornTail { tail } => Some(tail),
+            _ => None,
+        };
+        self.apply(plan)?;
+        // The directory entry of a log whose creation was cut by a crash may
+        // not be durable yet: make it so before acknowledging any append.
+        let dir = parent_dir(&self.path);
+        sync_dir(dir).map_err(|e| WriteError::io(dir, "fsync the log's directory", e))?;
+        let inspection = &self.inspection;
+        let violations = inspection.index_violations(options.index_order);
+        let report = OpenReport {
+            created: false,
+            repaired,
+            records: inspection.records,
+            first_index: inspection.first_index,
+            last_index: inspection.last_index,
+            len: inspection.valid_end,
+            index_violations: violations.count,
+            first_index_violation: violations.first,
+        };
+        Ok((self.file, self.path, report))
+    }
+}
+
+fn truncate_and_sync(file: &File, path: &Path, len: u64) -> Result<(), WriteError> {
+    file.set_len(len)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| WriteError::io(path, "truncate the log and fsync it", e))
+}
+
+/// Reads a log and inspects it without taking the lock and without changing
+/// anything: the dry run of a repair.
+///
+/// ```
+/// use plog_writer::{inspect, RepairOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.plog");
+/// let mut log = plog_format::MAGIC.to_vec();
+/// plog_format::encode_record_to_vec(1, b"x", &mut log);
+/// log.extend_from_slice(&[0; 10]);
+/// std::fs::write(&path, &log).unwrap();
+///
+/// let inspection = inspect(&path).unwrap();
+/// assert_eq!(inspection.records, 1);
+/// let plan = inspection.plan(RepairOptions::default());
+/// assert_eq!(plan.to_string(), "torn tail at offset 75: 10 bytes, all zero; truncate to offset 75 (drop 10 bytes)");
+/// assert_eq!(std::fs::read(&path).unwrap(), log); // unchanged
+/// ```
+///
+/// # Errors
+/// `io` when the file cannot be read.
+pub fn inspect(path: impl AsRef<Path>) -> Result<Inspection, WriteError> {
+    let path = path.as_ref();
+    let data = std::fs::read(path).map_err(|e| WriteError::io(path, "read the log", e))?;
+    Ok(scan_log(&data))
+}
+
+/// Opens `path` for appending under the lock, creating it if allowed.
+pub(crate) fn open_log(
+    path: &Path,
+    options: &WriterOptions,
+) -> Result<(File, PathBuf, OpenReport), WriteError> {
+    match fsio::open_rw(path) {
+        Ok(file) => LockedLog::from_file(file, path)?.into_parts(options),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_if_missing => {
+            match create_log(path) {
+                Ok(file) => Ok((file, path.to_path_buf(), OpenReport::created())),
+                // Someone else created it meanwhile: open theirs.
+                Err(WriteError::Exists { .. }) => {
+                    let file =
+                        fsio::open_rw(path).map_err(|e| WriteError::io(path, "open the log", e))?;
+                    LockedLog::from_file(file, path)?.into_parts(options)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(WriteError::io(path, "open the log", e)),
+    }
+}
+
+/// Creates a new log: missing parents, the file, the lock, the magic, then
+/// fsync of the file and of its directory.
+pub(crate) fn create_log(path: &Path) -> Result<File, WriteError> {
+    fsio::create_parents(path)?;
+    let file = fsio::create_new_rw(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            WriteError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            WriteError::io(path, "create the log", e)
+        }
+    })?;
+    fsio::lock_exclusive(&file, path)?;
+    fsio::write_all_at(&file, &MAGIC, 0)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| WriteError::io(path, "write the magic and fsync the new log", e))?;
+    let dir = parent_dir(path);
+    sync_dir(dir).map_err(|e| WriteError::io(dir, "fsync the log's directory", e))?;
+    Ok(file)
+}

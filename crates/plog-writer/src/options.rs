@@ -1,0 +1,141 @@
+//! How a writer opens a log and when it syncs.
+
+use core::fmt;
+
+use plog_format::IndexOrder;
+
+/// When a [`Writer`](crate::Writer) makes appends durable.
+///
+/// [`GroupCommit`](crate::GroupCommit) ignores this: every append through it is
+/// durable when it returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SyncPolicy {
+    /// Every append (and every batch) is written in one `write` and made
+    /// durable with `fdatasync` before the call returns. The default.
+    #[default]
+    EveryAppend,
+    /// Appends are encoded into an in-memory buffer and written to the OS
+    /// when the buffer passes [`MANUAL_FLUSH_BYTES`](crate::MANUAL_FLUSH_BYTES)
+    /// or on [`Writer::flush`](crate::Writer::flush); nothing is durable
+    /// until [`Writer::sync`](crate::Writer::sync) (or
+    /// [`Writer::close`](crate::Writer::close)) returns.
+    Manual,
+}
+
+impl SyncPolicy {
+    /// The stable name: `"every_append"` or `"manual"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SyncPolicy::EveryAppend => "every_append",
+            SyncPolicy::Manual => "manual",
+        }
+    }
+}
+
+/// How to open (or create) a log for writing.
+///
+/// ```
+/// use plog_writer::{SyncPolicy, WriterOptions};
+/// use plog_format::IndexOrder;
+///
+/// let options = WriterOptions {
+///     index_order: IndexOrder::Contiguous,
+///     max_payload_len: Some(1 << 20),
+///     ..WriterOptions::default()
+/// };
+/// assert_eq!(options.sync, SyncPolicy::EveryAppend);
+/// assert!(options.create_if_missing);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WriterOptions {
+    /// When appends become durable (default: every append).
+    pub sync: SyncPolicy,
+    /// Which indices an append may carry, compared with the last record of
+    /// the log (default: any, like engenho-store). A rejected append writes
+    /// nothing. Records already in the file are never rejected; their
+    /// violations are counted in the [`OpenReport`](crate::OpenReport).
+    pub index_order: IndexOrder,
+    /// The largest payload an append may carry, in bytes (default: no limit).
+    pub max_payload_len: Option<u64>,
+    /// Create the log (and its missing parent directories) when the file
+    /// does not exist (default: true).
+    pub create_if_missing: bool,
+}
+
+impl Default for WriterOptions {
+    fn default() -> WriterOptions {
+        WriterOptions {
+            sync: SyncPolicy::EveryAppend,
+            index_order: IndexOrder::Any,
+            max_payload_len: None,
+            create_if_missing: true,
+        }
+    }
+}
+
+/// A point in a log: its length in bytes, how many records lie before it and
+/// the index of the last of them.
+///
+/// Errors use it to say exactly what is durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LogPosition {
+    /// Bytes from the start of the file (the magic included).
+    pub len: u64,
+    /// Valid records before `len`.
+    pub records: u64,
+    /// The index of the last of them.
+    pub last_index: Option<u64>,
+}
+
+impl LogPosition {
+    /// The position of a new log: the magic and no record.
+    pub(crate) fn new_log() -> LogPosition {
+        LogPosition {
+            len: crate::pos_u64(plog_format::MAGIC_LEN),
+            records: 0,
+            last_index: None,
+        }
+    }
+
+    /// The position after one more record of `encoded_len` bytes.
+    pub(crate) fn advanced(self, index: u64, encoded_len: u64) -> LogPosition {
+        LogPosition {
+            len: self.len.saturating_add(encoded_len),
+            records: self.records.saturating_add(1),
+            last_index: Some(index),
+        }
+    }
+}
+
+impl fmt::Display for LogPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.last_index {
+            Some(last) => write!(
+                f,
+                "{} record(s) through index {last}, {} bytes",
+                self.records, self.len
+            ),
+            None => write!(f, "no records, {} bytes", self.len),
+        }
+    }
+}
+
+/// Where an accepted append went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Appended {
+    /// Byte offset of the (first) record's header.
+    pub offset: u64,
+    /// Records appended (1 for a single append).
+    pub records: u64,
+    /// Index of the last record appended.
+    pub last_index: u64,
+    /// Bytes appended (headers and payloads).
+    pub bytes: u64,
+}
+
+impl Appended {
+    /// Offset just past the appended records.
+    pub fn end_offset(&self) -> u64 {
+        self.offset.saturating_add(self.bytes)
+    }
+}

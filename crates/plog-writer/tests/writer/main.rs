@@ -1,0 +1,3 @@
+//! plog-writer's integration tests: one test binary, one module per topic.
+
+mod open;
