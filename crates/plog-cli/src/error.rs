@@ -1,0 +1,86 @@
+//! The CLI's one-line errors.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::exit;
+
+/// An error that ends a subcommand: printed as one line, `plog: <message>`.
+#[derive(Debug)]
+#[allow(dead_code)] // Io and Corrupt are for repair and append, being written.
+pub enum CliError {
+    /// A file could not be opened, read or written.
+    Io {
+        /// What was being done, e.g. "cannot open".
+        action: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The log is damaged in a way the command will not work around.
+    Corrupt(String),
+    /// Anything else that stops the command (bad input line, refused repair, ...).
+    Failed {
+        /// The message.
+        message: String,
+        /// The exit status to use.
+        code: u8,
+    },
+}
+
+impl CliError {
+    /// An I/O error with its action and path.
+    #[allow(dead_code)]
+    pub fn io(action: &'static str, path: &Path, source: io::Error) -> CliError {
+        CliError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A failure with exit status 2.
+    pub fn failed(message: impl Into<String>) -> CliError {
+        CliError::Failed {
+            message: message.into(),
+            code: exit::ERROR,
+        }
+    }
+
+    /// The exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Io { .. } => exit::ERROR,
+            CliError::Corrupt(_) => exit::CORRUPT,
+            CliError::Failed { code, .. } => *code,
+        }
+    }
+}
+
+/// Describes an I/O error in plain words (no "os error 2" jargon alone).
+pub fn describe_io(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::IsADirectory => "is a directory, expected a file".to_string(),
+        _ => err.to_string(),
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "{}: {action}: {}", path.display(), describe_io(source)),
+            CliError::Corrupt(message) => f.write_str(message),
+            CliError::Failed { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}

@@ -1,0 +1,373 @@
+//! The real `plog` binary over the corpus and in end-to-end scenarios.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use plog_testdata::corpus;
+use serde_json::Value;
+
+fn plog() -> Command {
+    Command::cargo_bin("plog").expect("the plog binary is built")
+}
+
+fn verify_exit_for(status: &str) -> i32 {
+    match status {
+        "clean" => 0,
+        "torn" => 3,
+        "corrupt" => 1,
+        other => panic!("unknown status {other}"),
+    }
+}
+
+#[test]
+fn verify_json_agrees_with_expected_json_for_every_corpus_file() {
+    for file in corpus() {
+        for extra in [&[][..], &["--no-mmap"][..], &["--threads", "1"][..]] {
+            let output = plog()
+                .arg("verify")
+                .arg("--json")
+                .args(extra)
+                .arg(&file.path)
+                .output()
+                .unwrap();
+            let want = &file.expected;
+            assert_eq!(
+                output.status.code(),
+                Some(verify_exit_for(&want.status)),
+                "{}: exit status",
+                file.name
+            );
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            assert_eq!(
+                stdout.lines().count(),
+                1,
+                "{}: one line: {stdout}",
+                file.name
+            );
+            let got: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(got["path"], file.path.display().to_string());
+            assert_eq!(got["status"], want.status, "{}", file.name);
+            assert_eq!(got["records"], want.valid_records as u64, "{}", file.name);
+            assert_eq!(
+                got["first_index"],
+                want.indices.first().map_or(Value::Null, |&i| i.into())
+            );
+            assert_eq!(
+                got["last_index"],
+                want.indices.last().map_or(Value::Null, |&i| i.into())
+            );
+            assert_eq!(got["bytes"], want.file_len);
+            assert_eq!(got["error"], Value::Null);
+            match want.torn_offset {
+                None => assert_eq!(got["torn"], Value::Null, "{}", file.name),
+                Some(offset) => {
+                    assert_eq!(got["torn"]["offset"], offset, "{}", file.name);
+                    assert_eq!(
+                        got["torn"]["bytes"],
+                        want.file_len - offset,
+                        "{}",
+                        file.name
+                    );
+                }
+            }
+            let corruptions = got["corruptions"].as_array().unwrap();
+            assert_eq!(corruptions.len(), want.corrupt.len(), "{}", file.name);
+            for (c, w) in corruptions.iter().zip(&want.corrupt) {
+                assert_eq!(c["kind"], w.kind.as_str());
+                assert_eq!(c["offset"], w.offset);
+                if let Some(index) = w.index {
+                    assert_eq!(c["index"], index);
+                }
+                assert_eq!(
+                    c["resync_offset"],
+                    w.resync_offset.map_or(Value::Null, Value::from)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn verify_many_files_prints_in_order_and_exits_with_the_worst_status() {
+    let files = corpus();
+    let output = plog()
+        .args(["verify", "--json", "--threads", "2"])
+        .args(files.iter().map(|f| &f.path))
+        .arg("/nonexistent/plog/file")
+        .output()
+        .unwrap();
+    // Corruption (1) outranks an unreadable file (2) and torn tails (3).
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len() + 1);
+    for (line, file) in lines.iter().zip(&files) {
+        assert_eq!(line["path"], file.path.display().to_string());
+        assert_eq!(line["status"], file.expected.status);
+    }
+    let missing = lines.last().unwrap();
+    assert_eq!(missing["status"], "error");
+    assert_eq!(missing["records"], Value::Null);
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("no such file"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn verify_exit_statuses_order_unreadable_over_torn() {
+    let dir = corpus_path("torn-in-payload.plog");
+    let out = plog()
+        .args(["verify", "--quiet"])
+        .arg(&dir)
+        .arg("/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = plog()
+        .args(["verify", "--strict"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--strict: a torn tail counts as corruption"
+    );
+    let out = plog()
+        .arg("verify")
+        .arg(corpus_path("seed-small.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{}: OK (5 records",
+            corpus_path("seed-small.plog").display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("1 file: 1 clean"), "{text}");
+}
+
+#[test]
+fn verify_expect_reports_index_kinds() {
+    let path = corpus_path("noncontiguous.plog"); // indices 1,2,5,4,4
+    let out = plog()
+        .args(["verify", "--json", "--expect", "contiguous"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<(&str, u64, u64)> = got["corruptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap(),
+                c["offset"].as_u64().unwrap(),
+                c["index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("index_gap", 146, 5),
+            ("index_order", 208, 4),
+            ("index_order", 271, 4)
+        ]
+    );
+    let out = plog()
+        .args(["verify", "--json", "--expect", "increasing"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["corruptions"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_usage_and_help() {
+    let out = plog().arg("verify").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "missing PATH is bad usage");
+    let out = plog()
+        .args(["verify", "--threads", "0", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = plog().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for sub in ["verify", "dump", "stat", "repair", "append", "Exit status"] {
+        assert!(help.contains(sub), "--help mentions {sub}");
+    }
+}
+
+#[test]
+fn dump_json_embeds_json_payloads_and_base64_otherwise() {
+    let out = plog()
+        .args(["dump", "--json"])
+        .arg(corpus_path("not-json-payload.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["index"], 1);
+    assert_eq!(lines[0]["offset"], 26);
+    assert!(
+        lines[0]["payload"].is_object()
+            || lines[0]["payload"].is_array()
+            || !lines[0]["payload"].is_null()
+    );
+    assert!(lines[0].get("payload_base64").is_none());
+    assert!(lines[1].get("payload").is_none());
+    let raw = lines[1]["payload_base64"].as_str().unwrap();
+    assert!(!raw.is_empty());
+    assert_eq!(lines[1]["len"].as_u64().unwrap() as usize, base64_len(raw));
+    assert_eq!(lines[1]["hash"].as_str().unwrap().len(), 64);
+}
+
+fn base64_len(encoded: &str) -> usize {
+    let pad = encoded.bytes().rev().take_while(|&b| b == b'=').count();
+    encoded.len() / 4 * 3 - pad
+}
+
+#[test]
+fn dump_filters_by_index_and_reports_corruption() {
+    let out = plog()
+        .args(["dump", "--json", "--from", "50", "--to", "52"])
+        .arg(corpus_path("seed-k8s-200.plog"))
+        .output()
+        .unwrap();
+    let indices: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(indices, [50, 51, 52]);
+
+    let out = plog()
+        .args(["dump", "--json"])
+        .arg(corpus_path("corrupt-payload.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let indices: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(indices, [1, 2, 4, 5], "the damaged record is skipped");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("hash mismatch in record 3 at offset 291"),
+        "{stderr}"
+    );
+
+    let out = plog()
+        .args(["dump", "--json", "--no-verify"])
+        .arg(corpus_path("corrupt-payload.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        5,
+        "--no-verify prints it"
+    );
+}
+
+#[test]
+fn stat_reports_order_and_sizes() {
+    let out = plog()
+        .args(["stat", "--json"])
+        .arg(corpus_path("noncontiguous.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["records"], 5);
+    assert_eq!(
+        (s["gaps"].as_u64(), s["missing_indices"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        (s["repeats"].as_u64(), s["decreases"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (s["min_index"].as_u64(), s["max_index"].as_u64()),
+        (Some(1), Some(5))
+    );
+    assert!(s["payload_len"]["min"].as_u64() <= s["payload_len"]["median"].as_u64());
+    assert!(s["verify_seconds"].as_f64().unwrap() >= 0.0);
+    let out = plog()
+        .arg("stat")
+        .arg(corpus_path("torn-in-payload.plog"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("torn tail      128 bytes at offset 553"),
+        "{text}"
+    );
+}
+
+#[test]
+fn errors_are_one_line_without_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (
+            vec!["dump".to_string(), "/nonexistent/x.plog".to_string()],
+            "No such file",
+        ),
+        (
+            vec!["stat".to_string(), dir.path().display().to_string()],
+            "directory",
+        ),
+    ] {
+        let out = plog().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("plog: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+fn corpus_path(name: &str) -> std::path::PathBuf {
+    plog_testdata::corpus_dir().join(name)
+}
+
+#[allow(dead_code)]
+fn exists(path: &Path) -> bool {
+    path.exists()
+}
