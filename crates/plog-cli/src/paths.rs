@@ -47,10 +47,9 @@ fn walk_dir(dir: &Path, out: &mut Vec<Target>) {
         };
         if link_meta.is_dir() {
             walk_dir(&child, out);
-        } else if link_meta.is_file() {
-            out.push(Target::File(child));
-        } else if link_meta.file_type().is_symlink()
-            && std::fs::metadata(&child).is_ok_and(|meta| meta.is_file())
+        } else if link_meta.is_file()
+            || (link_meta.file_type().is_symlink()
+                && std::fs::metadata(&child).is_ok_and(|meta| meta.is_file()))
         {
             out.push(Target::File(child));
         }
