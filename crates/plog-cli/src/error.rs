@@ -8,7 +8,6 @@ use crate::exit;
 
 /// An error that ends a subcommand: printed as one line, `plog: <message>`.
 #[derive(Debug)]
-#[allow(dead_code)] // Io and Corrupt are for repair and append, being written.
 pub enum CliError {
     /// A file could not be opened, read or written.
     Io {
@@ -19,8 +18,6 @@ pub enum CliError {
         /// The OS error.
         source: io::Error,
     },
-    /// The log is damaged in a way the command will not work around.
-    Corrupt(String),
     /// Anything else that stops the command (bad input line, refused repair, ...).
     Failed {
         /// The message.
@@ -32,7 +29,6 @@ pub enum CliError {
 
 impl CliError {
     /// An I/O error with its action and path.
-    #[allow(dead_code)]
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> CliError {
         CliError::Io {
             action,
@@ -53,7 +49,6 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Io { .. } => exit::ERROR,
-            CliError::Corrupt(_) => exit::CORRUPT,
             CliError::Failed { code, .. } => *code,
         }
     }
@@ -77,7 +72,6 @@ impl fmt::Display for CliError {
                 path,
                 source,
             } => write!(f, "{}: {action}: {}", path.display(), describe_io(source)),
-            CliError::Corrupt(message) => f.write_str(message),
             CliError::Failed { message, .. } => f.write_str(message),
         }
     }

@@ -367,7 +367,304 @@ fn corpus_path(name: &str) -> std::path::PathBuf {
     plog_testdata::corpus_dir().join(name)
 }
 
-#[allow(dead_code)]
-fn exists(path: &Path) -> bool {
-    path.exists()
+fn scratch_copy(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::copy(corpus_path(name), &path).unwrap();
+    path
+}
+
+fn verify_json(path: &Path) -> Value {
+    let out = plog()
+        .args(["verify", "--json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn repair_dry_run_changes_nothing_then_repair_cuts_and_backs_up_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scratch_copy(dir.path(), "torn-in-payload.plog");
+    let before = std::fs::read(&path).unwrap();
+    let out = plog()
+        .args(["repair", "--dry-run"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("would repair")
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "--dry-run changes nothing"
+    );
+
+    let backup = dir.path().join("cut.bin");
+    let out = plog()
+        .arg("repair")
+        .arg("--backup")
+        .arg(&backup)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = std::fs::read(&path).unwrap();
+    assert_eq!(
+        after,
+        before[..553],
+        "cut at the end of the last valid record"
+    );
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        before[553..],
+        "the cut bytes are saved"
+    );
+    assert_eq!(verify_json(&path)["status"], "clean");
+
+    // An existing backup file is never overwritten.
+    let path = scratch_copy(dir.path(), "zero-tail.plog");
+    let out = plog()
+        .arg("repair")
+        .arg("--backup")
+        .arg(&backup)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(corpus_path("zero-tail.plog")).unwrap()
+    );
+}
+
+#[test]
+fn repair_refuses_corruption_before_the_tail_and_salvage_recovers_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scratch_copy(dir.path(), "corrupt-length-midfile.plog");
+    let before = std::fs::read(&path).unwrap();
+    let out = plog().arg("repair").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("refusing") && stderr.contains("--salvage"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    let good = dir.path().join("good.plog");
+    let out = plog()
+        .arg("repair")
+        .arg("--salvage")
+        .arg(&good)
+        .arg("--dry-run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!good.exists(), "--dry-run writes nothing");
+    let out = plog()
+        .arg("repair")
+        .arg("--salvage")
+        .arg(&good)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("lost: bytes 158..291 (133 bytes, 1 corruption(s)), index 2"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "salvage leaves the source alone"
+    );
+    let report = verify_json(&good);
+    assert_eq!(report["status"], "clean");
+    assert_eq!(report["records"], 4);
+    let out = plog().args(["dump", "--json"]).arg(&good).output().unwrap();
+    let indices: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(indices, [1, 3, 4, 5]);
+}
+
+#[test]
+fn repair_drops_a_corrupt_final_record_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scratch_copy(dir.path(), "corrupt-last-record.plog");
+    let out = plog().arg("repair").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--drop-corrupt-tail")
+    );
+    let out = plog()
+        .args(["repair", "--drop-corrupt-tail"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report = verify_json(&path);
+    assert_eq!(
+        (report["status"].as_str(), report["records"].as_u64()),
+        (Some("clean"), Some(4))
+    );
+    assert_eq!(report["bytes"], 553);
+}
+
+#[test]
+fn append_reads_json_lines_and_stops_at_a_bad_line_keeping_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dirs/new.plog");
+    let out = plog()
+        .arg("append")
+        .arg(&path)
+        .write_stdin("{\"kind\":\"Pod\",\"name\":\"a\"}\n[1,2]\n\"text\"\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = plog()
+        .args(["append", "--sync-every", "10"])
+        .arg(&path)
+        .write_stdin("{\"n\":4}\r\n{\"n\":5}\nthis is not json\n{\"n\":7}\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("line 3: not JSON") && stderr.contains("indices 4..5"),
+        "{stderr}"
+    );
+    let out = plog().args(["dump", "--json"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(u64, String)> = records
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["payload"].to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, r#"{"kind":"Pod","name":"a"}"#.to_string()),
+            (2, "[1,2]".to_string()),
+            (3, "\"text\"".to_string()),
+            (4, r#"{"n":4}"#.to_string()),
+            (5, r#"{"n":5}"#.to_string()),
+        ]
+    );
+    // --index sets the first index of the run.
+    let out = plog()
+        .args(["append", "--index", "100"])
+        .arg(&path)
+        .write_stdin("{}\n{}\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(verify_json(&path)["last_index"], 101);
+}
+
+#[test]
+fn append_refuses_while_another_writer_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.plog");
+    let (_writer, _) =
+        plog_writer::Writer::open(&path, plog_writer::WriterOptions::default()).unwrap();
+    let out = plog()
+        .arg("append")
+        .arg(&path)
+        .write_stdin("{}\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("locked"));
+    let out = plog().arg("repair").arg(&path).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "repair needs the writer's lock too"
+    );
+}
+
+#[test]
+fn dump_follow_prints_records_appended_by_a_concurrent_writer() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as StdCommand, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.plog");
+    let (mut writer, _) =
+        plog_writer::Writer::open(&path, plog_writer::WriterOptions::default()).unwrap();
+    writer.append_raw(1, br#"{"n":1}"#).unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("plog"))
+        .args(["dump", "--json", "--follow"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A watchdog: if dump --follow stopped printing, the reads below would
+    // block forever; kill it after a minute so the test fails instead.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = StdCommand::new("kill").args(["-9", &pid]).status();
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut indices = Vec::new();
+    indices.push(
+        serde_json::from_str::<Value>(&lines.next().unwrap().unwrap()).unwrap()["index"]
+            .as_u64()
+            .unwrap(),
+    );
+    for n in 2..=30u64 {
+        writer
+            .append_raw(n, format!("{{\"n\":{n}}}").as_bytes())
+            .unwrap();
+        if n % 10 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+    }
+    while indices.len() < 30 {
+        let line = lines.next().expect("dump --follow keeps printing").unwrap();
+        indices.push(
+            serde_json::from_str::<Value>(&line).unwrap()["index"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(indices, (1..=30).collect::<Vec<_>>());
 }
