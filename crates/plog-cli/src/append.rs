@@ -100,11 +100,11 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
             break;
         }
         appended += 1;
-        if appended % args.sync_every == 0 {
-            if let Err(err) = writer.sync() {
-                failure = Some(writer_error(err));
-                break;
-            }
+        if appended.is_multiple_of(args.sync_every)
+            && let Err(err) = writer.sync()
+        {
+            failure = Some(writer_error(err));
+            break;
         }
         match next_index.checked_add(1) {
             Some(index) => next_index = index,
