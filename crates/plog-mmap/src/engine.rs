@@ -1,6 +1,6 @@
 //! The parallel verification pipeline.
 //!
-//! One thread walks the structure ([`Walker`], no hashing) and cuts the steps
+//! One thread walks the structure ([`Walk`], no hashing) and cuts the steps
 //! into *batches* of about [`BATCH_COST`] bytes of payload; a *window* of
 //! batches (a few per thread) is hashed by the pool while the walker cuts the
 //! next window (`rayon::join`). The caller's thread then reads the hashed
@@ -13,11 +13,11 @@
 
 use std::ops::ControlFlow;
 
-use plog_format::{Corruption, Event, Hash, Record, Step, Walker};
+use plog_format::{Corruption, Event, Hash, Record, Step};
 use rayon::ThreadPool;
 use rayon::prelude::*;
 
-use crate::Parallelism;
+use crate::{Parallelism, Walk};
 
 /// The payload bytes (plus [`RECORD_COST`] per record) in one batch: one
 /// task of the pool. Large enough that scheduling costs nothing next to
@@ -31,7 +31,7 @@ pub(crate) const BATCH_COST: usize = 256 * 1024;
 pub(crate) const RECORD_COST: usize = 128;
 
 /// Batches per thread in a window.
-pub(crate) const BATCHES_PER_THREAD: usize = 8;
+pub(crate) const BATCHES_PER_THREAD: usize = 16;
 
 /// Payloads at least this long are hashed with BLAKE3's own parallelism
 /// (`Hasher::update_rayon`) instead of on one thread.
@@ -78,10 +78,15 @@ impl<'a> BatchWork<'a> for HashOnly {
 }
 
 /// A run of consecutive steps of the walk, hashed by one task.
+///
+/// Records are kept apart from the rare other steps so that the vector the
+/// hashing runs over is dense (32 bytes per record).
 pub(crate) struct Batch<'a, O> {
-    steps: Vec<Step<'a>>,
-    /// The records whose hash does not match: (position in `steps`, finding),
-    /// in order.
+    records: Vec<Record<'a>>,
+    /// The steps that are not records: (number of records before it, step).
+    others: Vec<(usize, Step<'a>)>,
+    /// The records whose hash does not match: (position in `records`,
+    /// finding), in order.
     mismatches: Vec<(usize, Corruption)>,
     /// The work's output.
     pub(crate) out: O,
@@ -90,34 +95,44 @@ pub(crate) struct Batch<'a, O> {
 impl<'a, O> Batch<'a, O> {
     /// The batch's findings in file order, as the sequential
     /// [`Scanner`](plog_format::Scanner) would yield them.
+    #[inline]
     pub(crate) fn events(
         &self,
         mut visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        let mut others = self.others.iter().peekable();
         let mut mismatches = self.mismatches.iter().peekable();
-        for (position, step) in self.steps.iter().enumerate() {
-            let event = match *step {
-                Step::Record(record) => match mismatches.next_if(|(at, _)| *at == position) {
-                    Some(&(_, corruption)) => Event::Corrupt(corruption),
-                    None => Event::Record(record),
-                },
-                Step::Corrupt(corruption) => Event::Corrupt(corruption),
-                Step::Torn(tail) => Event::Torn(tail),
-            };
-            visit(event)?;
+        for (position, record) in self.records.iter().enumerate() {
+            while let Some((_, step)) = others.next_if(|(at, _)| *at == position) {
+                visit(step_event(*step))?;
+            }
+            match mismatches.next_if(|(at, _)| *at == position) {
+                Some(&(_, corruption)) => visit(Event::Corrupt(corruption))?,
+                None => visit(Event::Record(*record))?,
+            }
+        }
+        for (_, step) in others {
+            visit(step_event(*step))?;
         }
         ControlFlow::Continue(())
     }
 
     fn hash<W: BatchWork<'a, Out = O>>(&mut self, work: &W) {
-        for (position, step) in self.steps.iter().enumerate() {
-            if let Step::Record(record) = step {
-                match check_hash(record) {
-                    None => work.record(record, &mut self.out),
-                    Some(corruption) => self.mismatches.push((position, corruption)),
-                }
+        for (position, record) in self.records.iter().enumerate() {
+            match check_hash(record) {
+                None => work.record(record, &mut self.out),
+                Some(corruption) => self.mismatches.push((position, corruption)),
             }
         }
+    }
+}
+
+/// The event of a step that is not a record.
+fn step_event(step: Step<'_>) -> Event<'_> {
+    match step {
+        Step::Record(record) => Event::Record(record),
+        Step::Corrupt(corruption) => Event::Corrupt(corruption),
+        Step::Torn(tail) => Event::Torn(tail),
     }
 }
 
@@ -181,53 +196,100 @@ impl Runner {
         .max(1)
     }
 
+    /// Runs `job` on the calling thread, its joins in the pool.
     fn run<R: Send>(&self, job: impl FnOnce() -> R + Send) -> R {
         match self {
             Runner::Current => job(),
             Runner::Pool(pool) => pool.install(job),
         }
     }
+
+    /// Runs `job` on a thread of the pool (the calling thread when it is
+    /// one), so that its joins do not each cross from outside the pool.
+    fn run_inside(&self, job: impl FnOnce() + Send) {
+        match self {
+            Runner::Current if rayon::current_thread_index().is_some() => job(),
+            Runner::Current => rayon::scope(|_| job()),
+            Runner::Pool(pool) => pool.install(job),
+        }
+    }
+}
+
+/// The window size (batches) and batch cost (bytes) for `runner`.
+fn sizes(runner: &Runner, tuning: Tuning) -> (usize, usize) {
+    let window = runner
+        .threads()
+        .saturating_mul(tuning.batches_per_thread)
+        .max(1);
+    (window, tuning.batch_cost.max(1))
 }
 
 /// Walks from `walker`, hashes in parallel and hands each hashed batch to
 /// `sink` in file order, until the walk ends or `sink` breaks.
 ///
-/// `sink` runs on the calling thread (it need not be `Send`).
-pub(crate) fn run<'a, W: BatchWork<'a>>(
-    mut walker: Walker<'a>,
+/// Three windows are in flight: while the pool hashes one, the thread that
+/// runs this function hands the previous one to `sink` and then cuts the
+/// next one. `sink` therefore runs on a pool thread (one at a time, in
+/// order) and must be `Send`; see [`run_local`] for a sink that must stay on
+/// the calling thread.
+pub(crate) fn run<'a, W, S>(
+    mut walker: Walk<'a>,
+    parallelism: &Parallelism,
+    tuning: Tuning,
+    work: &W,
+    mut sink: S,
+) where
+    W: BatchWork<'a>,
+    S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
+{
+    let runner = Runner::new(parallelism);
+    let sizes = sizes(&runner, tuning);
+    runner.run_inside(|| {
+        let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
+        let mut hashed: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
+        let mut current: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
+        let mut next: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
+        fill_window(&mut walker, sizes, &mut spare, &mut current, work);
+        while !(current.is_empty() && hashed.is_empty()) {
+            let (flow, ()) = rayon::join(
+                || {
+                    for batch in &mut hashed {
+                        sink(batch)?;
+                    }
+                    spare.append(&mut hashed);
+                    fill_window(&mut walker, sizes, &mut spare, &mut next, work);
+                    ControlFlow::Continue(())
+                },
+                || current.par_iter_mut().for_each(|batch| batch.hash(work)),
+            );
+            if flow.is_break() {
+                return;
+            }
+            std::mem::swap(&mut hashed, &mut current);
+            std::mem::swap(&mut current, &mut next);
+        }
+    });
+}
+
+/// [`run`] with `sink` on the calling thread (it need not be `Send`): the
+/// sink does not overlap the hashing.
+pub(crate) fn run_local<'a, W: BatchWork<'a>>(
+    mut walker: Walk<'a>,
     parallelism: &Parallelism,
     tuning: Tuning,
     work: &W,
     mut sink: impl FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()>,
 ) {
     let runner = Runner::new(parallelism);
-    let window = runner
-        .threads()
-        .saturating_mul(tuning.batches_per_thread)
-        .max(1);
-    let batch_cost = tuning.batch_cost.max(1);
+    let sizes = sizes(&runner, tuning);
     let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
-    let mut current: Vec<Batch<'a, W::Out>> = Vec::with_capacity(window);
-    let mut next: Vec<Batch<'a, W::Out>> = Vec::with_capacity(window);
-    fill_window(
-        &mut walker,
-        (window, batch_cost),
-        &mut spare,
-        &mut current,
-        work,
-    );
+    let mut current: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
+    let mut next: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
+    fill_window(&mut walker, sizes, &mut spare, &mut current, work);
     while !current.is_empty() {
         runner.run(|| {
             rayon::join(
-                || {
-                    fill_window(
-                        &mut walker,
-                        (window, batch_cost),
-                        &mut spare,
-                        &mut next,
-                        work,
-                    )
-                },
+                || fill_window(&mut walker, sizes, &mut spare, &mut next, work),
                 || current.par_iter_mut().for_each(|batch| batch.hash(work)),
             )
         });
@@ -244,7 +306,7 @@ pub(crate) fn run<'a, W: BatchWork<'a>>(
 /// Cuts up to `window` batches of about `batch_cost` from the walk into
 /// `into`, reusing batches from `spare`.
 fn fill_window<'a, W: BatchWork<'a>>(
-    walker: &mut Walker<'a>,
+    walker: &mut Walk<'a>,
     (window, batch_cost): (usize, usize),
     spare: &mut Vec<Batch<'a, W::Out>>,
     into: &mut Vec<Batch<'a, W::Out>>,
@@ -253,13 +315,15 @@ fn fill_window<'a, W: BatchWork<'a>>(
     while into.len() < window {
         let mut batch = match spare.pop() {
             Some(mut batch) => {
-                batch.steps.clear();
+                batch.records.clear();
+                batch.others.clear();
                 batch.mismatches.clear();
                 work.clear(&mut batch.out);
                 batch
             }
             None => Batch {
-                steps: Vec::new(),
+                records: Vec::new(),
+                others: Vec::new(),
                 mismatches: Vec::new(),
                 out: work.new_out(),
             },
@@ -267,15 +331,18 @@ fn fill_window<'a, W: BatchWork<'a>>(
         let mut cost = 0usize;
         for step in walker.by_ref() {
             cost = cost.saturating_add(RECORD_COST);
-            if let Step::Record(record) = &step {
-                cost = cost.saturating_add(record.payload().len());
+            match step {
+                Step::Record(record) => {
+                    cost = cost.saturating_add(record.payload().len());
+                    batch.records.push(record);
+                }
+                other => batch.others.push((batch.records.len(), other)),
             }
-            batch.steps.push(step);
             if cost >= batch_cost {
                 break;
             }
         }
-        if batch.steps.is_empty() {
+        if batch.records.is_empty() && batch.others.is_empty() {
             spare.push(batch);
             return;
         }

@@ -1,0 +1,352 @@
+//! Property tests: the parallel pipeline against the sequential oracle
+//! (`plog_format::Scanner` / `classify`) on random logs with random damage,
+//! for 1 to 4 threads and batch sizes small enough to cross many batch and
+//! window boundaries.
+
+use std::ops::ControlFlow;
+use std::sync::{Arc, LazyLock};
+
+use plog_format::{
+    Corruption, Event, HEADER_LEN, IndexChecker, IndexOrder, MAGIC, classify, encode_record_to_vec,
+};
+use proptest::prelude::*;
+use rayon::ThreadPool;
+
+use crate::engine::{self, HashOnly, Tuning};
+use crate::{
+    Log, LostRange, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyOptions,
+    VerifyReport,
+};
+
+static POOLS: LazyLock<Vec<Arc<ThreadPool>>> = LazyLock::new(|| {
+    (1..=4)
+        .map(|threads| {
+            Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a test pool"),
+            )
+        })
+        .collect()
+});
+
+fn pool(threads: usize) -> Parallelism {
+    Parallelism::Pool(POOLS[threads - 1].clone())
+}
+
+/// The report the oracle implies, written independently of `ReportBuilder`.
+fn oracle_report(data: &[u8], order: IndexOrder, mode: RecoveryMode) -> VerifyReport {
+    let c = classify(data);
+    let mut checker = IndexChecker::new(order);
+    let index_violations = c
+        .records
+        .iter()
+        .filter_map(|r| checker.check(r.offset, r.index))
+        .collect();
+    let magic_bad = c.corruptions.iter().any(|c| {
+        matches!(
+            c,
+            Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+        )
+    });
+    let mut lost: Vec<LostRange> = Vec::new();
+    for corruption in &c.corruptions {
+        let (start, end) = corruption.lost_range();
+        let end = end.unwrap_or(c.file_len);
+        let before = c.records.partition_point(|r| r.offset < start);
+        if let Some(last) = lost.last_mut()
+            && c.records.partition_point(|r| r.offset < last.offset) == before
+        {
+            last.end = last.end.max(end);
+            last.corruptions += 1;
+            continue;
+        }
+        lost.push(LostRange {
+            offset: start,
+            end,
+            corruptions: 1,
+            previous_index: before.checked_sub(1).map(|i| c.records[i].index),
+            next_index: c.records.get(before).map(|r| r.index),
+        });
+    }
+    VerifyReport {
+        file_len: c.file_len,
+        records: c.records.len() as u64,
+        payload_bytes: c.records.iter().map(|r| r.payload_len).sum(),
+        first_index: c.first_index(),
+        last_index: c.last_index(),
+        last_record_end: c
+            .records
+            .last()
+            .map(|r| r.offset + HEADER_LEN as u64 + r.payload_len),
+        valid_end: match (c.torn, magic_bad) {
+            (Some(t), _) => t.offset,
+            (None, true) => 0,
+            (None, false) => c.file_len,
+        },
+        torn: c.torn,
+        corruptions: c.corruptions,
+        index_order: order,
+        index_violations,
+        lost,
+        mode,
+    }
+}
+
+/// What a replay must give, computed by a plain sequential loop.
+type Outcome = Result<(Vec<(u64, serde_json::Value)>, u64), (&'static str, u64, Option<u64>)>;
+
+fn oracle_replay(data: &[u8], options: &ReplayOptions) -> Outcome {
+    let mut checker = IndexChecker::new(options.index_order);
+    let mut entries = Vec::new();
+    let mut records = 0;
+    for event in plog_format::Scanner::new(data) {
+        match event {
+            Event::Record(r) => {
+                records += 1;
+                let violation = checker.check(r.offset(), r.index());
+                if options.from_index.is_none_or(|from| r.index() >= from) {
+                    match serde_json::from_slice(r.payload()) {
+                        Ok(value) => entries.push((r.index(), value)),
+                        Err(_) => return Err(("decode", r.offset(), Some(r.index()))),
+                    }
+                }
+                if let Some(v) = violation
+                    && options.mode != RecoveryMode::Salvage
+                {
+                    return Err((v.kind_str(), v.offset, Some(v.index)));
+                }
+            }
+            Event::Corrupt(c) => {
+                let magic = matches!(
+                    c,
+                    Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+                );
+                if options.mode != RecoveryMode::Salvage || magic {
+                    return Err((c.kind(), c.offset(), c.index()));
+                }
+            }
+            Event::Torn(t) => {
+                if options.mode == RecoveryMode::Strict {
+                    return Err(("torn", t.offset, None));
+                }
+            }
+        }
+    }
+    Ok((entries, records))
+}
+
+fn outcome(result: Result<crate::Replayed<serde_json::Value>, ReplayError>) -> Outcome {
+    match result {
+        Ok(replayed) => Ok((replayed.entries, replayed.report.records)),
+        Err(error) => Err((
+            error.kind(),
+            error.offset(),
+            match error {
+                ReplayError::Torn(_) => None,
+                other => other.index(),
+            },
+        )),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Damage {
+    /// Flip bit `bit` of the byte at `at` (modulo the length).
+    BitFlip { at: usize, bit: u8 },
+    /// Cut the file to `at` (modulo the length + 1).
+    Cut { at: usize },
+    /// Append `len` zero bytes.
+    ZeroTail { len: usize },
+    /// Overwrite record `record`'s length field (modulo the record count).
+    Length { record: usize, value: u64 },
+    /// Overwrite record `record`'s index field.
+    Index { record: usize, value: u64 },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Damage::BitFlip { at, bit }),
+        any::<usize>().prop_map(|at| Damage::Cut { at }),
+        (1usize..200).prop_map(|len| Damage::ZeroTail { len }),
+        (
+            any::<usize>(),
+            prop_oneof![
+                any::<u64>(),
+                0u64..400,
+                Just(u64::MAX),
+                Just(1 << 63),
+                Just(1 << 40)
+            ]
+        )
+            .prop_map(|(record, value)| Damage::Length { record, value }),
+        (any::<usize>(), 0u64..50).prop_map(|(record, value)| Damage::Index { record, value }),
+    ]
+}
+
+/// A payload: mostly JSON (so that replays get far), sometimes raw bytes.
+fn payload() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => "[a-z0-9 ]{0,120}".prop_map(|s| serde_json::to_vec(&s).expect("json")),
+        1 => (0u32..1_000_000).prop_map(|n| n.to_string().into_bytes()),
+        1 => proptest::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// Index steps: mostly +1, sometimes a gap, a repeat or a step back.
+fn index_step() -> impl Strategy<Value = i64> {
+    prop_oneof![8 => Just(1i64), 1 => 2i64..5, 1 => -3i64..=0]
+}
+
+prop_compose! {
+    fn damaged_log()(
+        records in proptest::collection::vec((index_step(), payload()), 0..40),
+        damages in proptest::collection::vec(damage(), 0..4),
+    ) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        let mut offsets = Vec::new();
+        let mut index: u64 = 10;
+        for (step, payload) in &records {
+            index = index.saturating_add_signed(*step);
+            offsets.push(bytes.len());
+            encode_record_to_vec(index, payload, &mut bytes);
+        }
+        for damage in damages {
+            match damage {
+                Damage::BitFlip { at, bit } if !bytes.is_empty() => {
+                    let at = at % bytes.len();
+                    bytes[at] ^= 1 << bit;
+                }
+                Damage::Cut { at } => bytes.truncate(at % (bytes.len() + 1)),
+                Damage::ZeroTail { len } => bytes.resize(bytes.len() + len, 0),
+                Damage::Length { record, value } if !offsets.is_empty() => {
+                    let at = offsets[record % offsets.len()] + 8;
+                    if let Some(field) = bytes.get_mut(at..at + 8) {
+                        field.copy_from_slice(&value.to_le_bytes());
+                    }
+                }
+                Damage::Index { record, value } if !offsets.is_empty() => {
+                    let at = offsets[record % offsets.len()];
+                    if let Some(field) = bytes.get_mut(at..at + 8) {
+                        field.copy_from_slice(&value.to_le_bytes());
+                    }
+                }
+                _ => {}
+            }
+        }
+        bytes
+    }
+}
+
+fn tuning() -> impl Strategy<Value = Tuning> {
+    (prop_oneof![1usize..300, 300usize..4000], 1usize..4).prop_map(
+        |(batch_cost, batches_per_thread)| Tuning {
+            batch_cost,
+            batches_per_thread,
+        },
+    )
+}
+
+fn order() -> impl Strategy<Value = IndexOrder> {
+    prop_oneof![
+        Just(IndexOrder::Any),
+        Just(IndexOrder::Increasing),
+        Just(IndexOrder::Contiguous)
+    ]
+}
+
+fn mode() -> impl Strategy<Value = RecoveryMode> {
+    prop_oneof![
+        Just(RecoveryMode::TolerateTorn),
+        Just(RecoveryMode::Strict),
+        Just(RecoveryMode::Salvage)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn verify_equals_the_oracle_for_1_to_4_threads(
+        bytes in damaged_log(),
+        tuning in tuning(),
+        order in order(),
+        mode in mode(),
+    ) {
+        let want = oracle_report(&bytes, order, mode);
+        let log = Log::from_bytes(bytes);
+        for threads in 1..=4 {
+            let options = VerifyOptions { index_order: order, mode, parallelism: pool(threads) };
+            prop_assert_eq!(&log.verify_tuned(&options, tuning), &want, "{} threads", threads);
+        }
+    }
+
+    #[test]
+    fn the_event_stream_equals_the_scanner(bytes in damaged_log(), tuning in tuning()) {
+        let log = Log::from_bytes(bytes);
+        let want: Vec<Event<'_>> = log.scan().collect();
+        for threads in [1, 3] {
+            let mut got = Vec::new();
+            engine::run_local(log.walk(), &pool(threads), tuning, &HashOnly, |batch| {
+                batch.events(|event| {
+                    got.push(event);
+                    ControlFlow::Continue(())
+                })
+            });
+            prop_assert_eq!(&got, &want);
+        }
+    }
+
+    #[test]
+    fn replay_equals_a_sequential_decode(
+        bytes in damaged_log(),
+        tuning in tuning(),
+        order in order(),
+        mode in mode(),
+        from_index in proptest::option::of(0u64..60),
+    ) {
+        let log = Log::from_bytes(bytes);
+        let mut options = ReplayOptions { from_index, index_order: order, mode, ..ReplayOptions::default() };
+        let want = oracle_replay(log.bytes(), &options);
+        for threads in 1..=4 {
+            options.parallelism = pool(threads);
+            let got = outcome(log.replay_tuned::<serde_json::Value>(&options, tuning));
+            prop_assert_eq!(&got, &want, "{} threads", threads);
+        }
+    }
+
+    #[test]
+    fn the_read_path_equals_the_map_path(bytes in damaged_log()) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.plog");
+        std::fs::write(&path, &bytes).expect("write");
+        let mapped = Log::open_with(&path, &crate::OpenOptions { min_map_len: 1, ..Default::default() }).expect("open");
+        let read = Log::open_with(&path, &crate::OpenOptions { map: crate::MapPolicy::Never, ..Default::default() }).expect("open");
+        prop_assert_eq!(mapped.is_mapped(), !bytes.is_empty());
+        prop_assert!(!read.is_mapped());
+        let options = VerifyOptions { parallelism: pool(2), ..VerifyOptions::default() };
+        prop_assert_eq!(mapped.verify(&options), read.verify(&options));
+    }
+}
+
+#[test]
+fn a_large_payload_is_hashed_in_parallel_and_checked() {
+    let big = vec![7u8; engine::PARALLEL_HASH_MIN + 12_345];
+    let mut bytes = MAGIC.to_vec();
+    encode_record_to_vec(1, &big, &mut bytes);
+    encode_record_to_vec(2, &big, &mut bytes);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let log = Log::from_bytes(bytes.clone());
+    let report = log.verify(&VerifyOptions {
+        parallelism: pool(2),
+        ..VerifyOptions::default()
+    });
+    assert_eq!(
+        report,
+        oracle_report(&bytes, IndexOrder::Any, RecoveryMode::TolerateTorn)
+    );
+    assert_eq!(report.records, 1);
+    assert_eq!(report.corruptions[0].kind(), "hash_mismatch");
+}

@@ -1,0 +1,122 @@
+//! Verification's memory does not grow with the record count: a counting
+//! global allocator measures the peak of live heap bytes, and the number of
+//! allocations, during `verify` of logs of 100,000 and 300,000 records
+//! (both more than the three windows of batches that are in flight at a
+//! time, so the difference is what grows with the count).
+//!
+//! (Its own test binary: the allocator is process-wide.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use plog_mmap::{Log, Parallelism, VerifyOptions};
+use plog_testdata::{build_log, k8s_payload};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged; the counters are only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is; `ptr` came from `alloc` with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// (peak live bytes above the start, allocations) of one verification.
+fn measure(log: &Log, options: &VerifyOptions) -> (usize, usize) {
+    let start = LIVE.load(Ordering::SeqCst);
+    PEAK.store(start, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let report = log.verify(options);
+    let peak = PEAK.load(Ordering::SeqCst) - start;
+    let count = ALLOCATIONS.load(Ordering::SeqCst) - allocations;
+    assert!(report.passes());
+    drop(report);
+    (peak, count)
+}
+
+/// A log of `records` copies of a few K8s-like records (cheap to build).
+fn log_of(records: usize) -> Log {
+    let payloads: Vec<Vec<u8>> = (0..8).map(|i| k8s_payload(i, 220)).collect();
+    let unit = build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])));
+    let body = &unit[plog_format::MAGIC_LEN..];
+    let mut bytes = Vec::with_capacity(plog_format::MAGIC_LEN + body.len() * records / 8);
+    bytes.extend_from_slice(&plog_format::MAGIC);
+    for _ in 0..records / 8 {
+        bytes.extend_from_slice(body);
+    }
+    Log::from_bytes(bytes)
+}
+
+#[test]
+fn peak_memory_of_verification_does_not_grow_with_the_record_count() {
+    let small = log_of(100_000);
+    let large = log_of(300_000);
+    for threads in [1, 2] {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        );
+        let options = VerifyOptions {
+            parallelism: Parallelism::Pool(pool),
+            ..VerifyOptions::default()
+        };
+        // Warm up: the pool's threads allocate their own state once.
+        measure(&small, &options);
+        let (small_peak, small_count) = measure(&small, &options);
+        let (large_peak, large_count) = measure(&large, &options);
+        eprintln!(
+            "{threads} threads: 100k records: peak {small_peak} B, {small_count} allocations; \
+             300k records: peak {large_peak} B, {large_count} allocations"
+        );
+        // Three times the records. The windows are of fixed size: the peak
+        // may differ by the growth of a vector, not in proportion.
+        assert!(
+            large_peak <= small_peak + small_peak / 8 + 64 * 1024,
+            "{threads} threads: peak grew from {small_peak} to {large_peak} bytes"
+        );
+        // Nothing is allocated per record (nor per batch, once the batches
+        // of the first windows exist).
+        assert!(
+            large_count <= small_count + 16,
+            "{threads} threads: {small_count} then {large_count} allocations"
+        );
+        // And in absolute terms: a few windows of batches.
+        assert!(large_peak < 8 << 20, "peak {large_peak} bytes");
+    }
+}
