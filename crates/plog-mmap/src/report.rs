@@ -207,3 +207,218 @@ impl ReportBuilder {
         self.report
     }
 }
+
+/// JSON (or any serde format) of a report, with stable field names and the
+/// `kind` strings of plog-format; hashes are lowercase hex, and `status`
+/// and `passes` are included.
+///
+/// ```
+/// use plog_mmap::{Log, VerifyOptions};
+/// let mut bytes = plog_format::MAGIC.to_vec();
+/// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+/// bytes.extend_from_slice(&[0; 10]);
+/// let report = Log::from_bytes(bytes).verify(&VerifyOptions::default());
+/// let json = serde_json::to_value(&report).unwrap();
+/// assert_eq!(json["status"], "torn");
+/// assert_eq!(json["torn"]["reason"], "zero_fill");
+/// assert_eq!(json["records"], 1);
+/// ```
+impl serde::Serialize for VerifyReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        json::Report::from(self).serialize(serializer)
+    }
+}
+
+/// Serde mirrors of the report's plog-format types (which carry no serde
+/// derive: plog-format is `no_std` and serde-free).
+mod json {
+    use plog_format::{Corruption, IndexViolation, TornReason, TornTail};
+    use serde::Serialize;
+
+    use super::{LostRange, VerifyReport};
+
+    #[derive(Serialize)]
+    pub(super) struct Report {
+        status: &'static str,
+        passes: bool,
+        mode: &'static str,
+        file_len: u64,
+        records: u64,
+        payload_bytes: u64,
+        first_index: Option<u64>,
+        last_index: Option<u64>,
+        last_record_end: Option<u64>,
+        valid_end: u64,
+        torn: Option<Torn>,
+        corruptions: Vec<Damage>,
+        index_order: &'static str,
+        index_violations: Vec<Violation>,
+        lost: Vec<Lost>,
+    }
+
+    impl From<&VerifyReport> for Report {
+        fn from(r: &VerifyReport) -> Self {
+            Report {
+                status: r.status().as_str(),
+                passes: r.passes(),
+                mode: r.mode.as_str(),
+                file_len: r.file_len,
+                records: r.records,
+                payload_bytes: r.payload_bytes,
+                first_index: r.first_index,
+                last_index: r.last_index,
+                last_record_end: r.last_record_end,
+                valid_end: r.valid_end,
+                torn: r.torn.map(Torn::from),
+                corruptions: r.corruptions.iter().map(Damage::from).collect(),
+                index_order: r.index_order.as_str(),
+                index_violations: r.index_violations.iter().map(Violation::from).collect(),
+                lost: r.lost.iter().map(Lost::from).collect(),
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Torn {
+        offset: u64,
+        bytes: u64,
+        reason: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload_len: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        available: Option<u64>,
+    }
+
+    impl From<TornTail> for Torn {
+        fn from(t: TornTail) -> Self {
+            let (index, payload_len, available) = match t.reason {
+                TornReason::PartialPayload {
+                    index,
+                    payload_len,
+                    available,
+                } => (Some(index), Some(payload_len), Some(available)),
+                _ => (None, None, None),
+            };
+            Torn {
+                offset: t.offset,
+                bytes: t.bytes,
+                reason: t.reason.as_str(),
+                index,
+                payload_len,
+                available,
+            }
+        }
+    }
+
+    #[derive(Serialize, Default)]
+    struct Damage {
+        kind: &'static str,
+        offset: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload_len: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        available: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resync_offset: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stored: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        computed: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        found: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<u32>,
+        message: String,
+    }
+
+    impl From<&Corruption> for Damage {
+        fn from(c: &Corruption) -> Self {
+            let base = Damage {
+                kind: c.kind(),
+                offset: c.offset(),
+                index: c.index(),
+                resync_offset: c.resync_offset(),
+                message: c.to_string(),
+                ..Damage::default()
+            };
+            match *c {
+                Corruption::BadMagic { found } => Damage {
+                    found: Some(found.to_string()),
+                    ..base
+                },
+                Corruption::UnsupportedVersion { version } => Damage {
+                    version: Some(version),
+                    ..base
+                },
+                Corruption::Length {
+                    payload_len,
+                    available,
+                    ..
+                } => Damage {
+                    payload_len: Some(payload_len),
+                    available: Some(available),
+                    ..base
+                },
+                Corruption::HashMismatch {
+                    payload_len,
+                    stored,
+                    computed,
+                    ..
+                } => Damage {
+                    payload_len: Some(payload_len),
+                    stored: Some(stored.to_string()),
+                    computed: Some(computed.to_string()),
+                    ..base
+                },
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Violation {
+        kind: &'static str,
+        offset: u64,
+        index: u64,
+        previous_index: u64,
+    }
+
+    impl From<&IndexViolation> for Violation {
+        fn from(v: &IndexViolation) -> Self {
+            Violation {
+                kind: v.kind_str(),
+                offset: v.offset,
+                index: v.index,
+                previous_index: v.previous_index,
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Lost {
+        offset: u64,
+        end: u64,
+        bytes: u64,
+        corruptions: u64,
+        previous_index: Option<u64>,
+        next_index: Option<u64>,
+        lost_indices: Option<(u64, u64)>,
+    }
+
+    impl From<&LostRange> for Lost {
+        fn from(l: &LostRange) -> Self {
+            Lost {
+                offset: l.offset,
+                end: l.end,
+                bytes: l.bytes(),
+                corruptions: l.corruptions,
+                previous_index: l.previous_index,
+                next_index: l.next_index,
+                lost_indices: l.lost_indices(),
+            }
+        }
+    }
+}

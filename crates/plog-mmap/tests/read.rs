@@ -630,3 +630,29 @@ fn pipes_and_readers_are_read_into_memory() {
     assert_eq!(error.kind(), "io");
     assert!(error.to_string().contains("/nonexistent/plog"));
 }
+
+#[test]
+fn reports_serialize_with_stable_kinds() {
+    let file = corpus()
+        .into_iter()
+        .find(|f| f.name == "corrupt-length-midfile.plog")
+        .unwrap();
+    let report = Log::from_bytes(file.bytes).verify(&VerifyOptions {
+        mode: RecoveryMode::Salvage,
+        ..VerifyOptions::default()
+    });
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["status"], "corrupt");
+    assert_eq!(json["passes"], true, "salvage accepts a damaged length");
+    assert_eq!(json["mode"], "salvage");
+    assert_eq!(json["records"], 4);
+    let corruption = &json["corruptions"][0];
+    assert_eq!(corruption["kind"], "length");
+    assert_eq!(corruption["offset"], 158);
+    assert_eq!(corruption["resync_offset"], 291);
+    assert!(corruption["message"].as_str().unwrap().contains("158"));
+    assert_eq!(json["lost"][0]["offset"], 158);
+    assert_eq!(json["lost"][0]["end"], 291);
+    assert_eq!(json["lost"][0]["lost_indices"], serde_json::json!([2, 2]));
+    assert_eq!(json["torn"], serde_json::Value::Null);
+}
