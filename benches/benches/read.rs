@@ -26,7 +26,6 @@
 //! smaller values for a quick run, `PLOG_BENCH_SKIP_L=1` to skip L.
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,8 +82,15 @@ struct Entry {
     name: String,
     #[serde(rename = "resourceVersion")]
     resource_version: u64,
-    labels: BTreeMap<String, String>,
+    labels: Labels,
     spec: Spec,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Labels {
+    app: String,
+    tier: String,
 }
 
 #[derive(Deserialize)]

@@ -88,11 +88,35 @@ pub(crate) struct Batch<'a, O> {
     /// The records whose hash does not match: (position in `records`,
     /// finding), in order.
     mismatches: Vec<(usize, Corruption)>,
+    /// The sum of the records' payload lengths.
+    payload_bytes: u64,
     /// The work's output.
     pub(crate) out: O,
 }
 
 impl<'a, O> Batch<'a, O> {
+    /// The batch's last record (valid or not).
+    pub(crate) fn last_record(&self) -> Option<&Record<'a>> {
+        self.records.last()
+    }
+
+    /// When every step of the batch is a record whose hash matched: the
+    /// first and last record, how many there are and their payload bytes
+    /// (so that a report can take the batch in O(1)).
+    #[inline]
+    pub(crate) fn all_valid(&self) -> Option<(&Record<'a>, &Record<'a>, u64, u64)> {
+        if !(self.others.is_empty() && self.mismatches.is_empty()) {
+            return None;
+        }
+        let count = u64::try_from(self.records.len()).unwrap_or(u64::MAX);
+        Some((
+            self.records.first()?,
+            self.records.last()?,
+            count,
+            self.payload_bytes,
+        ))
+    }
+
     /// The batch's findings in file order, as the sequential
     /// [`Scanner`](plog_format::Scanner) would yield them.
     #[inline]
@@ -217,6 +241,15 @@ impl Runner {
 
 /// The window size (batches) and batch cost (bytes) for `runner`.
 fn sizes(runner: &Runner, tuning: Tuning) -> (usize, usize) {
+    if let Some(v) = std::env::var("PLOG_BPT").ok().and_then(|v| v.parse().ok()) {
+        tuning.batches_per_thread = v;
+    }
+    if let Some(v) = std::env::var("PLOG_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tuning.batch_cost = v;
+    }
     let window = runner
         .threads()
         .saturating_mul(tuning.batches_per_thread)
@@ -315,6 +348,7 @@ fn fill_window<'a, W: BatchWork<'a>>(
     while into.len() < window {
         let mut batch = match spare.pop() {
             Some(mut batch) => {
+                batch.payload_bytes = 0;
                 batch.records.clear();
                 batch.others.clear();
                 batch.mismatches.clear();
@@ -325,6 +359,7 @@ fn fill_window<'a, W: BatchWork<'a>>(
                 records: Vec::new(),
                 others: Vec::new(),
                 mismatches: Vec::new(),
+                payload_bytes: 0,
                 out: work.new_out(),
             },
         };
@@ -334,6 +369,7 @@ fn fill_window<'a, W: BatchWork<'a>>(
             match step {
                 Step::Record(record) => {
                     cost = cost.saturating_add(record.payload().len());
+                    batch.payload_bytes = batch.payload_bytes.saturating_add(record.payload_len());
                     batch.records.push(record);
                 }
                 other => batch.others.push((batch.records.len(), other)),

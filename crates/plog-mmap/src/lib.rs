@@ -208,6 +208,12 @@ impl Log {
             tuning,
             &HashOnly,
             |batch| {
+                if builder.takes_runs()
+                    && let Some((first, last, count, payload_bytes)) = batch.all_valid()
+                {
+                    builder.valid_run(first, last, count, payload_bytes);
+                    return ControlFlow::Continue(());
+                }
                 batch.events(|event| {
                     builder.event(&event);
                     ControlFlow::Continue(())

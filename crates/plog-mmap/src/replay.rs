@@ -152,6 +152,7 @@ impl Log {
             _type: PhantomData,
         };
         let mode = options.mode;
+        let file_len = self.len();
         let mut builder = ReportBuilder::new(self.len(), options.index_order, mode);
         let mut entries: Vec<(u64, T)> = Vec::new();
         let mut error: Option<ReplayError> = None;
@@ -191,6 +192,13 @@ impl Log {
                     None => ControlFlow::Continue(()),
                 }
             })?;
+            let incoming = batch.out.entries.len();
+            if entries.capacity() - entries.len() < incoming {
+                let seen = batch.last_record().map_or(0, Record::end_offset);
+                entries.reserve(
+                    estimate_total(entries.len() + incoming, seen, file_len) - entries.len(),
+                );
+            }
             entries.append(&mut batch.out.entries);
             ControlFlow::Continue(())
         });
@@ -202,4 +210,21 @@ impl Log {
             }),
         }
     }
+}
+
+/// How many entries a replay will hold in all, from the `count` held when
+/// the walk reached offset `seen` of a `file_len`-byte file (so that the
+/// result vector grows a few times, not twenty: every growth copies it).
+/// Never less than `count`, never more than the records the file can hold.
+fn estimate_total(count: usize, seen: u64, file_len: u64) -> usize {
+    let most = usize::try_from(file_len / plog_format::HEADER_LEN as u64).unwrap_or(usize::MAX);
+    if seen == 0 {
+        return count;
+    }
+    let scaled = (count as u128).saturating_mul(u128::from(file_len)) / u128::from(seen);
+    let with_slack = scaled.saturating_add(scaled / 32);
+    usize::try_from(with_slack)
+        .unwrap_or(usize::MAX)
+        .min(most)
+        .max(count)
 }

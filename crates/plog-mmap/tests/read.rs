@@ -656,3 +656,72 @@ fn reports_serialize_with_stable_kinds() {
     assert_eq!(json["lost"][0]["lost_indices"], serde_json::json!([2, 2]));
     assert_eq!(json["torn"], serde_json::Value::Null);
 }
+
+/// Where plog's default replay (torn tail tolerated, corruption an error)
+/// differs from what engenho-store's own replay did with a corpus file
+/// (`engenho_replay` in expected.json), and why. Every other file gives the
+/// same outcome.
+const DIFFERS_FROM_ENGENHO: &[(&str, &str, &str)] = &[
+    (
+        "corrupt-length-midfile.plog",
+        "length",
+        "engenho-store allocates the damaged length and aborts; plog names the damaged header (offset 158) and where valid records resume",
+    ),
+    (
+        "huge-length-tail.plog",
+        "ok",
+        "engenho-store panics allocating 2^63 bytes; plog classifies the cut final header as a torn tail and replays the 4 records before it",
+    ),
+    (
+        "torn-header-only.plog",
+        "ok",
+        "a file cut inside the magic is a torn creation (0 records), not an I/O error",
+    ),
+    (
+        "zero-bytes.plog",
+        "ok",
+        "an empty file is a torn creation (0 records), not an I/O error",
+    ),
+    (
+        "zero-tail.plog",
+        "ok",
+        "a zero-filled tail is what a crash leaves (torn), not a hash mismatch: the 5 records before it replay",
+    ),
+    (
+        "unsupported-version.plog",
+        "unsupported_version",
+        "engenho-store reports any other magic as bad; plog says which version it found",
+    ),
+];
+
+#[test]
+fn replay_differs_from_engenho_store_exactly_where_listed() {
+    let mut differing = Vec::new();
+    for file in corpus() {
+        let log = Log::from_bytes(file.bytes.clone());
+        let ours = match log.replay::<serde_json::Value>() {
+            Ok(_) => "ok".to_string(),
+            Err(error) => error.kind().to_string(),
+        };
+        let listed = DIFFERS_FROM_ENGENHO
+            .iter()
+            .find(|(name, _, _)| *name == file.name);
+        if ours != file.expected.engenho_replay {
+            differing.push(file.name.clone());
+            let (_, expected_ours, _) = listed.unwrap_or_else(|| {
+                panic!(
+                    "{}: unlisted difference: plog {ours}, engenho-store {}",
+                    file.name, file.expected.engenho_replay
+                )
+            });
+            assert_eq!(&ours, expected_ours, "{}", file.name);
+        } else {
+            assert!(
+                listed.is_none(),
+                "{} is listed but does not differ",
+                file.name
+            );
+        }
+    }
+    assert_eq!(differing.len(), DIFFERS_FROM_ENGENHO.len(), "{differing:?}");
+}
