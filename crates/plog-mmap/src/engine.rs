@@ -241,15 +241,6 @@ impl Runner {
 
 /// The window size (batches) and batch cost (bytes) for `runner`.
 fn sizes(runner: &Runner, tuning: Tuning) -> (usize, usize) {
-    if let Some(v) = std::env::var("PLOG_BPT").ok().and_then(|v| v.parse().ok()) {
-        tuning.batches_per_thread = v;
-    }
-    if let Some(v) = std::env::var("PLOG_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        tuning.batch_cost = v;
-    }
     let window = runner
         .threads()
         .saturating_mul(tuning.batches_per_thread)
