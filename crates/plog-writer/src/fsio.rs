@@ -122,3 +122,82 @@ pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<(
         file.write_all(buf)
     }
 }
+
+/// Zeros written ahead of the log's end when preallocating.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Preallocation: the file is grown in zero-filled chunks ahead of the
+/// records (see [`WriterOptions::preallocate`](crate::WriterOptions::preallocate)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Preallocation {
+    /// Bytes to add each time the records reach the end of the zeros.
+    chunk: u64,
+    /// The file's length: records, then zeros up to here.
+    allocated: u64,
+}
+
+impl Preallocation {
+    /// Preallocation of `chunk`-byte steps for a file `len` bytes long, or
+    /// `None` when it is off (`None` or 0).
+    pub(crate) fn new(chunk: Option<u64>, len: u64) -> Option<Preallocation> {
+        chunk.filter(|&c| c > 0).map(|chunk| Preallocation {
+            chunk,
+            allocated: len,
+        })
+    }
+
+    /// Before records are written at `[offset, end)` (`offset` is the end of
+    /// the records already in the file): makes the file at least `end`
+    /// bytes long, zero-filling up to `end` plus one chunk, so that the
+    /// records overwrite blocks that are already allocated (their
+    /// `fdatasync` then needs no journal commit).
+    ///
+    /// Zeros are only ever written at or past `offset`: never over a record.
+    /// Best effort: when writing the zeros fails (a full disk, a file size
+    /// limit), the growth is cut back and the records are appended without
+    /// preallocation.
+    pub(crate) fn reserve(&mut self, file: &File, offset: u64, end: u64) {
+        if end <= self.allocated {
+            return;
+        }
+        let from = self.allocated.max(offset);
+        let target = end.saturating_add(self.chunk);
+        let mut at = from;
+        let grown = (|| {
+            while at < target {
+                let n = usize::try_from(target - at)
+                    .unwrap_or(usize::MAX)
+                    .min(ZEROS.len());
+                write_all_at(file, &ZEROS[..n], at)?;
+                at += crate::pos_u64(n);
+            }
+            io::Result::Ok(())
+        })();
+        match grown {
+            Ok(()) => self.allocated = target,
+            Err(_) => {
+                // Undo the partial growth (`from` is at or past the last
+                // record); if even that fails, the zeros are a torn tail that
+                // the next open repairs.
+                if file.set_len(from).is_ok() {
+                    self.allocated = from;
+                }
+            }
+        }
+    }
+
+    /// Records were written up to `end`: the file is at least that long.
+    pub(crate) fn wrote(&mut self, end: u64) {
+        self.allocated = self.allocated.max(end);
+    }
+
+    /// The file was cut to `len` (after a failed write).
+    pub(crate) fn cut(&mut self, len: u64) {
+        self.allocated = len;
+    }
+
+    /// Whether zeros lie past `len`.
+    pub(crate) fn has_tail_after(&self, len: u64) -> bool {
+        self.allocated > len
+    }
+}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
+use crate::fsio::Preallocation;
 use crate::open::{OpenReport, create_log, open_log};
 use crate::writer::{check_index, check_payload_len, encode_json_record};
 use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
@@ -88,6 +89,28 @@ pub struct GroupCommit {
     pub(crate) faults: crate::faults::Faults,
 }
 
+/// Counters of a [`GroupCommit`] handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Append calls made durable (a batch call counts once).
+    pub appends: u64,
+    /// Batches written, each with one write and one `fdatasync`.
+    pub batches: u64,
+    /// Recent `fdatasync` time (moving average).
+    pub recent_sync: Duration,
+}
+
+impl GroupStats {
+    /// Appends per `fdatasync` on average.
+    pub fn appends_per_batch(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.appends as f64 / self.batches as f64
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
     /// Encoded records waiting for the next batch.
@@ -113,10 +136,14 @@ struct State {
     gathering: bool,
     /// Recent `fdatasync` time (exponential moving average), nanoseconds.
     sync_nanos: u64,
+    /// Batches written and synced.
+    batches: u64,
     /// The batch whose write or sync failed.
     failure: Option<BatchFailure>,
     /// Set with `failure`: later appends are refused.
     poisoned: Option<Arc<str>>,
+    /// Zero-filled space ahead of the records, when preallocating.
+    prealloc: Option<Preallocation>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,8 +231,10 @@ impl GroupCommit {
                 leader_active: false,
                 gathering: false,
                 sync_nanos: 0,
+                batches: 0,
                 failure: None,
                 poisoned: None,
+                prealloc: Preallocation::new(options.preallocate, position.len),
             }),
             batch_done: Condvar::new(),
             record_added: Condvar::new(),
@@ -243,6 +272,16 @@ impl GroupCommit {
     /// Whether an earlier failure makes the handle refuse appends.
     pub fn is_poisoned(&self) -> bool {
         self.lock().poisoned.is_some()
+    }
+
+    /// How many appends were made durable in how many batches.
+    pub fn stats(&self) -> GroupStats {
+        let state = self.lock();
+        GroupStats {
+            appends: state.durable_seq,
+            batches: state.batches,
+            recent_sync: Duration::from_nanos(state.sync_nanos),
+        }
     }
 
     /// Appends `entry` serialized with serde_json at `index`; returns once
@@ -422,17 +461,28 @@ impl GroupCommit {
         let end = state.enqueued;
         let records = state.pending_records;
         let first_index = state.pending_first_index;
+        let mut prealloc = state.prealloc;
         state.pending_units = 0;
         state.pending_records = 0;
         drop(state);
 
+        let batch_end = start.len.saturating_add(pos_u64(batch.len()));
+        if let Some(prealloc) = &mut prealloc {
+            prealloc.reserve(&self.file, start.len, batch_end);
+        }
         let result = self.write_batch(&batch, start.len);
+        if let (Some(prealloc), Ok(_) | Err((_, true))) = (&mut prealloc, &result) {
+            // Written (even if the sync then failed).
+            prealloc.wrote(batch_end);
+        }
 
         let mut state = self.lock();
+        state.prealloc = prealloc;
         match result {
             Ok(sync_time) => {
                 state.durable = end;
                 state.durable_seq = last_seq;
+                state.batches += 1;
                 let nanos = u64::try_from(sync_time.as_nanos()).unwrap_or(u64::MAX);
                 state.sync_nanos = if state.sync_nanos == 0 {
                     nanos
@@ -444,14 +494,18 @@ impl GroupCommit {
                 let kind = if during_sync {
                     FailureKind::Sync { written: end }
                 } else {
-                    FailureKind::Write {
+                    let kind = FailureKind::Write {
                         offset: start.len,
                         bytes: pos_u64(batch.len()),
                         records,
                         first_index,
                         last_index: end.last_index.unwrap_or_default(),
                         cut: self.file.set_len(start.len).is_ok(),
+                    };
+                    if let Some(prealloc) = &mut state.prealloc {
+                        prealloc.cut(start.len);
                     }
+                    kind
                 };
                 let failure = BatchFailure {
                     first_seq,
@@ -559,6 +613,23 @@ impl GroupCommit {
                 cause: cause.clone(),
                 durable: state.durable,
             }),
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    /// Cuts preallocated zeros off the end of the file and syncs the new
+    /// length (best effort: after a crash, the next open repairs them).
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let len = state.durable.len;
+        if state.poisoned.is_none()
+            && let Some(prealloc) = &mut state.prealloc
+            && prealloc.has_tail_after(len)
+            && self.file.set_len(len).is_ok()
+        {
+            prealloc.cut(len);
+            let _ = self.file.sync_data();
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn salvage(
         index_order: IndexOrder::Any,
         max_payload_len: None,
         create_if_missing: true,
+        preallocate: None,
     };
     let mut writer = Writer::create(destination, options)?;
     let mut report = SalvageReport {

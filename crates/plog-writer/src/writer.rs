@@ -7,6 +7,7 @@ use std::sync::Arc;
 use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
+use crate::fsio::Preallocation;
 use crate::open::{OpenReport, create_log, open_log};
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions, pos_u64};
 
@@ -78,6 +79,8 @@ pub struct Writer {
     pending_records: u64,
     /// Set by a failed sync (or a failed cut after a failed write).
     poisoned: Option<Arc<str>>,
+    /// Zero-filled space ahead of the records, when preallocating.
+    prealloc: Option<Preallocation>,
     #[cfg(test)]
     pub(crate) faults: crate::faults::Faults,
 }
@@ -142,6 +145,7 @@ impl Writer {
             pending_first_index: 0,
             pending_records: 0,
             poisoned: None,
+            prealloc: Preallocation::new(options.preallocate, position.len),
             #[cfg(test)]
             faults: crate::faults::Faults::default(),
         }
@@ -347,6 +351,10 @@ impl Writer {
             return Ok(());
         }
         let offset = self.written.len;
+        let end = offset.saturating_add(pos_u64(self.pending.len()));
+        if let Some(prealloc) = &mut self.prealloc {
+            prealloc.reserve(&self.file, offset, end);
+        }
         let result = {
             #[cfg(test)]
             {
@@ -359,12 +367,18 @@ impl Writer {
         };
         match result {
             Ok(()) => {
+                if let Some(prealloc) = &mut self.prealloc {
+                    prealloc.wrote(end);
+                }
                 self.written = self.buffered;
                 self.clear_pending();
                 Ok(())
             }
             Err(source) => {
                 let cut = self.file.set_len(offset).is_ok();
+                if let Some(prealloc) = &mut self.prealloc {
+                    prealloc.cut(offset);
+                }
                 let error = WriteError::WriteFailed {
                     path: self.path.clone(),
                     offset,
@@ -430,7 +444,24 @@ impl Writer {
     /// # Errors
     /// As [`Writer::sync`].
     pub fn close(mut self) -> Result<LogPosition, WriteError> {
-        self.sync()
+        let durable = self.sync()?;
+        self.trim_preallocation()
+            .map_err(|e| WriteError::io(&self.path, "truncate the preallocated zeros", e))?;
+        Ok(durable)
+    }
+
+    /// Cuts the preallocated zeros off the end of the file and syncs the
+    /// new length.
+    fn trim_preallocation(&mut self) -> std::io::Result<()> {
+        let len = self.written.len;
+        match &mut self.prealloc {
+            Some(prealloc) if prealloc.has_tail_after(len) => {
+                self.file.set_len(len)?;
+                prealloc.cut(len);
+                self.file.sync_data()
+            }
+            _ => Ok(()),
+        }
     }
 
     fn clear_pending(&mut self) {
@@ -454,11 +485,15 @@ impl Writer {
 }
 
 impl Drop for Writer {
-    /// Writes buffered records to the OS (without syncing them); errors are
-    /// ignored here, call [`Writer::close`] to see them.
+    /// Writes buffered records to the OS (without syncing them) and cuts off
+    /// preallocated zeros; errors are ignored here, call [`Writer::close`]
+    /// to see them.
     fn drop(&mut self) {
-        if !self.pending.is_empty() && self.poisoned.is_none() {
-            let _ = self.flush();
+        if self.poisoned.is_none() {
+            if !self.pending.is_empty() {
+                let _ = self.flush();
+            }
+            let _ = self.trim_preallocation();
         }
     }
 }

@@ -53,7 +53,7 @@ fn entry() {
     };
     let path = std::path::PathBuf::from(std::env::var_os(PATH_VAR).unwrap());
     match mode.as_str() {
-        "every" | "batch" | "manual" | "group" => append_loop(&mode, &path),
+        "every" | "prealloc" | "batch" | "manual" | "group" => append_loop(&mode, &path),
         "hold_lock" => hold_lock(&path),
         #[cfg(unix)]
         "fsize" => crate::faults::fsize_child(&path),
@@ -102,6 +102,8 @@ fn append_loop(mode: &str, path: &std::path::Path) {
         } else {
             SyncPolicy::EveryAppend
         },
+        // Small chunks, so that kills land around the growth of the zeros.
+        preallocate: (mode == "prealloc").then_some(8 * 1024),
         ..WriterOptions::default()
     };
     let (mut writer, report) = Writer::open(path, options).unwrap();
@@ -112,7 +114,7 @@ fn append_loop(mode: &str, path: &std::path::Path) {
     loop {
         round += 1;
         match mode {
-            "every" => {
+            "every" | "prealloc" => {
                 writer.append_raw(next, &payload(next)).unwrap();
                 ack(&mut out, next);
                 next += 1;

@@ -46,10 +46,10 @@ fn sigkill_at_random_moments_never_loses_an_acknowledged_record() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let modes = ["every", "batch", "manual", "group"];
+    let modes = ["every", "prealloc", "batch", "manual", "group"];
     let mut acked_total: BTreeSet<u64> = BTreeSet::new();
     let mut repairs = 0;
-    let mut acks_per_mode = [0usize; 4];
+    let mut acks_per_mode = [0usize; 5];
 
     for round in 0..ROUNDS {
         let mode_at = round % modes.len();

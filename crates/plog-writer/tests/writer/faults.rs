@@ -136,6 +136,25 @@ pub fn fsize_child(path: &Path) {
     assert!(!writer.is_poisoned());
     assert_clean_with(path, 14);
 
+    // Preallocation against the limit: growing the zeros fails, the records
+    // that fit still go in, the one that does not fails cleanly.
+    drop(writer);
+    let preallocating = WriterOptions {
+        preallocate: Some(1 << 20),
+        ..WriterOptions::default()
+    };
+    let (mut writer, _) = Writer::open(path, preallocating).unwrap();
+    set_file_size_limit(writer.len() + 4 * 248 + 100);
+    for index in 15..=18 {
+        writer.append_raw(index, &payload(index)).unwrap();
+    }
+    let err = writer.append_raw(19, &payload(19)).unwrap_err();
+    assert_eq!(err.kind(), "write_failed", "{err}");
+    assert_eq!(err.durable().map(|d| d.last_index), Some(Some(18)));
+    assert_eq!(std::fs::metadata(path).unwrap().len(), writer.len());
+    drop(writer);
+    assert_clean_with(path, 18);
+
     let mut out = std::io::stdout().lock();
     writeln!(out, "fsize: done").unwrap();
     out.flush().unwrap();
@@ -143,7 +162,7 @@ pub fn fsize_child(path: &Path) {
 
 fn assert_clean_with(path: &Path, last_index: u64) {
     let report = classify(&std::fs::read(path).unwrap());
-    assert_eq!(report.status(), Status::Clean);
+    assert_eq!(report.status(), Status::Clean, "{report:?}");
     let indices: Vec<u64> = report.records.iter().map(|r| r.index).collect();
     assert_eq!(indices, (1..=last_index).collect::<Vec<_>>());
 }

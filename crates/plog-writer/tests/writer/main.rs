@@ -10,6 +10,7 @@ mod group;
 mod model;
 mod open;
 mod power;
+mod prealloc;
 
 /// A scratch directory for tests that open thousands of files and whose
 /// subject is not the disk's durability (the simulations cut files by
