@@ -9,9 +9,9 @@ use plog_format::{Corruption, IndexOrder, IndexViolationKind};
 use crate::LogPosition;
 
 /// The hint every refusal to open a corrupt log ends with.
-pub(crate) const REPAIR_HINT: &str = "run `plog repair` on it: a dry run shows the damage, \
-     `--drop-corrupt-tail` drops a damaged final record, \
-     `--salvage OUT` copies every valid record to a new log";
+pub(crate) const REPAIR_HINT: &str = "run `plog repair --dry-run` on it to see the damage; \
+     `plog repair --drop-corrupt-tail` drops a damaged final record, \
+     `plog repair --salvage OUT` copies every valid record to a new log";
 
 /// An error of plog-writer. [`WriteError::kind`] gives a stable string for
 /// each variant; the message names the file, offsets and indices, and, for a

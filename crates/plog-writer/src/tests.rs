@@ -174,3 +174,35 @@ fn group_commit_failure_with_many_threads_answers_every_caller() {
         );
     }
 }
+
+#[test]
+fn handles_and_errors_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Writer>();
+    send_sync::<GroupCommit>();
+    send_sync::<crate::LockedLog>();
+    send_sync::<crate::WriteError>();
+}
+
+#[test]
+fn messages_name_offsets_indices_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.plog");
+    let mut log = plog_format::MAGIC.to_vec();
+    plog_format::encode_record_to_vec(7, b"seven", &mut log);
+    plog_format::encode_record_to_vec(8, b"eight", &mut log);
+    let last = log.len() - 1;
+    log[last] ^= 1;
+    std::fs::write(&path, &log).unwrap();
+    let err = Writer::open(&path, WriterOptions::default()).unwrap_err();
+    let message = err.to_string();
+    eprintln!("{message}");
+    for words in [
+        "corrupt log, refusing to open it and changing nothing",
+        "hash mismatch in record 8 at offset 79",
+        "plog repair",
+        "--drop-corrupt-tail",
+    ] {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
+}
