@@ -13,12 +13,16 @@
 //! | --- | --- |
 //! | [`parse`] | plog-format's full classification of arbitrary bytes |
 //! | [`parse_body`] | the same behind a valid magic |
+//! | [`differential`] | plog-mmap's reading paths (in memory, read, mapped; 1, 3 and the current pool's threads) against the sequential reference |
 //!
 //! [`TARGETS`] lists them by the name of their cargo-fuzz target.
 
+mod differential;
+pub mod generate;
 pub mod oracle;
 mod parse;
 
+pub use differential::differential;
 pub use parse::{parse, parse_body};
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a broken invariant.
@@ -26,7 +30,11 @@ pub type TargetFn = fn(&[u8]);
 
 /// Every target, by its cargo-fuzz name (`fuzz/fuzz_targets/<name>.rs`, and
 /// the corpus in `fuzz/corpus/<name>/`).
-pub const TARGETS: &[(&str, TargetFn)] = &[("parse", parse), ("parse_body", parse_body)];
+pub const TARGETS: &[(&str, TargetFn)] = &[
+    ("parse", parse),
+    ("parse_body", parse_body),
+    ("differential", differential),
+];
 
 /// The target called `name`, if there is one.
 pub fn target(name: &str) -> Option<TargetFn> {

@@ -1,0 +1,443 @@
+//! The `differential` target: the same bytes through every reading path of
+//! plog-mmap must give the report of the sequential reference.
+
+use std::io::Write as _;
+use std::ops::ControlFlow;
+use std::sync::{Arc, OnceLock};
+
+use plog_format::{
+    Classification, Corruption, Event, IndexChecker, IndexOrder, MAGIC, Scanner, Step, Walker,
+    classify,
+};
+use plog_mmap::{
+    Log, LostRange, MapPolicy, OpenError, OpenOptions, Parallelism, RecoveryMode, VerifyOptions,
+    VerifyReport,
+};
+use rayon::ThreadPool;
+
+use crate::generate::log_from_recipe;
+
+/// The thread counts the parallel verifier is run with (besides the current
+/// pool): one, and more than this machine's cores.
+const THREAD_COUNTS: [usize; 2] = [1, 3];
+
+fn pool(threads: usize) -> Arc<ThreadPool> {
+    static POOLS: OnceLock<Vec<Arc<ThreadPool>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| {
+        THREAD_COUNTS
+            .iter()
+            .map(|&threads| {
+                Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .expect("build a rayon pool"),
+                )
+            })
+            .collect()
+    });
+    let position = THREAD_COUNTS
+        .iter()
+        .position(|&count| count == threads)
+        .expect("a configured thread count");
+    pools[position].clone()
+}
+
+/// The file the fuzz input stands for, and the options to verify it with.
+struct Case {
+    file: Vec<u8>,
+    index_order: IndexOrder,
+    mode: RecoveryMode,
+    /// After how many events the streaming check stops early.
+    stop_after: usize,
+}
+
+/// Reads the first byte as a selector: the input is the file (raw), a body
+/// behind the magic, or a recipe for a large damaged log
+/// ([`log_from_recipe`]); and which index order and recovery mode to check.
+fn case_from(data: &[u8]) -> Case {
+    let (selector, rest) = match data.split_first() {
+        Some((&selector, rest)) => (selector, rest),
+        None => (0, data),
+    };
+    // Raw bytes twice as often as the other shapes: they are the most
+    // general, and a recipe costs as much as a hundred small inputs.
+    let file = match selector % 4 {
+        0 | 2 => rest.to_vec(),
+        1 => {
+            let mut file = MAGIC.to_vec();
+            file.extend_from_slice(rest);
+            file
+        }
+        _ => log_from_recipe(rest),
+    };
+    let index_order = match (selector / 4) % 3 {
+        0 => IndexOrder::Any,
+        1 => IndexOrder::Increasing,
+        _ => IndexOrder::Contiguous,
+    };
+    let mode = match (selector / 12) % 3 {
+        0 => RecoveryMode::TolerateTorn,
+        1 => RecoveryMode::Strict,
+        _ => RecoveryMode::Salvage,
+    };
+    Case {
+        file,
+        index_order,
+        mode,
+        stop_after: usize::from(selector / 36),
+    }
+}
+
+/// Runs one input through every reading path of plog-mmap and checks that
+/// all agree with the sequential reference. Panics only when one differs.
+///
+/// The paths: [`Log::from_bytes`], [`Log::read_from`], a file opened with
+/// [`MapPolicy::Never`] (read into memory) and with [`MapPolicy::Auto`] and
+/// no minimum length (memory-mapped); the pools: 1 thread, 3 threads and the
+/// current pool. Every path holds the file's bytes and verifies to the
+/// expected report; on the first path, for every pool:
+///
+/// * [`Log::verify`] equals the report built from plog-format's sequential
+///   [`classify`] and an independent reading of [`VerifyReport`]'s docs
+///   (index violations, lost ranges, `valid_end`, `passes`);
+/// * [`Log::for_each_event`] yields exactly the events of the sequential
+///   [`Scanner`], and stopping it early yields exactly their prefix;
+/// * [`Log::for_each_event_from`] at a record boundary yields the suffix;
+/// * [`Log::records`] yields the structural walk's records, corruptions and
+///   torn tail.
+///
+/// The input's first byte picks the shape (raw bytes, a body behind the
+/// magic, or a recipe for a log of thousands of records, or of large
+/// payloads, with damage, so that the verifier cuts several batches and
+/// windows) and the options. A read limit one byte short of the file fails
+/// with `too_large`.
+///
+/// ```
+/// plog_fuzz_checks::differential(b"\x01garbage behind a valid magic");
+/// ```
+pub fn differential(data: &[u8]) {
+    let case = case_from(data);
+    let classification = classify(&case.file);
+    let expected = expected_report(&classification, case.index_order, case.mode);
+    let sequential: Vec<Event<'_>> = Scanner::new(&case.file).collect();
+    let logs = logs(&case.file);
+    let (first, others) = logs.split_first().expect("at least one reading path");
+    // Every check, on every pool, for the first log; the others hold the same
+    // bytes (checked), so one verification each, on a different pool, proves
+    // that the backing (a vector, a read, a mapping) changes nothing.
+    check_log(first, &case, &expected, &sequential);
+    for (log, parallelism) in others.iter().zip(parallelisms().into_iter().cycle()) {
+        assert_eq!(log.bytes(), case.file, "a reading path changed the bytes");
+        let options = VerifyOptions {
+            index_order: case.index_order,
+            mode: case.mode,
+            parallelism: parallelism.clone(),
+        };
+        assert_eq!(
+            log.verify(&options),
+            expected,
+            "verify ({parallelism:?}, mapped: {}) differs from the sequential reference",
+            log.is_mapped()
+        );
+    }
+}
+
+/// The same file through every way of opening it.
+fn logs(file: &[u8]) -> Vec<Log> {
+    let mut logs = vec![
+        Log::from_bytes(file.to_vec()),
+        Log::read_from(file, None).expect("reading from a slice cannot fail"),
+    ];
+    let mut on_disk = tempfile::NamedTempFile::new().expect("create a temporary file");
+    on_disk.write_all(file).expect("write the temporary file");
+    on_disk.flush().expect("flush the temporary file");
+    let read = OpenOptions {
+        map: MapPolicy::Never,
+        ..OpenOptions::default()
+    };
+    let mapped = OpenOptions {
+        map: MapPolicy::Auto,
+        min_map_len: 0,
+        ..OpenOptions::default()
+    };
+    let read_log = Log::open_with(on_disk.path(), &read).expect("open the file (read)");
+    assert!(!read_log.is_mapped(), "MapPolicy::Never mapped the file");
+    let mapped_log = Log::open_with(on_disk.path(), &mapped).expect("open the file (mapped)");
+    if !file.is_empty() {
+        assert!(
+            mapped_log.is_mapped(),
+            "MapPolicy::Auto did not map a regular file"
+        );
+    }
+    logs.push(read_log);
+    logs.push(mapped_log);
+    // A read limit is enforced to the byte.
+    let len = file.len() as u64;
+    let exact = OpenOptions {
+        read_limit: Some(len),
+        ..read
+    };
+    let exact_log = Log::open_with(on_disk.path(), &exact).expect("a file at the read limit opens");
+    assert_eq!(exact_log.bytes(), file);
+    if let Some(limit) = len.checked_sub(1) {
+        let short = OpenOptions {
+            read_limit: Some(limit),
+            ..read
+        };
+        match Log::open_with(on_disk.path(), &short) {
+            Err(OpenError::TooLarge { limit: found, .. }) => assert_eq!(found, limit),
+            Err(other) => panic!("expected too_large past the read limit, found {other}"),
+            Ok(_) => panic!("a file longer than the read limit was opened"),
+        }
+        assert!(matches!(
+            Log::read_from(file, Some(limit)),
+            Err(OpenError::TooLarge { .. })
+        ));
+    }
+    logs
+}
+
+fn parallelisms() -> [Parallelism; 3] {
+    [
+        Parallelism::Pool(pool(THREAD_COUNTS[0])),
+        Parallelism::Pool(pool(THREAD_COUNTS[1])),
+        Parallelism::Current,
+    ]
+}
+
+fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Event<'_>]) {
+    assert_eq!(log.bytes(), case.file, "a reading path changed the bytes");
+    for parallelism in parallelisms() {
+        let options = VerifyOptions {
+            index_order: case.index_order,
+            mode: case.mode,
+            parallelism: parallelism.clone(),
+        };
+        let report = log.verify(&options);
+        assert_eq!(
+            &report, expected,
+            "verify ({parallelism:?}) differs from the sequential reference"
+        );
+        assert_eq!(report.passes(), expected_passes(expected));
+
+        let mut streamed = Vec::with_capacity(sequential.len());
+        let flow = log.for_each_event(&parallelism, |event| {
+            streamed.push(event);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(flow, ControlFlow::Continue(()));
+        assert_eq!(
+            streamed, sequential,
+            "for_each_event ({parallelism:?}) differs"
+        );
+
+        let stop_after = case.stop_after.min(sequential.len());
+        let mut prefix = Vec::new();
+        let flow = log.for_each_event(&parallelism, |event| {
+            if prefix.len() == stop_after {
+                return ControlFlow::Break(());
+            }
+            prefix.push(event);
+            ControlFlow::Continue(())
+        });
+        let stopped = stop_after < sequential.len();
+        assert_eq!(
+            flow.is_break(),
+            stopped,
+            "for_each_event's flow after {stop_after} events"
+        );
+        assert_eq!(
+            prefix,
+            sequential[..stop_after],
+            "an early stop changed the events"
+        );
+    }
+    check_resumed_stream(log, sequential);
+    check_records(log);
+}
+
+/// `for_each_event_from` at the end of the first and the last record.
+fn check_resumed_stream(log: &Log, sequential: &[Event<'_>]) {
+    let boundaries: Vec<(usize, u64)> = sequential
+        .iter()
+        .enumerate()
+        .filter_map(|(position, event)| match event {
+            Event::Record(record) => Some((position + 1, record.end_offset())),
+            _ => None,
+        })
+        .collect();
+    for &(next, offset) in [boundaries.first(), boundaries.last()]
+        .into_iter()
+        .flatten()
+    {
+        let mut resumed = Vec::new();
+        let flow = log
+            .for_each_event_from(offset, &Parallelism::Pool(pool(3)), |event| {
+                resumed.push(event);
+                ControlFlow::Continue(())
+            })
+            .expect("a record boundary lies inside the file");
+        assert_eq!(flow, ControlFlow::Continue(()));
+        assert_eq!(
+            resumed,
+            sequential[next..],
+            "resuming at {offset} changed the events"
+        );
+    }
+    assert!(
+        log.for_each_event_from(log.len() + 1, &Parallelism::Current, |_| {
+            ControlFlow::Continue(())
+        })
+        .is_err()
+    );
+}
+
+/// [`Log::records`] is the structural walk's records, and remembers its
+/// structural corruptions and torn tail.
+fn check_records(log: &Log) {
+    let steps: Vec<Step<'_>> = Walker::new(log.bytes()).collect();
+    let mut records = log.records();
+    let found: Vec<_> = records.by_ref().collect();
+    let walked: Vec<_> = steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Record(record) => Some(*record),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(found, walked, "Log::records differs from the walk");
+    let corruptions: Vec<Corruption> = steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Corrupt(corruption) => Some(*corruption),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.corruptions(), corruptions);
+    let torn = steps.iter().find_map(|step| match step {
+        Step::Torn(tail) => Some(*tail),
+        _ => None,
+    });
+    assert_eq!(records.torn(), torn);
+}
+
+/// The report [`Log::verify`] must give, from the sequential classification
+/// and the documentation of each field of [`VerifyReport`].
+pub(crate) fn expected_report(
+    classification: &Classification,
+    index_order: IndexOrder,
+    mode: RecoveryMode,
+) -> VerifyReport {
+    let file_len = classification.file_len;
+    let records = &classification.records;
+    let magic_corrupt = classification.corruptions.iter().any(|c| {
+        matches!(
+            c,
+            Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+        )
+    });
+    let mut checker = IndexChecker::new(index_order);
+    let index_violations = records
+        .iter()
+        .filter_map(|record| checker.check(record.offset, record.index))
+        .collect();
+    VerifyReport {
+        file_len,
+        records: records.len() as u64,
+        payload_bytes: records.iter().map(|r| r.payload_len).sum(),
+        first_index: records.first().map(|r| r.index),
+        last_index: records.last().map(|r| r.index),
+        last_record_end: records.last().map(|r| r.offset + 48 + r.payload_len),
+        valid_end: if magic_corrupt {
+            0
+        } else {
+            classification.torn.map_or(file_len, |tail| tail.offset)
+        },
+        torn: classification.torn,
+        corruptions: classification.corruptions.clone(),
+        index_order,
+        index_violations,
+        lost: lost_ranges(classification),
+        mode,
+    }
+}
+
+/// "Consecutive corruptions (with no valid record between them) form one
+/// range", from the first damaged byte to the next valid record, the torn
+/// tail or the end of the file, with the indices of the valid records
+/// around it.
+fn lost_ranges(classification: &Classification) -> Vec<LostRange> {
+    // Every finding as (offset, what), in file order.
+    enum Finding {
+        Record(u64),
+        Corruption,
+        Torn,
+    }
+    let mut findings: Vec<(u64, Finding)> = Vec::new();
+    findings.extend(
+        classification
+            .records
+            .iter()
+            .map(|r| (r.offset, Finding::Record(r.index))),
+    );
+    findings.extend(
+        classification
+            .corruptions
+            .iter()
+            .map(|c| (c.offset(), Finding::Corruption)),
+    );
+    findings.extend(classification.torn.map(|t| (t.offset, Finding::Torn)));
+    findings.sort_by_key(|(offset, _)| *offset);
+
+    let mut ranges = Vec::new();
+    let mut previous_index = None;
+    let mut open: Option<LostRange> = None;
+    for (offset, finding) in findings {
+        match finding {
+            Finding::Record(index) => {
+                if let Some(mut range) = open.take() {
+                    range.end = offset;
+                    range.next_index = Some(index);
+                    ranges.push(range);
+                }
+                previous_index = Some(index);
+            }
+            Finding::Corruption => match &mut open {
+                Some(range) => range.corruptions += 1,
+                None => {
+                    open = Some(LostRange {
+                        offset,
+                        end: classification.file_len,
+                        corruptions: 1,
+                        previous_index,
+                        next_index: None,
+                    });
+                }
+            },
+            Finding::Torn => {
+                if let Some(mut range) = open.take() {
+                    range.end = offset;
+                    ranges.push(range);
+                }
+            }
+        }
+    }
+    ranges.extend(open);
+    ranges
+}
+
+/// [`VerifyReport::passes`] as its documentation states it.
+fn expected_passes(report: &VerifyReport) -> bool {
+    let clean = report.corruptions.is_empty() && report.index_violations.is_empty();
+    match report.mode {
+        RecoveryMode::TolerateTorn => clean,
+        RecoveryMode::Strict => clean && report.torn.is_none(),
+        RecoveryMode::Salvage => !report.corruptions.iter().any(|c| {
+            matches!(
+                c,
+                Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+            )
+        }),
+    }
+}
