@@ -18,6 +18,10 @@
 //!   mapped file on one thread (the per-payload hashing limit of N threads is
 //!   N times its rate); `hash_limit_2t` runs the same loop on two threads,
 //!   each over half of the payload bytes;
+//! * `replay_*` decode each payload as `Entry` (owned strings, as a
+//!   consumer keeping entries does; the naive replay decodes the same type);
+//!   `replay_borrowed_2t` decodes `EntryRef<'_>`, whose `&str` fields point
+//!   into the mapped file;
 //! * for L, `update_rayon_2t`: the whole file hashed as one buffer with
 //!   `Hasher::update_rayon` on two threads.
 //!
@@ -91,6 +95,37 @@ struct Entry {
 struct Labels {
     app: String,
     tier: String,
+}
+
+/// The same entry borrowing its strings from the log (zero-copy replay).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct EntryRef<'a> {
+    op: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    #[serde(rename = "resourceVersion")]
+    resource_version: u64,
+    #[serde(borrow)]
+    labels: LabelsRef<'a>,
+    #[serde(borrow)]
+    spec: SpecRef<'a>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct LabelsRef<'a> {
+    app: &'a str,
+    tier: &'a str,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SpecRef<'a> {
+    replicas: u32,
+    image: &'a str,
+    pad: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +275,20 @@ fn bench_s(c: &mut Criterion, dir: &Path) {
             BatchSize::PerIteration,
         )
     });
+    group.bench_function("replay_borrowed_2t", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                let entries = log
+                    .replay_borrowed::<EntryRef<'_>>(&replay_options)
+                    .unwrap()
+                    .entries;
+                assert_eq!(entries.len() as u64, records);
+                entries
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.bench_function("naive_replay", |b| {
         b.iter_batched(
             || (),
@@ -352,6 +401,11 @@ fn report_ratios(out: &Path) {
         "replay S 2t vs naive reader with decode (x)",
         ratio(s("naive_replay"), s("replay_2t")),
         ">= 6",
+    );
+    line(
+        "replay_borrowed S 2t (&str fields) vs naive with owned decode (x)",
+        ratio(s("naive_replay"), s("replay_borrowed_2t")),
+        "-",
     );
     line(
         "verify L 2t vs whole-buffer update_rayon 2t (fraction)",

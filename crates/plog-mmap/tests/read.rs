@@ -725,3 +725,78 @@ fn replay_differs_from_engenho_store_exactly_where_listed() {
     }
     assert_eq!(differing.len(), DIFFERS_FROM_ENGENHO.len(), "{differing:?}");
 }
+
+#[test]
+fn a_pipe_opened_by_path_is_read_like_a_file() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let bytes = many_records(300);
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let path = format!("/proc/self/fd/{}", reader.as_raw_fd());
+    let to_write = bytes.clone();
+    let feeder = std::thread::spawn(move || {
+        writer.write_all(&to_write).unwrap();
+        // Dropping the writer ends the stream.
+    });
+    let mut log = Log::open(&path).unwrap();
+    feeder.join().unwrap();
+    assert!(!log.is_mapped());
+    assert_eq!(log.bytes(), &bytes[..]);
+    let mapped_copy = {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("copy.plog");
+        std::fs::write(&file, &bytes).unwrap();
+        Log::open_with(&file, &forced_map())
+            .unwrap()
+            .verify(&VerifyOptions::default())
+    };
+    assert_eq!(log.verify(&VerifyOptions::default()), mapped_copy);
+    // A pipe does not grow on refresh: it was read to its end.
+    let refresh = log.refresh().unwrap();
+    assert!(!refresh.grew() && !refresh.shrank());
+}
+
+#[test]
+fn a_directory_is_an_io_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = Log::open(dir.path()).unwrap_err();
+    assert_eq!(error.kind(), "io");
+    assert!(
+        error
+            .to_string()
+            .contains(&dir.path().display().to_string())
+    );
+}
+
+#[test]
+fn a_truncated_file_refreshes_to_its_new_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrink.plog");
+    let bytes = many_records(600);
+    for open in [forced_map(), never_map()] {
+        std::fs::write(&path, &bytes).unwrap();
+        let mut log = Log::open_with(&path, &open).unwrap();
+        // Cutting a file that is mapped is outside the contract while it is
+        // read; here nothing reads until the refresh re-maps it.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(1_000).unwrap();
+        let refresh = log.refresh().unwrap();
+        assert!(refresh.shrank());
+        assert_eq!(log.bytes(), &bytes[..1_000]);
+        let report = log.verify(&VerifyOptions::default());
+        assert_eq!(report.status(), Status::Torn);
+        assert_eq!(
+            report,
+            oracle_report(&bytes[..1_000], IndexOrder::Any, RecoveryMode::TolerateTorn)
+        );
+    }
+}
+
+#[test]
+fn logs_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Log>();
+    assert_send_sync::<VerifyReport>();
+    assert_send_sync::<ReplayError>();
+    assert_send_sync::<plog_mmap::OpenError>();
+}
