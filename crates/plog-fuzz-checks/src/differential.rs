@@ -21,7 +21,8 @@ use crate::generate::log_from_recipe;
 /// pool): one, and more than this machine's cores.
 const THREAD_COUNTS: [usize; 2] = [1, 3];
 
-fn pool(threads: usize) -> Arc<ThreadPool> {
+/// A shared pool of `threads` threads (1 or 3), built once per process.
+pub(crate) fn pool(threads: usize) -> Arc<ThreadPool> {
     static POOLS: OnceLock<Vec<Arc<ThreadPool>>> = OnceLock::new();
     let pools = POOLS.get_or_init(|| {
         THREAD_COUNTS

@@ -53,7 +53,7 @@ enum Indices {
 /// One change to the built log's bytes. Positions are taken modulo the
 /// length of the log as it is at that point.
 #[derive(Arbitrary, Clone, Debug)]
-enum Damage {
+pub(crate) enum Damage {
     /// Flip one bit.
     FlipBit { at: u32, bit: u8 },
     /// Overwrite the length field of record `record` (counted from the first).
@@ -166,7 +166,8 @@ fn at(position: u32, len: usize) -> usize {
     if len == 0 { 0 } else { position as usize % len }
 }
 
-fn apply(log: &mut Vec<u8>, starts: &[usize], damage: &Damage) {
+/// Applies `damage` to `log`, whose records start at `starts`.
+pub(crate) fn apply(log: &mut Vec<u8>, starts: &[usize], damage: &Damage) {
     let len = log.len();
     match damage {
         Damage::FlipBit { at: position, bit } => {

@@ -13,6 +13,7 @@
 //! | --- | --- |
 //! | [`parse`] | plog-format's full classification of arbitrary bytes |
 //! | [`parse_body`] | the same behind a valid magic |
+//! | [`replay`] | typed and borrowed replay of arbitrary payloads against a sequential decoding |
 //! | [`differential`] | plog-mmap's reading paths (in memory, read, mapped; 1, 3 and the current pool's threads) against the sequential reference |
 //!
 //! [`TARGETS`] lists them by the name of their cargo-fuzz target.
@@ -21,9 +22,11 @@ mod differential;
 pub mod generate;
 pub mod oracle;
 mod parse;
+mod replay;
 
 pub use differential::differential;
 pub use parse::{parse, parse_body};
+pub use replay::replay;
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a broken invariant.
 pub type TargetFn = fn(&[u8]);
@@ -34,6 +37,7 @@ pub const TARGETS: &[(&str, TargetFn)] = &[
     ("parse", parse),
     ("parse_body", parse_body),
     ("differential", differential),
+    ("replay", replay),
 ];
 
 /// The target called `name`, if there is one.
