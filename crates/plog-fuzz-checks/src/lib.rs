@@ -14,6 +14,7 @@
 //! | [`parse`] | plog-format's full classification of arbitrary bytes |
 //! | [`parse_body`] | the same behind a valid magic |
 //! | [`replay`] | typed and borrowed replay of arbitrary payloads against a sequential decoding |
+//! | [`writer`] | appends, batches, syncs, crashes and reopens against a model of the acknowledged records |
 //! | [`differential`] | plog-mmap's reading paths (in memory, read, mapped; 1, 3 and the current pool's threads) against the sequential reference |
 //!
 //! [`TARGETS`] lists them by the name of their cargo-fuzz target.
@@ -23,10 +24,12 @@ pub mod generate;
 pub mod oracle;
 mod parse;
 mod replay;
+mod writer;
 
 pub use differential::differential;
 pub use parse::{parse, parse_body};
 pub use replay::replay;
+pub use writer::writer;
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a broken invariant.
 pub type TargetFn = fn(&[u8]);
@@ -38,6 +41,7 @@ pub const TARGETS: &[(&str, TargetFn)] = &[
     ("parse_body", parse_body),
     ("differential", differential),
     ("replay", replay),
+    ("writer", writer),
 ];
 
 /// The target called `name`, if there is one.

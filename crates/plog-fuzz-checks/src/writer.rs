@@ -1,0 +1,527 @@
+//! The `writer` target: a program of appends, batches, syncs, crashes and
+//! reopens against plog-writer, checked against a model of the acknowledged
+//! records.
+
+use std::fs::OpenOptions as FileOptions;
+use std::path::{Path, PathBuf};
+
+use arbitrary::{Arbitrary, Unstructured};
+use plog_format::{IndexChecker, IndexOrder, MAGIC_LEN, Status, classify, encode_record_to_vec};
+use plog_mmap::{Log, VerifyOptions};
+use plog_writer::{
+    LockedLog, LogPosition, RepairOptions, SyncPolicy, WriteError, Writer, WriterOptions,
+};
+use serde::Serialize;
+
+/// How an append's index follows the last acknowledged one.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+enum Step {
+    Next,
+    Same,
+    Back,
+    Jump(u8),
+    Any(u64),
+}
+
+/// An engenho-store-like entry, appended as JSON.
+#[derive(Arbitrary, Clone, Debug, Serialize)]
+struct Entry {
+    op: String,
+    kind: String,
+    name: String,
+    #[serde(rename = "resourceVersion")]
+    resource_version: u64,
+    labels: Vec<(String, String)>,
+}
+
+/// One operation of a writer program.
+#[derive(Arbitrary, Clone, Debug)]
+enum Op {
+    AppendRaw(Step, Vec<u8>),
+    AppendJson(Step, Entry),
+    BatchRaw(Vec<(Step, Vec<u8>)>),
+    BatchJson(Vec<(Step, Entry)>),
+    Flush,
+    Sync,
+    /// The process dies: whatever the writer buffered may or may not have
+    /// reached the file, and the file is cut anywhere at or after the last
+    /// durable byte (`cut` is taken modulo the bytes after it), then `zeros`
+    /// zero bytes appear at its end (a file system that extended the file
+    /// but never wrote the data). Then the log is reopened.
+    Crash {
+        cut: u32,
+        zeros: u16,
+    },
+    /// A clean close (sync) and reopen.
+    Reopen,
+}
+
+/// A writer program: options and operations.
+#[derive(Arbitrary, Debug)]
+struct Program {
+    manual_sync: bool,
+    order: u8,
+    max_payload_len: Option<u16>,
+    /// Preallocation chunk: `1 + n % 8192` bytes.
+    preallocate: Option<u16>,
+    first_index: u64,
+    ops: Vec<Op>,
+}
+
+/// A record the writer acknowledged: its append returned `Ok`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Acked {
+    offset: u64,
+    index: u64,
+    payload: Vec<u8>,
+}
+
+/// What the test knows the log must hold.
+struct Model {
+    /// Acknowledged records, in file order.
+    acked: Vec<Acked>,
+    /// Where the next record goes.
+    end: u64,
+    options: WriterOptions,
+    first_index: u64,
+}
+
+impl Model {
+    fn last_index(&self) -> Option<u64> {
+        self.acked.last().map(|record| record.index)
+    }
+
+    /// The index a step leads to from the last acknowledged record.
+    fn next_index(&self, step: Step, previous: Option<u64>) -> u64 {
+        let Some(previous) = previous else {
+            return self.first_index;
+        };
+        match step {
+            Step::Next => previous.wrapping_add(1),
+            Step::Same => previous,
+            Step::Back => previous.wrapping_sub(1),
+            Step::Jump(by) => previous.wrapping_add(u64::from(by)),
+            Step::Any(index) => index,
+        }
+    }
+
+    /// Why the writer must reject `(index, payload)` after `previous`, if it must.
+    fn rejection(&self, previous: Option<u64>, index: u64, payload_len: usize) -> Option<&str> {
+        if self
+            .options
+            .max_payload_len
+            .is_some_and(|max| payload_len as u64 > max)
+        {
+            return Some("payload_too_large");
+        }
+        self.options
+            .index_order
+            .admits(previous, index)
+            .err()
+            .map(|_| "index_order")
+    }
+
+    fn push(&mut self, index: u64, payload: Vec<u8>) {
+        let offset = self.end;
+        self.end += 48 + payload.len() as u64;
+        self.acked.push(Acked {
+            offset,
+            index,
+            payload,
+        });
+    }
+
+    fn position(&self) -> LogPosition {
+        LogPosition {
+            len: self.end,
+            records: self.acked.len() as u64,
+            last_index: self.last_index(),
+        }
+    }
+}
+
+/// A directory for the program's log: on tmpfs (`/dev/shm`) when there is
+/// one, where `fdatasync` costs nothing, else the system's temporary
+/// directory.
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Runs a writer program (decoded from the input with `arbitrary`) against
+/// plog-writer and checks it against a model of the acknowledged records.
+/// Panics only when the writer or the log breaks a promise:
+///
+/// * an append or batch is rejected exactly when its index breaks the
+///   writer's index order or its payload is over the limit, and a rejected
+///   batch writes nothing; an accepted one lands where the model says
+///   (`Appended::offset`, `bytes`);
+/// * `durable()` is the model's end after every append in
+///   `SyncPolicy::EveryAppend`, and after every `sync` in `Manual`;
+/// * after a crash that cuts the file anywhere at or after the last durable
+///   byte (and maybe leaves zeros behind), the valid records of the file are
+///   a prefix of the acknowledged records that holds every durable one;
+///   reopening repairs a torn tail and reports exactly those records, or,
+///   when zeros turned the cut record into a complete record with a wrong
+///   hash, refuses to open without changing a byte, and
+///   `LockedLog::repair` with `drop_corrupt_tail` drops just that record;
+/// * after every reopen and at the end, a reader (plog-mmap) sees a clean
+///   log holding exactly the acknowledged records.
+///
+/// ```
+/// plog_fuzz_checks::writer(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03abc");
+/// ```
+pub fn writer(data: &[u8]) {
+    let Ok(program) = Program::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let options = WriterOptions {
+        sync: if program.manual_sync {
+            SyncPolicy::Manual
+        } else {
+            SyncPolicy::EveryAppend
+        },
+        index_order: match program.order % 3 {
+            0 => IndexOrder::Any,
+            1 => IndexOrder::Increasing,
+            _ => IndexOrder::Contiguous,
+        },
+        max_payload_len: program.max_payload_len.map(u64::from),
+        create_if_missing: true,
+        preallocate: program.preallocate.map(|n| 1 + u64::from(n % 8192)),
+    };
+    let dir = scratch_dir();
+    let path = dir.path().join("fuzz.plog");
+    let mut model = Model {
+        acked: Vec::new(),
+        end: MAGIC_LEN as u64,
+        options,
+        first_index: program.first_index,
+    };
+    let (mut writer, report) = Writer::open(&path, options).expect("create the log");
+    assert!(report.created);
+    assert_eq!(writer.durable(), model.position());
+
+    for op in &program.ops {
+        match op {
+            Op::AppendRaw(step, payload) => {
+                let index = model.next_index(*step, model.last_index());
+                let result = writer.append_raw(index, payload);
+                single(&mut model, &writer, index, payload.clone(), result);
+            }
+            Op::AppendJson(step, entry) => {
+                let index = model.next_index(*step, model.last_index());
+                let payload = serde_json::to_vec(entry).expect("serialize an entry");
+                let result = writer.append(index, entry);
+                single(&mut model, &writer, index, payload, result);
+            }
+            Op::BatchRaw(records) => {
+                let planned = plan_batch(&model, records.iter().map(|(s, p)| (*s, p.clone())));
+                let result = writer.append_batch_raw(
+                    planned
+                        .iter()
+                        .map(|(index, payload)| (*index, payload.as_slice())),
+                );
+                batch(&mut model, &writer, planned, result);
+            }
+            Op::BatchJson(records) => {
+                let planned = plan_batch(
+                    &model,
+                    records.iter().map(|(step, entry)| {
+                        (
+                            *step,
+                            serde_json::to_vec(entry).expect("serialize an entry"),
+                        )
+                    }),
+                );
+                let indexed: Vec<(u64, &Entry)> = planned
+                    .iter()
+                    .zip(records)
+                    .map(|((index, _), (_, entry))| (*index, entry))
+                    .collect();
+                let result = writer.append_batch(indexed.iter().map(|(i, e)| (*i, *e)));
+                batch(&mut model, &writer, planned, result);
+            }
+            Op::Flush => {
+                writer.flush().expect("flush");
+                if options.sync == SyncPolicy::EveryAppend {
+                    assert_eq!(writer.durable(), model.position());
+                }
+            }
+            Op::Sync => {
+                let durable = writer.sync().expect("sync");
+                assert_eq!(
+                    durable,
+                    model.position(),
+                    "sync made the wrong position durable"
+                );
+                assert_eq!(writer.durable(), durable);
+            }
+            Op::Crash { cut, zeros } => {
+                let durable = writer.durable();
+                // The writer dies; its buffer may reach the file (Drop
+                // flushes it) and the cut below decides what survives.
+                drop(writer);
+                crash(&path, durable, *cut, *zeros);
+                writer = reopen_after_crash(&path, &mut model, durable);
+            }
+            Op::Reopen => {
+                let closed = writer.close().expect("close");
+                assert_eq!(closed, model.position());
+                writer = reopen(&path, &model, None);
+            }
+        }
+        assert_eq!(writer.position(), model.position());
+    }
+    let closed = writer.close().expect("close");
+    assert_eq!(closed, model.position());
+    // A clean close leaves exactly the records: no preallocated zeros.
+    check_reader(&path, &model, false);
+}
+
+/// Checks a single append's outcome and updates the model.
+fn single(
+    model: &mut Model,
+    writer: &Writer,
+    index: u64,
+    payload: Vec<u8>,
+    result: Result<plog_writer::Appended, WriteError>,
+) {
+    let expected_rejection = model.rejection(model.last_index(), index, payload.len());
+    match (result, expected_rejection) {
+        (Ok(appended), None) => {
+            assert_eq!(appended.offset, model.end, "append landed elsewhere");
+            assert_eq!(appended.bytes, 48 + payload.len() as u64);
+            assert_eq!((appended.records, appended.last_index), (1, index));
+            model.push(index, payload);
+        }
+        (Err(error), Some(kind)) => {
+            assert_eq!(error.kind(), kind, "wrong rejection: {error}");
+            assert!(error.is_rejection());
+        }
+        (Ok(_), Some(kind)) => panic!("append of index {index} accepted, expected {kind}"),
+        (Err(error), None) => panic!("append of index {index} failed: {error}"),
+    }
+    check_durable(model, writer);
+}
+
+/// The indices a batch's steps lead to, each from the previous record.
+fn plan_batch(
+    model: &Model,
+    records: impl Iterator<Item = (Step, Vec<u8>)>,
+) -> Vec<(u64, Vec<u8>)> {
+    let mut previous = model.last_index();
+    records
+        .map(|(step, payload)| {
+            let index = model.next_index(step, previous);
+            previous = Some(index);
+            (index, payload)
+        })
+        .collect()
+}
+
+/// Checks a batch's outcome (all or nothing) and updates the model.
+fn batch(
+    model: &mut Model,
+    writer: &Writer,
+    planned: Vec<(u64, Vec<u8>)>,
+    result: Result<Option<plog_writer::Appended>, WriteError>,
+) {
+    let mut previous = model.last_index();
+    let mut expected_rejection = None;
+    for (index, payload) in &planned {
+        if let Some(kind) = model.rejection(previous, *index, payload.len()) {
+            expected_rejection = Some(kind.to_owned());
+            break;
+        }
+        previous = Some(*index);
+    }
+    match (result, expected_rejection) {
+        (Ok(None), None) => assert!(planned.is_empty(), "a non-empty batch appended nothing"),
+        (Ok(Some(appended)), None) => {
+            assert_eq!(appended.offset, model.end, "batch landed elsewhere");
+            assert_eq!(appended.records, planned.len() as u64);
+            let bytes: u64 = planned.iter().map(|(_, p)| 48 + p.len() as u64).sum();
+            assert_eq!(appended.bytes, bytes);
+            for (index, payload) in planned {
+                model.push(index, payload);
+            }
+            assert_eq!(Some(appended.last_index), model.last_index());
+        }
+        (Err(error), Some(kind)) => {
+            assert_eq!(error.kind(), kind, "wrong rejection: {error}");
+        }
+        (Ok(_), Some(kind)) => panic!("batch accepted, expected {kind}"),
+        (Err(error), None) => panic!("batch failed: {error}"),
+    }
+    check_durable(model, writer);
+}
+
+fn check_durable(model: &Model, writer: &Writer) {
+    if model.options.sync == SyncPolicy::EveryAppend {
+        assert_eq!(
+            writer.durable(),
+            model.position(),
+            "an append was not made durable"
+        );
+    } else {
+        assert!(writer.durable().len <= model.end);
+    }
+}
+
+/// Cuts the file at or after the last durable byte and appends zeros.
+fn crash(path: &Path, durable: LogPosition, cut: u32, zeros: u16) {
+    let file = FileOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open the log to crash it");
+    let len = file.metadata().expect("stat the log").len();
+    assert!(
+        len >= durable.len,
+        "the file is shorter than what is durable"
+    );
+    let cut_at = durable.len + u64::from(cut) % (len - durable.len + 1);
+    file.set_len(cut_at + u64::from(zeros))
+        .expect("cut the log");
+}
+
+/// Reopens after a crash; returns the writer and updates the model to the
+/// records that survived.
+fn reopen_after_crash(path: &PathBuf, model: &mut Model, durable: LogPosition) -> Writer {
+    let bytes = std::fs::read(path).expect("read the crashed log");
+    let classification = classify(&bytes);
+    let survivors: Vec<Acked> = classification
+        .records
+        .iter()
+        .map(|record| {
+            let start = record.offset as usize + 48;
+            Acked {
+                offset: record.offset,
+                index: record.index,
+                payload: bytes[start..start + record.payload_len as usize].to_vec(),
+            }
+        })
+        .collect();
+    assert!(
+        survivors.len() as u64 >= durable.records,
+        "a crash after the last durable byte lost durable records"
+    );
+    assert_eq!(
+        survivors,
+        model.acked[..survivors.len().min(model.acked.len())],
+        "the crashed file's records are not a prefix of the acknowledged ones"
+    );
+    model.acked.truncate(survivors.len());
+    model.end = model
+        .acked
+        .last()
+        .map_or(MAGIC_LEN as u64, |r| r.offset + 48 + r.payload.len() as u64);
+
+    if classification.status() == Status::Corrupt {
+        // Zeros completed the cut record with a wrong hash: a complete final
+        // record whose hash fails is corruption by FORMAT.md, so the writer
+        // refuses it, changing nothing.
+        let refused = Writer::open(path, model.options).expect_err("open a corrupt log");
+        assert_eq!(refused.kind(), "corrupt", "{refused}");
+        assert_eq!(
+            std::fs::read(path).expect("read the log"),
+            bytes,
+            "a refused open changed the file"
+        );
+        let corruption = classification.corruptions[0];
+        assert_eq!(
+            classification.corruptions.len(),
+            1,
+            "a cut and zeros made more than one corruption"
+        );
+        assert!(
+            corruption.offset() >= durable.len,
+            "the corrupt record was durable"
+        );
+        let mut locked = LockedLog::open(path).expect("lock the log for repair");
+        let plan = locked
+            .repair(RepairOptions {
+                drop_corrupt_tail: true,
+            })
+            .expect("repair");
+        assert_eq!(plan.kind(), "drop_corrupt_tail", "{plan}");
+        drop(locked);
+        return reopen(path, model, None);
+    }
+    reopen(path, model, classification.torn.map(|tail| tail.offset))
+}
+
+/// Reopens the log and checks what the open reports against the model
+/// (`torn_at`: where a torn tail to repair starts).
+fn reopen(path: &PathBuf, model: &Model, torn_at: Option<u64>) -> Writer {
+    let (writer, report) = Writer::open(path, model.options).expect("reopen the log");
+    assert!(!report.created);
+    assert_eq!(
+        report.repaired.map(|tail| tail.offset),
+        torn_at,
+        "torn tail repaired"
+    );
+    assert_eq!(
+        report.position(),
+        model.position(),
+        "reopen found another log"
+    );
+    assert_eq!(writer.durable(), model.position());
+    let mut checker = IndexChecker::new(model.options.index_order);
+    let violations = model
+        .acked
+        .iter()
+        .filter(|r| checker.check(r.offset, r.index).is_some())
+        .count();
+    assert_eq!(report.index_violations, violations as u64);
+    check_reader(path, model, model.options.preallocate.is_some());
+    writer
+}
+
+/// A reader sees a clean log holding exactly the acknowledged records;
+/// `zero_tail_allowed`: the writer is open and preallocates, so the file may
+/// end in zeros (a torn tail by FORMAT.md) after them.
+fn check_reader(path: &Path, model: &Model, zero_tail_allowed: bool) {
+    let log = Log::open(path).expect("open the log for reading");
+    let report = log.verify(&VerifyOptions::default());
+    match report.torn {
+        Some(tail) if zero_tail_allowed => {
+            assert_eq!(tail.reason, plog_format::TornReason::ZeroFill, "{report:?}");
+            assert_eq!(tail.offset, model.end, "{report:?}");
+            assert!(report.corruptions.is_empty(), "{report:?}");
+        }
+        _ => assert_eq!(report.status(), Status::Clean, "{report:?}"),
+    }
+    assert_eq!(report.records, model.acked.len() as u64);
+    let found: Vec<Acked> = log
+        .records()
+        .map(|record| Acked {
+            offset: record.offset(),
+            index: record.index(),
+            payload: record.payload().to_vec(),
+        })
+        .collect();
+    assert_eq!(
+        found, model.acked,
+        "the reader does not see the acknowledged records"
+    );
+    let mut expected = plog_format::MAGIC.to_vec();
+    for record in &model.acked {
+        encode_record_to_vec(record.index, &record.payload, &mut expected);
+    }
+    let (records, tail) = log.bytes().split_at(expected.len().min(log.bytes().len()));
+    assert_eq!(
+        records, expected,
+        "the file is not the acknowledged records' bytes"
+    );
+    assert!(
+        tail.is_empty() || (zero_tail_allowed && tail.iter().all(|&b| b == 0)),
+        "the file holds {} bytes after the acknowledged records",
+        tail.len()
+    );
+}
