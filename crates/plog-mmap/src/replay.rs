@@ -158,40 +158,50 @@ impl Log {
         let mut error: Option<ReplayError> = None;
         engine::run(self.walk(), &options.parallelism, tuning, &work, |batch| {
             let mut failure = batch.out.failure.take();
-            batch.events(|event| {
-                let violation = builder.event(&event);
-                let problem = match event {
-                    Event::Record(record) => {
-                        if failure
-                            .as_ref()
-                            .is_some_and(|f| f.offset == record.offset())
-                        {
-                            failure.take().map(|f| ReplayError::Decode {
-                                offset: f.offset,
-                                index: f.index,
-                                source: f.source,
-                            })
-                        } else if mode == RecoveryMode::Salvage {
-                            None
-                        } else {
-                            violation.map(ReplayError::IndexOrder)
+            let clean_run = if failure.is_none() && builder.takes_runs() {
+                batch.all_valid()
+            } else {
+                None
+            };
+            if let Some((first, last, count, payload_bytes)) = clean_run {
+                // Every record valid and decoded: nothing to look at one by one.
+                builder.valid_run(first, last, count, payload_bytes);
+            } else {
+                batch.events(|event| {
+                    let violation = builder.event(&event);
+                    let problem = match event {
+                        Event::Record(record) => {
+                            if failure
+                                .as_ref()
+                                .is_some_and(|f| f.offset == record.offset())
+                            {
+                                failure.take().map(|f| ReplayError::Decode {
+                                    offset: f.offset,
+                                    index: f.index,
+                                    source: f.source,
+                                })
+                            } else if mode == RecoveryMode::Salvage {
+                                None
+                            } else {
+                                violation.map(ReplayError::IndexOrder)
+                            }
                         }
+                        Event::Corrupt(corruption) => (mode != RecoveryMode::Salvage
+                            || is_magic_corruption(&corruption))
+                        .then_some(ReplayError::Corrupt(corruption)),
+                        Event::Torn(tail) => {
+                            (mode == RecoveryMode::Strict).then_some(ReplayError::Torn(tail))
+                        }
+                    };
+                    match problem {
+                        Some(problem) => {
+                            error = Some(problem);
+                            ControlFlow::Break(())
+                        }
+                        None => ControlFlow::Continue(()),
                     }
-                    Event::Corrupt(corruption) => (mode != RecoveryMode::Salvage
-                        || is_magic_corruption(&corruption))
-                    .then_some(ReplayError::Corrupt(corruption)),
-                    Event::Torn(tail) => {
-                        (mode == RecoveryMode::Strict).then_some(ReplayError::Torn(tail))
-                    }
-                };
-                match problem {
-                    Some(problem) => {
-                        error = Some(problem);
-                        ControlFlow::Break(())
-                    }
-                    None => ControlFlow::Continue(()),
-                }
-            })?;
+                })?;
+            }
             let incoming = batch.out.entries.len();
             if entries.capacity() - entries.len() < incoming {
                 let seen = batch.last_record().map_or(0, Record::end_offset);
