@@ -1,17 +1,21 @@
 //! The parallel verification pipeline.
 //!
 //! One thread walks the structure ([`Walk`], no hashing) and cuts the steps
-//! into *batches* of about [`BATCH_COST`] bytes of payload; a *window* of
-//! batches (a few per thread) is hashed by the pool while the walker cuts the
-//! next window (`rayon::join`). The caller's thread then reads the hashed
-//! window batch by batch, step by step, in file order ([`Batch::events`]),
-//! so results are stitched in file order whatever the thread count.
+//! into *batches* of about [`BATCH_COST`] bytes of payload. [`run`] spawns
+//! each batch as a FIFO task as soon as it is cut (a bounded number in
+//! flight) and hands hashed batches to its sink in file order;
+//! [`run_local`], whose sink stays on the calling thread, hashes *windows*
+//! of batches while it cuts the next window. Either way the sink sees the
+//! batches in file order and [`Batch::events`] yields their findings in file
+//! order, so the result does not depend on the thread count.
 //!
-//! Memory: two windows of batches are alive at a time; each batch's step
-//! vector is reused from window to window. Nothing is allocated per record
-//! except a [`Corruption`] per hash mismatch.
+//! Memory: a bounded number of batches is alive at a time, and their vectors
+//! are reused. Nothing is allocated per record except a [`Corruption`] per
+//! hash mismatch.
 
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
 
 use plog_format::{Corruption, Event, Hash, Record, Step};
 use rayon::ThreadPool;
@@ -30,7 +34,7 @@ pub(crate) const BATCH_COST: usize = 256 * 1024;
 /// batch of empty payloads at `BATCH_COST / RECORD_COST` records.
 pub(crate) const RECORD_COST: usize = 128;
 
-/// Batches per thread in a window.
+/// Batches per thread in flight ([`run`]) or in a window ([`run_local`]).
 pub(crate) const BATCHES_PER_THREAD: usize = 16;
 
 /// Payloads at least this long are hashed with BLAKE3's own parallelism
@@ -251,11 +255,13 @@ fn sizes(runner: &Runner, tuning: Tuning) -> (usize, usize) {
 /// Walks from `walker`, hashes in parallel and hands each hashed batch to
 /// `sink` in file order, until the walk ends or `sink` breaks.
 ///
-/// Three windows are in flight: while the pool hashes one, the thread that
-/// runs this function hands the previous one to `sink` and then cuts the
-/// next one. `sink` therefore runs on a pool thread (one at a time, in
-/// order) and must be `Send`; see [`run_local`] for a sink that must stay on
-/// the calling thread.
+/// No barrier: the thread that runs this function cuts batches and spawns
+/// each as a task (FIFO) as soon as it is cut, keeping at most
+/// `threads × batches_per_thread` in flight; whenever the oldest batch is
+/// hashed it goes to `sink`, and when the limit is reached the thread helps
+/// hash (`rayon::yield_now`) instead of waiting. `sink` therefore runs on a
+/// pool thread (one call at a time, in file order) and must be `Send`; see
+/// [`run_local`] for a sink that must stay on the calling thread.
 pub(crate) fn run<'a, W, S>(
     mut walker: Walk<'a>,
     parallelism: &Parallelism,
@@ -267,32 +273,84 @@ pub(crate) fn run<'a, W, S>(
     S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
 {
     let runner = Runner::new(parallelism);
-    let sizes = sizes(&runner, tuning);
+    let (in_flight_limit, batch_cost) = sizes(&runner, tuning);
     runner.run_inside(|| {
-        let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
-        let mut hashed: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
-        let mut current: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
-        let mut next: Vec<Batch<'a, W::Out>> = Vec::with_capacity(sizes.0);
-        fill_window(&mut walker, sizes, &mut spare, &mut current, work);
-        while !(current.is_empty() && hashed.is_empty()) {
-            let (flow, ()) = rayon::join(
-                || {
-                    for batch in &mut hashed {
-                        sink(batch)?;
+        rayon::scope_fifo(|scope| {
+            let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
+            let mut free_slots: Vec<Arc<Slot<'a, W::Out>>> = Vec::new();
+            let mut in_flight: VecDeque<Arc<Slot<'a, W::Out>>> = VecDeque::new();
+            let mut walked_to_end = false;
+            loop {
+                // Hand every hashed batch at the front to the sink, in order.
+                while let Some(mut batch) = in_flight.front().and_then(|slot| slot.take()) {
+                    if let Some(slot) = in_flight.pop_front() {
+                        free_slots.push(slot);
                     }
-                    spare.append(&mut hashed);
-                    fill_window(&mut walker, sizes, &mut spare, &mut next, work);
-                    ControlFlow::Continue(())
-                },
-                || current.par_iter_mut().for_each(|batch| batch.hash(work)),
-            );
-            if flow.is_break() {
-                return;
+                    if sink(&mut batch).is_break() {
+                        // Batches still in flight finish at the end of the
+                        // scope; their results are dropped.
+                        return;
+                    }
+                    spare.push(batch);
+                }
+                if walked_to_end && in_flight.is_empty() {
+                    return;
+                }
+                if !walked_to_end && in_flight.len() < in_flight_limit {
+                    match cut_batch(&mut walker, batch_cost, &mut spare, work) {
+                        Some(mut batch) => {
+                            let slot = free_slots.pop().unwrap_or_default();
+                            let done = Arc::clone(&slot);
+                            in_flight.push_back(slot);
+                            scope.spawn_fifo(move |_| {
+                                batch.hash(work);
+                                done.put(batch);
+                            });
+                        }
+                        None => walked_to_end = true,
+                    }
+                    continue;
+                }
+                // The oldest batch is not hashed yet: help, or let the
+                // thread hashing it run.
+                match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => {}
+                    _ => std::thread::yield_now(),
+                }
             }
-            std::mem::swap(&mut hashed, &mut current);
-            std::mem::swap(&mut current, &mut next);
-        }
+        });
     });
+}
+
+/// Where a spawned batch is left once hashed.
+struct Slot<'a, O> {
+    batch: Mutex<Option<Batch<'a, O>>>,
+}
+
+impl<O> Default for Slot<'_, O> {
+    fn default() -> Self {
+        Slot {
+            batch: Mutex::new(None),
+        }
+    }
+}
+
+impl<'a, O> Slot<'a, O> {
+    fn put(&self, batch: Batch<'a, O>) {
+        // A poisoned lock only means a task panicked; the panic is raised
+        // again by the scope.
+        *self
+            .batch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(batch);
+    }
+
+    fn take(&self) -> Option<Batch<'a, O>> {
+        self.batch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
 }
 
 /// [`run`] with `sink` on the calling thread (it need not be `Send`): the
@@ -337,42 +395,56 @@ fn fill_window<'a, W: BatchWork<'a>>(
     work: &W,
 ) {
     while into.len() < window {
-        let mut batch = match spare.pop() {
-            Some(mut batch) => {
-                batch.payload_bytes = 0;
-                batch.records.clear();
-                batch.others.clear();
-                batch.mismatches.clear();
-                work.clear(&mut batch.out);
-                batch
-            }
-            None => Batch {
-                records: Vec::new(),
-                others: Vec::new(),
-                mismatches: Vec::new(),
-                payload_bytes: 0,
-                out: work.new_out(),
-            },
-        };
-        let mut cost = 0usize;
-        for step in walker.by_ref() {
-            cost = cost.saturating_add(RECORD_COST);
-            match step {
-                Step::Record(record) => {
-                    cost = cost.saturating_add(record.payload().len());
-                    batch.payload_bytes = batch.payload_bytes.saturating_add(record.payload_len());
-                    batch.records.push(record);
-                }
-                other => batch.others.push((batch.records.len(), other)),
-            }
-            if cost >= batch_cost {
-                break;
-            }
+        match cut_batch(walker, batch_cost, spare, work) {
+            Some(batch) => into.push(batch),
+            None => return,
         }
-        if batch.records.is_empty() && batch.others.is_empty() {
-            spare.push(batch);
-            return;
-        }
-        into.push(batch);
     }
+}
+
+/// Cuts the next batch of about `batch_cost` from the walk, reusing a batch
+/// from `spare`; `None` at the end of the walk.
+fn cut_batch<'a, W: BatchWork<'a>>(
+    walker: &mut Walk<'a>,
+    batch_cost: usize,
+    spare: &mut Vec<Batch<'a, W::Out>>,
+    work: &W,
+) -> Option<Batch<'a, W::Out>> {
+    let mut batch = match spare.pop() {
+        Some(mut batch) => {
+            batch.payload_bytes = 0;
+            batch.records.clear();
+            batch.others.clear();
+            batch.mismatches.clear();
+            work.clear(&mut batch.out);
+            batch
+        }
+        None => Batch {
+            records: Vec::new(),
+            others: Vec::new(),
+            mismatches: Vec::new(),
+            payload_bytes: 0,
+            out: work.new_out(),
+        },
+    };
+    let mut cost = 0usize;
+    for step in walker.by_ref() {
+        cost = cost.saturating_add(RECORD_COST);
+        match step {
+            Step::Record(record) => {
+                cost = cost.saturating_add(record.payload().len());
+                batch.payload_bytes = batch.payload_bytes.saturating_add(record.payload_len());
+                batch.records.push(record);
+            }
+            other => batch.others.push((batch.records.len(), other)),
+        }
+        if cost >= batch_cost {
+            break;
+        }
+    }
+    if batch.records.is_empty() && batch.others.is_empty() {
+        spare.push(batch);
+        return None;
+    }
+    Some(batch)
 }
