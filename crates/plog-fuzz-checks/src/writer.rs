@@ -105,20 +105,28 @@ impl Model {
         }
     }
 
-    /// Why the writer must reject `(index, payload)` after `previous`, if it must.
-    fn rejection(&self, previous: Option<u64>, index: u64, payload_len: usize) -> Option<&str> {
+    /// The rules `(index, payload)` breaks after `previous`: the writer must
+    /// reject it with one of these kinds (either, when it breaks both: the
+    /// writer checks the payload limit first for raw payloads, and the index
+    /// before serializing a JSON one), or accept it when there is none.
+    fn rejection(
+        &self,
+        previous: Option<u64>,
+        index: u64,
+        payload_len: usize,
+    ) -> Vec<&'static str> {
+        let mut broken = Vec::new();
         if self
             .options
             .max_payload_len
             .is_some_and(|max| payload_len as u64 > max)
         {
-            return Some("payload_too_large");
+            broken.push("payload_too_large");
         }
-        self.options
-            .index_order
-            .admits(previous, index)
-            .err()
-            .map(|_| "index_order")
+        if self.options.index_order.admits(previous, index).is_err() {
+            broken.push("index_order");
+        }
+        broken
     }
 
     fn push(&mut self, index: u64, payload: Vec<u8>) {
@@ -292,20 +300,19 @@ fn single(
     payload: Vec<u8>,
     result: Result<plog_writer::Appended, WriteError>,
 ) {
-    let expected_rejection = model.rejection(model.last_index(), index, payload.len());
-    match (result, expected_rejection) {
-        (Ok(appended), None) => {
+    let broken = model.rejection(model.last_index(), index, payload.len());
+    match result {
+        Ok(appended) => {
+            assert!(
+                broken.is_empty(),
+                "append of index {index} accepted, expected {broken:?}"
+            );
             assert_eq!(appended.offset, model.end, "append landed elsewhere");
             assert_eq!(appended.bytes, 48 + payload.len() as u64);
             assert_eq!((appended.records, appended.last_index), (1, index));
             model.push(index, payload);
         }
-        (Err(error), Some(kind)) => {
-            assert_eq!(error.kind(), kind, "wrong rejection: {error}");
-            assert!(error.is_rejection());
-        }
-        (Ok(_), Some(kind)) => panic!("append of index {index} accepted, expected {kind}"),
-        (Err(error), None) => panic!("append of index {index} failed: {error}"),
+        Err(error) => check_rejection(&error, index, &broken),
     }
     check_durable(model, writer);
 }
@@ -332,16 +339,18 @@ fn batch(
     planned: Vec<(u64, Vec<u8>)>,
     result: Result<Option<plog_writer::Appended>, WriteError>,
 ) {
+    // The first record that breaks a rule rejects the whole batch.
     let mut previous = model.last_index();
-    let mut expected_rejection = None;
+    let mut first_rejected = None;
     for (index, payload) in &planned {
-        if let Some(kind) = model.rejection(previous, *index, payload.len()) {
-            expected_rejection = Some(kind.to_owned());
+        let broken = model.rejection(previous, *index, payload.len());
+        if !broken.is_empty() {
+            first_rejected = Some((*index, broken));
             break;
         }
         previous = Some(*index);
     }
-    match (result, expected_rejection) {
+    match (result, first_rejected) {
         (Ok(None), None) => assert!(planned.is_empty(), "a non-empty batch appended nothing"),
         (Ok(Some(appended)), None) => {
             assert_eq!(appended.offset, model.end, "batch landed elsewhere");
@@ -353,13 +362,28 @@ fn batch(
             }
             assert_eq!(Some(appended.last_index), model.last_index());
         }
-        (Err(error), Some(kind)) => {
-            assert_eq!(error.kind(), kind, "wrong rejection: {error}");
+        (Err(error), Some((index, broken))) => check_rejection(&error, index, &broken),
+        (Ok(_), Some((index, broken))) => {
+            panic!("batch accepted, expected its record {index} rejected: {broken:?}")
         }
-        (Ok(_), Some(kind)) => panic!("batch accepted, expected {kind}"),
         (Err(error), None) => panic!("batch failed: {error}"),
     }
     check_durable(model, writer);
+}
+
+/// A rejection names the record (`index`) and one of the rules it breaks.
+fn check_rejection(error: &WriteError, index: u64, broken: &[&str]) {
+    assert!(
+        broken.contains(&error.kind()),
+        "record {index} rejected as {}, expected one of {broken:?}: {error}",
+        error.kind()
+    );
+    assert!(error.is_rejection(), "{error}");
+    let named = match error {
+        WriteError::IndexOrder { index, .. } | WriteError::PayloadTooLarge { index, .. } => *index,
+        other => panic!("not a rejection: {other}"),
+    };
+    assert_eq!(named, index, "the rejection names another record: {error}");
 }
 
 fn check_durable(model: &Model, writer: &Writer) {
@@ -524,4 +548,79 @@ fn check_reader(path: &Path, model: &Model, zero_tail_allowed: bool) {
         "the file holds {} bytes after the acknowledged records",
         tail.len()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(order: IndexOrder, max_payload_len: Option<u64>) -> Model {
+        Model {
+            acked: Vec::new(),
+            end: MAGIC_LEN as u64,
+            options: WriterOptions {
+                index_order: order,
+                max_payload_len,
+                ..WriterOptions::default()
+            },
+            first_index: 10,
+        }
+    }
+
+    #[test]
+    fn the_model_rejects_what_the_writer_must() {
+        let mut contiguous = model(IndexOrder::Contiguous, Some(4));
+        assert_eq!(
+            contiguous.next_index(Step::Jump(5), None),
+            10,
+            "first index"
+        );
+        contiguous.push(10, b"ab".to_vec());
+        assert!(contiguous.rejection(Some(10), 11, 4).is_empty());
+        assert_eq!(contiguous.rejection(Some(10), 12, 1), ["index_order"]);
+        assert_eq!(contiguous.rejection(Some(10), 10, 1), ["index_order"]);
+        assert_eq!(contiguous.rejection(Some(10), 11, 5), ["payload_too_large"]);
+        assert_eq!(
+            contiguous.rejection(Some(10), 13, 5),
+            ["payload_too_large", "index_order"]
+        );
+        assert_eq!(contiguous.position().len, 26 + 48 + 2);
+        let any = model(IndexOrder::Any, None);
+        assert!(any.rejection(Some(10), 3, 1 << 20).is_empty());
+    }
+
+    #[test]
+    fn a_batch_plans_each_index_from_the_one_before() {
+        let mut increasing = model(IndexOrder::Increasing, None);
+        increasing.push(10, Vec::new());
+        let planned = plan_batch(
+            &increasing,
+            [
+                (Step::Next, vec![1]),
+                (Step::Jump(3), vec![2]),
+                (Step::Same, vec![3]),
+            ]
+            .into_iter(),
+        );
+        let indices: Vec<u64> = planned.iter().map(|(index, _)| *index).collect();
+        assert_eq!(indices, [11, 14, 14]);
+    }
+
+    #[test]
+    fn a_crash_never_cuts_below_the_durable_end() {
+        let dir = scratch_dir();
+        let path = dir.path().join("crash.plog");
+        std::fs::write(&path, [1u8; 100]).unwrap();
+        let durable = LogPosition {
+            len: 60,
+            records: 1,
+            last_index: Some(1),
+        };
+        for cut in [0, 1, 40, 41, 1000] {
+            std::fs::write(&path, [1u8; 100]).unwrap();
+            crash(&path, durable, cut, 3);
+            let len = std::fs::metadata(&path).unwrap().len();
+            assert!((63..=103).contains(&len), "cut {cut}: length {len}");
+        }
+    }
 }
