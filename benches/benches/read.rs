@@ -26,7 +26,7 @@
 //!   `Hasher::update_rayon` on two threads.
 //!
 //! At the end the run prints the ratios that BENCHMARKS.md records, from
-//! criterion's estimates. Set `PLOG_BENCH_S_RECORDS` / `PLOG_BENCH_L_MIB` to
+//! the medians of criterion's estimates. Set `PLOG_BENCH_S_RECORDS` / `PLOG_BENCH_L_MIB` to
 //! smaller values for a quick run, `PLOG_BENCH_SKIP_L=1` to skip L.
 #![allow(missing_docs)]
 
@@ -352,16 +352,18 @@ fn bench_l(c: &mut Criterion, dir: &Path) {
     group.finish();
 }
 
-/// Mean time per iteration (ns) of a benchmark, from criterion's estimates.
-fn mean_ns(out: &Path, group: &str, name: &str) -> Option<f64> {
+/// Median time per iteration (ns) of a benchmark, from criterion's
+/// estimates (the median resists the bursts of a shared machine better than
+/// the mean).
+fn median_ns(out: &Path, group: &str, name: &str) -> Option<f64> {
     let path = out.join(group).join(name).join("new/estimates.json");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+    json["median"]["point_estimate"].as_f64()
 }
 
 fn report_ratios(out: &Path) {
-    let s = |name| mean_ns(out, "read_S", name);
-    let l = |name| mean_ns(out, "read_L", name);
+    let s = |name| median_ns(out, "read_S", name);
+    let l = |name| median_ns(out, "read_L", name);
     let records = env_u64("PLOG_BENCH_S_RECORDS", 1_000_000) as f64;
     println!("\n== plog-mmap reader: ratios (higher is better) ==");
     let line = |label: &str, value: Option<f64>, target: &str| match value {
