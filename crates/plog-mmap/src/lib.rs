@@ -112,6 +112,9 @@
 //! files with `par_iter`. [`Parallelism::Threads`] builds a pool for one
 //! call; [`Parallelism::Pool`] uses the caller's.
 #![deny(missing_docs)]
+// The one exception is `source::map_file`, the memory map, with its SAFETY
+// contract; nothing else in the crate may use `unsafe`.
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -352,6 +352,7 @@ fn read_limited(
 /// This is the one `unsafe` operation of plog. It is private to the crate:
 /// callers only get `&[u8]` borrows of a [`Log`], whose contract is in the
 /// crate docs ("Safety of the mapping").
+#[allow(unsafe_code)]
 fn map_file(file: &File, len: u64) -> Option<Mmap> {
     let len_usize = usize::try_from(len).ok()?;
     // SAFETY: `Mmap` hands out a `&[u8]` over the page cache of `file`, and
