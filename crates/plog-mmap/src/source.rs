@@ -240,6 +240,42 @@ impl Log {
     /// Logs that are not regular files (pipes, [`Log::from_bytes`]) do not
     /// change: the refresh reports the same length.
     ///
+    /// Following a log that is being appended to (`plog dump --follow`):
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use plog_mmap::{Log, Step};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("raft.plog");
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// std::fs::write(&path, &bytes)?;
+    ///
+    /// let mut log = Log::open(&path)?;
+    /// let mut walk = log.walk();
+    /// let seen = walk.by_ref().filter(|step| matches!(step, Step::Record(_))).count();
+    /// let resume = walk.offset(); // the end of what was read (or of a torn tail)
+    /// assert_eq!(seen, 1);
+    ///
+    /// // A writer appends...
+    /// let mut record = Vec::new();
+    /// plog_format::encode_record_to_vec(2, b"[]", &mut record);
+    /// std::fs::OpenOptions::new().append(true).open(&path)?.write_all(&record)?;
+    ///
+    /// // ...and the follower sees it after a refresh, from where it stopped.
+    /// assert!(log.refresh()?.grew());
+    /// let new: Vec<u64> = log
+    ///     .walk_from(resume)?
+    ///     .filter_map(|step| match step {
+    ///         Step::Record(record) => Some(record.index()),
+    ///         _ => None,
+    ///     })
+    ///     .collect();
+    /// assert_eq!(new, [2]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`OpenError::Io`] when the file cannot be inspected or read; the log
     /// keeps its previous bytes.
