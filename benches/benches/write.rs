@@ -25,6 +25,10 @@
 //!   (appends encoded into its buffer and written in 256 KiB writes). Both
 //!   include handing the last bytes to the OS (flush), not an fsync.
 //!
+//! `PLOG_BENCH_ROUNDS` (default 15) sets the rounds of the paired
+//! measurement, `PLOG_BENCH_PAIRED_ONLY=<words of a title>` runs one of its
+//! parts, `PLOG_BENCH_SKIP_PAIRED=1` skips it.
+//!
 //! At the end the run prints the rates (records/s) and the ratios that
 //! BENCHMARKS.md records. Rates are total records over total measured time
 //! of criterion's measurement samples of that benchmark (warm-up excluded).
@@ -114,20 +118,46 @@ fn rate(name: &str) -> f64 {
     records as f64 / elapsed.as_secs_f64()
 }
 
-/// A fresh log path in its own temporary directory (removed on drop).
+/// Scratch directories of synced logs, kept until the end of the run.
+///
+/// Deleting a synced log frees its blocks, and the journal commit that
+/// frees them (with `discard`, as on the CI machine, an online discard) is
+/// paid by the next `fsync` of whatever runs next: deleting logs during the
+/// run would bill one contender for another's cleanup.
+fn kept() -> &'static Mutex<Vec<tempfile::TempDir>> {
+    static KEPT: OnceLock<Mutex<Vec<tempfile::TempDir>>> = OnceLock::new();
+    KEPT.get_or_init(Default::default)
+}
+
+/// A fresh log path in its own temporary directory.
 struct Scratch {
-    dir: tempfile::TempDir,
+    path: PathBuf,
+    /// Set for logs deleted as soon as the benchmark is done with them
+    /// (never synced, so deleting them costs the disk nothing).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Scratch {
+    /// For a log that will be synced: kept until the end of the run.
     fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.plog");
+        kept().lock().unwrap().push(dir);
+        Scratch { path, dir: None }
+    }
+
+    /// For a log that is never synced: deleted on drop.
+    fn unsynced() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
         Scratch {
-            dir: tempfile::tempdir().unwrap(),
+            path: dir.path().join("bench.plog"),
+            dir: Some(dir),
         }
     }
 
     fn path(&self) -> PathBuf {
-        self.dir.path().join("bench.plog")
+        let _ = &self.dir;
+        self.path.clone()
     }
 }
 
@@ -208,7 +238,9 @@ fn batch(c: &mut Criterion) {
     let mut group = c.benchmark_group("batch_1000");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(SAMPLES);
-    group.measurement_time(Duration::from_secs(4));
+    // Each batch writes 248 KB: keep the total (kept until the end) modest.
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(2));
     group.sampling_mode(SamplingMode::Flat);
     group.bench_function("writer_append_batch_raw", |b| {
         b.iter_custom(|iters| {
@@ -320,7 +352,7 @@ fn no_sync(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.bench_function("naive_bufwriter_fields", |b| {
         b.iter_custom(|iters| {
-            let scratch = Scratch::new();
+            let scratch = Scratch::unsynced();
             let path = scratch.path();
             naive_create(&path);
             let file = OpenOptions::new().append(true).open(&path).unwrap();
@@ -342,7 +374,7 @@ fn no_sync(c: &mut Criterion) {
     });
     group.bench_function("writer_manual", |b| {
         b.iter_custom(|iters| {
-            let scratch = Scratch::new();
+            let scratch = Scratch::unsynced();
             let options = WriterOptions {
                 sync: SyncPolicy::Manual,
                 ..WriterOptions::default()
@@ -452,6 +484,11 @@ fn batch_run(n: u64) -> Duration {
 /// drifts (other processes using the disk), ratios of neighbouring runs are
 /// far steadier than ratios of benchmarks run minutes apart.
 fn paired(title: &str, rounds: usize, contenders: &[(Contender, u64)]) {
+    if let Ok(only) = std::env::var("PLOG_BENCH_PAIRED_ONLY")
+        && !title.contains(only.as_str())
+    {
+        return;
+    }
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
         for k in 0..contenders.len() {
@@ -576,4 +613,5 @@ fn main() {
     if !quick && std::env::var_os("PLOG_BENCH_SKIP_PAIRED").is_none() {
         paired_report();
     }
+    kept().lock().unwrap().clear();
 }

@@ -70,14 +70,40 @@ pub(crate) fn create_new_rw(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Takes the exclusive writer lock without waiting.
-pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<(), WriteError> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
-        Err(TryLockError::WouldBlock) => Err(WriteError::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err(TryLockError::Error(e)) => Err(WriteError::io(path, "lock the log", e)),
+/// A file holding the exclusive writer lock, released when this is dropped.
+///
+/// The lock is released explicitly, not just by closing the descriptor: a
+/// `flock` lock belongs to the open file description, which a child process
+/// shares between `fork` and `exec` (another thread of the process may be
+/// spawning one at any moment), so closing our descriptor alone could leave
+/// the log locked for a moment after the writer is gone.
+#[derive(Debug)]
+pub(crate) struct LockedFile(File);
+
+impl LockedFile {
+    /// Takes the exclusive writer lock on `file` without waiting.
+    pub(crate) fn lock(file: File, path: &Path) -> Result<LockedFile, WriteError> {
+        match file.try_lock() {
+            Ok(()) => Ok(LockedFile(file)),
+            Err(TryLockError::WouldBlock) => Err(WriteError::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(TryLockError::Error(e)) => Err(WriteError::io(path, "lock the log", e)),
+        }
+    }
+}
+
+impl std::ops::Deref for LockedFile {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        &self.0
+    }
+}
+
+impl Drop for LockedFile {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 

@@ -1,7 +1,6 @@
 //! Group commit: one shared writer, many threads, one write and one
 //! `fdatasync` per gathered batch.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::fsio::Preallocation;
+use crate::fsio::{LockedFile, Preallocation};
 use crate::open::{OpenReport, create_log, open_log};
 use crate::writer::{check_index, check_payload_len, encode_json_record};
 use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
@@ -75,7 +74,7 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 /// ```
 #[derive(Debug)]
 pub struct GroupCommit {
-    file: File,
+    file: LockedFile,
     path: PathBuf,
     options: WriterOptions,
     state: Mutex<State>,
@@ -209,7 +208,7 @@ impl GroupCommit {
     }
 
     pub(crate) fn from_parts(
-        file: File,
+        file: LockedFile,
         path: PathBuf,
         options: WriterOptions,
         position: LogPosition,

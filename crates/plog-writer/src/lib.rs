@@ -38,7 +38,11 @@
 //! * **One writer per file**: the writer takes an exclusive lock
 //!   ([`File::try_lock`](std::fs::File::try_lock), `flock` on Unix) and holds
 //!   it for its life; a second writer, in this process or another, gets a
-//!   `locked` error. Readers take no lock.
+//!   `locked` error. Readers take no lock. Dropping the writer unlocks
+//!   explicitly: a `flock` lock belongs to the open file description, which
+//!   a child process shares between `fork` and `exec`, so merely closing the
+//!   descriptor could leave the log locked for a moment after the writer is
+//!   gone (while another thread spawns a process).
 //! * **Appends** are encoded (header and payload) into one buffer and written
 //!   with one positioned `write`. Under [`SyncPolicy::EveryAppend`] (the
 //!   default) each append — or each [`Writer::append_batch_raw`] batch — is

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, TornReason, TornTail};
 
-use crate::fsio::{self, parent_dir, sync_dir};
+use crate::fsio::{self, LockedFile, parent_dir, sync_dir};
 use crate::inspect::scan_log;
 use crate::{
     GroupCommit, Inspection, LogPosition, RepairOptions, RepairPlan, WriteError, Writer,
@@ -90,7 +90,7 @@ impl OpenReport {
 /// ```
 #[derive(Debug)]
 pub struct LockedLog {
-    file: File,
+    file: LockedFile,
     path: PathBuf,
     inspection: Inspection,
 }
@@ -109,7 +109,7 @@ impl LockedLog {
     }
 
     fn from_file(file: File, path: &Path) -> Result<LockedLog, WriteError> {
-        fsio::lock_exclusive(&file, path)?;
+        let file = LockedFile::lock(file, path)?;
         let data = fsio::read_all(&file, path)?;
         let inspection = scan_log(&data);
         Ok(LockedLog {
@@ -224,7 +224,7 @@ impl LockedLog {
     fn into_parts(
         mut self,
         options: &WriterOptions,
-    ) -> Result<(File, PathBuf, OpenReport), WriteError> {
+    ) -> Result<(LockedFile, PathBuf, OpenReport), WriteError> {
         let plan = self.plan(RepairOptions::default());
         let repaired = match plan {
             RepairPlan::TruncateTornTail { tail } => Some(tail),
@@ -288,7 +288,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<Inspection, WriteError> {
 pub(crate) fn open_log(
     path: &Path,
     options: &WriterOptions,
-) -> Result<(File, PathBuf, OpenReport), WriteError> {
+) -> Result<(LockedFile, PathBuf, OpenReport), WriteError> {
     match fsio::open_rw(path) {
         Ok(file) => LockedLog::from_file(file, path)?.into_parts(options),
         Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_if_missing => {
@@ -309,7 +309,7 @@ pub(crate) fn open_log(
 
 /// Creates a new log: missing parents, the file, the lock, the magic, then
 /// fsync of the file and of its directory.
-pub(crate) fn create_log(path: &Path) -> Result<File, WriteError> {
+pub(crate) fn create_log(path: &Path) -> Result<LockedFile, WriteError> {
     fsio::create_parents(path)?;
     let file = fsio::create_new_rw(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
@@ -320,7 +320,7 @@ pub(crate) fn create_log(path: &Path) -> Result<File, WriteError> {
             WriteError::io(path, "create the log", e)
         }
     })?;
-    fsio::lock_exclusive(&file, path)?;
+    let file = LockedFile::lock(file, path)?;
     fsio::write_all_at(&file, &MAGIC, 0)
         .and_then(|()| file.sync_all())
         .map_err(|e| WriteError::io(path, "write the magic and fsync the new log", e))?;

@@ -1,13 +1,12 @@
 //! The single-owner writer: every-append and manual sync policies.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
-use crate::fsio::Preallocation;
+use crate::fsio::{LockedFile, Preallocation};
 use crate::open::{OpenReport, create_log, open_log};
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions, pos_u64};
 
@@ -62,7 +61,7 @@ const KEEP_BUFFER_BYTES: usize = 4 * MANUAL_FLUSH_BYTES;
 /// ```
 #[derive(Debug)]
 pub struct Writer {
-    file: File,
+    file: LockedFile,
     path: PathBuf,
     options: WriterOptions,
     /// What `fdatasync` has covered.
@@ -129,7 +128,7 @@ impl Writer {
     }
 
     pub(crate) fn from_parts(
-        file: File,
+        file: LockedFile,
         path: PathBuf,
         options: WriterOptions,
         position: LogPosition,

@@ -249,3 +249,35 @@ fn index_order_rejections_write_nothing() {
     );
     writer.close().unwrap();
 }
+
+#[test]
+fn a_dropped_writer_frees_the_lock_even_while_other_threads_fork() {
+    // Between fork and exec, a child process holds a copy of every file
+    // descriptor, and a `flock` lock belongs to the open file description,
+    // not to one descriptor: closing ours is not enough while a child has
+    // not yet exec'ed. Dropping a writer must unlock explicitly.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fork.plog");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let reopen = |round: u64| -> Result<(), plog_writer::WriteError> {
+        let (mut writer, _) = Writer::open(&path, WriterOptions::default())?;
+        writer.append_raw(round, b"x")?;
+        drop(writer);
+        let (group, _) = LockedLog::open(&path)?.into_group_commit(WriterOptions::default())?;
+        drop(group);
+        Ok(())
+    };
+    let failure = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::process::Command::new("true").status();
+            }
+        });
+        let failure = (0..300u64).find_map(|round| reopen(round).err().map(|e| (round, e)));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        failure
+    });
+    if let Some((round, e)) = failure {
+        panic!("round {round}: {e}");
+    }
+}
