@@ -77,6 +77,12 @@ pub struct WriterOptions {
     /// the file is exactly what the v1 writer in the field would write;
     /// engenho-store's own replay, which rejects trailing zeros, can read it
     /// again only after such a close or a repair.
+    ///
+    /// Truncating the zeros at close shrinks the file: a reader that mapped
+    /// it whole meanwhile (plog-mmap's `Log::open` maps the length it finds)
+    /// and then touches the cut pages gets `SIGBUS`. Readers of a log with a
+    /// preallocating writer should read rather than map it (plog-mmap's
+    /// `MapPolicy::Never`), or refresh only at record boundaries they saw.
     pub preallocate: Option<u64>,
 }
 

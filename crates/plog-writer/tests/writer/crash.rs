@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use plog_format::{Status, classify};
+use plog_format::Status;
 use plog_writer::{Writer, WriterOptions};
 
 use crate::child;
@@ -76,8 +76,7 @@ fn sigkill_at_random_moments_never_loses_an_acknowledged_record() {
         if report.repaired.is_some() {
             repairs += 1;
         }
-        let bytes = std::fs::read(&path).unwrap();
-        let oracle = classify(&bytes);
+        let oracle = crate::read_back(&path);
         assert_eq!(oracle.status(), Status::Clean, "round {round} ({mode})");
         let present: BTreeSet<u64> = oracle.records.iter().map(|r| r.index).collect();
         for index in &acked {

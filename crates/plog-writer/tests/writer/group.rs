@@ -45,7 +45,7 @@ fn concurrent_appends_are_all_durable_where_the_writer_said() {
             .collect()
     });
     let bytes = std::fs::read(&path).unwrap();
-    let report = classify(&bytes);
+    let report = crate::read_back(&path);
     assert_eq!(report.status(), Status::Clean);
     assert_eq!(report.records.len() as u64, THREADS * 60);
     assert_eq!(log.durable().records, THREADS * 60);

@@ -25,3 +25,20 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     tempfile::tempdir().unwrap()
 }
+
+/// Reads a log back with the reference classification (the oracle) and
+/// checks that plog-mmap, the production reader, sees the same thing.
+pub fn read_back(path: &std::path::Path) -> plog_format::Classification {
+    let bytes = std::fs::read(path).unwrap();
+    let oracle = plog_format::classify(&bytes);
+    let log = plog_mmap::Log::open(path).unwrap();
+    let report = log.verify(&plog_mmap::VerifyOptions::default());
+    assert_eq!(report.file_len, oracle.file_len);
+    assert_eq!(report.records, oracle.records.len() as u64);
+    assert_eq!(report.status(), oracle.status());
+    assert_eq!(report.first_index, oracle.first_index());
+    assert_eq!(report.last_index, oracle.last_index());
+    assert_eq!(report.torn, oracle.torn);
+    assert_eq!(report.corruptions, oracle.corruptions);
+    oracle
+}

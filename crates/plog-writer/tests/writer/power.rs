@@ -72,7 +72,7 @@ fn check_reopen(dir: &Path, name: &str, damaged: &[u8], full: &[u8], acked_len: 
         .append_raw(next, b"{\"after\":\"power loss\"}")
         .unwrap();
     drop(writer);
-    let after = classify(&std::fs::read(&path).unwrap());
+    let after = crate::read_back(&path);
     assert_eq!(after.status(), Status::Clean, "{name}");
     assert_eq!(after.last_index(), Some(next), "{name}");
     std::fs::remove_file(&path).unwrap();

@@ -44,7 +44,7 @@ fn zeros_ahead_while_open_exact_bytes_after_close() {
         assert!(live.len() > expected.len(), "{sync:?}: no zeros ahead");
         assert_eq!(live[..expected.len()], expected[..]);
         assert!(live[expected.len()..].iter().all(|&b| b == 0));
-        let report = classify(&live);
+        let report = crate::read_back(&path);
         assert_eq!(report.records.len(), 40);
         assert_eq!(report.torn.unwrap().reason, TornReason::ZeroFill);
         // A crash now leaves that file: reopening repairs it.
