@@ -82,7 +82,7 @@ pub struct WriterOptions {
     /// it whole meanwhile (plog-mmap's `Log::open` maps the length it finds)
     /// and then touches the cut pages gets `SIGBUS`. Readers of a log with a
     /// preallocating writer should read rather than map it (plog-mmap's
-    /// `MapPolicy::Never`), or refresh only at record boundaries they saw.
+    /// `MapPolicy::Never`).
     pub preallocate: Option<u64>,
 }
 
