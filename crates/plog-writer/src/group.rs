@@ -131,8 +131,9 @@ struct State {
     durable_seq: u64,
     /// A batch is being written and synced.
     leader_active: bool,
-    /// The leader is waiting for more records.
-    gathering: bool,
+    /// The leader is waiting for more records: until this many appends are
+    /// pending (0: not gathering).
+    gather_target: usize,
     /// Recent `fdatasync` time (exponential moving average), nanoseconds.
     sync_nanos: u64,
     /// Batches written and synced.
@@ -228,7 +229,7 @@ impl GroupCommit {
                 last_seq: 0,
                 durable_seq: 0,
                 leader_active: false,
-                gathering: false,
+                gather_target: 0,
                 sync_nanos: 0,
                 batches: 0,
                 failure: None,
@@ -414,7 +415,9 @@ impl GroupCommit {
         state.pending_records += records;
         state.pending_units += 1;
         state.last_seq += 1;
-        if state.gathering {
+        // Wake a gathering leader once, when its batch is complete, not for
+        // every record (each wake-up is a context switch on a busy machine).
+        if state.gather_target > 0 && state.pending_units >= state.gather_target {
             self.record_added.notify_one();
         }
         state.last_seq
@@ -543,7 +546,7 @@ impl GroupCommit {
         }
         let budget = Duration::from_nanos(state.sync_nanos / 2).min(MAX_GATHER);
         let deadline = Instant::now() + budget;
-        state.gathering = true;
+        state.gather_target = expected;
         while state.pending_units < expected {
             let now = Instant::now();
             if now >= deadline {
@@ -555,7 +558,7 @@ impl GroupCommit {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        state.gathering = false;
+        state.gather_target = 0;
         state
     }
 
