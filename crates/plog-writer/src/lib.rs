@@ -92,6 +92,12 @@
 //!   repaired at the next open, cut off on a clean close). It is off by
 //!   default so that a log on disk is always exactly what the v1 writer in
 //!   the field writes.
+//! * The writer only ever shrinks the file in three cases: cutting a torn
+//!   tail at open (or in a repair), cutting off a failed write, and trimming
+//!   preallocated zeros at close. A reader that mapped the file whole and
+//!   touches the cut pages afterwards gets `SIGBUS` (plog-mmap's mapping
+//!   contract); without preallocation the first two only happen after a
+//!   crash or an I/O error.
 //! * Only the Unix build is tested (positioned writes use `pwrite`; other
 //!   platforms fall back to seek and write, and skip the directory fsync,
 //!   which they cannot do).
