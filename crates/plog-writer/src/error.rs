@@ -72,8 +72,9 @@ pub enum WriteError {
         "record {index} rejected, nothing written: index order {order} expects {expected} \
          after index {previous}, found {index}",
         order = order.as_str(),
-        expected = match order {
-            IndexOrder::Contiguous => previous.saturating_add(1).to_string(),
+        expected = match (order, previous.checked_add(1)) {
+            (IndexOrder::Contiguous, Some(next)) => next.to_string(),
+            (_, None) => "no further index (the previous is u64::MAX)".to_string(),
             _ => format!("an index greater than {previous}"),
         }
     )]
@@ -247,5 +248,32 @@ impl WriteError {
             action,
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn an_index_after_u64_max_is_described_without_overflow() {
+        let err = WriteError::IndexOrder {
+            index: 0,
+            previous: u64::MAX,
+            order: IndexOrder::Contiguous,
+            violation: IndexViolationKind::Order,
+        };
+        let message = err.to_string();
+        assert!(message.contains("expects no further index"), "{message}");
+        let err = WriteError::IndexOrder {
+            index: 3,
+            previous: 4,
+            order: IndexOrder::Contiguous,
+            violation: IndexViolationKind::Order,
+        };
+        assert!(
+            err.to_string().contains("expects 5 after index 4, found 3"),
+            "{err}"
+        );
     }
 }
