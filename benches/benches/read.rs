@@ -39,6 +39,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use plog_format::{HEADER_LEN, MAGIC, RecordHeader};
 use plog_mmap::{Log, OpenOptions, Parallelism, ReplayOptions, VerifyOptions};
+use plog_testdata::k8s_payload;
 use serde::Deserialize;
 
 const THREADS: usize = 2;
@@ -48,32 +49,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A K8s-like JSON payload of about `target_len` bytes (what engenho-store
-/// writes: a resource with metadata and a spec).
-fn k8s_payload(i: u64, target_len: usize) -> Vec<u8> {
-    let kinds = [
-        "Pod",
-        "Service",
-        "ConfigMap",
-        "Deployment",
-        "Secret",
-        "Node",
-    ];
-    let kind = kinds[(i % kinds.len() as u64) as usize];
-    let mut payload = format!(
-        r#"{{"op":"put","kind":"{kind}","namespace":"ns-{ns}","name":"{lower}-{i}","resourceVersion":{i},"labels":{{"app":"app-{app}","tier":"backend"}},"spec":{{"replicas":{r},"image":"registry.local/app:{v}","pad":""#,
-        ns = i % 7,
-        lower = kind.to_ascii_lowercase(),
-        app = i % 13,
-        r = i % 5 + 1,
-        v = i % 17,
-    );
-    let pad = target_len.saturating_sub(payload.len() + 3);
-    payload.extend(std::iter::repeat_n('x', pad));
-    payload.push_str(r#""}}"#);
-    payload.into_bytes()
 }
 
 /// The entry type replayed (owned fields, as engenho-store decodes).
