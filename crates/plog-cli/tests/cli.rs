@@ -10,6 +10,23 @@ fn plog() -> Command {
     Command::cargo_bin("plog").expect("the plog binary is built")
 }
 
+/// Each line of `stdout` parsed as one JSON value.
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    std::str::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The `index` of each line of `plog dump --json` output.
+fn dump_indices(stdout: &[u8]) -> Vec<u64> {
+    json_lines(stdout)
+        .iter()
+        .map(|record| record["index"].as_u64().unwrap())
+        .collect()
+}
+
 fn verify_exit_for(status: &str) -> i32 {
     match status {
         "clean" => 0,
@@ -98,11 +115,7 @@ fn verify_many_files_prints_in_order_and_exits_with_the_worst_status() {
         .unwrap();
     // Corruption (1) outranks an unreadable file (2) and torn tails (3).
     assert_eq!(output.status.code(), Some(1));
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&output.stdout);
     assert_eq!(lines.len(), files.len() + 1);
     for (line, file) in lines.iter().zip(&files) {
         assert_eq!(line["path"], file.path.display().to_string());
@@ -222,11 +235,7 @@ fn dump_json_embeds_json_payloads_and_base64_otherwise() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out.stdout);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["index"], 1);
     assert_eq!(lines[0]["offset"], 26);
@@ -255,15 +264,7 @@ fn dump_filters_by_index_and_reports_corruption() {
         .arg(corpus_path("seed-k8s-200.plog"))
         .output()
         .unwrap();
-    let indices: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["index"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let indices: Vec<u64> = dump_indices(&out.stdout);
     assert_eq!(indices, [50, 51, 52]);
 
     let out = plog()
@@ -272,15 +273,7 @@ fn dump_filters_by_index_and_reports_corruption() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let indices: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["index"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let indices: Vec<u64> = dump_indices(&out.stdout);
     assert_eq!(indices, [1, 2, 4, 5], "the damaged record is skipped");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -499,15 +492,7 @@ fn repair_refuses_corruption_before_the_tail_and_salvage_recovers_the_rest() {
     assert_eq!(report["status"], "clean");
     assert_eq!(report["records"], 4);
     let out = plog().args(["dump", "--json"]).arg(&good).output().unwrap();
-    let indices: Vec<u64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["index"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let indices: Vec<u64> = dump_indices(&out.stdout);
     assert_eq!(indices, [1, 3, 4, 5]);
 }
 
@@ -566,11 +551,7 @@ fn append_reads_json_lines_and_stops_at_a_bad_line_keeping_the_rest() {
     );
     let out = plog().args(["dump", "--json"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let records: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<Value> = json_lines(&out.stdout);
     let got: Vec<(u64, String)> = records
         .iter()
         .map(|r| (r["index"].as_u64().unwrap(), r["payload"].to_string()))
