@@ -32,7 +32,9 @@
 //! * Typed replay: [`Log::replay`], [`Log::replay_from`],
 //!   [`Log::replay_with`] and [`Log::replay_borrowed`] (entries borrowing
 //!   from the file), verified and decoded in parallel, failing with the first
-//!   problem in file order ([`ReplayError`]).
+//!   problem in file order ([`ReplayError`]). Payloads are decoded with
+//!   [`decode_json`]: exactly `serde_json::from_slice`, entered through
+//!   serde_json's `&str` reader after one UTF-8 check of the whole payload.
 //! * Recovery modes ([`RecoveryMode`]): tolerate a torn tail (the default,
 //!   as engenho-store does), strict, or salvage.
 //!
@@ -118,6 +120,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod decode;
 mod engine;
 mod error;
 mod options;
@@ -130,6 +133,7 @@ mod walk;
 
 use std::ops::ControlFlow;
 
+pub use decode::decode_json;
 pub use error::{OpenError, ReplayError};
 pub use options::{Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
 pub use replay::Replayed;

@@ -61,7 +61,7 @@ impl<'a, T: Deserialize<'a> + Send> BatchWork<'a> for Decode<T> {
         if out.failure.is_some() || self.from_index.is_some_and(|from| record.index() < from) {
             return;
         }
-        match serde_json::from_slice::<T>(record.payload()) {
+        match crate::decode_json::<T>(record.payload()) {
             Ok(value) => out.entries.push((record.index(), value)),
             Err(source) => {
                 out.failure = Some(DecodeFailure {

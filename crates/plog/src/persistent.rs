@@ -287,7 +287,7 @@ impl PersistentLog {
         let mut entries = Vec::new();
         let mut failure = None;
         let _ = log.for_each_event(&Parallelism::Current, |event| match event {
-            Event::Record(record) => match serde_json::from_slice::<T>(record.payload()) {
+            Event::Record(record) => match plog_mmap::decode_json::<T>(record.payload()) {
                 Ok(entry) => {
                     entries.push((record.index(), entry));
                     ControlFlow::Continue(())
