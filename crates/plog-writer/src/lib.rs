@@ -89,9 +89,12 @@
 //!   as the naive writer's `fsync`; appends that overwrite zeros written
 //!   ahead of time only flush their data. The price is a zero-filled tail
 //!   while the writer is open or after a crash (a torn tail to readers,
-//!   repaired at the next open, cut off on a clean close). It is off by
+//!   repaired at the next open, cut off on a clean close), and a power cut
+//!   in the middle of an append leaves a full-length record ending in zeros,
+//!   which FORMAT.md calls a hash mismatch: the next open refuses it until
+//!   an operator runs `plog repair --drop-corrupt-tail`. It is off by
 //!   default so that a log on disk is always exactly what the v1 writer in
-//!   the field writes.
+//!   the field writes, and a crash at any moment reopens without help.
 //! * The writer only ever shrinks the file in three cases: cutting a torn
 //!   tail at open (or in a repair), cutting off a failed write, and trimming
 //!   preallocated zeros at close. A reader that mapped the file whole and

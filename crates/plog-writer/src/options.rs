@@ -78,6 +78,15 @@ pub struct WriterOptions {
     /// engenho-store's own replay, which rejects trailing zeros, can read it
     /// again only after such a close or a repair.
     ///
+    /// A power cut in the middle of an append also lands differently.
+    /// Growing the file, the bytes of the record that did not reach the disk
+    /// are missing: a torn tail, repaired by the next open. Over
+    /// preallocated zeros they read as zeros inside a record whose full
+    /// length is present, which FORMAT.md classifies as a hash mismatch:
+    /// corruption, so the next open refuses the log until
+    /// `plog repair --drop-corrupt-tail` (the record was never acknowledged,
+    /// so nothing durable is lost, but the restart needs an operator).
+    ///
     /// Truncating the zeros at close shrinks the file: a reader that mapped
     /// it whole meanwhile (plog-mmap's `Log::open` maps the length it finds)
     /// and then touches the cut pages gets `SIGBUS`. Readers of a log with a

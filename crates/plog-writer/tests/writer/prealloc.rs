@@ -106,3 +106,50 @@ fn a_batch_larger_than_the_chunk_is_covered() {
     drop(writer);
     assert_eq!(std::fs::read(&path).unwrap(), expected);
 }
+
+/// Why preallocation is off by default: a power cut in the middle of an
+/// append lands differently. Growing the file (the default), the bytes of
+/// a record that did not reach the disk are simply missing: a torn tail
+/// that the next open repairs (tests/writer/power.rs). Over preallocated
+/// zeros, they read as zeros inside a record whose full length is present,
+/// which FORMAT.md classifies as a hash mismatch: corruption, which the next
+/// open refuses (it never drops a record with a bad hash on its own) until
+/// `plog repair --drop-corrupt-tail` is run.
+#[test]
+fn a_power_cut_inside_an_append_over_zeros_reads_as_corruption() {
+    let dir = crate::scratch_dir();
+    let path = dir.path().join("cut.plog");
+    let snapshot = dir.path().join("snapshot.plog");
+    let (mut writer, _) = Writer::open(&path, options(64 * 1024)).unwrap();
+    for i in 1..=10 {
+        writer.append_raw(i, &payload(i)).unwrap();
+    }
+    let acknowledged = writer.position().len as usize;
+    let last = payload(11);
+    writer.append_raw(11, &last).unwrap();
+    let live = std::fs::read(&path).unwrap();
+    drop(writer);
+    let record_end = acknowledged + plog_format::HEADER_LEN + last.len();
+    assert!(live[record_end..].iter().all(|&b| b == 0));
+    // Everything of record 11 from `cut` on never reached the disk.
+    for cut in acknowledged + plog_format::HEADER_LEN..record_end {
+        let mut after_power_loss = live.clone();
+        after_power_loss[cut..record_end].fill(0);
+        std::fs::write(&snapshot, &after_power_loss).unwrap();
+        match Writer::open(&snapshot, WriterOptions::default()) {
+            Err(plog_writer::WriteError::Corrupt { corruption, .. }) => {
+                assert_eq!(corruption.kind(), "hash_mismatch", "cut at {cut}");
+                assert_eq!(corruption.offset(), acknowledged as u64, "cut at {cut}");
+                assert_eq!(corruption.index(), Some(11), "cut at {cut}");
+            }
+            other => panic!("cut at {cut}: expected a refused corruption, got {other:?}"),
+        }
+        // The file is left as it was: nothing is cut without being asked.
+        assert_eq!(std::fs::read(&snapshot).unwrap(), after_power_loss);
+    }
+    // The same loss without preallocation is a missing tail, repaired.
+    std::fs::write(&snapshot, &live[..record_end - 1]).unwrap();
+    let (_, reopened) = Writer::open(&snapshot, WriterOptions::default()).unwrap();
+    assert_eq!(reopened.records, 10);
+    assert_eq!(reopened.repaired.unwrap().offset, acknowledged as u64);
+}
