@@ -23,10 +23,15 @@
 //!   `replay_borrowed_2t` decodes `EntryRef<'_>`, whose `&str` fields point
 //!   into the mapped file;
 //! * for L, `update_rayon_2t`: the whole file hashed as one buffer with
-//!   `Hasher::update_rayon` on two threads.
+//!   `Hasher::update_rayon` on two threads;
+//! * `read_lines_limit`: one byte of every 64-byte cache line of the mapped
+//!   S file, read in order on one thread: the memory-read limit of a walk
+//!   (a header can sit in any line, so the walk's read-ahead touches them
+//!   all).
 //!
 //! At the end the run prints the ratios that BENCHMARKS.md records, from
-//! the medians of criterion's estimates. Set `PLOG_BENCH_S_RECORDS` / `PLOG_BENCH_L_MIB` to
+//! the medians of criterion's estimates of this run (a benchmark filtered
+//! out or skipped shows `n/a`, never an older run's figure). Set `PLOG_BENCH_S_RECORDS` / `PLOG_BENCH_L_MIB` to
 //! smaller values for a quick run, `PLOG_BENCH_SKIP_L=1` to skip L.
 #![allow(missing_docs)]
 
@@ -34,7 +39,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use plog_format::{HEADER_LEN, MAGIC, RecordHeader};
@@ -179,6 +184,13 @@ fn halves<'a>(payloads: &'a [&'a [u8]]) -> (&'a [&'a [u8]], &'a [&'a [u8]]) {
     payloads.split_at(mid)
 }
 
+/// Reads one byte of every 64-byte line of `bytes`, in order.
+fn touch_lines(bytes: &[u8]) -> u8 {
+    bytes
+        .chunks(64)
+        .fold(0u8, |acc, line| acc ^ line.first().copied().unwrap_or(0))
+}
+
 fn hash_all(payloads: &[&[u8]]) -> u8 {
     payloads
         .iter()
@@ -205,6 +217,7 @@ fn bench_s(c: &mut Criterion, dir: &Path) {
     group.bench_function("walk", |b| {
         b.iter(|| log.records().map(|r| r.payload_len()).sum::<u64>())
     });
+    group.bench_function("read_lines_limit", |b| b.iter(|| touch_lines(log.bytes())));
     group.bench_function("hash_limit_1t", |b| b.iter(|| hash_all(&slices)));
     group.bench_function("hash_limit_2t", |b| {
         let (a, z) = halves(&slices);
@@ -330,15 +343,20 @@ fn bench_l(c: &mut Criterion, dir: &Path) {
 /// Median time per iteration (ns) of a benchmark, from criterion's
 /// estimates (the median resists the bursts of a shared machine better than
 /// the mean).
-fn median_ns(out: &Path, group: &str, name: &str) -> Option<f64> {
+fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Option<f64> {
     let path = out.join(group).join(name).join("new/estimates.json");
+    // Only this run's estimates: a filtered-out or skipped benchmark keeps
+    // an older run's file, whose figure must not be mixed with this run's.
+    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
+        return None;
+    }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     json["median"]["point_estimate"].as_f64()
 }
 
-fn report_ratios(out: &Path) {
-    let s = |name| median_ns(out, "read_S", name);
-    let l = |name| median_ns(out, "read_L", name);
+fn report_ratios(out: &Path, since: SystemTime) {
+    let s = |name| median_ns(out, since, "read_S", name);
+    let l = |name| median_ns(out, since, "read_L", name);
     let records = env_u64("PLOG_BENCH_S_RECORDS", 1_000_000) as f64;
     println!("\n== plog-mmap reader: ratios (higher is better) ==");
     let line = |label: &str, value: Option<f64>, target: &str| match value {
@@ -375,6 +393,11 @@ fn report_ratios(out: &Path) {
         ">= 100",
     );
     line(
+        "walk S vs reading every cache line once (fraction)",
+        ratio(s("read_lines_limit"), s("walk")),
+        "-",
+    );
+    line(
         "replay S 2t vs naive reader with decode (x)",
         ratio(s("naive_replay"), s("replay_2t")),
         ">= 6",
@@ -409,11 +432,12 @@ fn main() {
     let mut c = Criterion::default()
         .output_directory(&out)
         .configure_from_args();
+    let since = SystemTime::now();
     let dir = tempfile::tempdir().unwrap();
     bench_s(&mut c, dir.path());
     if std::env::var_os("PLOG_BENCH_SKIP_L").is_none() {
         bench_l(&mut c, dir.path());
     }
     c.final_summary();
-    report_ratios(&out);
+    report_ratios(&out, since);
 }
