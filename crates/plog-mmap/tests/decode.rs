@@ -18,7 +18,9 @@ fn assert_same<'a, T: Deserialize<'a> + PartialEq + Debug>(payload: &'a [u8]) {
             assert_eq!(fast.to_string(), oracle.to_string(), "payload {payload:?}");
             assert_eq!(fast.classify(), oracle.classify(), "payload {payload:?}");
         }
-        (fast, oracle) => panic!("payload {payload:?}: decode_json {fast:?}, from_slice {oracle:?}"),
+        (fast, oracle) => {
+            panic!("payload {payload:?}: decode_json {fast:?}, from_slice {oracle:?}")
+        }
     }
 }
 
