@@ -161,6 +161,25 @@ impl Log {
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Log, OpenError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| OpenError::io(path, "open", source))?;
+        Log::from_file(file, path, options)
+    }
+
+    /// A log over a file that is already open: one that a writer holds
+    /// locked, say, so that the bytes inspected are those of the locked file
+    /// whatever happens to its path. `path` names it in errors and
+    /// [`Log::path`]. A regular file is read from its start whatever the
+    /// handle's position; anything else from where it stands.
+    ///
+    /// The mapping's contract is that of [`Log::open`].
+    ///
+    /// # Errors
+    /// As [`Log::open_with`].
+    pub fn from_file(
+        file: File,
+        path: impl AsRef<Path>,
+        options: &OpenOptions,
+    ) -> Result<Log, OpenError> {
+        let path = path.as_ref();
         let metadata = file
             .metadata()
             .map_err(|source| OpenError::io(path, "stat", source))?;
@@ -312,11 +331,6 @@ impl Log {
                 bytes.append(&mut tail);
             }
         } else {
-            // Rewind so that a fallback read starts at the beginning.
-            let mut handle = file;
-            handle
-                .seek(SeekFrom::Start(0))
-                .map_err(|source| OpenError::io(&path, "seek", source))?;
             self.backing = load_regular(file, len, &self.options, &path)?;
         }
         Ok(Refresh {
@@ -338,7 +352,7 @@ fn remaining_limit(limit: Option<u64>, used: u64) -> Option<u64> {
     limit.map(|limit| limit.saturating_sub(used))
 }
 
-/// Maps or reads a regular file whose length is `len`.
+/// Maps a regular file whose length is `len`, or reads it from its start.
 fn load_regular(
     file: &File,
     len: u64,
@@ -350,6 +364,10 @@ fn load_regular(
     {
         return Ok(Backing::Mapped(map));
     }
+    let mut from_start = file;
+    from_start
+        .seek(SeekFrom::Start(0))
+        .map_err(|source| OpenError::io(path, "seek", source))?;
     Ok(Backing::Memory(read_limited(
         file,
         options.read_limit,

@@ -2,7 +2,7 @@
 //! positioned writes.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::WriteError;
@@ -105,31 +105,6 @@ impl Drop for LockedFile {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
-}
-
-/// Reads the whole file from offset 0.
-///
-/// This is the open-time read; the file is held under the writer lock, so
-/// nobody appends meanwhile.
-pub(crate) fn read_all(file: &File, path: &Path) -> Result<Vec<u8>, WriteError> {
-    let len = file
-        .metadata()
-        .map_err(|e| WriteError::io(path, "read the log's metadata", e))?
-        .len();
-    // The length is the file system's, not the file's contents; still, cap the
-    // up-front reservation and let `read_to_end` grow past it if needed.
-    let reserve = usize::try_from(len.min(1 << 30)).unwrap_or(0);
-    let mut data = Vec::with_capacity(reserve);
-    let mut reader = file;
-    read_from_start(&mut reader, &mut data).map_err(|e| WriteError::io(path, "read the log", e))?;
-    Ok(data)
-}
-
-fn read_from_start(file: &mut &File, data: &mut Vec<u8>) -> io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    file.seek(SeekFrom::Start(0))?;
-    file.read_to_end(data)?;
-    Ok(())
 }
 
 /// Writes all of `buf` at byte `offset` of `file` (one `pwrite` in the

@@ -1,11 +1,18 @@
 //! The open-time walk of a whole log, and the repair it calls for.
 
 use core::fmt;
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use plog_mmap::{Log, MapPolicy, OpenError, OpenOptions, Parallelism};
 
 use plog_format::{
     Corruption, Event, IndexChecker, IndexOrder, IndexViolation, MAGIC_LEN, Magic, Scanner, Status,
     TornReason, TornTail, check_magic,
 };
+
+use crate::WriteError;
 
 /// What a log holds, as seen by the open-time walk: the valid records, the
 /// corruption and the torn tail (FORMAT.md's classification).
@@ -231,33 +238,98 @@ impl fmt::Display for RepairPlan {
     }
 }
 
-/// The open-time walk: FORMAT.md's reference classification of a whole
-/// file, reduced to what a writer and a repair need.
+/// The open-time walk of a file the caller holds open (under the writer
+/// lock): mapped when it is large, read otherwise, hashed across the
+/// current rayon pool by plog-mmap, and reduced to what a writer and a
+/// repair need. Its findings are FORMAT.md's classification in file order,
+/// exactly those of [`plog_format::Scanner`] (plog-mmap's property tests),
+/// so this equals [`scan_log`] of the file's bytes; nothing of the file is
+/// copied when it is mapped.
 ///
-/// This is the one place that walks a log at open; it reads a byte slice
-/// with [`plog_format::Scanner`] so that it can later be swapped for a
-/// parallel verifier over a mapping without touching its callers.
-pub(crate) fn scan_log(data: &[u8]) -> Inspection {
-    let mut out = Inspection {
-        file_len: crate::pos_u64(data.len()),
-        records: 0,
-        first_index: None,
-        last_index: None,
-        valid_end: 0,
-        corruptions: 0,
-        first_corruption: None,
-        last_corruption: None,
-        records_after_last_corruption: 0,
-        torn: None,
-        increasing_violations: ViolationCount::default(),
-        contiguous_violations: ViolationCount::default(),
+/// The mapping is dropped before this returns, so a repair that truncates
+/// the file afterwards never cuts pages from under it.
+pub(crate) fn scan_file(file: &File, path: &Path) -> Result<Inspection, WriteError> {
+    let handle = file
+        .try_clone()
+        .map_err(|e| WriteError::io(path, "duplicate the log's file handle", e))?;
+    let log =
+        Log::from_file(handle, path, &OpenOptions::default()).map_err(|e| read_error(path, e))?;
+    Ok(scan_events(&log))
+}
+
+/// [`scan_file`] for a log read by path without the lock (a dry run): the
+/// file is read, never mapped, so that a writer truncating it meanwhile
+/// cannot fault this process.
+pub(crate) fn scan_path(path: &Path) -> Result<Inspection, WriteError> {
+    let options = OpenOptions {
+        map: MapPolicy::Never,
+        ..OpenOptions::default()
     };
-    if check_magic(data) == Magic::V1 {
-        out.valid_end = crate::pos_u64(MAGIC_LEN);
+    let log = Log::open_with(path, &options).map_err(|e| read_error(path, e))?;
+    Ok(scan_events(&log))
+}
+
+fn read_error(path: &Path, error: OpenError) -> WriteError {
+    match error {
+        OpenError::Io { source, .. } => WriteError::io(path, "read the log", source),
+        other => WriteError::io(path, "read the log", std::io::Error::other(other)),
     }
-    let mut increasing = IndexChecker::new(IndexOrder::Increasing);
-    let mut contiguous = IndexChecker::new(IndexOrder::Contiguous);
+}
+
+fn scan_events(log: &Log) -> Inspection {
+    let mut scan = Scan::new(log.bytes());
+    let _ = log.for_each_event(&Parallelism::Current, |event| {
+        scan.event(event);
+        ControlFlow::Continue(())
+    });
+    scan.out
+}
+
+/// The open-time walk of bytes in memory, with the sequential
+/// [`plog_format::Scanner`] (the reference that [`scan_file`] equals).
+pub(crate) fn scan_log(data: &[u8]) -> Inspection {
+    let mut scan = Scan::new(data);
     for event in Scanner::new(data) {
+        scan.event(event);
+    }
+    scan.out
+}
+
+/// An [`Inspection`] built from a walk's events, in file order.
+struct Scan {
+    out: Inspection,
+    increasing: IndexChecker,
+    contiguous: IndexChecker,
+}
+
+impl Scan {
+    fn new(data: &[u8]) -> Scan {
+        let mut out = Inspection {
+            file_len: crate::pos_u64(data.len()),
+            records: 0,
+            first_index: None,
+            last_index: None,
+            valid_end: 0,
+            corruptions: 0,
+            first_corruption: None,
+            last_corruption: None,
+            records_after_last_corruption: 0,
+            torn: None,
+            increasing_violations: ViolationCount::default(),
+            contiguous_violations: ViolationCount::default(),
+        };
+        if check_magic(data) == Magic::V1 {
+            out.valid_end = crate::pos_u64(MAGIC_LEN);
+        }
+        Scan {
+            out,
+            increasing: IndexChecker::new(IndexOrder::Increasing),
+            contiguous: IndexChecker::new(IndexOrder::Contiguous),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        let out = &mut self.out;
         match event {
             Event::Record(record) => {
                 out.records += 1;
@@ -266,9 +338,9 @@ pub(crate) fn scan_log(data: &[u8]) -> Inspection {
                 out.last_index = Some(record.index());
                 out.valid_end = record.end_offset();
                 out.increasing_violations
-                    .record(increasing.check(record.offset(), record.index()));
+                    .record(self.increasing.check(record.offset(), record.index()));
                 out.contiguous_violations
-                    .record(contiguous.check(record.offset(), record.index()));
+                    .record(self.contiguous.check(record.offset(), record.index()));
             }
             Event::Corrupt(corruption) => {
                 out.corruptions += 1;
@@ -279,5 +351,4 @@ pub(crate) fn scan_log(data: &[u8]) -> Inspection {
             Event::Torn(tail) => out.torn = Some(tail),
         }
     }
-    out
 }

@@ -72,10 +72,14 @@
 //!
 //! # Design notes
 //!
-//! * The open-time walk reads the file into memory and runs
-//!   [`plog_format::Scanner`] over it, in one internal function, so that it
-//!   can be replaced by a parallel verifier over a mapping (plog-mmap, the
-//!   only crate allowed `unsafe`) without changing anything else.
+//! * The open-time walk verifies the whole log with plog-mmap: the locked
+//!   file is memory-mapped when large (nothing is copied, so opening a
+//!   multi-GB log costs no memory) and hashed across the current rayon
+//!   pool; the mapping is dropped before any repair truncates the file.
+//!   Its findings are those of [`plog_format::Scanner`] (the tests check
+//!   every open against it). [`inspect`], which runs without the lock, reads
+//!   the file instead of mapping it, so a writer truncating the file
+//!   meanwhile cannot fault the caller.
 //! * Writes are positioned (`pwrite` at the writer's own idea of the file's
 //!   length), so a cut-off partial write never shifts where the next record
 //!   goes.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, TornReason, TornTail};
 
 use crate::fsio::{self, LockedFile, parent_dir, sync_dir};
-use crate::inspect::scan_log;
+use crate::inspect::{scan_file, scan_log, scan_path};
 use crate::{
     GroupCommit, Inspection, LogPosition, RepairOptions, RepairPlan, WriteError, Writer,
     WriterOptions, pos_u64,
@@ -110,8 +110,7 @@ impl LockedLog {
 
     fn from_file(file: File, path: &Path) -> Result<LockedLog, WriteError> {
         let file = LockedFile::lock(file, path)?;
-        let data = fsio::read_all(&file, path)?;
-        let inspection = scan_log(&data);
+        let inspection = scan_file(&file, path)?;
         Ok(LockedLog {
             file,
             path: path.to_path_buf(),
@@ -279,9 +278,7 @@ fn truncate_and_sync(file: &File, path: &Path, len: u64) -> Result<(), WriteErro
 /// # Errors
 /// `io` when the file cannot be read.
 pub fn inspect(path: impl AsRef<Path>) -> Result<Inspection, WriteError> {
-    let path = path.as_ref();
-    let data = std::fs::read(path).map_err(|e| WriteError::io(path, "read the log", e))?;
-    Ok(scan_log(&data))
+    scan_path(path.as_ref())
 }
 
 /// Opens `path` for appending under the lock, creating it if allowed.
