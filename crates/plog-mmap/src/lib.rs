@@ -120,6 +120,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+// The shared test oracle (tests/support/oracle.rs) names this crate
+// `plog_mmap`, as the integration tests that also include it do.
+#[cfg(test)]
+extern crate self as plog_mmap;
+
 mod decode;
 mod engine;
 mod error;

@@ -6,17 +6,12 @@
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
 
-use plog_format::{
-    Corruption, Event, HEADER_LEN, IndexChecker, IndexOrder, MAGIC, classify, encode_record_to_vec,
-};
+use plog_format::{Corruption, Event, IndexChecker, IndexOrder, MAGIC, encode_record_to_vec};
 use proptest::prelude::*;
 use rayon::ThreadPool;
 
 use crate::engine::{self, HashOnly, Tuning};
-use crate::{
-    Log, LostRange, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyOptions,
-    VerifyReport,
-};
+use crate::{Log, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyOptions};
 
 static POOLS: LazyLock<Vec<Arc<ThreadPool>>> = LazyLock::new(|| {
     (1..=4)
@@ -35,64 +30,9 @@ fn pool(threads: usize) -> Parallelism {
     Parallelism::Pool(POOLS[threads - 1].clone())
 }
 
-/// The report the oracle implies, written independently of `ReportBuilder`.
-fn oracle_report(data: &[u8], order: IndexOrder, mode: RecoveryMode) -> VerifyReport {
-    let c = classify(data);
-    let mut checker = IndexChecker::new(order);
-    let index_violations = c
-        .records
-        .iter()
-        .filter_map(|r| checker.check(r.offset, r.index))
-        .collect();
-    let magic_bad = c.corruptions.iter().any(|c| {
-        matches!(
-            c,
-            Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
-        )
-    });
-    let mut lost: Vec<LostRange> = Vec::new();
-    for corruption in &c.corruptions {
-        let (start, end) = corruption.lost_range();
-        let end = end.unwrap_or(c.file_len);
-        let before = c.records.partition_point(|r| r.offset < start);
-        if let Some(last) = lost.last_mut()
-            && c.records.partition_point(|r| r.offset < last.offset) == before
-        {
-            last.end = last.end.max(end);
-            last.corruptions += 1;
-            continue;
-        }
-        lost.push(LostRange {
-            offset: start,
-            end,
-            corruptions: 1,
-            previous_index: before.checked_sub(1).map(|i| c.records[i].index),
-            next_index: c.records.get(before).map(|r| r.index),
-        });
-    }
-    VerifyReport {
-        file_len: c.file_len,
-        records: c.records.len() as u64,
-        payload_bytes: c.records.iter().map(|r| r.payload_len).sum(),
-        first_index: c.first_index(),
-        last_index: c.last_index(),
-        last_record_end: c
-            .records
-            .last()
-            .map(|r| r.offset + HEADER_LEN as u64 + r.payload_len),
-        valid_end: match (c.torn, magic_bad) {
-            (Some(t), _) => t.offset,
-            (None, true) => 0,
-            (None, false) => c.file_len,
-        },
-        torn: c.torn,
-        corruptions: c.corruptions,
-        index_order: order,
-        index_violations,
-        lost,
-        mode,
-    }
-}
+#[path = "../tests/support/oracle.rs"]
+mod oracle;
+use oracle::oracle_report;
 
 /// What a replay must give, computed by a plain sequential loop.
 type Outcome = Result<(Vec<(u64, serde_json::Value)>, u64), (&'static str, u64, Option<u64>)>;
