@@ -1,7 +1,7 @@
 //! Everything that can go wrong while opening, repairing or appending.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plog_format::{Corruption, IndexOrder, IndexViolationKind};
@@ -239,6 +239,23 @@ impl WriteError {
                 Some(source)
             }
             _ => None,
+        }
+    }
+
+    /// `Ok` for a handle that is not poisoned; else the `poisoned` error
+    /// naming its cause and what is durable.
+    pub(crate) fn unless_poisoned(
+        path: &Path,
+        poisoned: Option<&Arc<str>>,
+        durable: LogPosition,
+    ) -> Result<(), WriteError> {
+        match poisoned {
+            None => Ok(()),
+            Some(cause) => Err(WriteError::Poisoned {
+                path: path.to_path_buf(),
+                cause: cause.clone(),
+                durable,
+            }),
         }
     }
 

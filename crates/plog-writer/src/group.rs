@@ -608,14 +608,7 @@ impl GroupCommit {
     }
 
     fn check_usable(&self, state: &State) -> Result<(), WriteError> {
-        match &state.poisoned {
-            None => Ok(()),
-            Some(cause) => Err(WriteError::Poisoned {
-                path: self.path.clone(),
-                cause: cause.clone(),
-                durable: state.durable,
-            }),
-        }
+        WriteError::unless_poisoned(&self.path, state.poisoned.as_ref(), state.durable)
     }
 }
 

@@ -472,14 +472,7 @@ impl Writer {
     }
 
     fn check_usable(&self) -> Result<(), WriteError> {
-        match &self.poisoned {
-            None => Ok(()),
-            Some(cause) => Err(WriteError::Poisoned {
-                path: self.path.clone(),
-                cause: cause.clone(),
-                durable: self.durable,
-            }),
-        }
+        WriteError::unless_poisoned(&self.path, self.poisoned.as_ref(), self.durable)
     }
 }
 
