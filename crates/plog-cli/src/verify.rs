@@ -90,8 +90,12 @@ pub struct JsonFile {
     pub bytes: Option<u64>,
     /// The torn tail.
     pub torn: Option<JsonTorn>,
-    /// Corruptions and index violations, in file order.
+    /// Corruptions and index violations, in file order (the first million
+    /// of each kind: plog-mmap's `DEFAULT_LIST_LIMIT`).
     pub corruptions: Vec<JsonCorruption>,
+    /// How many more corruptions and index violations the file holds than
+    /// `corruptions` lists (0 unless a hostile file passed the limit).
+    pub corruptions_omitted: u64,
     /// Why the file could not be read.
     pub error: Option<String>,
 }
@@ -142,6 +146,7 @@ impl JsonFile {
                 bytes: None,
                 torn: None,
                 corruptions: Vec::new(),
+                corruptions_omitted: 0,
                 error: Some(error.clone()),
             },
             Outcome::Verified(report) => JsonFile {
@@ -156,6 +161,10 @@ impl JsonFile {
                     bytes: t.bytes,
                 }),
                 corruptions: findings(report),
+                corruptions_omitted: report
+                    .omitted
+                    .corruptions
+                    .saturating_add(report.omitted.index_violations),
                 error: None,
             },
         }
@@ -213,7 +222,10 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
                     s
                 })
                 .collect();
-            let more = found.len().saturating_sub(shown.len());
+            let total = report
+                .corruption_count()
+                .saturating_add(report.index_violation_count());
+            let more = total.saturating_sub(shown.len() as u64);
             let more = if more > 0 {
                 format!("; and {more} more")
             } else {
@@ -263,6 +275,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
             RecoveryMode::TolerateTorn
         },
         parallelism: Parallelism::Current,
+        ..VerifyOptions::default()
     };
     let targets = expand(&args.paths);
     let total_bytes: u64 = targets

@@ -89,6 +89,7 @@ fn verify_json_agrees_with_expected_json_for_every_corpus_file() {
             }
             let corruptions = got["corruptions"].as_array().unwrap();
             assert_eq!(corruptions.len(), want.corrupt.len(), "{}", file.name);
+            assert_eq!(got["corruptions_omitted"], 0, "{}", file.name);
             for (c, w) in corruptions.iter().zip(&want.corrupt) {
                 assert_eq!(c["kind"], w.kind.as_str());
                 assert_eq!(c["offset"], w.offset);

@@ -10,8 +10,8 @@ use plog_format::{
     classify,
 };
 use plog_mmap::{
-    Log, LostRange, MapPolicy, OpenError, OpenOptions, Parallelism, RecoveryMode, VerifyOptions,
-    VerifyReport,
+    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, RecoveryMode,
+    VerifyOptions, VerifyReport,
 };
 use rayon::ThreadPool;
 
@@ -134,6 +134,7 @@ pub fn differential(data: &[u8]) {
             index_order: case.index_order,
             mode: case.mode,
             parallelism: parallelism.clone(),
+            ..VerifyOptions::default()
         };
         assert_eq!(
             log.verify(&options),
@@ -214,6 +215,7 @@ fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Even
             index_order: case.index_order,
             mode: case.mode,
             parallelism: parallelism.clone(),
+            ..VerifyOptions::default()
         };
         let report = log.verify(&options);
         assert_eq!(
@@ -361,6 +363,7 @@ pub(crate) fn expected_report(
         index_violations,
         lost: lost_ranges(classification),
         mode,
+        omitted: Omitted::default(),
     }
 }
 

@@ -266,6 +266,7 @@ pub fn replay(data: &[u8]) {
             index_order,
             mode,
             parallelism: Parallelism::Pool(pool(threads)),
+            ..ReplayOptions::default()
         };
         let owned = expected_replay::<serde_json::Value>(data, &options);
         let got = log

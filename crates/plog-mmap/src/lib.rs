@@ -140,9 +140,9 @@ use std::ops::ControlFlow;
 
 pub use decode::decode_json;
 pub use error::{OpenError, ReplayError};
-pub use options::{Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
+pub use options::{DEFAULT_LIST_LIMIT, Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
 pub use replay::Replayed;
-pub use report::{LostRange, VerifyReport};
+pub use report::{LostRange, Omitted, VerifyReport};
 pub use source::{
     DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, Refresh, SEQUENTIAL_ADVICE_MIN_LEN,
 };
@@ -198,6 +198,7 @@ impl Log {
             walker: self.walk(),
             torn: None,
             corruptions: Vec::new(),
+            corruptions_omitted: 0,
         }
     }
 
@@ -228,7 +229,12 @@ impl Log {
     }
 
     pub(crate) fn verify_tuned(&self, options: &VerifyOptions, tuning: Tuning) -> VerifyReport {
-        let mut builder = ReportBuilder::new(self.len(), options.index_order, options.mode);
+        let mut builder = ReportBuilder::new(
+            self.len(),
+            options.index_order,
+            options.mode,
+            options.list_limit,
+        );
         engine::run(
             self.walk(),
             &options.parallelism,
@@ -296,6 +302,8 @@ pub struct Records<'a> {
     walker: Walk<'a>,
     torn: Option<TornTail>,
     corruptions: Vec<Corruption>,
+    /// Structural corruptions past [`DEFAULT_LIST_LIMIT`], counted only.
+    corruptions_omitted: u64,
 }
 
 impl<'a> Records<'a> {
@@ -311,10 +319,19 @@ impl<'a> Records<'a> {
     }
 
     /// The structural corruptions stepped over or stopped at so far (damaged
-    /// lengths, a bad or unsupported magic). Hash mismatches are not
-    /// structural and are not seen here.
+    /// lengths, a bad or unsupported magic), the first
+    /// [`DEFAULT_LIST_LIMIT`] of them. Hash mismatches are not structural
+    /// and are not seen here.
     pub fn corruptions(&self) -> &[Corruption] {
         &self.corruptions
+    }
+
+    /// How many structural corruptions were stepped over so far, including
+    /// those past the list's limit.
+    pub fn corruption_count(&self) -> u64 {
+        u64::try_from(self.corruptions.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.corruptions_omitted)
     }
 }
 
@@ -326,7 +343,12 @@ impl<'a> Iterator for Records<'a> {
         loop {
             match self.walker.next()? {
                 Step::Record(record) => return Some(record),
-                Step::Corrupt(corruption) => self.corruptions.push(corruption),
+                Step::Corrupt(corruption) if self.corruptions.len() < DEFAULT_LIST_LIMIT => {
+                    self.corruptions.push(corruption);
+                }
+                Step::Corrupt(_) => {
+                    self.corruptions_omitted = self.corruptions_omitted.saturating_add(1);
+                }
                 Step::Torn(tail) => self.torn = Some(tail),
             }
         }

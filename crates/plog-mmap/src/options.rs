@@ -53,8 +53,17 @@ pub enum Parallelism {
     Pool(Arc<ThreadPool>),
 }
 
+/// How many entries each list of a [`VerifyReport`](crate::VerifyReport)
+/// (corruptions, index violations, lost ranges) keeps by default: a
+/// million, about 100 MB for a list of corruptions. Every real damaged log
+/// fits with room to spare; a hostile file made of nothing but damaged
+/// records (one per 48 bytes) would otherwise need twice its own size in
+/// memory for the report. Entries past the limit are counted, not kept
+/// ([`VerifyReport::omitted`](crate::VerifyReport::omitted)).
+pub const DEFAULT_LIST_LIMIT: usize = 1_000_000;
+
 /// Options of [`Log::verify`](crate::Log::verify) and the event stream.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct VerifyOptions {
     /// The order that valid records' indices must follow (default: any).
     /// Violations are reported in
@@ -65,10 +74,25 @@ pub struct VerifyOptions {
     pub mode: RecoveryMode,
     /// Which threads hash.
     pub parallelism: Parallelism,
+    /// The most entries kept in each list of the report (default
+    /// [`DEFAULT_LIST_LIMIT`]; at least 1, so the first finding is always
+    /// listed). The counts stay exact.
+    pub list_limit: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            index_order: IndexOrder::default(),
+            mode: RecoveryMode::default(),
+            parallelism: Parallelism::default(),
+            list_limit: DEFAULT_LIST_LIMIT,
+        }
+    }
 }
 
 /// Options of [`Log::replay_with`](crate::Log::replay_with).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReplayOptions {
     /// Decode only records whose index is at least this (snapshot recovery:
     /// the records before the snapshot are still walked and verified, but
@@ -82,4 +106,19 @@ pub struct ReplayOptions {
     pub mode: RecoveryMode,
     /// Which threads verify and decode.
     pub parallelism: Parallelism,
+    /// The most entries kept in each list of the replay's report (see
+    /// [`VerifyOptions::list_limit`]).
+    pub list_limit: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            from_index: None,
+            index_order: IndexOrder::default(),
+            mode: RecoveryMode::default(),
+            parallelism: Parallelism::default(),
+            list_limit: DEFAULT_LIST_LIMIT,
+        }
+    }
 }

@@ -153,7 +153,8 @@ impl Log {
         };
         let mode = options.mode;
         let file_len = self.len();
-        let mut builder = ReportBuilder::new(self.len(), options.index_order, mode);
+        let mut builder =
+            ReportBuilder::new(self.len(), options.index_order, mode, options.list_limit);
         let mut entries: Vec<(u64, T)> = Vec::new();
         let mut error: Option<ReplayError> = None;
         engine::run(self.walk(), &options.parallelism, tuning, &work, |batch| {

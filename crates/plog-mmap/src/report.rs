@@ -49,7 +49,9 @@ impl LostRange {
 /// classification in file order, plus the opt-in index checks.
 ///
 /// Path-independent and allocation-light: records are counted, not listed
-/// (only corruptions, index violations and lost ranges are).
+/// (only corruptions, index violations and lost ranges are, each list
+/// bounded by the options' `list_limit`, a million by default, with exact
+/// counts past it: a hostile file cannot make the report outgrow memory).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     /// The length of the file as verified.
@@ -70,24 +72,58 @@ pub struct VerifyReport {
     pub valid_end: u64,
     /// The torn tail, if the file ends in one.
     pub torn: Option<TornTail>,
-    /// Every corruption, in file order.
+    /// The corruptions in file order: every one, up to the options'
+    /// `list_limit` ([`VerifyReport::corruption_count`] counts them all).
     pub corruptions: Vec<Corruption>,
     /// The order that indices were checked against.
     pub index_order: IndexOrder,
-    /// Every valid record whose index breaks `index_order`, in file order.
+    /// The valid records whose index breaks `index_order`, in file order
+    /// (up to `list_limit`; [`VerifyReport::index_violation_count`]).
     pub index_violations: Vec<IndexViolation>,
-    /// The byte ranges (and index ranges) lost to corruption, in file order.
+    /// The byte ranges (and index ranges) lost to corruption, in file order
+    /// (up to `list_limit`; [`VerifyReport::lost_count`]).
     pub lost: Vec<LostRange>,
     /// The recovery mode that [`VerifyReport::passes`] judges by.
     pub mode: RecoveryMode,
+    /// Entries counted but not kept, past the options' `list_limit` (all
+    /// zero unless a list reached it; the kept entries are the first ones
+    /// in file order).
+    pub omitted: Omitted,
+}
+
+/// How many entries of each list of a [`VerifyReport`] were counted but not
+/// kept (see [`VerifyOptions::list_limit`](crate::VerifyOptions::list_limit)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Omitted {
+    /// Corruptions past the limit.
+    pub corruptions: u64,
+    /// Index violations past the limit.
+    pub index_violations: u64,
+    /// Lost ranges past the limit.
+    pub lost: u64,
 }
 
 impl VerifyReport {
+    /// How many corruptions the file holds (listed and omitted).
+    pub fn corruption_count(&self) -> u64 {
+        pos(self.corruptions.len()).saturating_add(self.omitted.corruptions)
+    }
+
+    /// How many valid records break the index order (listed and omitted).
+    pub fn index_violation_count(&self) -> u64 {
+        pos(self.index_violations.len()).saturating_add(self.omitted.index_violations)
+    }
+
+    /// How many lost ranges there are (listed and omitted).
+    pub fn lost_count(&self) -> u64 {
+        pos(self.lost.len()).saturating_add(self.omitted.lost)
+    }
+
     /// FORMAT.md's status: `corrupt` if there is any corruption, else `torn`
     /// if there is a torn tail, else `clean`. (Index violations are not part
     /// of the format's status; see [`VerifyReport::passes`].)
     pub fn status(&self) -> Status {
-        Status::from_findings(!self.corruptions.is_empty(), self.torn.is_some())
+        Status::from_findings(self.corruption_count() > 0, self.torn.is_some())
     }
 
     /// Whether the file is acceptable in the report's [`RecoveryMode`]:
@@ -99,15 +135,32 @@ impl VerifyReport {
     pub fn passes(&self) -> bool {
         match self.mode {
             RecoveryMode::TolerateTorn => {
-                self.corruptions.is_empty() && self.index_violations.is_empty()
+                self.corruption_count() == 0 && self.index_violation_count() == 0
             }
             RecoveryMode::Strict => {
-                self.corruptions.is_empty()
-                    && self.index_violations.is_empty()
+                self.corruption_count() == 0
+                    && self.index_violation_count() == 0
                     && self.torn.is_none()
             }
+            // A magic corruption is the first finding and ends the walk, so
+            // it is always listed.
             RecoveryMode::Salvage => !self.corruptions.iter().any(is_magic_corruption),
         }
+    }
+}
+
+fn pos(len: usize) -> u64 {
+    u64::try_from(len).unwrap_or(u64::MAX)
+}
+
+/// Keeps `item` in `list` while it holds fewer than `limit` entries, else
+/// counts it in `omitted`.
+#[inline]
+fn keep<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item: T) {
+    if list.len() < limit {
+        list.push(item);
+    } else {
+        *omitted = omitted.saturating_add(1);
     }
 }
 
@@ -125,10 +178,17 @@ pub(crate) struct ReportBuilder {
     checker: IndexChecker,
     /// The lost range being extended (no valid record since it started).
     open_loss: Option<LostRange>,
+    /// The most entries kept per list (at least 1).
+    limit: usize,
 }
 
 impl ReportBuilder {
-    pub(crate) fn new(file_len: u64, index_order: IndexOrder, mode: RecoveryMode) -> Self {
+    pub(crate) fn new(
+        file_len: u64,
+        index_order: IndexOrder,
+        mode: RecoveryMode,
+        list_limit: usize,
+    ) -> Self {
         ReportBuilder {
             report: VerifyReport {
                 file_len,
@@ -144,9 +204,11 @@ impl ReportBuilder {
                 index_violations: Vec::new(),
                 lost: Vec::new(),
                 mode,
+                omitted: Omitted::default(),
             },
             checker: IndexChecker::new(index_order),
             open_loss: None,
+            limit: list_limit.max(1),
         }
     }
 
@@ -164,14 +226,24 @@ impl ReportBuilder {
                 report.last_record_end = Some(record.end_offset());
                 if let Some(mut loss) = self.open_loss.take() {
                     loss.next_index = Some(index);
-                    report.lost.push(loss);
+                    keep(&mut report.lost, &mut report.omitted.lost, self.limit, loss);
                 }
                 let violation = self.checker.check(record.offset(), index)?;
-                report.index_violations.push(violation);
+                keep(
+                    &mut report.index_violations,
+                    &mut report.omitted.index_violations,
+                    self.limit,
+                    violation,
+                );
                 Some(violation)
             }
             Event::Corrupt(corruption) => {
-                report.corruptions.push(*corruption);
+                keep(
+                    &mut report.corruptions,
+                    &mut report.omitted.corruptions,
+                    self.limit,
+                    *corruption,
+                );
                 if is_magic_corruption(corruption) {
                     report.valid_end = 0;
                 }
@@ -222,7 +294,7 @@ impl ReportBuilder {
         report.last_record_end = Some(last.end_offset());
         if let Some(mut loss) = self.open_loss.take() {
             loss.next_index = Some(first.index());
-            report.lost.push(loss);
+            keep(&mut report.lost, &mut report.omitted.lost, self.limit, loss);
         }
     }
 
@@ -233,7 +305,8 @@ impl ReportBuilder {
 
     pub(crate) fn finish(mut self) -> VerifyReport {
         if let Some(loss) = self.open_loss.take() {
-            self.report.lost.push(loss);
+            let report = &mut self.report;
+            keep(&mut report.lost, &mut report.omitted.lost, self.limit, loss);
         }
         self.report
     }
@@ -285,6 +358,14 @@ mod json {
         index_order: &'static str,
         index_violations: Vec<Violation>,
         lost: Vec<Lost>,
+        omitted: Omitted,
+    }
+
+    #[derive(Serialize)]
+    struct Omitted {
+        corruptions: u64,
+        index_violations: u64,
+        lost: u64,
     }
 
     impl From<&VerifyReport> for Report {
@@ -305,6 +386,11 @@ mod json {
                 index_order: r.index_order.as_str(),
                 index_violations: r.index_violations.iter().map(Violation::from).collect(),
                 lost: r.lost.iter().map(Lost::from).collect(),
+                omitted: Omitted {
+                    corruptions: r.omitted.corruptions,
+                    index_violations: r.omitted.index_violations,
+                    lost: r.omitted.lost,
+                },
             }
         }
     }

@@ -32,7 +32,7 @@ fn pool(threads: usize) -> Parallelism {
 
 #[path = "../tests/support/oracle.rs"]
 mod oracle;
-use oracle::oracle_report;
+use oracle::{limited, oracle_report};
 
 /// What a replay must give, computed by a plain sequential loop.
 type Outcome = Result<(Vec<(u64, serde_json::Value)>, u64), (&'static str, u64, Option<u64>)>;
@@ -213,12 +213,26 @@ proptest! {
         tuning in tuning(),
         order in order(),
         mode in mode(),
+        list_limit in prop_oneof![Just(crate::DEFAULT_LIST_LIMIT), 0..4usize],
     ) {
-        let want = oracle_report(&bytes, order, mode);
+        let want = limited(oracle_report(&bytes, order, mode), list_limit);
         let log = Log::from_bytes(bytes);
         for threads in 1..=4 {
-            let options = VerifyOptions { index_order: order, mode, parallelism: pool(threads) };
-            prop_assert_eq!(&log.verify_tuned(&options, tuning), &want, "{} threads", threads);
+            let options = VerifyOptions {
+                index_order: order,
+                mode,
+                parallelism: pool(threads),
+                list_limit,
+            };
+            let got = log.verify_tuned(&options, tuning);
+            prop_assert_eq!(&got, &want, "{} threads", threads);
+            // The verdicts do not depend on what is listed.
+            let full = oracle_report(log.bytes(), order, mode);
+            prop_assert_eq!(got.status(), full.status());
+            prop_assert_eq!(got.passes(), full.passes());
+            prop_assert_eq!(got.corruption_count(), full.corruptions.len() as u64);
+            prop_assert_eq!(got.index_violation_count(), full.index_violations.len() as u64);
+            prop_assert_eq!(got.lost_count(), full.lost.len() as u64);
         }
     }
 

@@ -14,13 +14,14 @@ use plog_testdata::{CorpusFile, build_log, corpus, k8s_payload};
 mod support {
     pub mod oracle;
 }
-use support::oracle::oracle_report;
+use support::oracle::{limited, oracle_report};
 
 fn options(threads: usize, order: IndexOrder, mode: RecoveryMode) -> VerifyOptions {
     VerifyOptions {
         index_order: order,
         mode,
         parallelism: Parallelism::Threads(threads),
+        ..VerifyOptions::default()
     }
 }
 
@@ -738,4 +739,57 @@ fn logs_can_be_shared_across_threads() {
     assert_send_sync::<VerifyReport>();
     assert_send_sync::<ReplayError>();
     assert_send_sync::<plog_mmap::OpenError>();
+}
+
+/// A hostile file (every other record's hash is wrong, indices all out of
+/// order) with a small `list_limit`: each list keeps its first entries in
+/// file order, the counts stay exact, and the verdicts and JSON agree.
+#[test]
+fn list_limit_keeps_the_first_findings_and_exact_counts() {
+    let mut bytes = plog_format::MAGIC.to_vec();
+    for i in 0..5_000u64 {
+        let start = bytes.len();
+        plog_format::encode_record_to_vec(10_000 - i, b"{}", &mut bytes);
+        if i % 2 == 1 {
+            // Break the stored hash of every other record.
+            bytes[start + 16] ^= 1;
+        }
+    }
+    let log = Log::from_bytes(bytes.clone());
+    let full = oracle_report(&bytes, IndexOrder::Increasing, RecoveryMode::Salvage);
+    assert_eq!(full.corruptions.len(), 2_500);
+    assert_eq!(full.index_violations.len(), 2_499);
+    assert_eq!(full.lost.len(), 2_500);
+    for threads in [1, 2] {
+        let options = VerifyOptions {
+            list_limit: 10,
+            ..options(threads, IndexOrder::Increasing, RecoveryMode::Salvage)
+        };
+        let report = log.verify(&options);
+        assert_eq!(report, limited(full.clone(), 10));
+        assert_eq!(report.corruptions[..], full.corruptions[..10]);
+        assert_eq!(
+            (
+                report.omitted.corruptions,
+                report.omitted.index_violations,
+                report.omitted.lost
+            ),
+            (2_490, 2_489, 2_490)
+        );
+        assert_eq!(report.corruption_count(), 2_500);
+        assert_eq!(report.index_violation_count(), 2_499);
+        assert_eq!(report.lost_count(), 2_500);
+        assert_eq!(
+            (report.status(), report.passes()),
+            (full.status(), full.passes())
+        );
+        assert_eq!(report.records, full.records);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["corruptions"].as_array().unwrap().len(), 10);
+        assert_eq!(json["omitted"]["corruptions"], 2_490);
+        assert_eq!(json["omitted"]["lost"], 2_490);
+    }
+    // The default keeps everything here.
+    let report = log.verify(&options(2, IndexOrder::Increasing, RecoveryMode::Salvage));
+    assert_eq!(report, full);
 }

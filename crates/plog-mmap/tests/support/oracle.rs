@@ -6,7 +6,7 @@
 //! (`tests/read.rs`), so that both compare against one oracle.
 
 use plog_format::{Classification, Corruption, HEADER_LEN, IndexChecker, IndexOrder, classify};
-use plog_mmap::{LostRange, RecoveryMode, VerifyReport};
+use plog_mmap::{LostRange, Omitted, RecoveryMode, VerifyReport};
 
 /// The [`VerifyReport`] that `classify(data)` implies for `order` and `mode`.
 pub fn oracle_report(data: &[u8], order: IndexOrder, mode: RecoveryMode) -> VerifyReport {
@@ -44,6 +44,7 @@ pub fn oracle_report(data: &[u8], order: IndexOrder, mode: RecoveryMode) -> Veri
         index_order: order,
         index_violations,
         mode,
+        omitted: Omitted::default(),
     }
 }
 
@@ -71,4 +72,21 @@ fn oracle_lost(c: &Classification) -> Vec<LostRange> {
         });
     }
     out
+}
+
+/// `report` with each list cut to its first `limit` entries (at least one)
+/// and the rest counted in `omitted`: what a `list_limit` must give.
+pub fn limited(mut report: VerifyReport, limit: usize) -> VerifyReport {
+    fn cut<T>(list: &mut Vec<T>, limit: usize) -> u64 {
+        let omitted = list.len().saturating_sub(limit) as u64;
+        list.truncate(limit);
+        omitted
+    }
+    let limit = limit.max(1);
+    report.omitted = Omitted {
+        corruptions: cut(&mut report.corruptions, limit),
+        index_violations: cut(&mut report.index_violations, limit),
+        lost: cut(&mut report.lost, limit),
+    };
+    report
 }
