@@ -194,6 +194,13 @@ fn run_salvage(path: &Path, out: &Path, dry_run: bool) -> Result<u8, CliError> {
             lost.corruptions
         );
     }
+    if report.omitted.lost > 0 {
+        println!(
+            "  lost: {} more ranges not listed (the report lists the first {})",
+            report.omitted.lost,
+            report.lost.len()
+        );
+    }
     if let Some(tail) = report.torn {
         println!(
             "  lost: torn tail, bytes {}..{} ({} bytes)",
