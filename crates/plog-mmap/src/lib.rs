@@ -211,7 +211,8 @@ impl Log {
 
     /// Verifies the whole file: walks it once, hashes every payload across
     /// the pool chosen by `options.parallelism`, and reports every finding in
-    /// file order. The report is identical for every thread count.
+    /// file order (each list up to `options.list_limit`, counted exactly
+    /// past it). The report is identical for every thread count.
     ///
     /// ```
     /// use plog_mmap::{IndexOrder, Log, Status, VerifyOptions};

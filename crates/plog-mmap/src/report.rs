@@ -106,17 +106,17 @@ pub struct Omitted {
 impl VerifyReport {
     /// How many corruptions the file holds (listed and omitted).
     pub fn corruption_count(&self) -> u64 {
-        pos(self.corruptions.len()).saturating_add(self.omitted.corruptions)
+        len_u64(self.corruptions.len()).saturating_add(self.omitted.corruptions)
     }
 
     /// How many valid records break the index order (listed and omitted).
     pub fn index_violation_count(&self) -> u64 {
-        pos(self.index_violations.len()).saturating_add(self.omitted.index_violations)
+        len_u64(self.index_violations.len()).saturating_add(self.omitted.index_violations)
     }
 
     /// How many lost ranges there are (listed and omitted).
     pub fn lost_count(&self) -> u64 {
-        pos(self.lost.len()).saturating_add(self.omitted.lost)
+        len_u64(self.lost.len()).saturating_add(self.omitted.lost)
     }
 
     /// FORMAT.md's status: `corrupt` if there is any corruption, else `torn`
@@ -149,7 +149,7 @@ impl VerifyReport {
     }
 }
 
-fn pos(len: usize) -> u64 {
+fn len_u64(len: usize) -> u64 {
     u64::try_from(len).unwrap_or(u64::MAX)
 }
 
