@@ -193,18 +193,21 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
             report.file_len
         ),
         "torn" => {
-            let tail = report.torn.expect("torn status has a tail");
-            format!(
-                "{path}: TORN at offset {} ({} bytes, {}){}; {records}",
-                tail.offset,
-                tail.bytes,
-                tail.reason.as_str(),
-                if strict {
-                    ", counted as corruption (--strict)"
-                } else {
-                    ""
-                },
-            )
+            let strict_note = if strict {
+                ", counted as corruption (--strict)"
+            } else {
+                ""
+            };
+            // The status is "torn" exactly when the report has a torn tail.
+            match report.torn {
+                Some(tail) => format!(
+                    "{path}: TORN at offset {} ({} bytes, {}){strict_note}; {records}",
+                    tail.offset,
+                    tail.bytes,
+                    tail.reason.as_str(),
+                ),
+                None => format!("{path}: TORN{strict_note}; {records}"),
+            }
         }
         _ => {
             let found = findings(report);
