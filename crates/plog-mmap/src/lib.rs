@@ -330,9 +330,7 @@ impl<'a> Records<'a> {
     /// How many structural corruptions were stepped over so far, including
     /// those past the list's limit.
     pub fn corruption_count(&self) -> u64 {
-        u64::try_from(self.corruptions.len())
-            .unwrap_or(u64::MAX)
-            .saturating_add(self.corruptions_omitted)
+        report::len_u64(self.corruptions.len()).saturating_add(self.corruptions_omitted)
     }
 }
 
@@ -344,12 +342,12 @@ impl<'a> Iterator for Records<'a> {
         loop {
             match self.walker.next()? {
                 Step::Record(record) => return Some(record),
-                Step::Corrupt(corruption) if self.corruptions.len() < DEFAULT_LIST_LIMIT => {
-                    self.corruptions.push(corruption);
-                }
-                Step::Corrupt(_) => {
-                    self.corruptions_omitted = self.corruptions_omitted.saturating_add(1);
-                }
+                Step::Corrupt(corruption) => report::keep(
+                    &mut self.corruptions,
+                    &mut self.corruptions_omitted,
+                    DEFAULT_LIST_LIMIT,
+                    corruption,
+                ),
                 Step::Torn(tail) => self.torn = Some(tail),
             }
         }

@@ -93,7 +93,7 @@ pub struct VerifyReport {
 
 /// How many entries of each list of a [`VerifyReport`] were counted but not
 /// kept (see [`VerifyOptions::list_limit`](crate::VerifyOptions::list_limit)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Omitted {
     /// Corruptions past the limit.
     pub corruptions: u64,
@@ -149,14 +149,14 @@ impl VerifyReport {
     }
 }
 
-fn len_u64(len: usize) -> u64 {
+pub(crate) fn len_u64(len: usize) -> u64 {
     u64::try_from(len).unwrap_or(u64::MAX)
 }
 
 /// Keeps `item` in `list` while it holds fewer than `limit` entries, else
 /// counts it in `omitted`.
 #[inline]
-fn keep<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item: T) {
+pub(crate) fn keep<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item: T) {
     if list.len() < limit {
         list.push(item);
     } else {
@@ -339,7 +339,7 @@ mod json {
     use plog_format::{Corruption, IndexViolation, TornReason, TornTail};
     use serde::Serialize;
 
-    use super::{LostRange, VerifyReport};
+    use super::{LostRange, Omitted, VerifyReport};
 
     #[derive(Serialize)]
     pub(super) struct Report {
@@ -361,13 +361,6 @@ mod json {
         omitted: Omitted,
     }
 
-    #[derive(Serialize)]
-    struct Omitted {
-        corruptions: u64,
-        index_violations: u64,
-        lost: u64,
-    }
-
     impl From<&VerifyReport> for Report {
         fn from(r: &VerifyReport) -> Self {
             Report {
@@ -386,11 +379,7 @@ mod json {
                 index_order: r.index_order.as_str(),
                 index_violations: r.index_violations.iter().map(Violation::from).collect(),
                 lost: r.lost.iter().map(Lost::from).collect(),
-                omitted: Omitted {
-                    corruptions: r.omitted.corruptions,
-                    index_violations: r.omitted.index_violations,
-                    lost: r.omitted.lost,
-                },
+                omitted: r.omitted,
             }
         }
     }
