@@ -130,34 +130,37 @@ fn pass<W: Write>(
     let mut end = offset.unwrap_or(plog_format::MAGIC_LEN as u64);
     let mut magic_torn = false;
     if args.no_verify {
-        let mut walker = match offset {
-            None => log.walk(),
-            Some(at) => log
-                .walk_from(at)
-                .map_err(|e| CliError::failed(format!("{shown}: {e}")))?,
-        };
-        for step in walker.by_ref() {
-            match step {
-                Step::Record(record) => {
-                    if let Err(err) = printer.record(&record) {
-                        io_result = Err(err);
-                        break;
+        let mut walked_to = None;
+        let flow = log
+            .for_each_step(offset.unwrap_or(0), &Parallelism::Current, |step| {
+                match step {
+                    Step::Record(record) => {
+                        walked_to = Some(record.end_offset());
+                        if let Err(err) = printer.record(&record) {
+                            io_result = Err(err);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    Step::Corrupt(corruption) => {
+                        seen.corrupt = true;
+                        seen.fatal |= corruption.index().is_none();
+                        walked_to = corruption.resync_offset();
+                        warn_corruption(&shown, &corruption, false);
+                    }
+                    Step::Torn(tail) => {
+                        seen.torn = true;
+                        magic_torn = tail.reason == TornReason::Magic;
+                        end = tail.offset;
                     }
                 }
-                Step::Corrupt(corruption) => {
-                    seen.corrupt = true;
-                    seen.fatal |= corruption.index().is_none();
-                    warn_corruption(&shown, &corruption, false);
-                }
-                Step::Torn(tail) => {
-                    seen.torn = true;
-                    magic_torn = tail.reason == TornReason::Magic;
-                    end = tail.offset;
-                }
-            }
-        }
-        if !seen.torn {
-            end = walker.offset();
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+        let _stopped_early = flow;
+        if !seen.torn
+            && let Some(walked_to) = walked_to
+        {
+            end = walked_to;
         }
     } else {
         let mut visit = |event: Event<'_>| {
@@ -185,16 +188,9 @@ fn pass<W: Write>(
             }
             ControlFlow::Continue(())
         };
-        match offset {
-            None => {
-                let _stopped_early = log.for_each_event(&Parallelism::Current, &mut visit);
-            }
-            Some(at) => {
-                let _stopped_early = log
-                    .for_each_event_from(at, &Parallelism::Current, &mut visit)
-                    .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
-            }
-        }
+        let _stopped_early = log
+            .for_each_event(offset.unwrap_or(0), &Parallelism::Current, &mut visit)
+            .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
     }
     match io_result {
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Err(CliError::Failed {

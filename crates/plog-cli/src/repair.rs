@@ -147,10 +147,12 @@ fn run_salvage(path: &Path, out: &Path, dry_run: bool) -> Result<u8, CliError> {
         },
     )
     .map_err(|e| CliError::failed(e.to_string()))?;
-    let report = log.verify(&VerifyOptions {
-        mode: RecoveryMode::Salvage,
-        ..VerifyOptions::default()
-    });
+    let report = log
+        .verify(&VerifyOptions {
+            mode: RecoveryMode::Salvage,
+            ..VerifyOptions::default()
+        })
+        .map_err(|e| CliError::failed(e.to_string()))?;
     let shown = path.display();
     if !report.passes() {
         let why = report

@@ -155,7 +155,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     let (mut first, mut min_index, mut max_index) = (None, None::<u64>, None::<u64>);
     let mut corruptions = 0u64;
     let mut torn: Option<TornTail> = None;
-    let _complete = log.for_each_event(&Parallelism::Current, |event| {
+    let complete = log.for_each_event(0, &Parallelism::Current, |event| {
         match event {
             Event::Record(record) => {
                 let index = record.index();
@@ -181,6 +181,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         }
         ControlFlow::Continue(())
     });
+    let _complete = complete.map_err(|e| CliError::failed(e.to_string()))?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let distribution = sizes(&mut payload_sizes);
     let stats = Stats {

@@ -248,7 +248,10 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
 
 fn verify_file(path: &PathBuf, open: &OpenOptions, verify: &VerifyOptions) -> Outcome {
     match Log::open_with(path, open) {
-        Ok(log) => Outcome::Verified(Box::new(log.verify(verify))),
+        Ok(log) => match log.verify(verify) {
+            Ok(report) => Outcome::Verified(Box::new(report)),
+            Err(err) => Outcome::Failed(err.to_string()),
+        },
         Err(err) => Outcome::Failed(err.to_string()),
     }
 }

@@ -101,10 +101,13 @@ impl<'a> Record<'a> {
     }
 
     /// Builds a record from parts already checked by the caller: `payload`
-    /// must be the `header.payload_len()` bytes that follow `header`.
+    /// is the `header.payload_len()` bytes that follow `header`, as the
+    /// caller read the length. (Not re-checked here: over a memory map that
+    /// another process rewrites, a second read of the length may differ,
+    /// and nothing may rely on two reads agreeing. The record's length is
+    /// its payload slice's.)
     #[inline(always)]
     pub(crate) fn from_parts(offset: u64, header: &'a RecordHeader, payload: &'a [u8]) -> Self {
-        debug_assert_eq!(header.payload_len(), pos_u64(payload.len()));
         Record {
             offset,
             header,

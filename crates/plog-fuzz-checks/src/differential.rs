@@ -10,8 +10,8 @@ use plog_format::{
     classify,
 };
 use plog_mmap::{
-    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, RecoveryMode,
-    VerifyOptions, VerifyReport,
+    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, Records,
+    RecoveryMode, VerifyOptions, VerifyReport,
 };
 use rayon::ThreadPool;
 
@@ -104,8 +104,9 @@ fn case_from(data: &[u8]) -> Case {
 ///   (index violations, lost ranges, `valid_end`, `passes`);
 /// * [`Log::for_each_event`] yields exactly the events of the sequential
 ///   [`Scanner`], and stopping it early yields exactly their prefix;
-/// * [`Log::for_each_event_from`] at a record boundary yields the suffix;
-/// * [`Log::records`] yields the structural walk's records, corruptions and
+/// * [`Log::for_each_event`] from a record boundary yields the suffix, and
+///   [`Log::for_each_step`] the structural walk;
+/// * [`Records`] yields the structural walk's records, corruptions and
 ///   torn tail.
 ///
 /// The input's first byte picks the shape (raw bytes, a body behind the
@@ -127,9 +128,10 @@ pub fn differential(data: &[u8]) {
     // Every check, on every pool, for the first log; the others hold the same
     // bytes (checked), so one verification each, on a different pool, proves
     // that the backing (a vector, a read, a mapping) changes nothing.
+    let sequential: Vec<String> = sequential.iter().map(describe).collect();
     check_log(first, &case, &expected, &sequential);
     for (log, parallelism) in others.iter().zip(parallelisms().into_iter().cycle()) {
-        assert_eq!(log.bytes(), case.file, "a reading path changed the bytes");
+        assert_bytes(log, &case.file);
         let options = VerifyOptions {
             index_order: case.index_order,
             mode: case.mode,
@@ -137,12 +139,33 @@ pub fn differential(data: &[u8]) {
             ..VerifyOptions::default()
         };
         assert_eq!(
-            log.verify(&options),
+            log.verify(&options).expect("the file does not change"),
             expected,
             "verify ({parallelism:?}, mapped: {}) differs from the sequential reference",
             log.is_mapped()
         );
     }
+}
+
+/// An event as owned text: its `Debug` (offsets, index, lengths, hashes)
+/// and, for a record, the BLAKE3 of the payload it hands out, so that two
+/// streams compare equal only if they handed out the same bytes.
+fn describe(event: &Event<'_>) -> String {
+    match event {
+        Event::Record(record) => format!("{record:?} {}", blake3::hash(record.payload())),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The log's bytes are the file's.
+fn assert_bytes(log: &Log, file: &[u8]) {
+    let bytes = match log.in_memory() {
+        Some(bytes) => bytes,
+        // SAFETY: the temporary file is private to this check and nothing
+        // changes it while the slice is compared.
+        None => unsafe { log.bytes_unchecked() },
+    };
+    assert_eq!(bytes, file, "a reading path changed the bytes");
 }
 
 /// The same file through every way of opening it.
@@ -181,7 +204,7 @@ fn logs(file: &[u8]) -> Vec<Log> {
         ..read
     };
     let exact_log = Log::open_with(on_disk.path(), &exact).expect("a file at the read limit opens");
-    assert_eq!(exact_log.bytes(), file);
+    assert_eq!(exact_log.in_memory(), Some(file));
     if let Some(limit) = len.checked_sub(1) {
         let short = OpenOptions {
             read_limit: Some(limit),
@@ -208,8 +231,8 @@ fn parallelisms() -> [Parallelism; 3] {
     ]
 }
 
-fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Event<'_>]) {
-    assert_eq!(log.bytes(), case.file, "a reading path changed the bytes");
+fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[String]) {
+    assert_bytes(log, &case.file);
     for parallelism in parallelisms() {
         let options = VerifyOptions {
             index_order: case.index_order,
@@ -217,7 +240,7 @@ fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Even
             parallelism: parallelism.clone(),
             ..VerifyOptions::default()
         };
-        let report = log.verify(&options);
+        let report = log.verify(&options).expect("the file does not change");
         assert_eq!(
             &report, expected,
             "verify ({parallelism:?}) differs from the sequential reference"
@@ -225,11 +248,11 @@ fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Even
         assert_eq!(report.passes(), expected_passes(expected));
 
         let mut streamed = Vec::with_capacity(sequential.len());
-        let flow = log.for_each_event(&parallelism, |event| {
-            streamed.push(event);
+        let flow = log.for_each_event(0, &parallelism, |event| {
+            streamed.push(describe(&event));
             ControlFlow::Continue(())
         });
-        assert_eq!(flow, ControlFlow::Continue(()));
+        assert_eq!(flow, Ok(ControlFlow::Continue(())));
         assert_eq!(
             streamed, sequential,
             "for_each_event ({parallelism:?}) differs"
@@ -237,16 +260,16 @@ fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Even
 
         let stop_after = case.stop_after.min(sequential.len());
         let mut prefix = Vec::new();
-        let flow = log.for_each_event(&parallelism, |event| {
+        let flow = log.for_each_event(0, &parallelism, |event| {
             if prefix.len() == stop_after {
                 return ControlFlow::Break(());
             }
-            prefix.push(event);
+            prefix.push(describe(&event));
             ControlFlow::Continue(())
         });
         let stopped = stop_after < sequential.len();
         assert_eq!(
-            flow.is_break(),
+            flow.expect("the file does not change").is_break(),
             stopped,
             "for_each_event's flow after {stop_after} events"
         );
@@ -256,14 +279,14 @@ fn check_log(log: &Log, case: &Case, expected: &VerifyReport, sequential: &[Even
             "an early stop changed the events"
         );
     }
-    check_resumed_stream(log, sequential);
-    check_records(log);
+    check_resumed_stream(log, &case.file, sequential);
+    check_records(&case.file);
+    check_steps(log, &case.file);
 }
 
-/// `for_each_event_from` at the end of the first and the last record.
-fn check_resumed_stream(log: &Log, sequential: &[Event<'_>]) {
-    let boundaries: Vec<(usize, u64)> = sequential
-        .iter()
+/// `for_each_event` from the end of the first and the last record.
+fn check_resumed_stream(log: &Log, file: &[u8], sequential: &[String]) {
+    let boundaries: Vec<(usize, u64)> = Scanner::new(file)
         .enumerate()
         .filter_map(|(position, event)| match event {
             Event::Record(record) => Some((position + 1, record.end_offset())),
@@ -276,8 +299,8 @@ fn check_resumed_stream(log: &Log, sequential: &[Event<'_>]) {
     {
         let mut resumed = Vec::new();
         let flow = log
-            .for_each_event_from(offset, &Parallelism::Pool(pool(3)), |event| {
-                resumed.push(event);
+            .for_each_event(offset, &Parallelism::Pool(pool(3)), |event| {
+                resumed.push(describe(&event));
                 ControlFlow::Continue(())
             })
             .expect("a record boundary lies inside the file");
@@ -289,18 +312,37 @@ fn check_resumed_stream(log: &Log, sequential: &[Event<'_>]) {
         );
     }
     assert!(
-        log.for_each_event_from(log.len() + 1, &Parallelism::Current, |_| {
+        log.for_each_event(log.len() + 1, &Parallelism::Current, |_| {
             ControlFlow::Continue(())
         })
         .is_err()
     );
 }
 
-/// [`Log::records`] is the structural walk's records, and remembers its
+/// [`Log::for_each_step`] hands out the structural walk's steps, each
+/// record's bytes included.
+fn check_steps(log: &Log, file: &[u8]) {
+    let describe_step = |step: &Step<'_>| match step {
+        Step::Record(record) => format!("{record:?} {}", blake3::hash(record.payload())),
+        other => format!("{other:?}"),
+    };
+    let want: Vec<String> = Walker::new(file).map(|step| describe_step(&step)).collect();
+    let mut got = Vec::new();
+    let flow = log
+        .for_each_step(0, &Parallelism::Pool(pool(3)), |step| {
+            got.push(describe_step(&step));
+            ControlFlow::Continue(())
+        })
+        .expect("the file does not change");
+    assert_eq!(flow, ControlFlow::Continue(()));
+    assert_eq!(got, want, "for_each_step differs from the walk");
+}
+
+/// [`Records`] is the structural walk's records, and remembers its
 /// structural corruptions and torn tail.
-fn check_records(log: &Log) {
-    let steps: Vec<Step<'_>> = Walker::new(log.bytes()).collect();
-    let mut records = log.records();
+fn check_records(file: &[u8]) {
+    let steps: Vec<Step<'_>> = Walker::new(file).collect();
+    let mut records = Records::new(file);
     let found: Vec<_> = records.by_ref().collect();
     let walked: Vec<_> = steps
         .iter()

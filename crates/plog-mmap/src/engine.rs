@@ -56,29 +56,84 @@ impl Tuning {
         batch_cost: BATCH_COST,
         batches_per_thread: BATCHES_PER_THREAD,
     };
+
+    /// Streaming replay: decoded entries cost many times their payload in
+    /// memory, so fewer batches are in flight (what a caller of
+    /// `replay_each` holds at most is this window plus the channel).
+    pub(crate) const STREAM: Tuning = Tuning {
+        batch_cost: BATCH_COST,
+        batches_per_thread: 4,
+    };
+}
+
+/// How many threads `parallelism` hashes and decodes with.
+pub(crate) fn threads(parallelism: &Parallelism) -> usize {
+    match parallelism {
+        Parallelism::Current | Parallelism::Threads(0) => rayon::current_num_threads(),
+        Parallelism::Threads(threads) => *threads,
+        Parallelism::Pool(pool) => pool.current_num_threads(),
+    }
+    .max(1)
 }
 
 /// What is done, in parallel, with each record whose hash matched.
-pub(crate) trait BatchWork<'a>: Sync {
+pub(crate) trait BatchWork: Sync {
     /// Per-batch output (reused from window to window).
     type Out: Send;
+    /// Whether each batch's bytes are copied out of the file before its
+    /// records are hashed and handed on: true for every pass whose records
+    /// (or values made from them) reach a caller, so that what is handed on
+    /// is exactly what was checked, in memory that no other process can
+    /// change (see the crate docs, "Safety of the mapping").
+    const COPIES: bool;
+    /// Whether payload hashes are checked (a replay of a log verified at
+    /// open may trust them).
+    fn checks_hashes(&self) -> bool {
+        true
+    }
+    /// Whether a record takes part in the pass. Records that do not (before
+    /// a replay's start index) are walked over: neither hashed, nor handed
+    /// on, nor reported.
+    fn wants(&self, _record: &Record<'_>) -> bool {
+        true
+    }
     /// A fresh output.
     fn new_out(&self) -> Self::Out;
     /// Empties an output for reuse.
     fn clear(&self, out: &mut Self::Out);
     /// Handles one valid record, in batch order.
-    fn record(&self, record: &Record<'a>, out: &mut Self::Out);
+    fn record(&self, record: &Record<'_>, out: &mut Self::Out);
 }
 
-/// No per-record work: plain verification.
+/// No per-record work: plain verification, hashing the file's bytes where
+/// they lie (nothing reaches a caller but the report).
 pub(crate) struct HashOnly;
 
-impl<'a> BatchWork<'a> for HashOnly {
+impl BatchWork for HashOnly {
     type Out = ();
+    const COPIES: bool = false;
     fn new_out(&self) {}
     fn clear(&self, _: &mut ()) {}
     #[inline]
-    fn record(&self, _: &Record<'a>, _: &mut ()) {}
+    fn record(&self, _: &Record<'_>, _: &mut ()) {}
+}
+
+/// Copies every batch and hashes the copy: the events a caller sees.
+pub(crate) struct CopyAndHash {
+    /// Whether hashes are checked (`false`: structural steps only).
+    pub(crate) hashes: bool,
+}
+
+impl BatchWork for CopyAndHash {
+    type Out = ();
+    const COPIES: bool = true;
+    fn checks_hashes(&self) -> bool {
+        self.hashes
+    }
+    fn new_out(&self) {}
+    fn clear(&self, _: &mut ()) {}
+    #[inline]
+    fn record(&self, _: &Record<'_>, _: &mut ()) {}
 }
 
 /// A run of consecutive steps of the walk, hashed by one task.
@@ -86,6 +141,9 @@ impl<'a> BatchWork<'a> for HashOnly {
 /// Records are kept apart from the rare other steps so that the vector the
 /// hashing runs over is dense (32 bytes per record).
 pub(crate) struct Batch<'a, O> {
+    /// The whole file, as walked.
+    data: &'a [u8],
+    /// The records as the walk found them (in the file's bytes).
     records: Vec<Record<'a>>,
     /// The steps that are not records: (number of records before it, step).
     others: Vec<(usize, Step<'a>)>,
@@ -94,49 +152,79 @@ pub(crate) struct Batch<'a, O> {
     mismatches: Vec<(usize, Corruption)>,
     /// The sum of the records' payload lengths.
     payload_bytes: u64,
+    /// For a work that copies: the bytes from the first record's header to
+    /// the end of the last record, copied when the batch is processed.
+    copy: Vec<u8>,
+    /// The copy no longer parses as the walk found it: the file changed
+    /// between the walk and the copy.
+    pub(crate) changed: bool,
     /// The work's output.
     pub(crate) out: O,
 }
 
 impl<'a, O> Batch<'a, O> {
-    /// The batch's last record (valid or not).
-    pub(crate) fn last_record(&self) -> Option<&Record<'a>> {
-        self.records.last()
+    /// The record at `position` as the pass sees it: in the copy when the
+    /// batch was copied, in the file's bytes otherwise. `None` only for a
+    /// batch that [changed](Batch::changed).
+    #[inline]
+    fn view(&self, position: usize) -> Option<Record<'_>> {
+        let record = self.records.get(position)?;
+        if self.copy.is_empty() {
+            return Some(*record);
+        }
+        let base = self.records.first()?.offset();
+        let start = usize::try_from(record.offset() - base).ok()?;
+        let copied = Record::parse_prefix(self.copy.get(start..)?, record.offset()).ok()?;
+        (copied.payload_len() == record.payload_len()).then_some(copied)
+    }
+
+    /// The batch's last record's end (valid or not).
+    pub(crate) fn last_record_end(&self) -> Option<u64> {
+        self.records.last().map(Record::end_offset)
     }
 
     /// When every step of the batch is a record whose hash matched: the
     /// first and last record, how many there are and their payload bytes
     /// (so that a report can take the batch in O(1)).
     #[inline]
-    pub(crate) fn all_valid(&self) -> Option<(&Record<'a>, &Record<'a>, u64, u64)> {
-        if !(self.others.is_empty() && self.mismatches.is_empty()) {
+    pub(crate) fn all_valid(&self) -> Option<(Record<'_>, Record<'_>, u64, u64)> {
+        if !(self.others.is_empty() && self.mismatches.is_empty()) || self.changed {
             return None;
         }
         let count = u64::try_from(self.records.len()).unwrap_or(u64::MAX);
         Some((
-            self.records.first()?,
-            self.records.last()?,
+            self.view(0)?,
+            self.view(self.records.len().checked_sub(1)?)?,
             count,
             self.payload_bytes,
         ))
     }
 
     /// The batch's findings in file order, as the sequential
-    /// [`Scanner`](plog_format::Scanner) would yield them.
+    /// [`Scanner`](plog_format::Scanner) would yield them (the records'
+    /// bytes are the copy's when the batch was copied). Nothing for a batch
+    /// that [changed](Batch::changed): its pass ends with an error.
     #[inline]
     pub(crate) fn events(
         &self,
-        mut visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
+        mut visit: impl FnMut(Event<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        if self.changed {
+            return ControlFlow::Continue(());
+        }
         let mut others = self.others.iter().peekable();
         let mut mismatches = self.mismatches.iter().peekable();
-        for (position, record) in self.records.iter().enumerate() {
+        for position in 0..self.records.len() {
             while let Some((_, step)) = others.next_if(|(at, _)| *at == position) {
                 visit(step_event(*step))?;
             }
             match mismatches.next_if(|(at, _)| *at == position) {
                 Some(&(_, corruption)) => visit(Event::Corrupt(corruption))?,
-                None => visit(Event::Record(*record))?,
+                None => {
+                    if let Some(record) = self.view(position) {
+                        visit(Event::Record(record))?;
+                    }
+                }
             }
         }
         for (_, step) in others {
@@ -145,12 +233,66 @@ impl<'a, O> Batch<'a, O> {
         ControlFlow::Continue(())
     }
 
-    fn hash<W: BatchWork<'a, Out = O>>(&mut self, work: &W) {
-        for (position, record) in self.records.iter().enumerate() {
-            match check_hash(record) {
-                None => work.record(record, &mut self.out),
+    /// The batch's structural steps in file order (records unhashed, from
+    /// the copy), for a batch cut by a work that does not check hashes.
+    pub(crate) fn steps(&self, mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+        if self.changed {
+            return ControlFlow::Continue(());
+        }
+        let mut others = self.others.iter().peekable();
+        for position in 0..self.records.len() {
+            while let Some((_, step)) = others.next_if(|(at, _)| *at == position) {
+                visit(*step)?;
+            }
+            if let Some(record) = self.view(position) {
+                visit(Step::Record(record))?;
+            }
+        }
+        for (_, step) in others {
+            visit(*step)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Copies the batch's bytes when the work asks for it, then hashes each
+    /// record (from the copy) and hands the valid ones to the work.
+    fn process<W: BatchWork<Out = O>>(&mut self, work: &W) {
+        if W::COPIES && !self.copy_out() {
+            self.changed = true;
+            return;
+        }
+        let hashes = work.checks_hashes();
+        let mut out = std::mem::replace(&mut self.out, work.new_out());
+        for position in 0..self.records.len() {
+            let Some(record) = self.view(position) else {
+                self.changed = true;
+                break;
+            };
+            let mismatch = if hashes { check_hash(&record) } else { None };
+            match mismatch {
+                None => work.record(&record, &mut out),
                 Some(corruption) => self.mismatches.push((position, corruption)),
             }
+        }
+        self.out = out;
+    }
+
+    /// Copies the bytes of the batch's records into `copy`; whether the
+    /// records still lie inside the file's bytes as walked.
+    fn copy_out(&mut self) -> bool {
+        self.copy.clear();
+        let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else {
+            return true;
+        };
+        let range = usize::try_from(first.offset())
+            .ok()
+            .zip(usize::try_from(last.end_offset()).ok());
+        match range.and_then(|(start, end)| self.data.get(start..end)) {
+            Some(bytes) => {
+                self.copy.extend_from_slice(bytes);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -169,13 +311,12 @@ fn step_event(step: Step<'_>) -> Event<'_> {
 #[inline]
 pub(crate) fn check_hash(record: &Record<'_>) -> Option<Corruption> {
     let payload = record.payload();
-    let computed = if payload.len() >= PARALLEL_HASH_MIN {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_rayon(payload);
-        hasher.finalize()
-    } else {
-        blake3::hash(payload)
-    };
+    if payload.len() < PARALLEL_HASH_MIN {
+        return record.verify().err();
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_rayon(payload);
+    let computed = hasher.finalize();
     if computed.as_bytes() == &record.header().hash {
         None
     } else {
@@ -269,7 +410,7 @@ pub(crate) fn run<'a, W, S>(
     work: &W,
     mut sink: S,
 ) where
-    W: BatchWork<'a>,
+    W: BatchWork,
     S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
 {
     let runner = Runner::new(parallelism);
@@ -303,7 +444,7 @@ pub(crate) fn run<'a, W, S>(
                             let done = Arc::clone(&slot);
                             in_flight.push_back(slot);
                             scope.spawn_fifo(move |_| {
-                                batch.hash(work);
+                                batch.process(work);
                                 done.put(batch);
                             });
                         }
@@ -355,7 +496,7 @@ impl<'a, O> Slot<'a, O> {
 
 /// [`run`] with `sink` on the calling thread (it need not be `Send`): the
 /// sink does not overlap the hashing.
-pub(crate) fn run_local<'a, W: BatchWork<'a>>(
+pub(crate) fn run_local<'a, W: BatchWork>(
     mut walker: Walk<'a>,
     parallelism: &Parallelism,
     tuning: Tuning,
@@ -372,7 +513,7 @@ pub(crate) fn run_local<'a, W: BatchWork<'a>>(
         runner.run(|| {
             rayon::join(
                 || fill_window(&mut walker, sizes, &mut spare, &mut next, work),
-                || current.par_iter_mut().for_each(|batch| batch.hash(work)),
+                || current.par_iter_mut().for_each(|batch| batch.process(work)),
             )
         });
         for batch in &mut current {
@@ -387,7 +528,7 @@ pub(crate) fn run_local<'a, W: BatchWork<'a>>(
 
 /// Cuts up to `window` batches of about `batch_cost` from the walk into
 /// `into`, reusing batches from `spare`.
-fn fill_window<'a, W: BatchWork<'a>>(
+fn fill_window<'a, W: BatchWork>(
     walker: &mut Walk<'a>,
     (window, batch_cost): (usize, usize),
     spare: &mut Vec<Batch<'a, W::Out>>,
@@ -404,7 +545,7 @@ fn fill_window<'a, W: BatchWork<'a>>(
 
 /// Cuts the next batch of about `batch_cost` from the walk, reusing a batch
 /// from `spare`; `None` at the end of the walk.
-fn cut_batch<'a, W: BatchWork<'a>>(
+fn cut_batch<'a, W: BatchWork>(
     walker: &mut Walk<'a>,
     batch_cost: usize,
     spare: &mut Vec<Batch<'a, W::Out>>,
@@ -416,27 +557,40 @@ fn cut_batch<'a, W: BatchWork<'a>>(
             batch.records.clear();
             batch.others.clear();
             batch.mismatches.clear();
+            batch.copy.clear();
+            batch.changed = false;
             work.clear(&mut batch.out);
             batch
         }
         None => Batch {
+            data: walker.data(),
             records: Vec::new(),
             others: Vec::new(),
             mismatches: Vec::new(),
             payload_bytes: 0,
+            copy: Vec::new(),
+            changed: false,
             out: work.new_out(),
         },
     };
     let mut cost = 0usize;
     for step in walker.by_ref() {
-        cost = cost.saturating_add(RECORD_COST);
         match step {
             Step::Record(record) => {
-                cost = cost.saturating_add(record.payload().len());
+                if !work.wants(&record) {
+                    // Walked over: costs nothing downstream.
+                    continue;
+                }
+                cost = cost
+                    .saturating_add(RECORD_COST)
+                    .saturating_add(record.payload().len());
                 batch.payload_bytes = batch.payload_bytes.saturating_add(record.payload_len());
                 batch.records.push(record);
             }
-            other => batch.others.push((batch.records.len(), other)),
+            other => {
+                cost = cost.saturating_add(RECORD_COST);
+                batch.others.push((batch.records.len(), other));
+            }
         }
         if cost >= batch_cost {
             break;

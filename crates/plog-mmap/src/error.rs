@@ -2,7 +2,53 @@
 
 use std::path::{Path, PathBuf};
 
-use plog_format::{Corruption, IndexViolation, TornTail};
+use plog_format::{Corruption, IndexViolation, ParseError, TornTail};
+
+/// A file changed while plog read it: it was truncated (or a page of its
+/// mapping vanished) between the open and the end of a pass. The pass's
+/// result is not given: it would describe bytes that are no longer the
+/// file's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{path}: the file changed while it was read: {what}",
+    path = path.display(),
+    what = if len < read_len {
+        format!("truncated from {read_len} to {len} bytes")
+    } else {
+        format!("a page of its {read_len} mapped bytes vanished (it is {len} bytes now)")
+    }
+)]
+pub struct FileChanged {
+    /// The file.
+    pub path: PathBuf,
+    /// How many bytes plog was reading (the mapping's length, or the length
+    /// the file had when the read began).
+    pub read_len: u64,
+    /// The file's length when the change was noticed.
+    pub len: u64,
+}
+
+/// A pass over an open [`Log`](crate::Log) could not give a result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file changed while it was read.
+    #[error("{0}")]
+    Changed(FileChanged),
+    /// The offset to start from is past the end of the log.
+    #[error("{0}")]
+    Offset(ParseError),
+}
+
+impl ReadError {
+    /// The stable kind: `"changed"` or `"offset"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadError::Changed(_) => "changed",
+            ReadError::Offset(_) => "offset",
+        }
+    }
+}
 
 /// A log could not be opened or refreshed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +74,9 @@ pub enum OpenError {
         /// The limit ([`OpenOptions::read_limit`](crate::OpenOptions::read_limit)).
         limit: u64,
     },
+    /// The file was truncated while it was being read.
+    #[error("{0}")]
+    Changed(FileChanged),
 }
 
 impl OpenError {
@@ -39,11 +88,12 @@ impl OpenError {
         }
     }
 
-    /// The stable kind: `"io"` or `"too_large"`.
+    /// The stable kind: `"io"`, `"too_large"` or `"changed"`.
     pub fn kind(&self) -> &'static str {
         match self {
             OpenError::Io { .. } => "io",
             OpenError::TooLarge { .. } => "too_large",
+            OpenError::Changed(_) => "changed",
         }
     }
 }
@@ -73,28 +123,37 @@ pub enum ReplayError {
     /// A valid record's index breaks the order the caller expects.
     #[error("{0}")]
     IndexOrder(IndexViolation),
+    /// The file changed while it was replayed (or the start offset is past
+    /// its end).
+    #[error("{0}")]
+    Read(#[from] ReadError),
 }
 
 impl ReplayError {
     /// The stable kind: a corruption's kind (`"hash_mismatch"`, `"length"`,
     /// `"bad_magic"`, `"unsupported_version"`), `"torn"`, `"decode"`,
-    /// `"index_gap"` or `"index_order"`.
+    /// `"index_gap"`, `"index_order"`, or a [`ReadError`]'s kind.
     pub fn kind(&self) -> &'static str {
         match self {
             ReplayError::Corrupt(corruption) => corruption.kind(),
             ReplayError::Torn(_) => "torn",
             ReplayError::Decode { .. } => "decode",
             ReplayError::IndexOrder(violation) => violation.kind_str(),
+            ReplayError::Read(error) => error.kind(),
         }
     }
 
-    /// Byte offset of the problem.
-    pub fn offset(&self) -> u64 {
+    /// Byte offset of the problem (`None` for a file that changed).
+    pub fn offset(&self) -> Option<u64> {
         match self {
-            ReplayError::Corrupt(corruption) => corruption.offset(),
-            ReplayError::Torn(tail) => tail.offset,
-            ReplayError::Decode { offset, .. } => *offset,
-            ReplayError::IndexOrder(violation) => violation.offset,
+            ReplayError::Corrupt(corruption) => Some(corruption.offset()),
+            ReplayError::Torn(tail) => Some(tail.offset),
+            ReplayError::Decode { offset, .. } => Some(*offset),
+            ReplayError::IndexOrder(violation) => Some(violation.offset),
+            ReplayError::Read(ReadError::Offset(ParseError::OffsetOutOfRange { offset, .. })) => {
+                Some(*offset)
+            }
+            ReplayError::Read(_) => None,
         }
     }
 
@@ -108,6 +167,7 @@ impl ReplayError {
             },
             ReplayError::Decode { index, .. } => Some(*index),
             ReplayError::IndexOrder(violation) => Some(violation.index),
+            ReplayError::Read(_) => None,
         }
     }
 }

@@ -2,16 +2,21 @@
 //! v1): the structural walk, parallel BLAKE3 verification and typed replay.
 //!
 //! ```no_run
-//! use plog_mmap::{Log, VerifyOptions};
+//! use plog_mmap::{Log, ReplayOptions, VerifyOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let log = Log::open("node-3.plog")?;
 //!
 //! // Bulk verification: every finding, in file order, hashed on all cores.
-//! let report = log.verify(&VerifyOptions::default());
+//! let report = log.verify(&VerifyOptions::default())?;
 //! println!("{}: {} records, status {}", log.len(), report.records, report.status());
 //!
-//! // Recovery: typed entries from the snapshot index on, in file order.
-//! let entries: Vec<(u64, serde_json::Value)> = log.replay_from(1_000)?;
+//! // Recovery: typed entries from the snapshot index on, in file order,
+//! // applied one at a time (memory does not grow with the log).
+//! let options = ReplayOptions { from_index: Some(1_000), ..ReplayOptions::default() };
+//! log.replay_each(&options, |index, entry: serde_json::Value| {
+//!     println!("{index}: {}", entry["kind"]);
+//!     std::ops::ControlFlow::Continue(())
+//! })?;
 //! # Ok(()) }
 //! ```
 //!
@@ -128,6 +133,7 @@ extern crate self as plog_mmap;
 mod decode;
 mod engine;
 mod error;
+mod guard;
 mod options;
 mod replay;
 mod report;
@@ -139,7 +145,7 @@ mod walk;
 use std::ops::ControlFlow;
 
 pub use decode::decode_json;
-pub use error::{OpenError, ReplayError};
+pub use error::{FileChanged, OpenError, ReadError, ReplayError};
 pub use options::{DEFAULT_LIST_LIMIT, Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
 pub use replay::Replayed;
 pub use report::{LostRange, Omitted, VerifyReport};
@@ -154,59 +160,18 @@ pub use plog_format::{
     TornReason, TornTail, Walker,
 };
 
-use engine::{HashOnly, Tuning};
+use engine::{CopyAndHash, HashOnly, Tuning};
 use report::ReportBuilder;
 
 impl Log {
-    /// The structural walk of the whole file: records (hashes **not**
-    /// checked), structural corruptions and the torn tail, in file order
-    /// (`plog_format::Walker` with read-ahead: about 10 ns per record on a
-    /// resident file).
-    pub fn walk(&self) -> Walk<'_> {
-        Walk::new(self.bytes())
+    /// The structural walk of plog's own view of the bytes (see
+    /// [`Log::bytes_unchecked`] for who may see them).
+    pub(crate) fn walk_data(&self) -> Walk<'_> {
+        Walk::new(self.data())
     }
 
-    /// The structural walk from `offset`, which must be a record boundary
-    /// (e.g. [`Walk::offset`] of an earlier walk, or a record's
-    /// [`Record::end_offset`]); used to follow a growing file after
-    /// [`Log::refresh`].
-    ///
-    /// # Errors
-    /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
-    pub fn walk_from(&self, offset: u64) -> Result<Walk<'_>, ParseError> {
-        Walk::resume_at(self.bytes(), offset)
-    }
-
-    /// The valid-looking records, zero-copy, in file order: the structural
-    /// walk without hashing (use [`Log::verify`] or [`Log::for_each_event`]
-    /// to check hashes). A damaged length is stepped over (to its resync
-    /// offset) and remembered; the iteration ends at a torn tail or a bad
-    /// magic, which [`Records::torn`] and [`Records::corruptions`] then
-    /// tell.
-    ///
-    /// ```
-    /// use plog_mmap::Log;
-    /// let mut bytes = plog_format::MAGIC.to_vec();
-    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
-    /// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
-    /// let log = Log::from_bytes(bytes);
-    /// let sizes: Vec<u64> = log.records().map(|r| r.payload_len()).collect();
-    /// assert_eq!(sizes, [2, 3]);
-    /// ```
-    pub fn records(&self) -> Records<'_> {
-        Records {
-            walker: self.walk(),
-            torn: None,
-            corruptions: Vec::new(),
-            corruptions_omitted: 0,
-        }
-    }
-
-    /// The sequential reference classification (walk and hash, one record at
-    /// a time, on the calling thread). [`Log::for_each_event`] yields the
-    /// same events with the hashing done in parallel.
-    pub fn scan(&self) -> Scanner<'_> {
-        Scanner::new(self.bytes())
+    fn walk_data_from(&self, offset: u64) -> Result<Walk<'_>, ReadError> {
+        Walk::resume_at(self.data(), offset).map_err(ReadError::Offset)
     }
 
     /// Verifies the whole file: walks it once, hashes every payload across
@@ -220,16 +185,24 @@ impl Log {
     /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
     /// plog_format::encode_record_to_vec(3, b"{}", &mut bytes);
     /// let options = VerifyOptions { index_order: IndexOrder::Contiguous, ..Default::default() };
-    /// let report = Log::from_bytes(bytes).verify(&options);
+    /// let report = Log::from_bytes(bytes).verify(&options).unwrap();
     /// assert_eq!(report.status(), Status::Clean);
     /// assert_eq!(report.index_violations[0].kind_str(), "index_gap");
     /// assert!(!report.passes());
     /// ```
-    pub fn verify(&self, options: &VerifyOptions) -> VerifyReport {
+    ///
+    /// # Errors
+    /// [`ReadError::Changed`] when the file was truncated (or a mapped page
+    /// vanished) while it was verified.
+    pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, ReadError> {
         self.verify_tuned(options, Tuning::DEFAULT)
     }
 
-    pub(crate) fn verify_tuned(&self, options: &VerifyOptions, tuning: Tuning) -> VerifyReport {
+    pub(crate) fn verify_tuned(
+        &self,
+        options: &VerifyOptions,
+        tuning: Tuning,
+    ) -> Result<VerifyReport, ReadError> {
         let mut builder = ReportBuilder::new(
             self.len(),
             options.index_order,
@@ -237,7 +210,7 @@ impl Log {
             options.list_limit,
         );
         engine::run(
-            self.walk(),
+            self.walk_data(),
             &options.parallelism,
             tuning,
             &HashOnly,
@@ -245,7 +218,7 @@ impl Log {
                 if builder.takes_runs()
                     && let Some((first, last, count, payload_bytes)) = batch.all_valid()
                 {
-                    builder.valid_run(first, last, count, payload_bytes);
+                    builder.valid_run(&first, &last, count, payload_bytes);
                     return ControlFlow::Continue(());
                 }
                 batch.events(|event| {
@@ -254,50 +227,120 @@ impl Log {
                 })
             },
         );
-        builder.finish()
+        self.check_unchanged()?;
+        Ok(builder.finish())
     }
 
-    /// Streams the classification of the whole file to `visit`, in file
-    /// order, with hashing done in parallel (the same events as
-    /// [`Log::scan`]). `visit` runs on the calling thread and may stop the
-    /// walk by returning [`ControlFlow::Break`].
-    pub fn for_each_event<'a>(
-        &'a self,
-        parallelism: &Parallelism,
-        visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        stream_events(self.walk(), parallelism, visit)
-    }
-
-    /// [`Log::for_each_event`] from a record boundary `offset` (see
-    /// [`Log::walk_from`]).
+    /// Streams the classification of the file from `offset` (0: the whole
+    /// file, magic included; otherwise a record boundary, e.g. the end of
+    /// what an earlier pass saw, to follow a growing log after
+    /// [`Log::refresh`]) to `visit`, in file order: valid records, each
+    /// corruption and the torn tail, the same events as
+    /// `plog_format::Scanner`. Hashing runs on the pool of `parallelism`;
+    /// `visit` runs on the calling thread and may stop the pass with
+    /// [`ControlFlow::Break`].
+    ///
+    /// The records handed to `visit` borrow a private copy of the file's
+    /// bytes, made before they were hashed, that lives for the call: what
+    /// `visit` sees is exactly what was checked, even if another process
+    /// rewrites the file meanwhile.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use plog_mmap::{Event, Log, Parallelism};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
+    /// let mut sizes = Vec::new();
+    /// Log::from_bytes(bytes)
+    ///     .for_each_event(0, &Parallelism::Current, |event| {
+    ///         if let Event::Record(record) = event {
+    ///             sizes.push(record.payload().len());
+    ///         }
+    ///         ControlFlow::Continue(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(sizes, [2, 3]);
+    /// ```
     ///
     /// # Errors
-    /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
-    pub fn for_each_event_from<'a>(
-        &'a self,
+    /// [`ReadError::Offset`] when `offset` is past the end,
+    /// [`ReadError::Changed`] when the file changed while it was read.
+    pub fn for_each_event(
+        &self,
         offset: u64,
         parallelism: &Parallelism,
-        visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ParseError> {
-        Ok(stream_events(self.walk_from(offset)?, parallelism, visit))
+        mut visit: impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
+        self.copied_pass(offset, parallelism, true, |batch| batch.events(&mut visit))
+    }
+
+    /// The structural steps of the file from `offset` (see
+    /// [`Log::for_each_event`]): records **without** their hash checked,
+    /// structural corruptions and the torn tail, borrowing a private copy of
+    /// the bytes (a caller may check a record with [`Record::verify`]).
+    ///
+    /// # Errors
+    /// As [`Log::for_each_event`].
+    pub fn for_each_step(
+        &self,
+        offset: u64,
+        parallelism: &Parallelism,
+        mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
+        self.copied_pass(offset, parallelism, false, |batch| batch.steps(&mut visit))
+    }
+
+    /// The pass behind [`Log::for_each_event`] and [`Log::for_each_step`]:
+    /// copied batches, hashed or not, handed to `sink` on this thread.
+    fn copied_pass(
+        &self,
+        offset: u64,
+        parallelism: &Parallelism,
+        hashes: bool,
+        mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
+        let walk = if offset == 0 {
+            self.walk_data()
+        } else {
+            self.walk_data_from(offset)?
+        };
+        let mut flow = ControlFlow::Continue(());
+        let mut changed = false;
+        engine::run_local(
+            walk,
+            parallelism,
+            Tuning::DEFAULT,
+            &CopyAndHash { hashes },
+            |batch| {
+                changed |= batch.changed;
+                flow = if changed { ControlFlow::Break(()) } else { sink(batch) };
+                flow
+            },
+        );
+        self.check_unchanged()?;
+        if changed {
+            return Err(self.changed_error());
+        }
+        Ok(flow)
     }
 }
 
-fn stream_events<'a>(
-    walker: Walk<'a>,
-    parallelism: &Parallelism,
-    mut visit: impl FnMut(Event<'a>) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    let mut flow = ControlFlow::Continue(());
-    engine::run_local(walker, parallelism, Tuning::DEFAULT, &HashOnly, |batch| {
-        flow = batch.events(&mut visit);
-        flow
-    });
-    flow
-}
-
-/// The structural records of a log, zero-copy (see [`Log::records`]).
+/// The valid-looking records of a log's bytes, zero-copy, in file order:
+/// the structural walk without hashing (use [`Log::verify`] or
+/// [`Log::for_each_event`] to check hashes). A damaged length is stepped
+/// over (to its resync offset) and remembered; the iteration ends at a torn
+/// tail or a bad magic, which [`Records::torn`] and [`Records::corruptions`]
+/// then tell.
+///
+/// ```
+/// use plog_mmap::Records;
+/// let mut bytes = plog_format::MAGIC.to_vec();
+/// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+/// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
+/// let sizes: Vec<u64> = Records::new(&bytes).map(|r| r.payload_len()).collect();
+/// assert_eq!(sizes, [2, 3]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Records<'a> {
     walker: Walk<'a>,
@@ -308,6 +351,16 @@ pub struct Records<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// The records of a whole file's bytes (e.g. [`Log::in_memory`]).
+    pub fn new(data: &'a [u8]) -> Records<'a> {
+        Records {
+            walker: Walk::new(data),
+            torn: None,
+            corruptions: Vec::new(),
+            corruptions_omitted: 0,
+        }
+    }
+
     /// Where the next record would start; after the end, the end of the
     /// valid data (the torn tail's offset, or the file length).
     pub fn offset(&self) -> u64 {

@@ -91,34 +91,44 @@ impl Default for VerifyOptions {
     }
 }
 
-/// Options of [`Log::replay_with`](crate::Log::replay_with).
+/// Options of [`Log::replay`](crate::Log::replay) and
+/// [`Log::replay_each`](crate::Log::replay_each): those of verification
+/// (what is an error, index order, threads, list limits), and where to
+/// start.
+///
+/// ```
+/// use plog_mmap::{IndexOrder, RecoveryMode, ReplayOptions, VerifyOptions};
+/// let options = ReplayOptions {
+///     from_index: Some(1_000),
+///     verify: VerifyOptions { index_order: IndexOrder::Contiguous, ..VerifyOptions::default() },
+///     ..ReplayOptions::default()
+/// };
+/// assert_eq!(options.verify.mode, RecoveryMode::TolerateTorn);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ReplayOptions {
-    /// Decode only records whose index is at least this (snapshot recovery:
-    /// the records before the snapshot are still walked and verified, but
-    /// not decoded). `None`: decode every record.
+    /// What is an error (`mode`; an index out of `index_order` is one
+    /// except in [`RecoveryMode::Salvage`]), which threads verify and
+    /// decode, and the report's list limit.
+    pub verify: VerifyOptions,
+    /// Replay only records whose index is at least this (snapshot
+    /// recovery: the records before the snapshot are walked over, neither
+    /// hashed nor decoded nor reported). `None`: every record.
     pub from_index: Option<u64>,
-    /// The order that valid records' indices must follow (default: any); a
-    /// violation is an error except in [`RecoveryMode::Salvage`], where it is
-    /// only reported.
-    pub index_order: IndexOrder,
-    /// What is an error.
-    pub mode: RecoveryMode,
-    /// Which threads verify and decode.
-    pub parallelism: Parallelism,
-    /// The most entries kept in each list of the replay's report (see
-    /// [`VerifyOptions::list_limit`]).
-    pub list_limit: usize,
+    /// Whether payload hashes are checked (default `true`). Set it to
+    /// `false` only for a log whose every record was verified since it last
+    /// changed (e.g. at open, under the writer's lock, with the length
+    /// unchanged since): then each byte is hashed once per open and replay.
+    /// The structure (magic, lengths, torn tail) is checked either way.
+    pub check_hashes: bool,
 }
 
 impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
+            verify: VerifyOptions::default(),
             from_index: None,
-            index_order: IndexOrder::default(),
-            mode: RecoveryMode::default(),
-            parallelism: Parallelism::default(),
-            list_limit: DEFAULT_LIST_LIMIT,
+            check_hashes: true,
         }
     }
 }

@@ -1,15 +1,16 @@
-//! Typed replay: verify and decode in parallel, deliver in file order.
+//! Typed replay: verify and decode in parallel, deliver in file order,
+//! collected ([`Log::replay`]) or streamed to the caller ([`Log::replay_each`]).
 
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
+use std::sync::mpsc;
 
 use plog_format::{Event, Record};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::engine::{self, BatchWork, Tuning};
+use crate::engine::{self, Batch, BatchWork, Tuning};
 use crate::report::{ReportBuilder, is_magic_corruption};
-use crate::{Log, RecoveryMode, ReplayError, ReplayOptions, VerifyReport};
+use crate::{Log, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyReport};
 
 /// What a replay produced: the decoded entries in file order, and the report
 /// of the walk (torn tail, and in salvage mode the corruptions and lost
@@ -19,13 +20,15 @@ pub struct Replayed<T> {
     /// `(index, value)` of every valid record at or after
     /// [`ReplayOptions::from_index`], in file order.
     pub entries: Vec<(u64, T)>,
-    /// The verification report of the whole file.
+    /// The verification report of the records replayed.
     pub report: VerifyReport,
 }
 
-/// Decodes each valid record at or after `from_index` as JSON of `T`.
+/// Decodes each valid record at or after `from_index` as JSON of `T`, from
+/// the batch's private copy of the file's bytes.
 struct Decode<T> {
     from_index: Option<u64>,
+    check_hashes: bool,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -41,8 +44,18 @@ struct DecodeFailure {
     source: serde_json::Error,
 }
 
-impl<'a, T: Deserialize<'a> + Send> BatchWork<'a> for Decode<T> {
+impl<T: DeserializeOwned + Send> BatchWork for Decode<T> {
     type Out = Decoded<T>;
+    const COPIES: bool = true;
+
+    fn checks_hashes(&self) -> bool {
+        self.check_hashes
+    }
+
+    #[inline]
+    fn wants(&self, record: &Record<'_>) -> bool {
+        self.from_index.is_none_or(|from| record.index() >= from)
+    }
 
     fn new_out(&self) -> Decoded<T> {
         Decoded {
@@ -57,8 +70,8 @@ impl<'a, T: Deserialize<'a> + Send> BatchWork<'a> for Decode<T> {
     }
 
     #[inline]
-    fn record(&self, record: &Record<'a>, out: &mut Decoded<T>) {
-        if out.failure.is_some() || self.from_index.is_some_and(|from| record.index() < from) {
+    fn record(&self, record: &Record<'_>, out: &mut Decoded<T>) {
+        if out.failure.is_some() {
             return;
         }
         match crate::decode_json::<T>(record.payload()) {
@@ -74,151 +87,319 @@ impl<'a, T: Deserialize<'a> + Send> BatchWork<'a> for Decode<T> {
     }
 }
 
+/// Decoded entries in the order of the file, one batch at a time.
+type Delivery<T> = Vec<(u64, T)>;
+
 impl Log {
-    /// Replays the whole log: every valid record's payload decoded as JSON of
-    /// `T`, with its index, in file order. A torn tail is tolerated (dropped);
-    /// any corruption is an error. Hashing and decoding run on the current
-    /// rayon pool.
+    /// Replays the log: every valid record's payload (from
+    /// `options.from_index` on) decoded as JSON of `T`, with its index, in
+    /// file order, collected into a vector. Hashing and decoding run in
+    /// parallel on `options.parallelism`; the first problem in file order
+    /// that `options.mode` does not accept is the error (a corruption, a
+    /// torn tail in strict mode, an index out of `options.index_order`, a
+    /// payload that is not JSON of `T`), naming its offset and index.
     ///
-    /// # Errors
-    /// The first problem in file order ([`ReplayError`] names its offset and
-    /// index): a corruption, or a payload that does not decode.
-    pub fn replay<T: DeserializeOwned + Send>(&self) -> Result<Vec<(u64, T)>, ReplayError> {
-        self.replay_borrowed(&ReplayOptions::default())
-            .map(|replayed| replayed.entries)
-    }
-
-    /// Replays the records whose index is at least `from_index` (snapshot
-    /// recovery): earlier records are walked and verified, not decoded.
+    /// Records before `options.from_index` are walked, not hashed nor
+    /// decoded (a snapshot covers them); the report covers the records
+    /// replayed. Each batch of records is copied out of the file before it
+    /// is hashed and decoded, so every value is made from the bytes that
+    /// were checked, even if another process rewrites the file meanwhile.
     ///
-    /// # Errors
-    /// As [`Log::replay`].
-    pub fn replay_from<T: DeserializeOwned + Send>(
-        &self,
-        from_index: u64,
-    ) -> Result<Vec<(u64, T)>, ReplayError> {
-        let options = ReplayOptions {
-            from_index: Some(from_index),
-            ..ReplayOptions::default()
-        };
-        self.replay_borrowed(&options)
-            .map(|replayed| replayed.entries)
-    }
-
-    /// Replays with explicit options (mode, start index, index order,
-    /// threads) and returns the report with the entries.
-    ///
-    /// # Errors
-    /// The first problem in file order that `options.mode` does not accept.
-    pub fn replay_with<T: DeserializeOwned + Send>(
-        &self,
-        options: &ReplayOptions,
-    ) -> Result<Replayed<T>, ReplayError> {
-        self.replay_borrowed(options)
-    }
-
-    /// Replays decoding each payload as `T: Deserialize<'a>`, which may
-    /// borrow from the log (e.g. `&'a str` fields pointing into the mapped
-    /// file: no copy of the payload).
+    /// To apply entries one at a time without holding them all, use
+    /// [`Log::replay_each`].
     ///
     /// ```
     /// use plog_mmap::{Log, ReplayOptions};
-    /// #[derive(serde::Deserialize)]
-    /// struct Entry<'a> { kind: &'a str }
-    ///
     /// let mut bytes = plog_format::MAGIC.to_vec();
-    /// plog_format::encode_record_to_vec(7, br#"{"kind":"Pod"}"#, &mut bytes);
+    /// for index in 1..=3 {
+    ///     plog_format::encode_record_to_vec(index, format!("[{index}]").as_bytes(), &mut bytes);
+    /// }
     /// let log = Log::from_bytes(bytes);
-    /// let replayed = log.replay_borrowed::<Entry>(&ReplayOptions::default()).unwrap();
-    /// assert_eq!(replayed.entries[0].1.kind, "Pod");
+    /// let options = ReplayOptions { from_index: Some(2), ..ReplayOptions::default() };
+    /// let replayed = log.replay::<Vec<u32>>(&options).unwrap();
+    /// assert_eq!(replayed.entries, [(2, vec![2]), (3, vec![3])]);
     /// ```
     ///
     /// # Errors
-    /// The first problem in file order that `options.mode` does not accept.
-    pub fn replay_borrowed<'a, T: Deserialize<'a> + Send>(
-        &'a self,
+    /// The first problem in file order that `options.mode` does not accept,
+    /// or [`ReplayError::Read`] when the file changed while it was read.
+    pub fn replay<T: DeserializeOwned + Send>(
+        &self,
         options: &ReplayOptions,
     ) -> Result<Replayed<T>, ReplayError> {
         self.replay_tuned(options, Tuning::DEFAULT)
     }
 
-    pub(crate) fn replay_tuned<'a, T: Deserialize<'a> + Send>(
-        &'a self,
+    pub(crate) fn replay_tuned<T: DeserializeOwned + Send>(
+        &self,
         options: &ReplayOptions,
         tuning: Tuning,
     ) -> Result<Replayed<T>, ReplayError> {
-        let work = Decode::<T> {
-            from_index: options.from_index,
-            _type: PhantomData,
-        };
-        let mode = options.mode;
         let file_len = self.len();
-        let mut builder =
-            ReportBuilder::new(self.len(), options.index_order, mode, options.list_limit);
         let mut entries: Vec<(u64, T)> = Vec::new();
-        let mut error: Option<ReplayError> = None;
-        engine::run(self.walk(), &options.parallelism, tuning, &work, |batch| {
-            let mut failure = batch.out.failure.take();
-            let clean_run = if failure.is_none() && builder.takes_runs() {
-                batch.all_valid()
-            } else {
-                None
-            };
-            if let Some((first, last, count, payload_bytes)) = clean_run {
-                // Every record valid and decoded: nothing to look at one by one.
-                builder.valid_run(first, last, count, payload_bytes);
-            } else {
-                batch.events(|event| {
-                    let violation = builder.event(&event);
-                    let problem = match event {
-                        Event::Record(record) => {
-                            if failure
-                                .as_ref()
-                                .is_some_and(|f| f.offset == record.offset())
-                            {
-                                failure.take().map(|f| ReplayError::Decode {
-                                    offset: f.offset,
-                                    index: f.index,
-                                    source: f.source,
-                                })
-                            } else if mode == RecoveryMode::Salvage {
-                                None
-                            } else {
-                                violation.map(ReplayError::IndexOrder)
-                            }
-                        }
-                        Event::Corrupt(corruption) => (mode != RecoveryMode::Salvage
-                            || is_magic_corruption(&corruption))
-                        .then_some(ReplayError::Corrupt(corruption)),
-                        Event::Torn(tail) => {
-                            (mode == RecoveryMode::Strict).then_some(ReplayError::Torn(tail))
-                        }
-                    };
-                    match problem {
-                        Some(problem) => {
-                            error = Some(problem);
-                            ControlFlow::Break(())
-                        }
-                        None => ControlFlow::Continue(()),
-                    }
-                })?;
+        let report = self.replay_batches(options, tuning, &mut |batch, seen| {
+            if entries.capacity() - entries.len() < batch.len() {
+                let wanted = estimate_total(entries.len() + batch.len(), seen, file_len);
+                entries.reserve(wanted - entries.len());
             }
-            let incoming = batch.out.entries.len();
-            if entries.capacity() - entries.len() < incoming {
-                let seen = batch.last_record().map_or(0, Record::end_offset);
-                entries.reserve(
-                    estimate_total(entries.len() + incoming, seen, file_len) - entries.len(),
-                );
-            }
-            entries.append(&mut batch.out.entries);
+            entries.append(batch);
             ControlFlow::Continue(())
+        })?;
+        Ok(Replayed { entries, report })
+    }
+
+    /// Streaming recovery: replays like [`Log::replay`] but hands each
+    /// `(index, value)` to `apply` in file order as soon as its batch is
+    /// decoded, holding at most a bounded window of decoded entries (a few
+    /// batches per thread), so memory does not grow with the log. Decoding
+    /// runs on the pool while `apply` runs on the calling thread (which
+    /// need not be `Send`-safe: `apply` is not). `apply` may stop the replay
+    /// with [`ControlFlow::Break`]; the report then covers what was
+    /// delivered.
+    ///
+    /// On an error, every entry before the problem was applied and none
+    /// after it.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use plog_mmap::{Log, ReplayOptions};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// for index in 1..=100 {
+    ///     plog_format::encode_record_to_vec(index, b"{\"n\":1}", &mut bytes);
+    /// }
+    /// let mut total = 0u64;
+    /// let report = Log::from_bytes(bytes)
+    ///     .replay_each(&ReplayOptions::default(), |_index, entry: serde_json::Value| {
+    ///         total += entry["n"].as_u64().unwrap_or(0);
+    ///         ControlFlow::Continue(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((total, report.records), (100, 100));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Log::replay`].
+    pub fn replay_each<T, F>(&self, options: &ReplayOptions, apply: F) -> Result<VerifyReport, ReplayError>
+    where
+        T: DeserializeOwned + Send,
+        F: FnMut(u64, T) -> ControlFlow<()>,
+    {
+        self.replay_each_tuned(options, Tuning::STREAM, apply)
+    }
+
+    pub(crate) fn replay_each_tuned<T, F>(
+        &self,
+        options: &ReplayOptions,
+        tuning: Tuning,
+        mut apply: F,
+    ) -> Result<VerifyReport, ReplayError>
+    where
+        T: DeserializeOwned + Send,
+        F: FnMut(u64, T) -> ControlFlow<()>,
+    {
+        let mut apply_batch = |batch: &mut Delivery<T>| {
+            for (index, value) in batch.drain(..) {
+                apply(index, value)?;
+            }
+            ControlFlow::Continue(())
+        };
+        if consumer_is_in_pool(&options.verify.parallelism) {
+            // The calling thread is a worker of the pool that would decode:
+            // it cannot wait for that pool. Decode window by window and
+            // apply each window on this thread in between.
+            return self.replay_windows(options, tuning, &mut apply_batch);
+        }
+        // The pool decodes ahead (a producer thread drives it) while this
+        // thread applies; the channel bounds what is decoded but not yet
+        // applied.
+        let threads = engine::threads(&options.verify.parallelism);
+        let (sender, receiver) = mpsc::sync_channel::<Delivery<T>>(threads.saturating_mul(2));
+        let (returned, recycle) = mpsc::channel::<Delivery<T>>();
+        std::thread::scope(|scope| {
+            let producer = scope.spawn(move || {
+                self.replay_batches(options, tuning, &mut move |batch, _| {
+                    let mut next = recycle.try_recv().unwrap_or_default();
+                    std::mem::swap(batch, &mut next);
+                    match sender.send(next) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        // The consumer stopped.
+                        Err(_) => ControlFlow::Break(()),
+                    }
+                })
+            });
+            let mut stopped = false;
+            for mut batch in &receiver {
+                if apply_batch(&mut batch).is_break() {
+                    stopped = true;
+                    break;
+                }
+                let _ = returned.send(batch);
+            }
+            drop(receiver);
+            let result = producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let _ = stopped;
+            result
+        })
+    }
+
+    /// [`Log::replay_each`] with the decoding and the applying taking turns,
+    /// for a caller that is itself a worker of the decoding pool.
+    fn replay_windows<T: DeserializeOwned + Send>(
+        &self,
+        options: &ReplayOptions,
+        tuning: Tuning,
+        deliver: &mut dyn FnMut(&mut Delivery<T>) -> ControlFlow<()>,
+    ) -> Result<VerifyReport, ReplayError> {
+        let work = self.decode_work::<T>(options);
+        let mut judge = Judge::new(self, options);
+        engine::run_local(self.walk_data(), &options.verify.parallelism, tuning, &work, |batch| {
+            judge.batch(batch, &mut |entries: &mut Delivery<T>, _| deliver(entries))
         });
-        match error {
+        judge.finish(self)
+    }
+
+    /// The replay's pipeline: walks, copies, hashes and decodes on the pool,
+    /// and hands each batch's entries in file order to `deliver` (on a pool
+    /// thread) with the offset the walk reached, stopping at the first
+    /// problem.
+    fn replay_batches<T: DeserializeOwned + Send>(
+        &self,
+        options: &ReplayOptions,
+        tuning: Tuning,
+        deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
+    ) -> Result<VerifyReport, ReplayError> {
+        let work = self.decode_work::<T>(options);
+        let mut judge = Judge::new(self, options);
+        engine::run(self.walk_data(), &options.verify.parallelism, tuning, &work, |batch| {
+            judge.batch(batch, deliver)
+        });
+        judge.finish(self)
+    }
+
+    fn decode_work<T>(&self, options: &ReplayOptions) -> Decode<T> {
+        Decode {
+            from_index: options.from_index,
+            check_hashes: options.check_hashes,
+            _type: PhantomData,
+        }
+    }
+}
+
+/// Whether the calling thread is a worker of the pool that `parallelism`
+/// names (so it must not block waiting for that pool).
+fn consumer_is_in_pool(parallelism: &Parallelism) -> bool {
+    match parallelism {
+        Parallelism::Current | Parallelism::Threads(0) => rayon::current_thread_index().is_some(),
+        Parallelism::Threads(_) => false,
+        Parallelism::Pool(pool) => pool.current_thread_index().is_some(),
+    }
+}
+
+/// Takes a replay's batches in file order: folds them into the report,
+/// finds the first problem the mode does not accept, and delivers the
+/// entries before it.
+struct Judge {
+    builder: ReportBuilder,
+    mode: RecoveryMode,
+    error: Option<ReplayError>,
+    /// A batch no longer parsed as walked: the file changed.
+    changed: bool,
+}
+
+impl Judge {
+    fn new(log: &Log, options: &ReplayOptions) -> Judge {
+        Judge {
+            builder: ReportBuilder::new(
+                log.len(),
+                options.verify.index_order,
+                options.verify.mode,
+                options.verify.list_limit,
+            ),
+            mode: options.verify.mode,
+            error: None,
+            changed: false,
+        }
+    }
+
+    fn batch<T>(
+        &mut self,
+        batch: &mut Batch<'_, Decoded<T>>,
+        deliver: &mut dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if batch.changed {
+            // The file changed under the copy: `finish` reports it.
+            self.changed = true;
+            return ControlFlow::Break(());
+        }
+        let mut failure = batch.out.failure.take();
+        let clean_run = if failure.is_none() && self.builder.takes_runs() {
+            batch.all_valid()
+        } else {
+            None
+        };
+        let mut keep = batch.out.entries.len();
+        if let Some((first, last, count, payload_bytes)) = clean_run {
+            // Every record valid and decoded: nothing to look at one by one.
+            self.builder.valid_run(&first, &last, count, payload_bytes);
+        } else {
+            let (builder, mode, error) = (&mut self.builder, self.mode, &mut self.error);
+            let mut delivered = 0usize;
+            let _ = batch.events(|event| {
+                let violation = builder.event(&event);
+                let problem = match event {
+                    Event::Record(record) => {
+                        if failure.as_ref().is_some_and(|f| f.offset == record.offset()) {
+                            failure.take().map(|f| ReplayError::Decode {
+                                offset: f.offset,
+                                index: f.index,
+                                source: f.source,
+                            })
+                        } else if mode == RecoveryMode::Salvage {
+                            None
+                        } else {
+                            violation.map(ReplayError::IndexOrder)
+                        }
+                    }
+                    Event::Corrupt(corruption) => (mode != RecoveryMode::Salvage
+                        || is_magic_corruption(&corruption))
+                    .then_some(ReplayError::Corrupt(corruption)),
+                    Event::Torn(tail) => {
+                        (mode == RecoveryMode::Strict).then_some(ReplayError::Torn(tail))
+                    }
+                };
+                match problem {
+                    Some(problem) => {
+                        *error = Some(problem);
+                        ControlFlow::Break(())
+                    }
+                    None => {
+                        if matches!(event, Event::Record(_)) {
+                            delivered += 1;
+                        }
+                        ControlFlow::Continue(())
+                    }
+                }
+            });
+            if self.error.is_some() {
+                keep = delivered.min(keep);
+            }
+        }
+        batch.out.entries.truncate(keep);
+        let seen = batch.last_record_end().unwrap_or(0);
+        if deliver(&mut batch.out.entries, seen).is_break() || self.error.is_some() {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn finish(self, log: &Log) -> Result<VerifyReport, ReplayError> {
+        log.check_unchanged()?;
+        if self.changed {
+            return Err(log.changed_error().into());
+        }
+        match self.error {
             Some(error) => Err(error),
-            None => Ok(Replayed {
-                entries,
-                report: builder.finish(),
-            }),
+            None => Ok(self.builder.finish()),
         }
     }
 }

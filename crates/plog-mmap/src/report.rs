@@ -321,7 +321,7 @@ impl ReportBuilder {
 /// let mut bytes = plog_format::MAGIC.to_vec();
 /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
 /// bytes.extend_from_slice(&[0; 10]);
-/// let report = Log::from_bytes(bytes).verify(&VerifyOptions::default());
+/// let report = Log::from_bytes(bytes).verify(&VerifyOptions::default()).unwrap();
 /// let json = serde_json::to_value(&report).unwrap();
 /// assert_eq!(json["status"], "torn");
 /// assert_eq!(json["torn"]["reason"], "zero_fill");

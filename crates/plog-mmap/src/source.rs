@@ -1,5 +1,6 @@
 //! Opening a log: a read-only memory map of a regular file, or the bytes read
-//! into memory. The only `unsafe` code of plog lives in [`map_file`].
+//! into memory. With `guard.rs`, [`map_file`] holds plog-mmap's `unsafe`
+//! code.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -7,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
-use crate::OpenError;
+use crate::guard::{self, Registration};
+use crate::{FileChanged, OpenError, ReadError};
 
 /// Regular files at least this long are memory-mapped by [`MapPolicy::Auto`];
 /// shorter ones are read (a `read` of a few pages is cheaper than setting up
@@ -28,9 +30,8 @@ pub enum MapPolicy {
     Auto,
     /// Never map: always read the file into memory. Gives results identical
     /// to [`MapPolicy::Auto`] on every input (tested), at the cost of memory
-    /// equal to the file's length; use it when another process may truncate
-    /// or rewrite the file while it is open (see the crate docs, "Safety of
-    /// the mapping").
+    /// equal to the file's length. The bytes are then plog's own copy, so
+    /// [`Log::in_memory`] hands them out for zero-copy iteration.
     Never,
 }
 
@@ -65,17 +66,24 @@ impl Default for OpenOptions {
     }
 }
 
-/// Where a log's bytes live. Private: a safe caller only ever sees `&[u8]`
-/// borrowed from a [`Log`], never the mapping itself.
+/// Where a log's bytes live. Private: a safe caller never sees a slice of
+/// the mapping (see the crate docs, "Safety of the mapping").
 enum Backing {
-    Mapped(Mmap),
+    Mapped(Mapping),
     Memory(Vec<u8>),
+}
+
+/// A registered mapping. The registration is declared first so that it is
+/// dropped (unregistered) before the mapping is unmapped.
+struct Mapping {
+    registration: Registration,
+    map: Mmap,
 }
 
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::Mapped(map) => map,
+            Backing::Mapped(mapping) => &mapping.map,
             Backing::Memory(bytes) => bytes,
         }
     }
@@ -92,10 +100,10 @@ impl Backing {
 /// let mut bytes = plog_format::MAGIC.to_vec();
 /// plog_format::encode_record_to_vec(1, br#""hello""#, &mut bytes);
 /// let log = Log::from_bytes(bytes);
-/// let report = log.verify(&Default::default());
+/// let report = log.verify(&Default::default()).unwrap();
 /// assert_eq!((report.records, report.first_index), (1, Some(1)));
-/// let entries: Vec<(u64, String)> = log.replay().unwrap();
-/// assert_eq!(entries, [(1, "hello".to_string())]);
+/// let replayed = log.replay::<String>(&Default::default()).unwrap();
+/// assert_eq!(replayed.entries, [(1, "hello".to_string())]);
 /// ```
 pub struct Log {
     backing: Backing,
@@ -223,25 +231,98 @@ impl Log {
         }
     }
 
-    /// The whole file as it was at open (or at the last [`Log::refresh`]).
+    /// The whole file as plog reads it, for plog's own passes. Never handed
+    /// to a safe caller when mapped: plog's code does not rely on two reads
+    /// of a mapped byte agreeing (see the crate docs).
     #[inline]
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         self.backing.bytes()
+    }
+
+    /// The bytes, zero-copy, when they are plog's own copy in memory (a log
+    /// read rather than mapped: small files, pipes, [`MapPolicy::Never`],
+    /// [`Log::from_bytes`]); `None` for a mapped file, whose bytes another
+    /// process could change under a safe borrow. Iterate them with
+    /// [`Walk::new`](crate::Walk::new), [`Records::new`](crate::Records::new)
+    /// or `plog_format::Scanner`.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        match &self.backing {
+            Backing::Memory(bytes) => Some(bytes),
+            Backing::Mapped(_) => None,
+        }
+    }
+
+    /// The bytes, zero-copy, whatever the backing.
+    ///
+    /// # Safety
+    /// For a mapped log, the caller promises that no process truncates or
+    /// rewrites the file while the returned slice (or anything borrowed from
+    /// it) is alive. Rust assumes that the bytes behind a shared reference
+    /// never change; if the file changes anyway, a `str` made from these
+    /// bytes may stop being UTF-8 and code that read a byte twice may see two
+    /// values. (A truncation does not kill the process: the vanished pages
+    /// read as zeros, see [`Log::check_unchanged`].) Appending to the file is
+    /// fine: appended bytes lie past the mapping. Prefer [`Log::in_memory`],
+    /// or the passes of [`Log`], which copy what they hand out.
+    // The `unsafe` is the caller's promise above; the body is safe code.
+    #[allow(unsafe_code)]
+    pub unsafe fn bytes_unchecked(&self) -> &[u8] {
+        self.backing.bytes()
+    }
+
+    /// Whether the bytes of a mapped log are still those of the file: no
+    /// page vanished under the mapping and the file is not shorter than the
+    /// mapping. Every pass of [`Log`] calls this at its end and returns its
+    /// error instead of a result computed from changed bytes; callers of
+    /// [`Log::bytes_unchecked`] call it themselves. Always `Ok` for a log in
+    /// memory.
+    ///
+    /// # Errors
+    /// [`ReadError::Changed`] naming the mapped and the current length.
+    pub fn check_unchanged(&self) -> Result<(), ReadError> {
+        let Backing::Mapped(mapping) = &self.backing else {
+            return Ok(());
+        };
+        let error = self.changed_error();
+        match &error {
+            ReadError::Changed(changed)
+                if mapping.registration.faulted() || changed.len < changed.read_len =>
+            {
+                Err(error)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The error of a pass that found the file's bytes changed under it:
+    /// the length read and the file's length now.
+    pub(crate) fn changed_error(&self) -> ReadError {
+        let len = self
+            .file
+            .as_ref()
+            .and_then(|file| file.metadata().ok())
+            .map_or(0, |metadata| metadata.len());
+        ReadError::Changed(FileChanged {
+            path: self.path.clone().unwrap_or_default(),
+            read_len: self.len(),
+            len,
+        })
     }
 
     /// The file's length in bytes, as seen.
     #[inline]
     pub fn len(&self) -> u64 {
-        plog_len(self.bytes())
+        plog_len(self.data())
     }
 
     /// Whether the file is empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.bytes().is_empty()
+        self.data().is_empty()
     }
 
     /// Whether the bytes are a memory map of the file (rather than a copy).
+    #[inline]
     pub fn is_mapped(&self) -> bool {
         matches!(self.backing, Backing::Mapped(_))
     }
@@ -263,7 +344,8 @@ impl Log {
     ///
     /// ```
     /// use std::io::Write;
-    /// use plog_mmap::{Log, Step};
+    /// use std::ops::ControlFlow;
+    /// use plog_mmap::{Event, Log, Parallelism};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
     /// # let path = dir.path().join("raft.plog");
@@ -272,10 +354,16 @@ impl Log {
     /// std::fs::write(&path, &bytes)?;
     ///
     /// let mut log = Log::open(&path)?;
-    /// let mut walk = log.walk();
-    /// let seen = walk.by_ref().filter(|step| matches!(step, Step::Record(_))).count();
-    /// let resume = walk.offset(); // the end of what was read (or of a torn tail)
-    /// assert_eq!(seen, 1);
+    /// let mut resume = 0; // where the next pass starts: the end of the last record seen
+    /// let mut seen = Vec::new();
+    /// log.for_each_event(resume, &Parallelism::Current, |event| {
+    ///     if let Event::Record(record) = event {
+    ///         seen.push(record.index());
+    ///         resume = record.end_offset();
+    ///     }
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// assert_eq!(seen, [1]);
     ///
     /// // A writer appends...
     /// let mut record = Vec::new();
@@ -284,14 +372,13 @@ impl Log {
     ///
     /// // ...and the follower sees it after a refresh, from where it stopped.
     /// assert!(log.refresh()?.grew());
-    /// let new: Vec<u64> = log
-    ///     .walk_from(resume)?
-    ///     .filter_map(|step| match step {
-    ///         Step::Record(record) => Some(record.index()),
-    ///         _ => None,
-    ///     })
-    ///     .collect();
-    /// assert_eq!(new, [2]);
+    /// log.for_each_event(resume, &Parallelism::Current, |event| {
+    ///     if let Event::Record(record) = event {
+    ///         seen.push(record.index());
+    ///     }
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// assert_eq!(seen, [1, 2]);
     /// # Ok(()) }
     /// ```
     ///
@@ -360,19 +447,24 @@ fn load_regular(
     path: &Path,
 ) -> Result<Backing, OpenError> {
     if should_map(len, options)
-        && let Some(map) = map_file(file, len)
+        && let Some(mapping) = map_file(file, len)
     {
-        return Ok(Backing::Mapped(map));
+        return Ok(Backing::Mapped(mapping));
     }
     let mut from_start = file;
     from_start
         .seek(SeekFrom::Start(0))
         .map_err(|source| OpenError::io(path, "seek", source))?;
-    Ok(Backing::Memory(read_limited(
-        file,
-        options.read_limit,
-        path,
-    )?))
+    let bytes = read_limited(file, options.read_limit, path)?;
+    if plog_len(&bytes) < len {
+        // Shorter than its length a moment ago: truncated while being read.
+        return Err(OpenError::Changed(FileChanged {
+            path: path.to_path_buf(),
+            read_len: len,
+            len: plog_len(&bytes),
+        }));
+    }
+    Ok(Backing::Memory(bytes))
 }
 
 /// Reads `reader` to its end (at most `limit` bytes).
@@ -400,43 +492,45 @@ fn read_limited(
     Ok(bytes)
 }
 
-/// Maps the first `len` bytes of a regular file read-only, or `None` when
-/// the mapping cannot be made (the caller then reads the file instead).
+/// Maps the first `len` bytes of a regular file read-only and registers the
+/// mapping with the `SIGBUS` guard, or `None` when the mapping cannot be
+/// made or registered (the caller then reads the file instead).
 ///
-/// This is the one `unsafe` operation of plog. It is private to the crate:
-/// callers only get `&[u8]` borrows of a [`Log`], whose contract is in the
-/// crate docs ("Safety of the mapping").
+/// Private to the crate: no slice of the mapping reaches a safe caller (the
+/// crate docs, "Safety of the mapping").
 #[allow(unsafe_code)]
-fn map_file(file: &File, len: u64) -> Option<Mmap> {
+fn map_file(file: &File, len: u64) -> Option<Mapping> {
     let len_usize = usize::try_from(len).ok()?;
     // SAFETY: `Mmap` hands out a `&[u8]` over the page cache of `file`, and
-    // Rust assumes the bytes behind a shared reference never change. That
-    // holds for plog's logs under this contract, which the crate docs state
-    // for every caller of `Log::open`:
+    // Rust assumes that the bytes behind a shared reference never change.
+    // Another process can change them anyway; this is what happens then,
+    // and why it is memory-safe:
     //
-    // * The mapping is read-only and private to this crate; it is dropped with
-    //   the `Log`, and no `&[u8]` borrowed from it outlives the `Log` (the
-    //   borrow checker ties every slice and `Record` to `&Log`).
-    // * Its length is fixed here, at open (or at `Log::refresh`). The log is
-    //   append-only: bytes appended to the file later lie past `len` and are
-    //   not part of the mapping, so they are not seen until a refresh; the
-    //   bytes below `len` are never rewritten by a v1 writer (it only
-    //   appends, each append after the previous one was fsynced).
-    // * If another process nevertheless truncates the file while it is
-    //   mapped, reading a page past the new end raises SIGBUS and the process
-    //   dies: a crash, not a wrong answer or memory corruption. If it rewrites
-    //   bytes in place, readers may see old or new bytes (a torn record, a
-    //   hash mismatch), which the format's checks then report; plog never
-    //   derives a length, index or allocation from a byte without checking
-    //   it against the slice bounds, so changed bytes cannot make it read
-    //   out of bounds. No code here relies on two reads of the same byte
-    //   agreeing for memory safety.
-    // * Callers that cannot rule out truncation use `MapPolicy::Never`, which
-    //   reads the file and gives identical results.
+    // * The mapping is read-only, private to this crate and dropped with the
+    //   `Log`; no slice of it reaches safe code outside plog-mmap
+    //   (`Log::bytes_unchecked` is an `unsafe fn` whose caller takes over
+    //   this contract). What plog hands out is copied first: replay and the
+    //   event passes copy each batch of records and re-parse and hash the
+    //   copy, so a value handed out is always the bytes that were checked.
+    // * Its length is fixed here. Appends land past it and are not seen
+    //   until `Log::refresh`.
+    // * Truncation: touching a page past the new end of the file raises
+    //   SIGBUS. The mapping is registered with `guard` below, whose handler
+    //   maps zero pages over the vanished range and flags it; the pass reads
+    //   zeros, finishes, and `Log::check_unchanged` turns its result into a
+    //   "changed while it was read" error. No crash.
+    // * Rewriting in place: plog's passes may read old or new bytes. No code
+    //   of plog relies on two reads of a mapped byte agreeing: every length
+    //   is checked against the slice's fixed bounds right where it is used,
+    //   hashing only reads, and decoding runs over a private copy (a `str`
+    //   is never made from mapped bytes). Changed bytes therefore give a
+    //   wrong classification (a hash mismatch, a damaged length), never an
+    //   out-of-bounds access or an invalid `str`.
     let map = unsafe { MmapOptions::new().len(len_usize).map(file) }.ok()?;
+    let registration = guard::register(map.as_ptr() as usize, map.len())?;
     if len >= SEQUENTIAL_ADVICE_MIN_LEN {
         // Advice only: a kernel that refuses it changes speed, not results.
         let _ = map.advise(Advice::Sequential);
     }
-    Some(map)
+    Some(Mapping { registration, map })
 }

@@ -38,43 +38,68 @@ use oracle::{limited, oracle_report};
 type Outcome = Result<(Vec<(u64, serde_json::Value)>, u64), (&'static str, u64, Option<u64>)>;
 
 fn oracle_replay(data: &[u8], options: &ReplayOptions) -> Outcome {
-    let mut checker = IndexChecker::new(options.index_order);
+    let (entries, result) = oracle_replay_until_error(data, options);
+    result.map(|records| (entries, records))
+}
+
+/// The sequential replay: the entries decoded before the first problem (all
+/// of them when there is none) and the number of valid records, or the
+/// problem.
+#[allow(clippy::type_complexity)]
+fn oracle_replay_until_error(
+    data: &[u8],
+    options: &ReplayOptions,
+) -> (Vec<(u64, serde_json::Value)>, Result<u64, (&'static str, u64, Option<u64>)>) {
+    let mode = options.verify.mode;
+    let mut checker = IndexChecker::new(options.verify.index_order);
     let mut entries = Vec::new();
     let mut records = 0;
-    for event in plog_format::Scanner::new(data) {
+    // Records before `from_index` are walked over: not hashed, not counted.
+    let events = plog_format::Walker::new(data).filter_map(|step| match step {
+        plog_format::Step::Record(r) if options.from_index.is_some_and(|from| r.index() < from) => {
+            None
+        }
+        plog_format::Step::Record(r) if !options.check_hashes => Some(Event::Record(r)),
+        plog_format::Step::Record(r) => Some(match r.verify() {
+            Ok(()) => Event::Record(r),
+            Err(corruption) => Event::Corrupt(corruption),
+        }),
+        plog_format::Step::Corrupt(c) => Some(Event::Corrupt(c)),
+        plog_format::Step::Torn(t) => Some(Event::Torn(t)),
+    });
+    for event in events {
         match event {
             Event::Record(r) => {
                 records += 1;
                 let violation = checker.check(r.offset(), r.index());
-                if options.from_index.is_none_or(|from| r.index() >= from) {
-                    match serde_json::from_slice(r.payload()) {
-                        Ok(value) => entries.push((r.index(), value)),
-                        Err(_) => return Err(("decode", r.offset(), Some(r.index()))),
-                    }
-                }
+                let value = match serde_json::from_slice(r.payload()) {
+                    Ok(value) => value,
+                    Err(_) => return (entries, Err(("decode", r.offset(), Some(r.index())))),
+                };
                 if let Some(v) = violation
-                    && options.mode != RecoveryMode::Salvage
+                    && mode != RecoveryMode::Salvage
                 {
-                    return Err((v.kind_str(), v.offset, Some(v.index)));
+                    return (entries, Err((v.kind_str(), v.offset, Some(v.index))));
                 }
+                entries.push((r.index(), value));
             }
             Event::Corrupt(c) => {
                 let magic = matches!(
                     c,
                     Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
                 );
-                if options.mode != RecoveryMode::Salvage || magic {
-                    return Err((c.kind(), c.offset(), c.index()));
+                if mode != RecoveryMode::Salvage || magic {
+                    return (entries, Err((c.kind(), c.offset(), c.index())));
                 }
             }
             Event::Torn(t) => {
-                if options.mode == RecoveryMode::Strict {
-                    return Err(("torn", t.offset, None));
+                if mode == RecoveryMode::Strict {
+                    return (entries, Err(("torn", t.offset, None)));
                 }
             }
         }
     }
-    Ok((entries, records))
+    (entries, Ok(records))
 }
 
 fn outcome(result: Result<crate::Replayed<serde_json::Value>, ReplayError>) -> Outcome {
@@ -82,7 +107,7 @@ fn outcome(result: Result<crate::Replayed<serde_json::Value>, ReplayError>) -> O
         Ok(replayed) => Ok((replayed.entries, replayed.report.records)),
         Err(error) => Err((
             error.kind(),
-            error.offset(),
+            error.offset().unwrap_or(u64::MAX),
             match error {
                 ReplayError::Torn(_) => None,
                 other => other.index(),
@@ -224,10 +249,10 @@ proptest! {
                 parallelism: pool(threads),
                 list_limit,
             };
-            let got = log.verify_tuned(&options, tuning);
+            let got = log.verify_tuned(&options, tuning).unwrap();
             prop_assert_eq!(&got, &want, "{} threads", threads);
             // The verdicts do not depend on what is listed.
-            let full = oracle_report(log.bytes(), order, mode);
+            let full = oracle_report(log.in_memory().unwrap(), order, mode);
             prop_assert_eq!(got.status(), full.status());
             prop_assert_eq!(got.passes(), full.passes());
             prop_assert_eq!(got.corruption_count(), full.corruptions.len() as u64);
@@ -237,18 +262,38 @@ proptest! {
     }
 
     #[test]
-    fn the_event_stream_equals_the_scanner(bytes in damaged_log(), tuning in tuning()) {
-        let log = Log::from_bytes(bytes);
-        let want: Vec<Event<'_>> = log.scan().collect();
+    fn the_event_streams_equal_the_scanner_and_the_walker(bytes in damaged_log(), tuning in tuning()) {
+        let log = Log::from_bytes(bytes.clone());
+        let want: Vec<Event<'_>> = plog_format::Scanner::new(&bytes).collect();
+        let want_steps: Vec<plog_format::Step<'_>> = plog_format::Walker::new(&bytes).collect();
         for threads in [1, 3] {
+            // Hashed where the bytes lie (verification).
             let mut got = Vec::new();
-            engine::run_local(log.walk(), &pool(threads), tuning, &HashOnly, |batch| {
+            engine::run_local(log.walk_data(), &pool(threads), tuning, &HashOnly, |batch| {
                 batch.events(|event| {
-                    got.push(event);
+                    got.push(format!("{event:?}"));
                     ControlFlow::Continue(())
                 })
             });
-            prop_assert_eq!(&got, &want);
+            let want_debug: Vec<String> = want.iter().map(|e| format!("{e:?}")).collect();
+            prop_assert_eq!(&got, &want_debug);
+            // Copied, then hashed (what a caller is handed): the same
+            // events, with payloads borrowed from the copy.
+            let mut copied = Vec::new();
+            let flow = log.for_each_event(0, &pool(threads), |event| {
+                copied.push(format!("{event:?}"));
+                ControlFlow::Continue(())
+            });
+            prop_assert!(flow.is_ok());
+            prop_assert_eq!(&copied, &want_debug);
+            let mut steps = Vec::new();
+            let flow = log.for_each_step(0, &pool(threads), |step| {
+                steps.push(format!("{step:?}"));
+                ControlFlow::Continue(())
+            });
+            prop_assert!(flow.is_ok());
+            let want_steps: Vec<String> = want_steps.iter().map(|s| format!("{s:?}")).collect();
+            prop_assert_eq!(&steps, &want_steps);
         }
     }
 
@@ -259,14 +304,51 @@ proptest! {
         order in order(),
         mode in mode(),
         from_index in proptest::option::of(0u64..60),
+        check_hashes in proptest::bool::weighted(0.8),
     ) {
         let log = Log::from_bytes(bytes);
-        let mut options = ReplayOptions { from_index, index_order: order, mode, ..ReplayOptions::default() };
-        let want = oracle_replay(log.bytes(), &options);
+        let mut options = ReplayOptions {
+            verify: VerifyOptions { index_order: order, mode, ..VerifyOptions::default() },
+            from_index,
+            check_hashes,
+        };
+        let want = oracle_replay(log.in_memory().unwrap(), &options);
         for threads in 1..=4 {
-            options.parallelism = pool(threads);
+            options.verify.parallelism = pool(threads);
             let got = outcome(log.replay_tuned::<serde_json::Value>(&options, tuning));
             prop_assert_eq!(&got, &want, "{} threads", threads);
+            // Streaming: the same entries, in order, and the same first
+            // error, whether the caller is outside the pool (pipelined) or
+            // one of its workers (windows).
+            let mut streamed = Vec::new();
+            let result = log.replay_each_tuned(&options, tuning, |index, value: serde_json::Value| {
+                streamed.push((index, value));
+                ControlFlow::Continue(())
+            });
+            let got_stream = match result {
+                Ok(report) => Ok((streamed.clone(), report.records)),
+                Err(error) => outcome(Err(error)),
+            };
+            prop_assert_eq!(&got_stream, &want, "{} threads, streamed", threads);
+            if let Err(_) = &want {
+                // Every entry before the problem was applied.
+                let (before, _) = oracle_replay_until_error(log.in_memory().unwrap(), &options);
+                prop_assert_eq!(&streamed, &before);
+            }
+            if let Parallelism::Pool(pool) = &options.verify.parallelism {
+                let mut inside = Vec::new();
+                let result = pool.install(|| {
+                    log.replay_each_tuned(&options, tuning, |index, value: serde_json::Value| {
+                        inside.push((index, value));
+                        ControlFlow::Continue(())
+                    })
+                });
+                let got_inside = match result {
+                    Ok(report) => Ok((inside, report.records)),
+                    Err(error) => outcome(Err(error)),
+                };
+                prop_assert_eq!(&got_inside, &want, "{} threads, inside the pool", threads);
+            }
         }
     }
 
@@ -280,7 +362,7 @@ proptest! {
         prop_assert_eq!(mapped.is_mapped(), !bytes.is_empty());
         prop_assert!(!read.is_mapped());
         let options = VerifyOptions { parallelism: pool(2), ..VerifyOptions::default() };
-        prop_assert_eq!(mapped.verify(&options), read.verify(&options));
+        prop_assert_eq!(mapped.verify(&options).unwrap(), read.verify(&options).unwrap());
     }
 }
 
@@ -296,7 +378,7 @@ fn a_large_payload_is_hashed_in_parallel_and_checked() {
     let report = log.verify(&VerifyOptions {
         parallelism: pool(2),
         ..VerifyOptions::default()
-    });
+    }).unwrap();
     assert_eq!(
         report,
         oracle_report(&bytes, IndexOrder::Any, RecoveryMode::TolerateTorn)

@@ -57,8 +57,8 @@ impl Drop for ReadAhead {
 
 /// The structural walk of a log ([`plog_format::Walker`]) with read-ahead:
 /// records (hashes **not** checked), structural corruptions and the torn
-/// tail, in file order. Made by [`Log::walk`](crate::Log::walk) and
-/// [`Log::walk_from`](crate::Log::walk_from).
+/// tail, in file order, over bytes the caller holds (e.g.
+/// [`Log::in_memory`](crate::Log::in_memory)).
 #[derive(Clone, Debug)]
 pub struct Walk<'a> {
     walker: Walker<'a>,
@@ -66,14 +66,20 @@ pub struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Walk<'a> {
+    /// Walks a whole file's bytes, starting with its magic.
+    pub fn new(data: &'a [u8]) -> Walk<'a> {
         Walk {
             walker: Walker::new(data),
             read_ahead: ReadAhead::default(),
         }
     }
 
-    pub(crate) fn resume_at(data: &'a [u8], offset: u64) -> Result<Walk<'a>, ParseError> {
+    /// Walks from `offset`, a record boundary of a file whose magic was
+    /// checked before (see [`Walker::resume_at`]).
+    ///
+    /// # Errors
+    /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
+    pub fn resume_at(data: &'a [u8], offset: u64) -> Result<Walk<'a>, ParseError> {
         Ok(Walk {
             walker: Walker::resume_at(data, offset)?,
             read_ahead: ReadAhead::default(),
@@ -83,7 +89,7 @@ impl<'a> Walk<'a> {
     /// Where the next step starts: after a record, its end; after a damaged
     /// length, the resync offset; after the torn tail, its offset (the end
     /// of the valid data). Resume a later walk here with
-    /// [`Log::walk_from`](crate::Log::walk_from).
+    /// [`Walk::resume_at`].
     #[inline]
     pub fn offset(&self) -> u64 {
         self.walker.offset()

@@ -60,7 +60,7 @@ fn measure(log: &Log, options: &VerifyOptions) -> (usize, usize) {
     let start = LIVE.load(Ordering::SeqCst);
     PEAK.store(start, Ordering::SeqCst);
     let allocations = ALLOCATIONS.load(Ordering::SeqCst);
-    let report = log.verify(options);
+    let report = log.verify(options).unwrap();
     let peak = PEAK.load(Ordering::SeqCst) - start;
     let count = ALLOCATIONS.load(Ordering::SeqCst) - allocations;
     assert!(report.passes());

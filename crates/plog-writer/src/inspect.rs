@@ -254,7 +254,7 @@ pub(crate) fn scan_file(file: &File, path: &Path) -> Result<Inspection, WriteErr
         .map_err(|e| WriteError::io(path, "duplicate the log's file handle", e))?;
     let log =
         Log::from_file(handle, path, &OpenOptions::default()).map_err(|e| read_error(path, e))?;
-    Ok(scan_events(&log))
+    scan_events(&log, path)
 }
 
 /// [`scan_file`] for a log read by path without the lock (a dry run): the
@@ -266,7 +266,7 @@ pub(crate) fn scan_path(path: &Path) -> Result<Inspection, WriteError> {
         ..OpenOptions::default()
     };
     let log = Log::open_with(path, &options).map_err(|e| read_error(path, e))?;
-    Ok(scan_events(&log))
+    scan_events(&log, path)
 }
 
 fn read_error(path: &Path, error: OpenError) -> WriteError {
@@ -276,23 +276,25 @@ fn read_error(path: &Path, error: OpenError) -> WriteError {
     }
 }
 
-fn scan_events(log: &Log) -> Inspection {
-    let mut scan = Scan::new(log.bytes());
-    let _ = log.for_each_event(&Parallelism::Current, |event| {
-        scan.event(event);
-        ControlFlow::Continue(())
-    });
-    scan.out
+fn scan_events(log: &Log, path: &Path) -> Result<Inspection, WriteError> {
+    let mut scan = Scan::new(log.len(), None);
+    let _ = log
+        .for_each_event(0, &Parallelism::Current, |event| {
+            scan.event(event);
+            ControlFlow::Continue(())
+        })
+        .map_err(|error| WriteError::io(path, "read the log", std::io::Error::other(error)))?;
+    Ok(scan.finish())
 }
 
 /// The open-time walk of bytes in memory, with the sequential
 /// [`plog_format::Scanner`] (the reference that [`scan_file`] equals).
 pub(crate) fn scan_log(data: &[u8]) -> Inspection {
-    let mut scan = Scan::new(data);
+    let mut scan = Scan::new(crate::pos_u64(data.len()), Some(data));
     for event in Scanner::new(data) {
         scan.event(event);
     }
-    scan.out
+    scan.finish()
 }
 
 /// An [`Inspection`] built from a walk's events, in file order.
@@ -303,9 +305,9 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(data: &[u8]) -> Scan {
+    fn new(file_len: u64, data: Option<&[u8]>) -> Scan {
         let mut out = Inspection {
-            file_len: crate::pos_u64(data.len()),
+            file_len,
             records: 0,
             first_index: None,
             last_index: None,
@@ -318,7 +320,7 @@ impl Scan {
             increasing_violations: ViolationCount::default(),
             contiguous_violations: ViolationCount::default(),
         };
-        if check_magic(data) == Magic::V1 {
+        if data.is_some_and(|data| check_magic(data) == Magic::V1) {
             out.valid_end = crate::pos_u64(MAGIC_LEN);
         }
         Scan {
@@ -350,5 +352,19 @@ impl Scan {
             }
             Event::Torn(tail) => out.torn = Some(tail),
         }
+    }
+
+    /// The inspection; a file with no valid record whose magic is v1 ends
+    /// its valid data at the magic's end.
+    fn finish(mut self) -> Inspection {
+        let out = &mut self.out;
+        let magic_damaged = matches!(
+            out.first_corruption,
+            Some(Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. })
+        ) || out.torn.is_some_and(|t| t.reason == TornReason::Magic);
+        if out.records == 0 && !magic_damaged && out.file_len >= crate::pos_u64(MAGIC_LEN) {
+            out.valid_end = crate::pos_u64(MAGIC_LEN);
+        }
+        self.out
     }
 }

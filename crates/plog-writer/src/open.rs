@@ -123,6 +123,18 @@ impl LockedLog {
         &self.path
     }
 
+    /// A read-only handle to the locked file itself (not to whatever its
+    /// path names later): for a reader, e.g. `plog_mmap::Log::from_file`,
+    /// that must see the bytes this lock protects.
+    ///
+    /// # Errors
+    /// `io` when the handle cannot be duplicated.
+    pub fn read_handle(&self) -> Result<File, WriteError> {
+        self.file
+            .try_clone()
+            .map_err(|e| WriteError::io(&self.path, "duplicate the log's file handle", e))
+    }
+
     /// What the log holds (as of the last repair).
     pub fn inspection(&self) -> &Inspection {
         &self.inspection

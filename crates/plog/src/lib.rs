@@ -29,12 +29,15 @@
 //!
 //! # Replay from a snapshot index (node recovery)
 //!
-//! A node restored from a snapshot at index 1,000 replays only what follows.
-//! Every record is still verified (in parallel); records before the snapshot
-//! are skipped without decoding.
+//! A node restored from a snapshot at index 1,000 replays only what follows,
+//! applying each entry as it comes (memory holds a bounded window of
+//! entries, however long the log). Records before the snapshot are walked
+//! over, neither hashed nor decoded; the others are verified and decoded on
+//! every core.
 //!
 //! ```
-//! use plog::{Log, Writer, WriterOptions};
+//! use std::ops::ControlFlow;
+//! use plog::{Log, ReplayOptions, Writer, WriterOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("raft.plog");
@@ -45,9 +48,14 @@
 //! struct Entry { n: u64 }
 //!
 //! let log = Log::open(&path)?;
-//! let entries: Vec<(u64, Entry)> = log.replay_from(1_001)?;
-//! assert_eq!(entries.len(), 200);
-//! assert_eq!(entries[0].1.n, 1_001);
+//! let options = ReplayOptions { from_index: Some(1_001), ..ReplayOptions::default() };
+//! let (mut applied, mut first) = (0, None);
+//! log.replay_each(&options, |index, entry: Entry| {
+//!     first.get_or_insert(entry.n);
+//!     applied += 1;
+//!     ControlFlow::Continue(())
+//! })?;
+//! assert_eq!((applied, first), (200, Some(1_001)));
 //! # Ok(()) }
 //! ```
 //!
@@ -70,7 +78,10 @@
 //! let paths = vec![dir.path().join("a.plog"), dir.path().join("b.plog")];
 //! let reports: Vec<_> = paths
 //!     .par_iter()
-//!     .map(|path| Log::open(path).map(|log| log.verify(&VerifyOptions::default())))
+//!     .map(|path| -> Result<_, String> {
+//!         let log = Log::open(path).map_err(|e| e.to_string())?;
+//!         log.verify(&VerifyOptions::default()).map_err(|e| e.to_string())
+//!     })
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(reports[0].status(), Status::Clean);
 //! let damage = &reports[1].corruptions[0];
@@ -135,8 +146,8 @@ pub use plog_format::{
 /// The memory-mapped reader (plog-mmap).
 pub use plog_mmap as reader;
 pub use plog_mmap::{
-    Log, LostRange, MapPolicy, OpenError, OpenOptions, Parallelism, RecoveryMode, ReplayError,
-    ReplayOptions, Replayed, VerifyOptions, VerifyReport,
+    FileChanged, Log, LostRange, MapPolicy, OpenError, OpenOptions, Parallelism, ReadError,
+    RecoveryMode, ReplayError, ReplayOptions, Replayed, VerifyOptions, VerifyReport,
 };
 /// The durable writer (plog-writer).
 pub use plog_writer as writer;

@@ -1,10 +1,11 @@
 //! `PersistentLog`: engenho-store's API, on plog's reader and writer.
 
+use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use plog_format::{Corruption, Event};
-use plog_mmap::{Log, OpenError, Parallelism};
+use plog_format::Corruption;
+use plog_mmap::{Log, OpenError, OpenOptions, ReplayError, ReplayOptions};
 use plog_writer::{GroupCommit, LockedLog, OpenReport, WriteError, WriterOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -141,12 +142,32 @@ impl PersistentLogError {
     fn from_open(err: OpenError) -> PersistentLogError {
         PersistentLogError::Io(err.to_string())
     }
+
+    fn from_replay(err: ReplayError) -> PersistentLogError {
+        match err {
+            ReplayError::Corrupt(corruption) => PersistentLogError::from_corruption(&corruption),
+            ReplayError::Decode {
+                offset,
+                index,
+                source,
+            } => PersistentLogError::Decode {
+                index,
+                detail: format!("at offset {offset}: {source}"),
+            },
+            // Neither a torn tail (tolerated) nor index order (any) is an
+            // error of this replay; a file that changed while it was read
+            // is an I/O failure.
+            other => PersistentLogError::Io(other.to_string()),
+        }
+    }
 }
 
 /// How the log was found at open.
 #[derive(Debug)]
 enum Appender {
-    /// Clean (or repaired): appends go through group commit.
+    /// Clean (or repaired): appends go through group commit. Every record
+    /// was verified at open or written by this process since, under the
+    /// lock, so a replay need not hash them again.
     Ready(GroupCommit),
     /// Corrupt: the lock is held, appends are refused, replay reports the
     /// damage (as engenho-store's replay did).
@@ -165,9 +186,12 @@ enum Appender {
 /// * [`PersistentLog::append`] takes `&self`: share the log across threads;
 ///   concurrent appends are gathered into one write and one `fdatasync`
 ///   (group commit), and each returns once its own record is durable.
-/// * [`PersistentLog::replay`] reads the file through plog-mmap: hashes are
-///   verified in parallel on the rayon pool while entries are decoded in file
-///   order; the first problem in file order is returned.
+/// * [`PersistentLog::replay`] reads the locked file through plog-mmap and
+///   decodes entries in parallel on the rayon pool, in file order; the first
+///   problem in file order is returned. Hashes verified at open are not
+///   verified again: each byte is hashed once per open and replay.
+///   [`PersistentLog::replay_each`] hands entries to a callback one at a
+///   time (recovery in bounded memory).
 ///
 /// ```
 /// use plog::PersistentLog;
@@ -186,6 +210,9 @@ pub struct PersistentLog {
     path: PathBuf,
     appender: Appender,
     opened: Option<OpenReport>,
+    /// A read handle to the locked file: replays read the bytes the lock
+    /// protects, whatever happens to the path.
+    reader: File,
 }
 
 impl PersistentLog {
@@ -210,16 +237,16 @@ impl PersistentLog {
                     .io_error()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
             {
-                let (log, report) =
-                    GroupCommit::open(&path, options).map_err(PersistentLogError::from_write)?;
-                return Ok(PersistentLog {
-                    path,
-                    appender: Appender::Ready(log),
-                    opened: Some(report),
-                });
+                // Create it (magic, fsync of the file and its directories),
+                // then open it as any existing log.
+                drop(GroupCommit::create(&path, options).map_err(PersistentLogError::from_write)?);
+                LockedLog::open(&path).map_err(PersistentLogError::from_write)?
             }
             Err(err) => return Err(PersistentLogError::from_write(err)),
         };
+        let reader = locked
+            .read_handle()
+            .map_err(PersistentLogError::from_write)?;
         let inspection = locked.inspection();
         if let Some(first_corruption) = inspection.first_corruption {
             if first_corruption.index().is_none() {
@@ -233,6 +260,7 @@ impl PersistentLog {
                     first_corruption,
                 },
                 opened: None,
+                reader,
             });
         }
         let (log, report) = locked
@@ -242,6 +270,7 @@ impl PersistentLog {
             path,
             appender: Appender::Ready(log),
             opened: Some(report),
+            reader,
         })
     }
 
@@ -272,43 +301,91 @@ impl PersistentLog {
 
     /// Every entry in file order, decoded from JSON.
     ///
-    /// The file is memory-mapped (read into memory when small); hashes are
-    /// verified across the rayon pool while the calling thread decodes, in
-    /// file order. A torn tail — only possible here while another append is
-    /// in flight, since open cut any left by a crash — ends the replay
-    /// without error, as engenho-store's did.
+    /// The locked file is memory-mapped (read when small) and its entries
+    /// are decoded in parallel on the current rayon pool, delivered in file
+    /// order. Hashes are checked only where open did not check them: a log
+    /// that opened clean holds records verified at open or appended by this
+    /// process since, under its lock (a log that opened corrupt is checked
+    /// again, so that the damage is reported here as engenho-store did). A
+    /// torn tail — only possible here while another append is in flight,
+    /// since open cut any left by a crash — ends the replay without error,
+    /// as engenho-store's did.
+    ///
+    /// `T: Send` (engenho-store's bound was `DeserializeOwned` alone) lets
+    /// entries decode on the pool's threads.
     ///
     /// # Errors
     /// The first problem in file order: `hash_mismatch` (with the record's
     /// index), `damaged_length`, `decode` (with the index), `bad_magic`,
-    /// `unsupported_version`, or `io`.
-    pub fn replay<T: DeserializeOwned>(&self) -> Result<Vec<(u64, T)>, PersistentLogError> {
-        let log = Log::open(&self.path).map_err(PersistentLogError::from_open)?;
-        let mut entries = Vec::new();
-        let mut failure = None;
-        let _ = log.for_each_event(&Parallelism::Current, |event| match event {
-            Event::Record(record) => match plog_mmap::decode_json::<T>(record.payload()) {
-                Ok(entry) => {
-                    entries.push((record.index(), entry));
-                    ControlFlow::Continue(())
-                }
-                Err(err) => {
-                    failure = Some(PersistentLogError::Decode {
-                        index: record.index(),
-                        detail: format!("at offset {}: {err}", record.offset()),
-                    });
-                    ControlFlow::Break(())
-                }
-            },
-            Event::Corrupt(corruption) => {
-                failure = Some(PersistentLogError::from_corruption(&corruption));
-                ControlFlow::Break(())
-            }
-            Event::Torn(_) => ControlFlow::Break(()),
-        });
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(entries),
+    /// `unsupported_version`, or `io` (also when the file was truncated
+    /// while it was read).
+    pub fn replay<T: DeserializeOwned + Send>(&self) -> Result<Vec<(u64, T)>, PersistentLogError> {
+        let log = self.open_reader()?;
+        log.replay(&self.replay_options())
+            .map(|replayed| replayed.entries)
+            .map_err(PersistentLogError::from_replay)
+    }
+
+    /// Streaming recovery: every entry in file order, handed to `apply` one
+    /// at a time as the pool decodes ahead, so that memory holds a bounded
+    /// window of entries whatever the log's length (engenho-store: apply
+    /// each entry to the state, drop it). Entries with an index below
+    /// `from_index` (covered by a snapshot) are skipped without being
+    /// hashed or decoded. Checks and errors as [`PersistentLog::replay`];
+    /// on an error, every entry before the problem was applied.
+    ///
+    /// ```
+    /// use plog::PersistentLog;
+    /// # fn main() -> Result<(), plog::PersistentLogError> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let log = PersistentLog::open(dir.path().join("raft.plog"))?;
+    /// for index in 1..=10 {
+    ///     log.append(index, &serde_json::json!({"op": "put", "n": index}))?;
+    /// }
+    /// let mut sum = 0;
+    /// log.replay_each(Some(8), |_index, entry: serde_json::Value| {
+    ///     sum += entry["n"].as_u64().unwrap_or(0);
+    /// })?;
+    /// assert_eq!(sum, 8 + 9 + 10);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`PersistentLog::replay`].
+    pub fn replay_each<T: DeserializeOwned + Send>(
+        &self,
+        from_index: Option<u64>,
+        mut apply: impl FnMut(u64, T),
+    ) -> Result<(), PersistentLogError> {
+        let log = self.open_reader()?;
+        let options = ReplayOptions {
+            from_index,
+            ..self.replay_options()
+        };
+        log.replay_each(&options, |index, entry| {
+            apply(index, entry);
+            ControlFlow::Continue(())
+        })
+        .map(|_| ())
+        .map_err(PersistentLogError::from_replay)
+    }
+
+    /// The locked file, mapped (or read when small).
+    fn open_reader(&self) -> Result<Log, PersistentLogError> {
+        let handle = self
+            .reader
+            .try_clone()
+            .map_err(|e| PersistentLogError::Io(format!("{}: {e}", self.path.display())))?;
+        Log::from_file(handle, &self.path, &OpenOptions::default())
+            .map_err(PersistentLogError::from_open)
+    }
+
+    /// engenho-store's replay rules (a torn tail ends it, any index is
+    /// fine), trusting the hashes of a log that opened clean.
+    fn replay_options(&self) -> ReplayOptions {
+        ReplayOptions {
+            check_hashes: !matches!(self.appender, Appender::Ready(_)),
+            ..ReplayOptions::default()
         }
     }
 

@@ -32,7 +32,7 @@ pub fn read_back(path: &std::path::Path) -> plog_format::Classification {
     let bytes = std::fs::read(path).unwrap();
     let oracle = plog_format::classify(&bytes);
     let log = plog_mmap::Log::open(path).unwrap();
-    let report = log.verify(&plog_mmap::VerifyOptions::default());
+    let report = log.verify(&plog_mmap::VerifyOptions::default()).unwrap();
     assert_eq!(report.file_len, oracle.file_len);
     assert_eq!(report.records, oracle.records.len() as u64);
     assert_eq!(report.status(), oracle.status());

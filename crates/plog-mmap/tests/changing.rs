@@ -1,0 +1,254 @@
+//! A file that is truncated, extended or rewritten while plog-mmap reads it:
+//! no signal, no panic; each pass ends in its normal result or in the
+//! "changed while it was read" error (and, for a truncation or an append,
+//! exactly one of: the full result of the original bytes, or that error).
+//!
+//! The seed is printed on failure; `PLOG_CHANGING_SEED` replays one.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use plog_mmap::{
+    Log, MapPolicy, OpenOptions, Parallelism, ReadError, ReplayError, ReplayOptions,
+    VerifyOptions,
+};
+use plog_testdata::{build_log, k8s_payload};
+
+/// What happens to the file during the pass.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// `truncate -s N` to a random shorter length.
+    Truncate,
+    /// Bytes appended (a live writer).
+    Extend,
+    /// Random bytes written over a random range, length unchanged.
+    Rewrite,
+    /// Cut to zero, then the same length of other bytes written (`cp`).
+    Replace,
+}
+
+/// A library entry point, reduced to what the test compares.
+#[derive(Clone, Copy, Debug)]
+enum Pass {
+    Verify,
+    Replay,
+    ReplayEach,
+    Events,
+    Steps,
+}
+
+const PASSES: [Pass; 5] = [
+    Pass::Verify,
+    Pass::Replay,
+    Pass::ReplayEach,
+    Pass::Events,
+    Pass::Steps,
+];
+const CHANGES: [Change; 4] = [
+    Change::Truncate,
+    Change::Extend,
+    Change::Rewrite,
+    Change::Replace,
+];
+
+/// What a pass gave: a summary of its result, or the kind of its error.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Done(String),
+    Changed,
+    Other(String),
+}
+
+fn run(log: &Log, pass: Pass) -> Outcome {
+    let parallelism = Parallelism::Threads(2);
+    let read = |error: ReadError| match error {
+        ReadError::Changed(_) => Outcome::Changed,
+        other => Outcome::Other(other.to_string()),
+    };
+    let replayed = |error: ReplayError| match error {
+        ReplayError::Read(ReadError::Changed(_)) => Outcome::Changed,
+        other => Outcome::Other(other.kind().to_string()),
+    };
+    let options = ReplayOptions {
+        verify: VerifyOptions {
+            parallelism: parallelism.clone(),
+            ..VerifyOptions::default()
+        },
+        ..ReplayOptions::default()
+    };
+    match pass {
+        Pass::Verify => match log.verify(&options.verify) {
+            Ok(report) => Outcome::Done(format!("{report:?}")),
+            Err(error) => read(error),
+        },
+        Pass::Replay => match log.replay::<serde_json::Value>(&options) {
+            Ok(replayed) => Outcome::Done(format!(
+                "{} {:?}",
+                replayed.entries.len(),
+                replayed.entries.last()
+            )),
+            Err(error) => replayed(error),
+        },
+        Pass::ReplayEach => {
+            let (mut count, mut last) = (0u64, None);
+            match log.replay_each(&options, |index, value: serde_json::Value| {
+                count += 1;
+                last = Some((index, value));
+                ControlFlow::Continue(())
+            }) {
+                Ok(_) => Outcome::Done(format!("{count} {last:?}")),
+                Err(error) => replayed(error),
+            }
+        }
+        Pass::Events | Pass::Steps => {
+            let mut digest = blake3::Hasher::new();
+            let result = if matches!(pass, Pass::Events) {
+                log.for_each_event(0, &parallelism, |event| {
+                    digest.update(format!("{event:?}").as_bytes());
+                    ControlFlow::Continue(())
+                })
+            } else {
+                log.for_each_step(0, &parallelism, |step| {
+                    if let plog_format::Step::Record(record) = step {
+                        digest.update(record.payload());
+                    }
+                    ControlFlow::Continue(())
+                })
+            };
+            match result {
+                Ok(_) => Outcome::Done(digest.finalize().to_hex().to_string()),
+                Err(error) => read(error),
+            }
+        }
+    }
+}
+
+/// splitmix64: a small, seedable generator (the test needs no more).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn change_file(path: &Path, change: Change, len: u64, rng: &mut Rng) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    match change {
+        Change::Truncate => file.set_len(rng.below(len)).unwrap(),
+        Change::Extend => {
+            file.seek(SeekFrom::End(0)).unwrap();
+            file.write_all(&vec![0x5a; 1 + rng.below(100_000) as usize])
+                .unwrap();
+        }
+        Change::Rewrite => {
+            let at = rng.below(len);
+            let n = 1 + rng.below((len - at).min(1 << 20));
+            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            file.seek(SeekFrom::Start(at)).unwrap();
+            file.write_all(&bytes).unwrap();
+        }
+        Change::Replace => {
+            file.set_len(0).unwrap();
+            let bytes: Vec<u8> = (0..len).map(|i| (i as u8) ^ 0x33).collect();
+            file.write_all(&bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn passes_survive_a_file_changing_underneath() {
+    let seed = std::env::var("PLOG_CHANGING_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let result = std::panic::catch_unwind(|| trials(seed));
+    if let Err(panic) = result {
+        eprintln!("passes_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}");
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn trials(seed: u64) {
+    let mut rng = Rng(seed);
+    let payloads: Vec<Vec<u8>> = (0..3_000u64).map(|i| k8s_payload(i, 300)).collect();
+    let original = build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])));
+    let len = original.len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changing.plog");
+    let mapped = OpenOptions {
+        map: MapPolicy::Auto,
+        min_map_len: 1,
+        read_limit: None,
+    };
+    // Each pass's result on the unchanged file, and how long it takes.
+    std::fs::write(&path, &original).unwrap();
+    let reference: Vec<(Outcome, Duration)> = PASSES
+        .iter()
+        .map(|&pass| {
+            let log = Log::open_with(&path, &mapped).unwrap();
+            let start = Instant::now();
+            let outcome = run(&log, pass);
+            (outcome, start.elapsed())
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for trial in 0..240 {
+        let pass = PASSES[trial % PASSES.len()];
+        let change = CHANGES[(trial / PASSES.len()) % CHANGES.len()];
+        let (want, took) = &reference[trial % PASSES.len()];
+        std::fs::write(&path, &original).unwrap();
+        let log = Log::open_with(&path, &mapped).unwrap();
+        assert!(log.is_mapped());
+        let delay = Duration::from_nanos(rng.below(took.as_nanos() as u64 * 5 / 4 + 1));
+        let got = std::thread::scope(|scope| {
+            let path = &path;
+            let mut change_rng = Rng(rng.next());
+            scope.spawn(move || {
+                std::thread::sleep(delay);
+                change_file(path, change, len, &mut change_rng);
+            });
+            run(&log, pass)
+        });
+        let what = format!("trial {trial}: {pass:?} with {change:?} after {delay:?}: {got:?}");
+        match change {
+            // Appends lie past the mapping: the result is the original's.
+            Change::Extend => assert_eq!(&got, want, "{what}"),
+            // Shorter: the original result (the pass ended first) or the
+            // error, never a result computed from a cut file.
+            Change::Truncate => assert!(got == *want || got == Outcome::Changed, "{what}"),
+            // Rewritten bytes may read as damage; any result or the error
+            // is fine, as long as the process is alive to say so.
+            Change::Rewrite | Change::Replace => {}
+        }
+        let kind = match &got {
+            Outcome::Done(_) if got == *want => "original",
+            Outcome::Done(_) => "other result",
+            Outcome::Changed => "changed",
+            Outcome::Other(_) => "error",
+        };
+        *counts.entry((format!("{change:?}"), kind)).or_insert(0) += 1;
+    }
+    eprintln!("seed {seed}: {counts:?}");
+    // The test must have caught some passes mid-way, or it proves nothing.
+    let changed: u32 = counts
+        .iter()
+        .filter(|((_, kind), _)| *kind == "changed")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(changed > 0, "no pass saw the file change: {counts:?}");
+}
