@@ -60,18 +60,31 @@ impl<'a> Scanner<'a> {
     }
 }
 
-impl<'a> Iterator for Scanner<'a> {
-    type Item = Event<'a>;
-
-    fn next(&mut self) -> Option<Event<'a>> {
-        Some(match self.walker.next()? {
+impl<'a> From<Step<'a>> for Event<'a> {
+    /// Verifies a step of the structural walk: a record whose hash matches
+    /// stays a record, one whose hash does not becomes
+    /// [`Corruption::HashMismatch`]; corruptions and torn tails carry over.
+    /// (The one conversion from unverified steps to verified events: it
+    /// hashes the payload of a record step, and nothing else.)
+    #[inline]
+    fn from(step: Step<'a>) -> Event<'a> {
+        match step {
             Step::Record(record) => match record.verify() {
                 Ok(()) => Event::Record(record),
                 Err(corruption) => Event::Corrupt(corruption),
             },
             Step::Corrupt(corruption) => Event::Corrupt(corruption),
             Step::Torn(tail) => Event::Torn(tail),
-        })
+        }
+    }
+}
+
+impl<'a> Iterator for Scanner<'a> {
+    type Item = Event<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Event<'a>> {
+        self.walker.next().map(Event::from)
     }
 }
 
@@ -82,7 +95,7 @@ mod collected {
     use alloc::vec::Vec;
 
     use super::{Event, Scanner};
-    use crate::{Corruption, Status, TornTail, pos_u64};
+    use crate::{Corruption, Status, TornTail, len_u64};
 
     /// Where a valid record is and what it holds, without borrowing the input.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -132,7 +145,7 @@ mod collected {
     /// oracle, not the fast path (see plog-mmap for that).
     pub fn classify(data: &[u8]) -> Classification {
         let mut out = Classification {
-            file_len: pos_u64(data.len()),
+            file_len: len_u64(data.len()),
             ..Classification::default()
         };
         for event in Scanner::new(data) {

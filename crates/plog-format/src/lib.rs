@@ -87,12 +87,18 @@ pub use record::{ParseError, Record};
 pub use report::{Corruption, Status, TornReason, TornTail};
 pub use walk::{Step, Walker, find_resync};
 
-/// Converts a `usize` position to the `u64` used in every report.
+/// Converts a `usize` length or position to the `u64` used for every offset
+/// and length in plog (file offsets, payload lengths, counts).
 ///
 /// plog supports targets whose `usize` is at most 64 bits wide (checked at
-/// compile time below), so this conversion is lossless.
+/// compile time below), so this conversion is lossless; it is the one place
+/// where plog-format turns a `usize` into a `u64`.
+///
+/// ```
+/// assert_eq!(plog_format::len_u64(usize::MAX), usize::MAX as u64);
+/// ```
 #[inline(always)]
-pub(crate) const fn pos_u64(n: usize) -> u64 {
+pub const fn len_u64(n: usize) -> u64 {
     n as u64
 }
 
