@@ -95,7 +95,9 @@ mod collected {
     use alloc::vec::Vec;
 
     use super::{Event, Scanner};
-    use crate::{Corruption, Status, TornTail, len_u64};
+    use crate::{
+        Corruption, Findings, Fold, IndexOrder, LostRange, Status, Summary, TornTail, len_u64,
+    };
 
     /// Where a valid record is and what it holds, without borrowing the input.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,57 +111,72 @@ mod collected {
     }
 
     /// A whole file's classification (FORMAT.md): every valid record, every
-    /// corruption and the torn tail, in file order.
+    /// corruption and the torn tail, in file order, and the [`Summary`]
+    /// that the [`Fold`] of the same events gives.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Classification {
         /// Length of the input in bytes.
         pub file_len: u64,
         /// The valid records.
         pub records: Vec<RecordSummary>,
-        /// The corruptions.
+        /// Every corruption.
         pub corruptions: Vec<Corruption>,
+        /// Every byte range lost to corruption ([`Findings::lost`]).
+        pub lost: Vec<LostRange>,
         /// The torn tail, if the file ends in one.
         pub torn: Option<TornTail>,
+        /// The fold of the events.
+        pub summary: Summary,
     }
 
     impl Classification {
         /// `corrupt` if there is any corruption, else `torn` if there is a
-        /// torn tail, else `clean`.
+        /// torn tail, else `clean` ([`Summary::status`]).
         pub fn status(&self) -> Status {
-            Status::from_findings(!self.corruptions.is_empty(), self.torn.is_some())
+            self.summary.status()
         }
 
         /// Index of the first valid record.
         pub fn first_index(&self) -> Option<u64> {
-            self.records.first().map(|r| r.index)
+            self.summary.first_index
         }
 
         /// Index of the last valid record.
         pub fn last_index(&self) -> Option<u64> {
-            self.records.last().map(|r| r.index)
+            self.summary.last_index
         }
     }
 
     /// Classifies `data` (a whole file) with [`Scanner`] and collects the
-    /// result. Allocates one [`RecordSummary`] per valid record: this is the
-    /// oracle, not the fast path (see plog-mmap for that).
+    /// result: the events go through [`Fold`] and [`Findings`] (unbounded),
+    /// and each valid record is listed. Allocates one [`RecordSummary`] per
+    /// valid record: this is the oracle, not the fast path (see plog-mmap
+    /// for that).
     pub fn classify(data: &[u8]) -> Classification {
-        let mut out = Classification {
-            file_len: len_u64(data.len()),
-            ..Classification::default()
-        };
+        let file_len = len_u64(data.len());
+        let mut fold = Fold::new(file_len);
+        let mut findings = Findings::new(file_len, IndexOrder::Any, usize::MAX);
+        let mut records = Vec::new();
         for event in Scanner::new(data) {
-            match event {
-                Event::Record(record) => out.records.push(RecordSummary {
+            findings.push(&fold.event(&event));
+            if let Event::Record(record) = event {
+                records.push(RecordSummary {
                     offset: record.offset(),
                     index: record.index(),
                     payload_len: record.payload_len(),
-                }),
-                Event::Corrupt(corruption) => out.corruptions.push(corruption),
-                Event::Torn(tail) => out.torn = Some(tail),
+                });
             }
         }
-        out
+        let summary = fold.finish();
+        let findings = findings.finish();
+        Classification {
+            file_len,
+            records,
+            corruptions: findings.corruptions,
+            lost: findings.lost,
+            torn: summary.torn,
+            summary,
+        }
     }
 }
 

@@ -24,6 +24,26 @@
 //! * [`classify`] (feature `alloc`) collects a [`Scanner`] into a
 //!   [`Classification`]: status, valid records, corruptions, torn tail.
 //!
+//! # One fold, one judge
+//!
+//! Every reader of plog reduces the events of a walk the same way: a
+//! [`Fold`] takes the [`Event`]s in file order (or a [`ValidRun`] of
+//! consecutive valid records summarised by a worker thread) and keeps a
+//! [`Summary`] in O(1) space, with no allocation; [`Findings`] (feature
+//! `alloc`) keeps the bounded lists beside it (corruptions, index
+//! violations, [`LostRange`]s). Whether a file is acceptable is one rule,
+//! [`Policy::reject`], applied to each [`Finding`] the fold returns: a
+//! streaming replay stops at the first finding it rejects, and
+//! [`Summary::judge`] gives the same answer for the whole file as a
+//! [`Verdict`]. Each offset has one meaning: [`Summary::records_end`] is the
+//! end of the last valid record ([`MAGIC_LEN`] without one, 0 when the magic
+//! is not v1), where appending continues; [`TornTail::offset`] is where the
+//! torn tail starts, the cut point of a repair; [`Corruption::offset`] and
+//! [`IndexViolation::offset`] are the offsets of the damaged or misordered
+//! headers (0 for the magic). A [`Summary`] counts index gaps, repeats and
+//! decreases for every [`IndexOrder`] at once ([`IndexStats`]), so one walk
+//! answers every policy.
+//!
 //! # Example
 //!
 //! ```
@@ -49,10 +69,13 @@
 //!
 //! * `std` (default): `std::error::Error` impls and blake3's runtime CPU
 //!   feature detection; implies `alloc`.
-//! * `alloc`: [`classify`], [`Classification`], [`encode_record_to_vec`].
+//! * `alloc`: [`classify`], [`Classification`], [`Findings`],
+//!   [`push_bounded`], [`encode_record_to_vec`].
 //!
 //! With `--no-default-features` the crate is `no_std` without `alloc`: the
-//! walker, scanner, verification and encoding into a caller's buffer remain.
+//! walker, scanner, verification, encoding into a caller's buffer, and the
+//! whole model ([`Fold`], [`Summary`], [`ValidRun`], [`Policy`], [`Verdict`])
+//! remain.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -65,12 +88,14 @@ extern crate std;
 
 mod classify;
 mod encode;
+mod findings;
 mod hash;
 mod header;
 mod index;
 mod magic;
 mod record;
 mod report;
+mod summary;
 mod walk;
 
 #[cfg(feature = "alloc")]
@@ -79,12 +104,18 @@ pub use classify::{Event, Scanner};
 #[cfg(feature = "alloc")]
 pub use encode::encode_record_to_vec;
 pub use encode::{EncodeError, encode_record, encoded_len};
+#[cfg(feature = "alloc")]
+pub use findings::{Findings, push_bounded};
+pub use findings::{LostRange, Omitted};
 pub use hash::Hash;
 pub use header::{HEADER_LEN, RecordHeader};
 pub use index::{IndexChecker, IndexOrder, IndexViolation, IndexViolationKind};
 pub use magic::{MAGIC, MAGIC_FAMILY_PREFIX, MAGIC_LEN, Magic, MagicBytes, check_magic};
 pub use record::{ParseError, Record};
 pub use report::{Corruption, Status, TornReason, TornTail};
+pub use summary::{
+    Finding, Fold, IndexStats, Policy, Problem, RecoveryMode, Summary, ValidRun, Verdict,
+};
 pub use walk::{Step, Walker, find_resync};
 
 /// Converts a `usize` length or position to the `u64` used for every offset
