@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 
 #[cfg(feature = "alloc")]
-use crate::{Corruption, Finding, IndexOrder, IndexStats, IndexViolation, ValidRun, len_u64};
+use crate::{Corruption, Finding, IndexOrder, IndexViolation, ValidRun, len_u64};
 
 /// A byte range whose records are lost to corruption, with the indices of
 /// the valid records around it.
@@ -202,15 +202,14 @@ impl Findings {
     /// [`Findings::push`].
     #[must_use]
     pub fn valid_run(&mut self, run: &ValidRun) -> bool {
-        let (Some(first_offset), Some(first_index), Some(last_index)) =
-            (run.first_offset(), run.first_index(), run.last_index())
-        else {
+        let (Some(first_index), Some(last_index)) = (run.first_index(), run.last_index()) else {
             return true;
         };
-        let mut joined = IndexStats::new();
-        joined.push(self.previous_index, first_offset, first_index);
-        joined.merge(run.indices());
-        if joined.violations(self.index_order) > 0 {
+        if run
+            .indices_after(self.previous_index)
+            .violations(self.index_order)
+            > 0
+        {
             return false;
         }
         self.close_loss(Some(first_index));

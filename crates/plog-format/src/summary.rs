@@ -424,8 +424,8 @@ pub enum Verdict {
     /// `Salvage`, where it makes the file [`Verdict::Salvaged`]).
     TornTolerated(TornTail),
     /// [`RecoveryMode::Salvage`] only: acceptable, but something was lost
-    /// (a corruption), broke the policy's index order, or was torn; every
-    /// valid record is kept.
+    /// (a corruption), broke the policy's index order, or was torn (a torn
+    /// magic too: the file holds no record); every valid record is kept.
     Salvaged,
     /// Not acceptable: the first finding the policy rejects, in file order.
     Rejected(Problem),
@@ -621,9 +621,7 @@ impl Fold {
             return IndexStats::new();
         };
         let s = &mut self.summary;
-        let mut joined = IndexStats::new();
-        joined.push(s.last_index, first.offset, first.index);
-        joined.merge(&run.indices);
+        let joined = run.indices_after(s.last_index);
         s.indices.merge(&joined);
         s.records = s.records.saturating_add(run.count);
         s.records_after_last_corruption = s.records_after_last_corruption.saturating_add(run.count);
@@ -753,5 +751,18 @@ impl ValidRun {
     /// boundary with the record before the run).
     pub const fn indices(&self) -> &IndexStats {
         &self.indices
+    }
+
+    /// How the indices follow each other in the run when it comes after a
+    /// valid record with index `previous` (`None`: the run starts the
+    /// file's valid records): the boundary, then the run's own
+    /// [`ValidRun::indices`].
+    pub fn indices_after(&self, previous: Option<u64>) -> IndexStats {
+        let mut joined = IndexStats::new();
+        if let Some(first) = self.first {
+            joined.push(previous, first.offset, first.index);
+            joined.merge(&self.indices);
+        }
+        joined
     }
 }
