@@ -8,7 +8,7 @@ use plog_format::{
 use proptest::prelude::*;
 
 mod common;
-use common::{build, entries};
+use common::{build, damage, entries};
 
 /// What the naive oracle finds; compared field by field with `classify`.
 #[derive(Debug, PartialEq, Eq)]
@@ -203,14 +203,7 @@ proptest! {
         cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let (mut log, _) = build(&entries);
-        for (at, byte) in edits {
-            let at = at.index(log.len());
-            log[at] = byte;
-        }
-        log.extend(std::iter::repeat_n(0, zero_tail));
-        if let Some(cut) = cut {
-            log.truncate(cut.index(log.len() + 1));
-        }
+        damage(&mut log, &edits, zero_tail, cut);
         let report = check_invariants(&log);
         prop_assert_eq!(summarize(&report), naive_classify(&log));
     }

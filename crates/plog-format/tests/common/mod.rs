@@ -84,6 +84,24 @@ pub fn indices(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u64>> {
         })
 }
 
+/// Overwrites the bytes at `edits`, appends `zero_tail` zero bytes, then
+/// cuts the log at `cut` (each position taken modulo the length).
+pub fn damage(
+    log: &mut Vec<u8>,
+    edits: &[(prop::sample::Index, u8)],
+    zero_tail: usize,
+    cut: Option<prop::sample::Index>,
+) {
+    for (at, byte) in edits {
+        let at = at.index(log.len());
+        log[at] = *byte;
+    }
+    log.extend(std::iter::repeat_n(0, zero_tail));
+    if let Some(cut) = cut {
+        log.truncate(cut.index(log.len() + 1));
+    }
+}
+
 /// A log of records with `indices()` whose bytes were then damaged: a few
 /// bytes overwritten, a zero-filled tail, a cut, or another magic.
 pub fn damaged_log() -> impl Strategy<Value = Vec<u8>> {
@@ -104,14 +122,7 @@ pub fn damaged_log() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|((indices, payloads), edits, zero_tail, cut, magic)| {
             let entries: Vec<Entry> = indices.into_iter().zip(payloads).collect();
             let (mut log, _) = build(&entries);
-            for (at, byte) in edits {
-                let at = at.index(log.len());
-                log[at] = byte;
-            }
-            log.extend(std::iter::repeat_n(0, zero_tail));
-            if let Some(cut) = cut {
-                log.truncate(cut.index(log.len() + 1));
-            }
+            damage(&mut log, &edits, zero_tail, cut);
             if let Some(magic) = magic {
                 let n = magic.len().min(log.len());
                 log[..n].copy_from_slice(&magic[..n]);
