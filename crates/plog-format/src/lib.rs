@@ -20,7 +20,12 @@
 //! * [`Record::verify`] checks one record's BLAKE3 hash. Keeping it separate
 //!   lets a reader walk once and hash in parallel later (plog-mmap does).
 //! * [`Scanner`] is the two together, sequentially: the reference
-//!   classification of FORMAT.md, yielding [`Event`]s in file order.
+//!   classification of FORMAT.md, yielding [`Event`]s in file order. The one
+//!   conversion from an unverified [`Step`] to a verified [`Event`] is
+//!   `Event::from(step)`, which hashes a record step's payload.
+//! * [`Record::parse_prefix`] is the one place a header's `payload_len` is
+//!   read and checked before a payload is sliced (the walker, the resync
+//!   search and [`Record::parse_at`] all use it).
 //! * [`classify`] (feature `alloc`) collects a [`Scanner`] into a
 //!   [`Classification`]: status, valid records, corruptions, torn tail.
 //!
@@ -37,8 +42,8 @@
 //! [`Summary::judge`] gives the same answer for the whole file as a
 //! [`Verdict`]. Each offset has one meaning: [`Summary::records_end`] is the
 //! end of the last valid record ([`MAGIC_LEN`] without one, 0 when the magic
-//! is not v1), where appending continues; [`TornTail::offset`] is where the
-//! torn tail starts, the cut point of a repair; [`Corruption::offset`] and
+//! is not v1); [`TornTail::offset`] is where the torn tail starts, the cut
+//! point of a repair (the two agree when nothing is corrupt); [`Corruption::offset`] and
 //! [`IndexViolation::offset`] are the offsets of the damaged or misordered
 //! headers (0 for the magic). A [`Summary`] counts index gaps, repeats and
 //! decreases for every [`IndexOrder`] at once ([`IndexStats`]), so one walk

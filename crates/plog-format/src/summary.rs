@@ -292,7 +292,8 @@ impl IndexStats {
 ///
 /// * `records_end`: the end of the last valid record; [`MAGIC_LEN`] when the
 ///   magic is v1 and no record is valid; 0 when the magic is torn, bad or of
-///   another version. Appending after a repair continues here.
+///   another version. Without corruption it equals the torn offset (when
+///   there is a torn tail) or the file length (when there is none).
 /// * `torn.offset`: where the torn tail starts, **the** cut point of a
 ///   repair (truncating there removes exactly the torn bytes). It can lie
 ///   past `records_end` when damaged records precede the tail.

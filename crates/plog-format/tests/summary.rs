@@ -285,6 +285,10 @@ proptest! {
         prop_assert_eq!(summary, naive_summary(&data));
         prop_assert_eq!(summary.magic_ok(), summary.records_end != 0);
         prop_assert_eq!(summary.magic_ok(), data.starts_with(&MAGIC));
+        if summary.corruptions == 0 {
+            let end = summary.torn.map_or(summary.file_len, |t| t.offset);
+            prop_assert_eq!(summary.records_end, end);
+        }
         // The findings are in file order.
         for pair in findings.windows(2) {
             prop_assert!(pair[0].offset() < pair[1].offset());
