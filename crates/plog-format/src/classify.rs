@@ -95,9 +95,7 @@ mod collected {
     use alloc::vec::Vec;
 
     use super::{Event, Scanner};
-    use crate::{
-        Corruption, Findings, Fold, IndexOrder, LostRange, Status, Summary, TornTail, len_u64,
-    };
+    use crate::{Corruption, Findings, Fold, IndexOrder, Status, TornTail, len_u64};
 
     /// Where a valid record is and what it holds, without borrowing the input.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,8 +109,11 @@ mod collected {
     }
 
     /// A whole file's classification (FORMAT.md): every valid record, every
-    /// corruption and the torn tail, in file order, and the [`Summary`]
-    /// that the [`Fold`] of the same events gives.
+    /// corruption and the torn tail, in file order.
+    ///
+    /// The sequential oracle's lists; [`summarize`](crate::summarize) gives
+    /// the [`Summary`](crate::Summary) of the same events without
+    /// allocating.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Classification {
         /// Length of the input in bytes.
@@ -121,41 +122,37 @@ mod collected {
         pub records: Vec<RecordSummary>,
         /// Every corruption.
         pub corruptions: Vec<Corruption>,
-        /// Every byte range lost to corruption ([`Findings::lost`]).
-        pub lost: Vec<LostRange>,
         /// The torn tail, if the file ends in one.
         pub torn: Option<TornTail>,
-        /// The fold of the events.
-        pub summary: Summary,
     }
 
     impl Classification {
         /// `corrupt` if there is any corruption, else `torn` if there is a
-        /// torn tail, else `clean` ([`Summary::status`]).
+        /// torn tail, else `clean`.
         pub fn status(&self) -> Status {
-            self.summary.status()
+            Status::from_findings(!self.corruptions.is_empty(), self.torn.is_some())
         }
 
         /// Index of the first valid record.
         pub fn first_index(&self) -> Option<u64> {
-            self.summary.first_index
+            self.records.first().map(|r| r.index)
         }
 
         /// Index of the last valid record.
         pub fn last_index(&self) -> Option<u64> {
-            self.summary.last_index
+            self.records.last().map(|r| r.index)
         }
     }
 
     /// Classifies `data` (a whole file) with [`Scanner`] and collects the
     /// result: the events go through [`Fold`] and [`Findings`] (unbounded),
-    /// and each valid record is listed. Allocates one [`RecordSummary`] per
+    /// which give the file length, the torn tail and the corruptions, and
+    /// each valid record is listed. Allocates one [`RecordSummary`] per
     /// valid record: this is the oracle, not the fast path (see plog-mmap
     /// for that).
     pub fn classify(data: &[u8]) -> Classification {
-        let file_len = len_u64(data.len());
-        let mut fold = Fold::new(file_len);
-        let mut findings = Findings::new(file_len, IndexOrder::Any, usize::MAX);
+        let mut fold = Fold::new(len_u64(data.len()));
+        let mut findings = Findings::new(len_u64(data.len()), IndexOrder::Any, usize::MAX);
         let mut records = Vec::new();
         for event in Scanner::new(data) {
             findings.push(&fold.event(&event));
@@ -168,16 +165,32 @@ mod collected {
             }
         }
         let summary = fold.finish();
-        let findings = findings.finish();
         Classification {
-            file_len,
+            file_len: summary.file_len,
             records,
-            corruptions: findings.corruptions,
-            lost: findings.lost,
+            corruptions: findings.finish().corruptions,
             torn: summary.torn,
-            summary,
         }
     }
+}
+
+/// The [`Summary`](crate::Summary) of a whole file: the [`Fold`](crate::Fold)
+/// of its [`Scanner`] events, sequentially, without allocating (the
+/// reference that parallel readers are compared with).
+///
+/// ```
+/// use plog_format::{encode_record_to_vec, summarize, Status, MAGIC};
+/// let mut log = MAGIC.to_vec();
+/// encode_record_to_vec(1, b"{}", &mut log);
+/// let summary = summarize(&log[..log.len() - 1]);
+/// assert_eq!((summary.status(), summary.records, summary.records_end), (Status::Torn, 0, 26));
+/// ```
+pub fn summarize(data: &[u8]) -> crate::Summary {
+    let mut fold = crate::Fold::new(crate::len_u64(data.len()));
+    for event in Scanner::new(data) {
+        fold.event(&event);
+    }
+    fold.finish()
 }
 
 #[cfg(feature = "alloc")]

@@ -28,6 +28,7 @@
 //!   search and [`Record::parse_at`] all use it).
 //! * [`classify`] (feature `alloc`) collects a [`Scanner`] into a
 //!   [`Classification`]: status, valid records, corruptions, torn tail.
+//!   [`summarize`] folds a [`Scanner`] into a [`Summary`] without allocating.
 //!
 //! # One fold, one judge
 //!
@@ -105,7 +106,7 @@ mod walk;
 
 #[cfg(feature = "alloc")]
 pub use classify::{Classification, RecordSummary, classify};
-pub use classify::{Event, Scanner};
+pub use classify::{Event, Scanner, summarize};
 #[cfg(feature = "alloc")]
 pub use encode::encode_record_to_vec;
 pub use encode::{EncodeError, encode_record, encoded_len};
