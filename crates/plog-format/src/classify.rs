@@ -60,18 +60,31 @@ impl<'a> Scanner<'a> {
     }
 }
 
-impl<'a> Iterator for Scanner<'a> {
-    type Item = Event<'a>;
-
-    fn next(&mut self) -> Option<Event<'a>> {
-        Some(match self.walker.next()? {
+impl<'a> From<Step<'a>> for Event<'a> {
+    /// Verifies a step of the structural walk: a record whose hash matches
+    /// stays a record, one whose hash does not becomes
+    /// [`Corruption::HashMismatch`]; corruptions and torn tails carry over.
+    /// (The one conversion from unverified steps to verified events: it
+    /// hashes the payload of a record step, and nothing else.)
+    #[inline]
+    fn from(step: Step<'a>) -> Event<'a> {
+        match step {
             Step::Record(record) => match record.verify() {
                 Ok(()) => Event::Record(record),
                 Err(corruption) => Event::Corrupt(corruption),
             },
             Step::Corrupt(corruption) => Event::Corrupt(corruption),
             Step::Torn(tail) => Event::Torn(tail),
-        })
+        }
+    }
+}
+
+impl<'a> Iterator for Scanner<'a> {
+    type Item = Event<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Event<'a>> {
+        self.walker.next().map(Event::from)
     }
 }
 
@@ -82,7 +95,7 @@ mod collected {
     use alloc::vec::Vec;
 
     use super::{Event, Scanner};
-    use crate::{Corruption, Status, TornTail, pos_u64};
+    use crate::{Corruption, Findings, Fold, IndexOrder, Status, TornTail, len_u64};
 
     /// Where a valid record is and what it holds, without borrowing the input.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,13 +110,17 @@ mod collected {
 
     /// A whole file's classification (FORMAT.md): every valid record, every
     /// corruption and the torn tail, in file order.
+    ///
+    /// The sequential oracle's lists; [`summarize`](crate::summarize) gives
+    /// the [`Summary`](crate::Summary) of the same events without
+    /// allocating.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Classification {
         /// Length of the input in bytes.
         pub file_len: u64,
         /// The valid records.
         pub records: Vec<RecordSummary>,
-        /// The corruptions.
+        /// Every corruption.
         pub corruptions: Vec<Corruption>,
         /// The torn tail, if the file ends in one.
         pub torn: Option<TornTail>,
@@ -128,26 +145,52 @@ mod collected {
     }
 
     /// Classifies `data` (a whole file) with [`Scanner`] and collects the
-    /// result. Allocates one [`RecordSummary`] per valid record: this is the
-    /// oracle, not the fast path (see plog-mmap for that).
+    /// result: the events go through [`Fold`] and [`Findings`] (unbounded),
+    /// which give the file length, the torn tail and the corruptions, and
+    /// each valid record is listed. Allocates one [`RecordSummary`] per
+    /// valid record: this is the oracle, not the fast path (see plog-mmap
+    /// for that).
     pub fn classify(data: &[u8]) -> Classification {
-        let mut out = Classification {
-            file_len: pos_u64(data.len()),
-            ..Classification::default()
-        };
+        let mut fold = Fold::new(len_u64(data.len()));
+        let mut findings = Findings::new(len_u64(data.len()), IndexOrder::Any, usize::MAX);
+        let mut records = Vec::new();
         for event in Scanner::new(data) {
-            match event {
-                Event::Record(record) => out.records.push(RecordSummary {
+            findings.push(&fold.event(&event));
+            if let Event::Record(record) = event {
+                records.push(RecordSummary {
                     offset: record.offset(),
                     index: record.index(),
                     payload_len: record.payload_len(),
-                }),
-                Event::Corrupt(corruption) => out.corruptions.push(corruption),
-                Event::Torn(tail) => out.torn = Some(tail),
+                });
             }
         }
-        out
+        let summary = fold.finish();
+        Classification {
+            file_len: summary.file_len,
+            records,
+            corruptions: findings.finish().corruptions,
+            torn: summary.torn,
+        }
     }
+}
+
+/// The [`Summary`](crate::Summary) of a whole file: the [`Fold`](crate::Fold)
+/// of its [`Scanner`] events, sequentially, without allocating (the
+/// reference that parallel readers are compared with).
+///
+/// ```
+/// use plog_format::{encode_record_to_vec, summarize, Status, MAGIC};
+/// let mut log = MAGIC.to_vec();
+/// encode_record_to_vec(1, b"{}", &mut log);
+/// let summary = summarize(&log[..log.len() - 1]);
+/// assert_eq!((summary.status(), summary.records, summary.records_end), (Status::Torn, 0, 26));
+/// ```
+pub fn summarize(data: &[u8]) -> crate::Summary {
+    let mut fold = crate::Fold::new(crate::len_u64(data.len()));
+    for event in Scanner::new(data) {
+        fold.event(&event);
+    }
+    fold.finish()
 }
 
 #[cfg(feature = "alloc")]

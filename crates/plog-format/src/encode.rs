@@ -1,6 +1,6 @@
 //! Writing records: the inverse of the parser.
 
-use crate::{HEADER_LEN, RecordHeader, pos_u64};
+use crate::{HEADER_LEN, RecordHeader, len_u64};
 
 /// A record could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,14 +45,14 @@ pub const fn encoded_len(payload_len: usize) -> Option<usize> {
 /// [`EncodeError::BufferTooSmall`] when `out` is shorter than the record.
 pub fn encode_record(index: u64, payload: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
     let needed = encoded_len(payload.len()).ok_or(EncodeError::TooLarge {
-        payload_len: pos_u64(payload.len()),
+        payload_len: len_u64(payload.len()),
     })?;
-    let available = pos_u64(out.len());
+    let available = len_u64(out.len());
     let (header_out, payload_out) = out
         .get_mut(..needed)
         .and_then(|record| record.split_first_chunk_mut::<HEADER_LEN>())
         .ok_or(EncodeError::BufferTooSmall {
-            needed: pos_u64(needed),
+            needed: len_u64(needed),
             available,
         })?;
     *header_out = *RecordHeader::new(index, payload).as_bytes();

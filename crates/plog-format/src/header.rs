@@ -45,7 +45,7 @@ impl RecordHeader {
     pub fn new(index: u64, payload: &[u8]) -> RecordHeader {
         RecordHeader {
             index: index.to_le_bytes(),
-            payload_len: crate::pos_u64(payload.len()).to_le_bytes(),
+            payload_len: crate::len_u64(payload.len()).to_le_bytes(),
             hash: Hash::of(payload).0,
         }
     }

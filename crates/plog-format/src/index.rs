@@ -99,6 +99,36 @@ impl IndexViolation {
     pub const fn kind_str(&self) -> &'static str {
         self.kind.as_str()
     }
+
+    /// The same record judged under `order`: `None` when `order` admits it,
+    /// else the violation with its `order` field set to `order`.
+    ///
+    /// A gap breaks only [`IndexOrder::Contiguous`]; a repeat or decrease
+    /// ([`IndexViolationKind::Order`]) breaks both `Increasing` and
+    /// `Contiguous`; nothing breaks [`IndexOrder::Any`]. (This agrees with
+    /// [`IndexOrder::admits`] for every pair of indices.)
+    ///
+    /// ```
+    /// use plog_format::{IndexChecker, IndexOrder};
+    /// let mut checker = IndexChecker::new(IndexOrder::Contiguous);
+    /// checker.check(26, 1);
+    /// let gap = checker.check(80, 5).unwrap();
+    /// assert_eq!(gap.under(IndexOrder::Increasing), None);
+    /// assert_eq!(gap.under(IndexOrder::Contiguous), Some(gap));
+    /// assert_eq!(gap.under(IndexOrder::Any), None);
+    /// ```
+    pub const fn under(self, order: IndexOrder) -> Option<IndexViolation> {
+        let breaks = match order {
+            IndexOrder::Any => false,
+            IndexOrder::Increasing => matches!(self.kind, IndexViolationKind::Order),
+            IndexOrder::Contiguous => true,
+        };
+        if breaks {
+            Some(IndexViolation { order, ..self })
+        } else {
+            None
+        }
+    }
 }
 
 /// Checks the indices of valid records, fed in file order.

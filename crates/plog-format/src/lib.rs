@@ -20,9 +20,35 @@
 //! * [`Record::verify`] checks one record's BLAKE3 hash. Keeping it separate
 //!   lets a reader walk once and hash in parallel later (plog-mmap does).
 //! * [`Scanner`] is the two together, sequentially: the reference
-//!   classification of FORMAT.md, yielding [`Event`]s in file order.
+//!   classification of FORMAT.md, yielding [`Event`]s in file order. The one
+//!   conversion from an unverified [`Step`] to a verified [`Event`] is
+//!   `Event::from(step)`, which hashes a record step's payload.
+//! * [`Record::parse_prefix`] is the one place a header's `payload_len` is
+//!   read and checked before a payload is sliced (the walker, the resync
+//!   search and [`Record::parse_at`] all use it).
 //! * [`classify`] (feature `alloc`) collects a [`Scanner`] into a
 //!   [`Classification`]: status, valid records, corruptions, torn tail.
+//!   [`summarize`] folds a [`Scanner`] into a [`Summary`] without allocating.
+//!
+//! # One fold, one judge
+//!
+//! Every reader of plog reduces the events of a walk the same way: a
+//! [`Fold`] takes the [`Event`]s in file order (or a [`ValidRun`] of
+//! consecutive valid records summarised by a worker thread) and keeps a
+//! [`Summary`] in O(1) space, with no allocation; [`Findings`] (feature
+//! `alloc`) keeps the bounded lists beside it (corruptions, index
+//! violations, [`LostRange`]s). Whether a file is acceptable is one rule,
+//! [`Policy::reject`], applied to each [`Finding`] the fold returns: a
+//! streaming replay stops at the first finding it rejects, and
+//! [`Summary::judge`] gives the same answer for the whole file as a
+//! [`Verdict`]. Each offset has one meaning: [`Summary::records_end`] is the
+//! end of the last valid record ([`MAGIC_LEN`] without one, 0 when the magic
+//! is not v1); [`TornTail::offset`] is where the torn tail starts, the cut
+//! point of a repair (the two agree when nothing is corrupt); [`Corruption::offset`] and
+//! [`IndexViolation::offset`] are the offsets of the damaged or misordered
+//! headers (0 for the magic). A [`Summary`] counts index gaps, repeats and
+//! decreases for every [`IndexOrder`] at once ([`IndexStats`]), so one walk
+//! answers every policy.
 //!
 //! # Example
 //!
@@ -49,10 +75,13 @@
 //!
 //! * `std` (default): `std::error::Error` impls and blake3's runtime CPU
 //!   feature detection; implies `alloc`.
-//! * `alloc`: [`classify`], [`Classification`], [`encode_record_to_vec`].
+//! * `alloc`: [`classify`], [`Classification`], [`Findings`],
+//!   [`push_bounded`], [`encode_record_to_vec`].
 //!
 //! With `--no-default-features` the crate is `no_std` without `alloc`: the
-//! walker, scanner, verification and encoding into a caller's buffer remain.
+//! walker, scanner, verification, encoding into a caller's buffer, and the
+//! whole model ([`Fold`], [`Summary`], [`ValidRun`], [`Policy`], [`Verdict`])
+//! remain.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -65,34 +94,48 @@ extern crate std;
 
 mod classify;
 mod encode;
+mod findings;
 mod hash;
 mod header;
 mod index;
 mod magic;
 mod record;
 mod report;
+mod summary;
 mod walk;
 
 #[cfg(feature = "alloc")]
 pub use classify::{Classification, RecordSummary, classify};
-pub use classify::{Event, Scanner};
+pub use classify::{Event, Scanner, summarize};
 #[cfg(feature = "alloc")]
 pub use encode::encode_record_to_vec;
 pub use encode::{EncodeError, encode_record, encoded_len};
+#[cfg(feature = "alloc")]
+pub use findings::{Findings, push_bounded};
+pub use findings::{LostRange, Omitted};
 pub use hash::Hash;
 pub use header::{HEADER_LEN, RecordHeader};
 pub use index::{IndexChecker, IndexOrder, IndexViolation, IndexViolationKind};
 pub use magic::{MAGIC, MAGIC_FAMILY_PREFIX, MAGIC_LEN, Magic, MagicBytes, check_magic};
 pub use record::{ParseError, Record};
 pub use report::{Corruption, Status, TornReason, TornTail};
+pub use summary::{
+    Finding, Fold, IndexStats, Policy, Problem, RecoveryMode, Summary, ValidRun, Verdict,
+};
 pub use walk::{Step, Walker, find_resync};
 
-/// Converts a `usize` position to the `u64` used in every report.
+/// Converts a `usize` length or position to the `u64` used for every offset
+/// and length in plog (file offsets, payload lengths, counts).
 ///
 /// plog supports targets whose `usize` is at most 64 bits wide (checked at
-/// compile time below), so this conversion is lossless.
+/// compile time below), so this conversion is lossless; it is the one place
+/// where plog-format turns a `usize` into a `u64`.
+///
+/// ```
+/// assert_eq!(plog_format::len_u64(usize::MAX), usize::MAX as u64);
+/// ```
 #[inline(always)]
-pub(crate) const fn pos_u64(n: usize) -> u64 {
+pub const fn len_u64(n: usize) -> u64 {
     n as u64
 }
 

@@ -1,6 +1,6 @@
 //! One record borrowed from the input.
 
-use crate::{Corruption, HEADER_LEN, Hash, RecordHeader, pos_u64};
+use crate::{Corruption, HEADER_LEN, Hash, RecordHeader, len_u64};
 
 /// A structurally complete record: its header and payload, borrowed from the
 /// input, and the byte offset of its header.
@@ -64,7 +64,7 @@ impl<'a> Record<'a> {
     /// assert!(Record::parse_at(&buf[..49], 0).is_err());
     /// ```
     pub fn parse_at(data: &'a [u8], offset: u64) -> Result<Record<'a>, ParseError> {
-        let len = pos_u64(data.len());
+        let len = len_u64(data.len());
         let rest = usize::try_from(offset)
             .ok()
             .and_then(|start| data.get(start..))
@@ -72,46 +72,46 @@ impl<'a> Record<'a> {
         Record::parse_prefix(rest, offset)
     }
 
-    /// Reads a record from the start of `bytes`, which lie at file offset
-    /// `offset`. Bytes after the record are ignored.
-    #[inline]
+    /// Takes a record from the start of `bytes`, which lie at file offset
+    /// `offset`, checking only its structure (not its hash). Bytes after the
+    /// record are ignored.
+    ///
+    /// This is the one place where plog-format reads a header's
+    /// `payload_len` and slices a payload with it (the [`Walker`](crate::Walker),
+    /// [`find_resync`](crate::find_resync) and [`Record::parse_at`] all come
+    /// here): the length is checked against the bytes that follow the header
+    /// before anything is sliced.
+    ///
+    /// # Errors
+    /// [`ParseError::ShortHeader`] when fewer than 48 bytes are given;
+    /// [`ParseError::ShortPayload`] when the payload runs past the end of
+    /// `bytes` (with the header's index, its claimed length and the bytes
+    /// that follow the header).
+    #[inline(always)]
     pub fn parse_prefix(bytes: &'a [u8], offset: u64) -> Result<Record<'a>, ParseError> {
         let Some((header_bytes, after_header)) = bytes.split_first_chunk::<HEADER_LEN>() else {
             return Err(ParseError::ShortHeader {
                 offset,
-                found: pos_u64(bytes.len()),
+                found: len_u64(bytes.len()),
             });
         };
         let header = RecordHeader::from_bytes(header_bytes);
         let payload_len = header.payload_len();
-        let payload = usize::try_from(payload_len)
+        match usize::try_from(payload_len)
             .ok()
             .and_then(|n| after_header.get(..n))
-            .ok_or(ParseError::ShortPayload {
+        {
+            Some(payload) => Ok(Record {
+                offset,
+                header,
+                payload,
+            }),
+            None => Err(ParseError::ShortPayload {
                 offset,
                 index: header.index(),
                 payload_len,
-                found: pos_u64(after_header.len()),
-            })?;
-        Ok(Record {
-            offset,
-            header,
-            payload,
-        })
-    }
-
-    /// Builds a record from parts already checked by the caller: `payload`
-    /// is the `header.payload_len()` bytes that follow `header`, as the
-    /// caller read the length. (Not re-checked here: over a memory map that
-    /// another process rewrites, a second read of the length may differ,
-    /// and nothing may rely on two reads agreeing. The record's length is
-    /// its payload slice's.)
-    #[inline(always)]
-    pub(crate) fn from_parts(offset: u64, header: &'a RecordHeader, payload: &'a [u8]) -> Self {
-        Record {
-            offset,
-            header,
-            payload,
+                found: len_u64(after_header.len()),
+            }),
         }
     }
 
@@ -136,7 +136,7 @@ impl<'a> Record<'a> {
     /// The payload length in bytes.
     #[inline(always)]
     pub fn payload_len(&self) -> u64 {
-        pos_u64(self.payload.len())
+        len_u64(self.payload.len())
     }
 
     /// The header, borrowed from the input.
@@ -155,7 +155,7 @@ impl<'a> Record<'a> {
     #[inline(always)]
     pub fn encoded_len(&self) -> u64 {
         // Cannot overflow: both parts lie inside one slice.
-        pos_u64(HEADER_LEN + self.payload.len())
+        len_u64(HEADER_LEN + self.payload.len())
     }
 
     /// Offset just past the record: where the next record starts.
@@ -172,18 +172,27 @@ impl<'a> Record<'a> {
 
     /// Checks the payload's hash, naming the record and both hashes on a
     /// mismatch.
+    ///
+    /// # Errors
+    /// [`Corruption::HashMismatch`] when BLAKE3 of the payload differs from
+    /// the stored hash.
     pub fn verify(&self) -> Result<(), Corruption> {
-        let computed = blake3::hash(self.payload);
-        if computed == blake3::Hash::from_bytes(self.header.hash) {
+        self.check_computed(Hash::of(self.payload))
+    }
+
+    /// Checks a hash of the payload computed elsewhere (e.g. with a
+    /// multi-threaded hasher) against the stored one: what [`Record::verify`]
+    /// does after hashing.
+    ///
+    /// # Errors
+    /// [`Corruption::hash_mismatch`] of this record when `computed` differs
+    /// from the stored hash.
+    #[inline]
+    pub fn check_computed(&self, computed: Hash) -> Result<(), Corruption> {
+        if computed.0 == self.header.hash {
             Ok(())
         } else {
-            Err(Corruption::HashMismatch {
-                offset: self.offset,
-                index: self.index(),
-                payload_len: self.payload_len(),
-                stored: self.stored_hash(),
-                computed: Hash(*computed.as_bytes()),
-            })
+            Err(Corruption::hash_mismatch(self, computed))
         }
     }
 }

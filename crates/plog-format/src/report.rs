@@ -1,6 +1,6 @@
 //! What a classification reports: status, corruptions, torn tails.
 
-use crate::{Hash, MAGIC, MagicBytes};
+use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, Record, len_u64};
 
 /// The status of a whole file (FORMAT.md, "Classifying a file").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,6 +105,37 @@ pub enum Corruption {
 }
 
 impl Corruption {
+    /// The [`Corruption::HashMismatch`] of `record`, whose payload hashes to
+    /// `computed` (the one constructor of that variant).
+    ///
+    /// ```
+    /// use plog_format::{encode_record_to_vec, Corruption, Hash, Record};
+    /// let mut buf = Vec::new();
+    /// encode_record_to_vec(4, b"abc", &mut buf);
+    /// let record = Record::parse_at(&buf, 0).unwrap();
+    /// let c = Corruption::hash_mismatch(&record, Hash::of(b"abd"));
+    /// assert_eq!((c.kind(), c.offset(), c.index()), ("hash_mismatch", 0, Some(4)));
+    /// ```
+    pub fn hash_mismatch(record: &Record<'_>, computed: Hash) -> Corruption {
+        Corruption::HashMismatch {
+            offset: record.offset(),
+            index: record.index(),
+            payload_len: record.payload_len(),
+            stored: record.stored_hash(),
+            computed,
+        }
+    }
+
+    /// Whether the corruption is about the magic (a bad magic or another
+    /// format version): the file is not a v1 log, the walk ended at offset 0
+    /// and nothing in it can be read or salvaged.
+    pub const fn is_magic(&self) -> bool {
+        matches!(
+            self,
+            Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
+        )
+    }
+
     /// The stable kind: `"bad_magic"`, `"unsupported_version"`, `"length"`
     /// or `"hash_mismatch"`.
     pub const fn kind(&self) -> &'static str {
@@ -161,7 +192,7 @@ impl Corruption {
             } => (
                 offset,
                 offset
-                    .checked_add(crate::pos_u64(crate::HEADER_LEN))
+                    .checked_add(len_u64(HEADER_LEN))
                     .and_then(|end| end.checked_add(payload_len)),
             ),
         }
@@ -225,8 +256,7 @@ impl core::fmt::Display for TornTail {
             TornReason::PartialHeader => write!(
                 f,
                 "expected a {}-byte header, found {} bytes",
-                crate::HEADER_LEN,
-                self.bytes
+                HEADER_LEN, self.bytes
             ),
             TornReason::PartialPayload {
                 index,

@@ -1,8 +1,8 @@
 //! The structural walk: magic, headers and lengths, without hashing payloads.
 
 use crate::{
-    Corruption, HEADER_LEN, MAGIC_LEN, Magic, ParseError, Record, RecordHeader, TornReason,
-    TornTail, check_magic, pos_u64,
+    Corruption, HEADER_LEN, MAGIC_LEN, Magic, ParseError, Record, TornReason, TornTail,
+    check_magic, len_u64,
 };
 
 /// One step of the structural walk, in file order.
@@ -88,7 +88,7 @@ impl<'a> Walker<'a> {
             .filter(|&pos| pos <= data.len())
             .ok_or(ParseError::OffsetOutOfRange {
                 offset,
-                len: pos_u64(data.len()),
+                len: len_u64(data.len()),
             })?;
         Ok(Walker {
             data,
@@ -107,7 +107,7 @@ impl<'a> Walker<'a> {
     /// after a damaged length, the resync offset; after a torn tail, the torn
     /// offset (the end of the valid data).
     pub fn offset(&self) -> u64 {
-        pos_u64(self.pos)
+        len_u64(self.pos)
     }
 
     fn finish(&mut self, step: Step<'a>) -> Option<Step<'a>> {
@@ -117,8 +117,8 @@ impl<'a> Walker<'a> {
 
     fn torn_here(&mut self, reason: TornReason) -> Option<Step<'a>> {
         let tail = TornTail {
-            offset: pos_u64(self.pos),
-            bytes: pos_u64(self.data.len().saturating_sub(self.pos)),
+            offset: len_u64(self.pos),
+            bytes: len_u64(self.data.len().saturating_sub(self.pos)),
             reason,
         };
         self.finish(Step::Torn(tail))
@@ -150,37 +150,49 @@ impl<'a> Walker<'a> {
         if pos >= self.nonzero_end {
             return self.torn_here(TornReason::ZeroFill);
         }
-        let Some((header_bytes, after_header)) = rest.split_first_chunk::<HEADER_LEN>() else {
-            return self.torn_here(TornReason::PartialHeader);
-        };
-        let header = RecordHeader::from_bytes(header_bytes);
-        let payload_len = header.payload_len();
-        if let Some(payload) = usize::try_from(payload_len)
-            .ok()
-            .and_then(|n| after_header.get(..n))
-        {
-            // Cannot overflow: the record lies inside `data`.
-            self.pos = pos + HEADER_LEN + payload.len();
-            return Some(Step::Record(Record::from_parts(
-                pos_u64(pos),
-                header,
-                payload,
-            )));
+        match Record::parse_prefix(rest, len_u64(pos)) {
+            Ok(record) => {
+                // Cannot overflow: the record lies inside `data`.
+                self.pos = pos + HEADER_LEN + record.payload().len();
+                Some(Step::Record(record))
+            }
+            Err(ParseError::ShortPayload {
+                index,
+                payload_len,
+                found,
+                ..
+            }) => self.length_past_end(index, payload_len, found),
+            Err(ParseError::ShortHeader { .. } | ParseError::OffsetOutOfRange { .. }) => {
+                self.torn_here(TornReason::PartialHeader)
+            }
         }
-        let available = pos_u64(after_header.len());
+    }
+
+    /// The header at the current position claims more payload bytes than
+    /// `available`: a damaged length when a valid record starts later,
+    /// else a torn tail (FORMAT.md). Off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn length_past_end(
+        &mut self,
+        index: u64,
+        payload_len: u64,
+        available: u64,
+    ) -> Option<Step<'a>> {
+        let pos = self.pos;
         match find_resync_before(self.data, pos + 1, self.nonzero_end) {
             Some(resync) => {
                 self.pos = resync;
                 Some(Step::Corrupt(Corruption::Length {
-                    offset: pos_u64(pos),
-                    index: header.index(),
+                    offset: len_u64(pos),
+                    index,
                     payload_len,
                     available,
-                    resync_offset: pos_u64(resync),
+                    resync_offset: len_u64(resync),
                 }))
             }
             None => self.torn_here(TornReason::PartialPayload {
-                index: header.index(),
+                index,
                 payload_len,
                 available,
             }),
@@ -246,19 +258,12 @@ fn find_resync_before(data: &[u8], from: usize, nonzero_end: usize) -> Option<us
     let last_start = data.len().checked_sub(HEADER_LEN)?.min(nonzero_end);
     let mut candidate = from;
     while candidate <= last_start {
-        if let Some((header_bytes, after_header)) = data
-            .get(candidate..)
-            .and_then(|rest| rest.split_first_chunk::<HEADER_LEN>())
-        {
-            let header = RecordHeader::from_bytes(header_bytes);
-            let payload_len = header.payload_len();
-            let matches = if payload_len == 0 {
-                header.hash == EMPTY_PAYLOAD_HASH
+        let rest = data.get(candidate..).unwrap_or_default();
+        if let Ok(record) = Record::parse_prefix(rest, len_u64(candidate)) {
+            let matches = if record.payload().is_empty() {
+                record.header().hash == EMPTY_PAYLOAD_HASH
             } else {
-                usize::try_from(payload_len)
-                    .ok()
-                    .and_then(|n| after_header.get(..n))
-                    .is_some_and(|payload| header.hash_matches(payload))
+                record.hash_matches()
             };
             if matches {
                 return Some(candidate);

@@ -7,27 +7,8 @@ use plog_format::{
 };
 use proptest::prelude::*;
 
-/// A record as the test generates it.
-type Entry = (u64, Vec<u8>);
-
-fn build(entries: &[Entry]) -> (Vec<u8>, Vec<u64>) {
-    let mut log = MAGIC.to_vec();
-    let mut offsets = Vec::new();
-    for (index, payload) in entries {
-        offsets.push(log.len() as u64);
-        encode_record_to_vec(*index, payload, &mut log);
-    }
-    (log, offsets)
-}
-
-fn entries() -> impl Strategy<Value = Vec<Entry>> {
-    let payload = prop_oneof![
-        3 => proptest::collection::vec(any::<u8>(), 0..80),
-        1 => proptest::collection::vec(Just(0u8), 0..60),
-        1 => "[a-z{}\":,]{0,120}".prop_map(String::into_bytes),
-    ];
-    proptest::collection::vec((any::<u64>(), payload), 0..12)
-}
+mod common;
+use common::{build, damage, entries};
 
 /// What the naive oracle finds; compared field by field with `classify`.
 #[derive(Debug, PartialEq, Eq)]
@@ -222,14 +203,7 @@ proptest! {
         cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
         let (mut log, _) = build(&entries);
-        for (at, byte) in edits {
-            let at = at.index(log.len());
-            log[at] = byte;
-        }
-        log.extend(std::iter::repeat_n(0, zero_tail));
-        if let Some(cut) = cut {
-            log.truncate(cut.index(log.len() + 1));
-        }
+        damage(&mut log, &edits, zero_tail, cut);
         let report = check_invariants(&log);
         prop_assert_eq!(summarize(&report), naive_classify(&log));
     }

@@ -5,34 +5,8 @@ use std::sync::Arc;
 use plog_format::IndexOrder;
 use rayon::ThreadPool;
 
-/// How a damaged file is treated (chosen by the caller).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum RecoveryMode {
-    /// A torn tail is what a crash leaves and is tolerated (dropped, and
-    /// reported); any corruption is an error. What engenho-store does with a
-    /// torn tail, and the default.
-    #[default]
-    TolerateTorn,
-    /// A torn tail is an error too: the file must be clean.
-    Strict,
-    /// Corrupt records are skipped: every valid record is kept, and the lost
-    /// byte ranges and index ranges are reported
-    /// ([`VerifyReport::lost`](crate::VerifyReport::lost)). A file whose
-    /// magic is bad or of another version holds nothing to salvage and is
-    /// still an error.
-    Salvage,
-}
-
-impl RecoveryMode {
-    /// The stable name: `"tolerate_torn"`, `"strict"` or `"salvage"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RecoveryMode::TolerateTorn => "tolerate_torn",
-            RecoveryMode::Strict => "strict",
-            RecoveryMode::Salvage => "salvage",
-        }
-    }
-}
+/// How a damaged file is treated: defined once, in plog-format.
+pub use plog_format::RecoveryMode;
 
 /// Which threads hash and decode.
 ///
