@@ -213,7 +213,7 @@ fn bench_s(c: &mut Criterion, dir: &Path) {
         group.bench_function(format!("verify_{threads}t"), |b| {
             b.iter(|| {
                 let report = log.verify(&options).unwrap();
-                assert_eq!(report.records, records);
+                assert_eq!(report.summary.records, records);
             })
         });
     }
@@ -224,7 +224,7 @@ fn bench_s(c: &mut Criterion, dir: &Path) {
         };
         b.iter(|| {
             let log = Log::open_with(&path, &OpenOptions::default()).unwrap();
-            assert_eq!(log.verify(&options).unwrap().records, records);
+            assert_eq!(log.verify(&options).unwrap().summary.records, records);
         })
     });
     group.bench_function("naive_verify", |b| {
@@ -315,7 +315,7 @@ fn bench_l(c: &mut Criterion, dir: &Path) {
         ..VerifyOptions::default()
     };
     group.bench_function("verify_2t", |b| {
-        b.iter(|| assert_eq!(log.verify(&options).unwrap().records, records))
+        b.iter(|| assert_eq!(log.verify(&options).unwrap().summary.records, records))
     });
     group.bench_function("naive_verify", |b| {
         b.iter(|| assert_eq!(naive_read(&path, |_| ()).len() as u64, records))

@@ -514,15 +514,15 @@ fn reopen(path: &PathBuf, model: &Model, torn_at: Option<u64>) -> Writer {
 fn check_reader(path: &Path, model: &Model, zero_tail_allowed: bool) {
     let log = Log::open(path).expect("open the log for reading");
     let report = log.verify(&VerifyOptions::default()).unwrap();
-    match report.torn {
+    match report.summary.torn {
         Some(tail) if zero_tail_allowed => {
             assert_eq!(tail.reason, plog_format::TornReason::ZeroFill, "{report:?}");
             assert_eq!(tail.offset, model.end, "{report:?}");
-            assert!(report.corruptions.is_empty(), "{report:?}");
+            assert!(report.findings.corruptions.is_empty(), "{report:?}");
         }
         _ => assert_eq!(report.status(), Status::Clean, "{report:?}"),
     }
-    assert_eq!(report.records, model.acked.len() as u64);
+    assert_eq!(report.summary.records, model.acked.len() as u64);
     let mut found: Vec<Acked> = Vec::new();
     let _ = log
         .for_each_step(0, &Parallelism::Current, |step| {

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
-use plog_format::{Corruption, Event, Hash, Record, Step};
+use plog_format::{Corruption, Event, Hash, Record, Step, ValidRun};
 use rayon::ThreadPool;
 use rayon::prelude::*;
 
@@ -150,8 +150,9 @@ pub(crate) struct Batch<'a, O> {
     /// The records whose hash does not match: (position in `records`,
     /// finding), in order.
     mismatches: Vec<(usize, Corruption)>,
-    /// The sum of the records' payload lengths.
-    payload_bytes: u64,
+    /// The valid records, summarised by the task that hashed them (complete
+    /// when the batch holds nothing else).
+    run: ValidRun,
     /// For a work that copies: the bytes from the first record's header to
     /// the end of the last record, copied when the batch is processed.
     copy: Vec<u8>,
@@ -183,21 +184,15 @@ impl<'a, O> Batch<'a, O> {
         self.records.last().map(Record::end_offset)
     }
 
-    /// When every step of the batch is a record whose hash matched: the
-    /// first and last record, how many there are and their payload bytes
-    /// (so that a report can take the batch in O(1)).
+    /// When every step of the batch is a record whose hash matched: their
+    /// summary, so that a report can take the batch at once.
     #[inline]
-    pub(crate) fn all_valid(&self) -> Option<(Record<'_>, Record<'_>, u64, u64)> {
-        if !(self.others.is_empty() && self.mismatches.is_empty()) || self.changed {
-            return None;
-        }
-        let count = u64::try_from(self.records.len()).unwrap_or(u64::MAX);
-        Some((
-            self.view(0)?,
-            self.view(self.records.len().checked_sub(1)?)?,
-            count,
-            self.payload_bytes,
-        ))
+    pub(crate) fn all_valid(&self) -> Option<&ValidRun> {
+        (self.others.is_empty()
+            && self.mismatches.is_empty()
+            && !self.changed
+            && !self.run.is_empty())
+        .then_some(&self.run)
     }
 
     /// The batch's findings in file order, as the sequential
@@ -216,7 +211,7 @@ impl<'a, O> Batch<'a, O> {
         let mut mismatches = self.mismatches.iter().peekable();
         for position in 0..self.records.len() {
             while let Some((_, step)) = others.next_if(|(at, _)| *at == position) {
-                visit(step_event(*step))?;
+                visit(Event::from(*step))?;
             }
             match mismatches.next_if(|(at, _)| *at == position) {
                 Some(&(_, corruption)) => visit(Event::Corrupt(corruption))?,
@@ -228,7 +223,7 @@ impl<'a, O> Batch<'a, O> {
             }
         }
         for (_, step) in others {
-            visit(step_event(*step))?;
+            visit(Event::from(*step))?;
         }
         ControlFlow::Continue(())
     }
@@ -263,6 +258,7 @@ impl<'a, O> Batch<'a, O> {
         }
         let hashes = work.checks_hashes();
         let mut out = std::mem::replace(&mut self.out, work.new_out());
+        let mut run = ValidRun::new();
         for position in 0..self.records.len() {
             let Some(record) = self.view(position) else {
                 self.changed = true;
@@ -270,11 +266,15 @@ impl<'a, O> Batch<'a, O> {
             };
             let mismatch = if hashes { check_hash(&record) } else { None };
             match mismatch {
-                None => work.record(&record, &mut out),
+                None => {
+                    run.push(&record);
+                    work.record(&record, &mut out);
+                }
                 Some(corruption) => self.mismatches.push((position, corruption)),
             }
         }
         self.out = out;
+        self.run = run;
     }
 
     /// Copies the bytes of the batch's records into `copy`; whether the
@@ -297,15 +297,6 @@ impl<'a, O> Batch<'a, O> {
     }
 }
 
-/// The event of a step that is not a record.
-fn step_event(step: Step<'_>) -> Event<'_> {
-    match step {
-        Step::Record(record) => Event::Record(record),
-        Step::Corrupt(corruption) => Event::Corrupt(corruption),
-        Step::Torn(tail) => Event::Torn(tail),
-    }
-}
-
 /// `None` when the record's payload hashes to its stored hash, else the
 /// [`Corruption::HashMismatch`] that [`Record::verify`] reports.
 #[inline]
@@ -316,18 +307,9 @@ pub(crate) fn check_hash(record: &Record<'_>) -> Option<Corruption> {
     }
     let mut hasher = blake3::Hasher::new();
     hasher.update_rayon(payload);
-    let computed = hasher.finalize();
-    if computed.as_bytes() == &record.header().hash {
-        None
-    } else {
-        Some(Corruption::HashMismatch {
-            offset: record.offset(),
-            index: record.index(),
-            payload_len: record.payload_len(),
-            stored: record.stored_hash(),
-            computed: Hash(*computed.as_bytes()),
-        })
-    }
+    record
+        .check_computed(Hash(*hasher.finalize().as_bytes()))
+        .err()
 }
 
 /// Where the parallel part runs.
@@ -553,7 +535,7 @@ fn cut_batch<'a, W: BatchWork>(
 ) -> Option<Batch<'a, W::Out>> {
     let mut batch = match spare.pop() {
         Some(mut batch) => {
-            batch.payload_bytes = 0;
+            batch.run = ValidRun::new();
             batch.records.clear();
             batch.others.clear();
             batch.mismatches.clear();
@@ -567,7 +549,7 @@ fn cut_batch<'a, W: BatchWork>(
             records: Vec::new(),
             others: Vec::new(),
             mismatches: Vec::new(),
-            payload_bytes: 0,
+            run: ValidRun::new(),
             copy: Vec::new(),
             changed: false,
             out: work.new_out(),
@@ -584,7 +566,6 @@ fn cut_batch<'a, W: BatchWork>(
                 cost = cost
                     .saturating_add(RECORD_COST)
                     .saturating_add(record.payload().len());
-                batch.payload_bytes = batch.payload_bytes.saturating_add(record.payload_len());
                 batch.records.push(record);
             }
             other => {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plog_format::{Corruption, IndexViolation, ParseError, TornTail};
+use plog_format::{Corruption, IndexViolation, ParseError, Problem, TornTail};
 
 /// A file changed while plog read it: it was truncated (or a page of its
 /// mapping vanished) between the open and the end of a pass. The pass's
@@ -127,6 +127,16 @@ pub enum ReplayError {
     /// its end).
     #[error("{0}")]
     Read(#[from] ReadError),
+}
+
+impl From<Problem> for ReplayError {
+    fn from(problem: Problem) -> ReplayError {
+        match problem {
+            Problem::Corrupt(corruption) => ReplayError::Corrupt(corruption),
+            Problem::Torn(tail) => ReplayError::Torn(tail),
+            Problem::Index(violation) => ReplayError::IndexOrder(violation),
+        }
+    }
 }
 
 impl ReplayError {

@@ -8,7 +8,7 @@
 //!
 //! // Bulk verification: every finding, in file order, hashed on all cores.
 //! let report = log.verify(&VerifyOptions::default())?;
-//! println!("{}: {} records, status {}", log.len(), report.records, report.status());
+//! println!("{}: {} records, status {}", log.len(), report.summary.records, report.status());
 //!
 //! // Recovery: typed entries from the snapshot index on, in file order,
 //! // applied one at a time (memory does not grow with the log).
@@ -148,7 +148,7 @@ pub use decode::decode_json;
 pub use error::{FileChanged, OpenError, ReadError, ReplayError};
 pub use options::{DEFAULT_LIST_LIMIT, Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
 pub use replay::Replayed;
-pub use report::{LostRange, Omitted, VerifyReport};
+pub use report::VerifyReport;
 pub use source::{
     DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, Refresh, SEQUENTIAL_ADVICE_MIN_LEN,
 };
@@ -156,12 +156,13 @@ pub use walk::Walk;
 
 // The types of plog-format that this crate's API hands out.
 pub use plog_format::{
-    Corruption, Event, IndexOrder, IndexViolation, ParseError, Record, Scanner, Status, Step,
-    TornReason, TornTail, Walker,
+    Corruption, Event, Findings, IndexOrder, IndexStats, IndexViolation, LostRange, Omitted,
+    ParseError, Policy, Problem, Record, Scanner, Status, Step, Summary, TornReason, TornTail,
+    Verdict, Walker,
 };
 
 use engine::{CopyAndHash, HashOnly, Tuning};
-use report::ReportBuilder;
+use report::Reporter;
 
 impl Log {
     /// The structural walk of plog's own view of the bytes (see
@@ -187,7 +188,8 @@ impl Log {
     /// let options = VerifyOptions { index_order: IndexOrder::Contiguous, ..Default::default() };
     /// let report = Log::from_bytes(bytes).verify(&options).unwrap();
     /// assert_eq!(report.status(), Status::Clean);
-    /// assert_eq!(report.index_violations[0].kind_str(), "index_gap");
+    /// assert_eq!(report.findings.index_violations[0].kind_str(), "index_gap");
+    /// assert_eq!(report.verdict().as_str(), "rejected");
     /// assert!(!report.passes());
     /// ```
     ///
@@ -203,32 +205,26 @@ impl Log {
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
-        let mut builder = ReportBuilder::new(
-            self.len(),
-            options.index_order,
-            options.mode,
-            options.list_limit,
-        );
+        let mut reporter = Reporter::new(self.len(), options);
         engine::run(
             self.walk_data(),
             &options.parallelism,
             tuning,
             &HashOnly,
             |batch| {
-                if builder.takes_runs()
-                    && let Some((first, last, count, payload_bytes)) = batch.all_valid()
+                if let Some(run) = batch.all_valid()
+                    && reporter.valid_run(run)
                 {
-                    builder.valid_run(&first, &last, count, payload_bytes);
                     return ControlFlow::Continue(());
                 }
                 batch.events(|event| {
-                    builder.event(&event);
+                    reporter.event(&event);
                     ControlFlow::Continue(())
                 })
             },
         );
         self.check_unchanged()?;
-        Ok(builder.finish())
+        Ok(reporter.finish())
     }
 
     /// Streams the classification of the file from `offset` (0: the whole
@@ -383,7 +379,7 @@ impl<'a> Records<'a> {
     /// How many structural corruptions were stepped over so far, including
     /// those past the list's limit.
     pub fn corruption_count(&self) -> u64 {
-        report::len_u64(self.corruptions.len()).saturating_add(self.corruptions_omitted)
+        plog_format::len_u64(self.corruptions.len()).saturating_add(self.corruptions_omitted)
     }
 }
 
@@ -395,7 +391,7 @@ impl<'a> Iterator for Records<'a> {
         loop {
             match self.walker.next()? {
                 Step::Record(record) => return Some(record),
-                Step::Corrupt(corruption) => report::keep(
+                Step::Corrupt(corruption) => plog_format::push_bounded(
                     &mut self.corruptions,
                     &mut self.corruptions_omitted,
                     DEFAULT_LIST_LIMIT,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use plog_format::IndexOrder;
+use plog_format::{IndexOrder, Policy};
 use rayon::ThreadPool;
 
 /// How a damaged file is treated: defined once, in plog-format.
@@ -52,6 +52,13 @@ pub struct VerifyOptions {
     /// [`DEFAULT_LIST_LIMIT`]; at least 1, so the first finding is always
     /// listed). The counts stay exact.
     pub list_limit: usize,
+}
+
+impl VerifyOptions {
+    /// The policy a file is judged by: `mode` and `index_order`.
+    pub fn policy(&self) -> Policy {
+        Policy::new(self.mode, self.index_order)
+    }
 }
 
 impl Default for VerifyOptions {

@@ -9,8 +9,8 @@ use plog_format::{Event, Record};
 use serde::de::DeserializeOwned;
 
 use crate::engine::{self, Batch, BatchWork, Tuning};
-use crate::report::{ReportBuilder, is_magic_corruption};
-use crate::{Log, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyReport};
+use crate::report::Reporter;
+use crate::{Log, Parallelism, ReplayError, ReplayOptions, VerifyReport};
 
 /// What a replay produced: the decoded entries in file order, and the report
 /// of the walk (torn tail, and in salvage mode the corruptions and lost
@@ -174,7 +174,7 @@ impl Log {
     ///         ControlFlow::Continue(())
     ///     })
     ///     .unwrap();
-    /// assert_eq!((total, report.records), (100, 100));
+    /// assert_eq!((total, report.summary.records), (100, 100));
     /// ```
     ///
     /// # Errors
@@ -296,11 +296,10 @@ fn consumer_is_in_pool(parallelism: &Parallelism) -> bool {
 }
 
 /// Takes a replay's batches in file order: folds them into the report,
-/// finds the first problem the mode does not accept, and delivers the
-/// entries before it.
+/// finds the first problem the policy rejects ([`Policy::reject`], the one
+/// rule), and delivers the entries before it.
 struct Judge {
-    builder: ReportBuilder,
-    mode: RecoveryMode,
+    reporter: Reporter,
     error: Option<ReplayError>,
     /// A batch no longer parsed as walked: the file changed.
     changed: bool,
@@ -309,13 +308,7 @@ struct Judge {
 impl Judge {
     fn new(log: &Log, options: &ReplayOptions) -> Judge {
         Judge {
-            builder: ReportBuilder::new(
-                log.len(),
-                options.verify.index_order,
-                options.verify.mode,
-                options.verify.list_limit,
-            ),
-            mode: options.verify.mode,
+            reporter: Reporter::new(log.len(), &options.verify),
             error: None,
             changed: false,
         }
@@ -332,40 +325,24 @@ impl Judge {
             return ControlFlow::Break(());
         }
         let mut failure = batch.out.failure.take();
-        let clean_run = if failure.is_none() && self.builder.takes_runs() {
-            batch.all_valid()
-        } else {
-            None
-        };
         let mut keep = batch.out.entries.len();
-        if let Some((first, last, count, payload_bytes)) = clean_run {
-            // Every record valid and decoded: nothing to look at one by one.
-            self.builder.valid_run(&first, &last, count, payload_bytes);
-        } else {
-            let (builder, mode, error) = (&mut self.builder, self.mode, &mut self.error);
+        let whole = failure.is_none() && batch.all_valid().is_some_and(|run| self.reporter.valid_run(run));
+        if !whole {
+            let (reporter, error) = (&mut self.reporter, &mut self.error);
+            let policy = reporter.policy();
             let mut delivered = 0usize;
             let _ = batch.events(|event| {
-                let violation = builder.event(&event);
-                let problem = match event {
-                    Event::Record(record) => {
-                        if failure.as_ref().is_some_and(|f| f.offset == record.offset()) {
-                            failure.take().map(|f| ReplayError::Decode {
-                                offset: f.offset,
-                                index: f.index,
-                                source: f.source,
-                            })
-                        } else if mode == RecoveryMode::Salvage {
-                            None
-                        } else {
-                            violation.map(ReplayError::IndexOrder)
-                        }
-                    }
-                    Event::Corrupt(corruption) => (mode != RecoveryMode::Salvage
-                        || is_magic_corruption(&corruption))
-                    .then_some(ReplayError::Corrupt(corruption)),
-                    Event::Torn(tail) => {
-                        (mode == RecoveryMode::Strict).then_some(ReplayError::Torn(tail))
-                    }
+                let finding = reporter.event(&event);
+                let decode_failed = matches!(event, Event::Record(record)
+                    if failure.as_ref().is_some_and(|f| f.offset == record.offset()));
+                let problem = if decode_failed {
+                    failure.take().map(|f| ReplayError::Decode {
+                        offset: f.offset,
+                        index: f.index,
+                        source: f.source,
+                    })
+                } else {
+                    policy.reject(&finding).map(ReplayError::from)
                 };
                 match problem {
                     Some(problem) => {
@@ -373,9 +350,7 @@ impl Judge {
                         ControlFlow::Break(())
                     }
                     None => {
-                        if matches!(event, Event::Record(_)) {
-                            delivered += 1;
-                        }
+                        delivered += usize::from(matches!(event, Event::Record(_)));
                         ControlFlow::Continue(())
                     }
                 }
@@ -399,7 +374,7 @@ impl Judge {
         }
         match self.error {
             Some(error) => Err(error),
-            None => Ok(self.builder.finish()),
+            None => Ok(self.reporter.finish()),
         }
     }
 }

@@ -101,7 +101,7 @@ impl Backing {
 /// plog_format::encode_record_to_vec(1, br#""hello""#, &mut bytes);
 /// let log = Log::from_bytes(bytes);
 /// let report = log.verify(&Default::default()).unwrap();
-/// assert_eq!((report.records, report.first_index), (1, Some(1)));
+/// assert_eq!((report.summary.records, report.summary.first_index), (1, Some(1)));
 /// let replayed = log.replay::<String>(&Default::default()).unwrap();
 /// assert_eq!(replayed.entries, [(1, "hello".to_string())]);
 /// ```

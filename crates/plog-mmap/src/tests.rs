@@ -32,7 +32,7 @@ fn pool(threads: usize) -> Parallelism {
 
 #[path = "../tests/support/oracle.rs"]
 mod oracle;
-use oracle::{limited, oracle_report};
+use oracle::{oracle_report, oracle_report_limited};
 
 /// What a replay must give, computed by a plain sequential loop.
 type Outcome = Result<(Vec<(u64, serde_json::Value)>, u64), (&'static str, u64, Option<u64>)>;
@@ -104,7 +104,7 @@ fn oracle_replay_until_error(
 
 fn outcome(result: Result<crate::Replayed<serde_json::Value>, ReplayError>) -> Outcome {
     match result {
-        Ok(replayed) => Ok((replayed.entries, replayed.report.records)),
+        Ok(replayed) => Ok((replayed.entries, replayed.report.summary.records)),
         Err(error) => Err((
             error.kind(),
             error.offset().unwrap_or(u64::MAX),
@@ -240,7 +240,7 @@ proptest! {
         mode in mode(),
         list_limit in prop_oneof![Just(crate::DEFAULT_LIST_LIMIT), 0..4usize],
     ) {
-        let want = limited(oracle_report(&bytes, order, mode), list_limit);
+        let want = oracle_report_limited(&bytes, order, mode, list_limit);
         let log = Log::from_bytes(bytes);
         for threads in 1..=4 {
             let options = VerifyOptions {
@@ -255,9 +255,9 @@ proptest! {
             let full = oracle_report(log.in_memory().unwrap(), order, mode);
             prop_assert_eq!(got.status(), full.status());
             prop_assert_eq!(got.passes(), full.passes());
-            prop_assert_eq!(got.corruption_count(), full.corruptions.len() as u64);
-            prop_assert_eq!(got.index_violation_count(), full.index_violations.len() as u64);
-            prop_assert_eq!(got.lost_count(), full.lost.len() as u64);
+            prop_assert_eq!(got.findings.corruption_count(), full.findings.corruptions.len() as u64);
+            prop_assert_eq!(got.findings.index_violation_count(), full.findings.index_violations.len() as u64);
+            prop_assert_eq!(got.findings.lost_count(), full.findings.lost.len() as u64);
         }
     }
 
@@ -326,7 +326,7 @@ proptest! {
                 ControlFlow::Continue(())
             });
             let got_stream = match result {
-                Ok(report) => Ok((streamed.clone(), report.records)),
+                Ok(report) => Ok((streamed.clone(), report.summary.records)),
                 Err(error) => outcome(Err(error)),
             };
             prop_assert_eq!(&got_stream, &want, "{} threads, streamed", threads);
@@ -344,7 +344,7 @@ proptest! {
                     })
                 });
                 let got_inside = match result {
-                    Ok(report) => Ok((inside, report.records)),
+                    Ok(report) => Ok((inside, report.summary.records)),
                     Err(error) => outcome(Err(error)),
                 };
                 prop_assert_eq!(&got_inside, &want, "{} threads, inside the pool", threads);
@@ -383,6 +383,6 @@ fn a_large_payload_is_hashed_in_parallel_and_checked() {
         report,
         oracle_report(&bytes, IndexOrder::Any, RecoveryMode::TolerateTorn)
     );
-    assert_eq!(report.records, 1);
-    assert_eq!(report.corruptions[0].kind(), "hash_mismatch");
+    assert_eq!(report.summary.records, 1);
+    assert_eq!(report.findings.corruptions[0].kind(), "hash_mismatch");
 }

@@ -14,7 +14,7 @@ use plog_testdata::{CorpusFile, build_log, corpus, k8s_payload};
 mod support {
     pub mod oracle;
 }
-use support::oracle::{limited, oracle_report};
+use support::oracle::{oracle_report, oracle_report_limited};
 
 fn options(threads: usize, order: IndexOrder, mode: RecoveryMode) -> VerifyOptions {
     VerifyOptions {
@@ -44,16 +44,17 @@ fn check_against_expected(file: &CorpusFile, report: &VerifyReport) {
     let name = &file.name;
     let want = &file.expected;
     assert_eq!(report.status().as_str(), want.status, "{name}: status");
-    assert_eq!(report.file_len, want.file_len, "{name}: file_len");
-    assert_eq!(report.records, want.valid_records as u64, "{name}: records");
-    assert_eq!(report.first_index, want.indices.first().copied(), "{name}");
-    assert_eq!(report.last_index, want.indices.last().copied(), "{name}");
+    assert_eq!(report.summary.file_len, want.file_len, "{name}: file_len");
+    assert_eq!(report.summary.records, want.valid_records as u64, "{name}: records");
+    assert_eq!(report.summary.first_index, want.indices.first().copied(), "{name}");
+    assert_eq!(report.summary.last_index, want.indices.last().copied(), "{name}");
     assert_eq!(
-        report.torn.map(|t| t.offset),
+        report.summary.torn.map(|t| t.offset),
         want.torn_offset,
         "{name}: torn"
     );
     let kinds: Vec<(&str, u64)> = report
+        .findings
         .corruptions
         .iter()
         .map(|c| (c.kind(), c.offset()))
@@ -129,6 +130,7 @@ fn noncontiguous_indices_are_reported_with_offsets() {
         ..VerifyOptions::default()
     }).unwrap();
     let found: Vec<(&str, u64, u64, u64)> = report
+        .findings
         .index_violations
         .iter()
         .map(|v| (v.kind_str(), v.offset, v.previous_index, v.index))
@@ -148,6 +150,7 @@ fn noncontiguous_indices_are_reported_with_offsets() {
         ..VerifyOptions::default()
     }).unwrap();
     let kinds: Vec<&str> = report
+        .findings
         .index_violations
         .iter()
         .map(|v| v.kind_str())
@@ -197,7 +200,7 @@ fn corpus_replay_follows_the_classification() {
                                     replayed.entries.iter().map(|(i, _)| *i).collect();
                                 assert_eq!(indices, want.indices, "{name}");
                                 assert_eq!(
-                                    replayed.report.torn.map(|t| t.offset),
+                                    replayed.report.summary.torn.map(|t| t.offset),
                                     want.torn_offset
                                 );
                             }
@@ -240,7 +243,7 @@ fn strict_replay_rejects_a_torn_tail_and_salvage_keeps_every_valid_record() {
                 let indices: Vec<u64> = replayed.entries.iter().map(|(i, _)| *i).collect();
                 assert_eq!(indices, file.expected.indices, "{}", file.name);
                 assert_eq!(
-                    replayed.report.lost.len(),
+                    replayed.report.findings.lost.len(),
                     file.expected.corrupt.len(),
                     "{}",
                     file.name
@@ -278,7 +281,7 @@ fn salvage_reports_lost_byte_and_index_ranges() {
     let indices: Vec<u64> = replayed.entries.iter().map(|(i, _)| *i).collect();
     assert_eq!(indices, [1, 2, 5, 6]);
     assert_eq!(
-        replayed.report.lost,
+        replayed.report.findings.lost,
         [LostRange {
             offset: offset_of(3),
             end: offset_of(5),
@@ -287,8 +290,8 @@ fn salvage_reports_lost_byte_and_index_ranges() {
             next_index: Some(5),
         }]
     );
-    assert_eq!(replayed.report.lost[0].lost_indices(), Some((3, 4)));
-    assert_eq!(replayed.report.lost[0].bytes(), offset_of(5) - offset_of(3));
+    assert_eq!(replayed.report.findings.lost[0].lost_indices(), Some((3, 4)));
+    assert_eq!(replayed.report.findings.lost[0].bytes(), offset_of(5) - offset_of(3));
     // Without salvage, the first damaged record is the error.
     let error = log
         .replay::<serde_json::Value>(&ReplayOptions::default())
@@ -371,14 +374,14 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
         .replay::<serde_json::Value>(&ReplayOptions { verify: VerifyOptions { parallelism: Parallelism::Pool(pool), ..VerifyOptions::default() }, ..ReplayOptions::default() })
         .unwrap();
     assert_eq!(all.entries, sequential);
-    assert_eq!(all.report.records, 3_000);
+    assert_eq!(all.report.summary.records, 3_000);
     let from = |index: u64| ReplayOptions {
         from_index: Some(index),
         ..ReplayOptions::default()
     };
     let replayed = log.replay::<serde_json::Value>(&from(2_500)).unwrap();
     assert_eq!(replayed.entries, sequential[2_500..]);
-    assert_eq!(replayed.report.records, 500, "the report covers what was replayed");
+    assert_eq!(replayed.report.summary.records, 500, "the report covers what was replayed");
     assert!(
         log.replay::<serde_json::Value>(&from(u64::MAX))
             .unwrap()
@@ -410,7 +413,7 @@ fn many_windows_verify_like_the_oracle_with_damage() {
     bytes.truncate(bytes.len() - 5);
     let log = Log::from_bytes(bytes.clone());
     let want = oracle_report(&bytes, IndexOrder::Contiguous, RecoveryMode::Salvage);
-    assert_eq!(want.corruptions.len(), 4, "{:?}", want.corruptions);
+    assert_eq!(want.findings.corruptions.len(), 4, "{:?}", want.findings.corruptions);
     for threads in 1..=4 {
         let got = log.verify(&options(
             threads,
@@ -522,7 +525,7 @@ fn refresh_sees_appends_and_a_walk_resumes_where_it_stopped() {
         })
         .unwrap();
         assert_eq!(rest, [800]);
-        assert_eq!(log.verify(&VerifyOptions::default()).unwrap().records, 801);
+        assert_eq!(log.verify(&VerifyOptions::default()).unwrap().summary.records, 801);
         let unchanged = log.refresh().unwrap();
         assert!(!unchanged.grew() && !unchanged.shrank());
     }
@@ -735,33 +738,36 @@ fn list_limit_keeps_the_first_findings_and_exact_counts() {
     }
     let log = Log::from_bytes(bytes.clone());
     let full = oracle_report(&bytes, IndexOrder::Increasing, RecoveryMode::Salvage);
-    assert_eq!(full.corruptions.len(), 2_500);
-    assert_eq!(full.index_violations.len(), 2_499);
-    assert_eq!(full.lost.len(), 2_500);
+    assert_eq!(full.findings.corruptions.len(), 2_500);
+    assert_eq!(full.findings.index_violations.len(), 2_499);
+    assert_eq!(full.findings.lost.len(), 2_500);
     for threads in [1, 2] {
         let options = VerifyOptions {
             list_limit: 10,
             ..options(threads, IndexOrder::Increasing, RecoveryMode::Salvage)
         };
         let report = log.verify(&options).unwrap();
-        assert_eq!(report, limited(full.clone(), 10));
-        assert_eq!(report.corruptions[..], full.corruptions[..10]);
+        assert_eq!(
+            report,
+            oracle_report_limited(&bytes, IndexOrder::Increasing, RecoveryMode::Salvage, 10)
+        );
+        assert_eq!(report.findings.corruptions[..], full.findings.corruptions[..10]);
         assert_eq!(
             (
-                report.omitted.corruptions,
-                report.omitted.index_violations,
-                report.omitted.lost
+                report.findings.omitted.corruptions,
+                report.findings.omitted.index_violations,
+                report.findings.omitted.lost
             ),
             (2_490, 2_489, 2_490)
         );
-        assert_eq!(report.corruption_count(), 2_500);
-        assert_eq!(report.index_violation_count(), 2_499);
-        assert_eq!(report.lost_count(), 2_500);
+        assert_eq!(report.findings.corruption_count(), 2_500);
+        assert_eq!(report.findings.index_violation_count(), 2_499);
+        assert_eq!(report.findings.lost_count(), 2_500);
         assert_eq!(
             (report.status(), report.passes()),
             (full.status(), full.passes())
         );
-        assert_eq!(report.records, full.records);
+        assert_eq!(report.summary.records, full.summary.records);
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["corruptions"].as_array().unwrap().len(), 10);
         assert_eq!(json["omitted"]["corruptions"], 2_490);
