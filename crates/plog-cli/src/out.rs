@@ -226,11 +226,7 @@ mod tests {
                     out.push(u8::from_str_radix(&hex, 16).unwrap());
                 }
                 Some('u') => {
-                    let hex: String = chars
-                        .by_ref()
-                        .skip(1)
-                        .take_while(|&c| c != '}')
-                        .collect();
+                    let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
                     let c = char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap();
                     let mut buf = [0; 4];
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());

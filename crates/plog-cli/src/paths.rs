@@ -145,8 +145,7 @@ pub fn open_error(err: &OpenError) -> String {
 /// Opens `path` (`-`: reads standard input to its end) as a log.
 pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, String> {
     if path.as_os_str() == "-" {
-        Log::read_from(std::io::stdin().lock(), options.read_limit)
-            .map_err(|err| open_error(&err))
+        Log::read_from(std::io::stdin().lock(), options.read_limit).map_err(|err| open_error(&err))
     } else {
         Log::open_with(path, options).map_err(|err| open_error(&err))
     }
@@ -208,7 +207,9 @@ mod tests {
             }
         }
         let patterns = ["*.plog", "*", "", "a*b*c", "?", "**x", "a?c*", "*a*"];
-        let names = ["", "a", "abc", "x.plog", ".plog", "aXbYc", "abcabc", "xx", "ba"];
+        let names = [
+            "", "a", "abc", "x.plog", ".plog", "aXbYc", "abcabc", "xx", "ba",
+        ];
         for p in patterns {
             for n in names {
                 assert_eq!(

@@ -9,10 +9,10 @@ use plog_writer::{Inspection, LockedLog, RepairOptions, RepairPlan, WriteError, 
 use serde::Serialize;
 
 use crate::error::CliError;
+use crate::exit;
 use crate::out::{self, JsonPath};
 use crate::paths::open_log;
 use crate::verify::JsonTorn;
-use crate::exit;
 
 /// Arguments of `plog repair`.
 #[derive(Debug, clap::Args)]
@@ -263,9 +263,9 @@ pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
                 if c.offset() >= lost.offset
                     && let Some(index) = c.index()
                 {
-                    headers = Some(headers.map_or((index, index), |(lo, hi)| {
-                        (lo.min(index), hi.max(index))
-                    }));
+                    headers = Some(
+                        headers.map_or((index, index), |(lo, hi)| (lo.min(index), hi.max(index))),
+                    );
                 }
             }
             let (indices, from) = match (lost.lost_indices(), headers) {

@@ -153,7 +153,11 @@ mod tests {
         let mut bytes = plog_format::MAGIC.to_vec();
         for i in 0..200u64 {
             let start = bytes.len();
-            plog_format::encode_record_to_vec(i * 7 % 23, format!("{{\"i\":{i}}}").as_bytes(), &mut bytes);
+            plog_format::encode_record_to_vec(
+                i * 7 % 23,
+                format!("{{\"i\":{i}}}").as_bytes(),
+                &mut bytes,
+            );
             match i % 5 {
                 1 => *bytes.last_mut().unwrap() ^= 1,
                 3 if i % 3 == 0 => bytes[start + 9] ^= 0x40,
@@ -175,7 +179,11 @@ mod tests {
                 .collect();
             sorted.sort_unstable();
             let log = Log::from_bytes(bytes);
-            for index_order in [IndexOrder::Any, IndexOrder::Increasing, IndexOrder::Contiguous] {
+            for index_order in [
+                IndexOrder::Any,
+                IndexOrder::Increasing,
+                IndexOrder::Contiguous,
+            ] {
                 for list_limit in [1, 3, 1_000_000] {
                     let options = VerifyOptions {
                         index_order,

@@ -10,10 +10,10 @@ use plog_mmap::Parallelism;
 use serde::Serialize;
 
 use crate::error::CliError;
+use crate::exit;
 use crate::out::{self, JsonPath};
 use crate::paths::open_log;
 use crate::verify::JsonTorn;
-use crate::exit;
 
 /// Arguments of `plog stat`.
 #[derive(Debug, clap::Args)]
@@ -285,7 +285,13 @@ fn human(s: &Stats, path: &str) -> String {
         .missing_ranges
         .iter()
         .take(10)
-        .map(|&[a, b]| if a == b { a.to_string() } else { format!("{a}..{b}") })
+        .map(|&[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}..{b}")
+            }
+        })
         .collect();
     let more = (s.missing_ranges.len() as u64 + s.missing_ranges_omitted)
         .saturating_sub(listed.len() as u64);
@@ -397,7 +403,11 @@ mod tests {
                 _ => Vec::new(),
             };
             let got: Vec<u64> = ranges.iter().flat_map(|&[a, b]| a..=b).collect();
-            assert_eq!((count, got, omitted), (want.len() as u64, want, 0), "{case:?}");
+            assert_eq!(
+                (count, got, omitted),
+                (want.len() as u64, want, 0),
+                "{case:?}"
+            );
         }
         let (count, ranges, omitted) = missing(&[1, 3, 5, 7], 2);
         assert_eq!((count, ranges, omitted), (3, vec![[2, 2], [4, 4]], 1));

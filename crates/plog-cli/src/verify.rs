@@ -177,22 +177,22 @@ impl JsonFile {
             Outcome::Verified(scanned) => {
                 let report = &scanned.report;
                 JsonFile {
-                path,
-                status,
-                records: Some(report.records),
-                first_index: report.first_index,
-                last_index: report.last_index,
-                min_index: scanned.min_index,
-                max_index: scanned.max_index,
-                bytes: Some(report.file_len),
-                torn: report.torn.map(JsonTorn::from),
-                corruptions: findings(report),
-                corruptions_omitted: report
-                    .omitted
-                    .corruptions
-                    .saturating_add(report.omitted.index_violations),
-                error: None,
-            }
+                    path,
+                    status,
+                    records: Some(report.records),
+                    first_index: report.first_index,
+                    last_index: report.last_index,
+                    min_index: scanned.min_index,
+                    max_index: scanned.max_index,
+                    bytes: Some(report.file_len),
+                    torn: report.torn.map(JsonTorn::from),
+                    corruptions: findings(report),
+                    corruptions_omitted: report
+                        .omitted
+                        .corruptions
+                        .saturating_add(report.omitted.index_violations),
+                    error: None,
+                }
             }
         }
     }
@@ -280,13 +280,15 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
     }
 }
 
-fn verify_target(target: &Target, open: &OpenOptions, verify: &VerifyOptions, bar: &indicatif::ProgressBar) -> Outcome {
+fn verify_target(
+    target: &Target,
+    open: &OpenOptions,
+    verify: &VerifyOptions,
+    bar: &indicatif::ProgressBar,
+) -> Outcome {
     let path = match target {
         Target::Unreadable(_, err) => {
-            return Outcome::Failed(format!(
-                "cannot read: {}",
-                crate::error::describe_io(err)
-            ));
+            return Outcome::Failed(format!("cannot open: {}", crate::error::describe_io(err)));
         }
         Target::Stdin | Target::File(_) => target.path(),
     };
