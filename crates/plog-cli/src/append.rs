@@ -96,6 +96,12 @@ fn writer_error(err: WriteError) -> CliError {
 
 /// Runs `plog append` over standard input.
 pub fn run(args: AppendArgs) -> Result<u8, CliError> {
+    if args.path.as_os_str() == "-" {
+        return Err(CliError::failed(
+            "append: expected the log file to append to, found `-` (the records are read \
+             from standard input; the log must be a file)",
+        ));
+    }
     let json = args.json;
     let path = args.path.clone();
     let mut summary = JsonAppend {
@@ -119,7 +125,7 @@ pub fn run(args: AppendArgs) -> Result<u8, CliError> {
     out::print_json(&summary)?;
     match result {
         Err(err) => {
-            eprintln!("plog: {err}");
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
             Err(CliError::Reported {
                 code: err.exit_code(),
             })

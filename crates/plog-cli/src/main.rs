@@ -181,7 +181,7 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
         Err(err) => {
-            eprintln!("plog: {err}");
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
             ExitCode::from(err.exit_code())
         }
     }

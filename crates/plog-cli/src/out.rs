@@ -43,6 +43,22 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A message for stderr with every control character escaped as in
+/// [`escape_bytes`] (backslashes stay as they are: the paths in plog's
+/// messages are escaped already): a safety net for text from libraries.
+pub fn sanitize_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            let mut buf = [0; 4];
+            out.push_str(&escape_bytes(c.encode_utf8(&mut buf).as_bytes()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The Unicode characters that reorder text on display (U+202A..U+202E,
 /// U+2066..U+2069, U+200E, U+200F): a name holding them can show as another.
 fn is_bidi_control(c: char) -> bool {

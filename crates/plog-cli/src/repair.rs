@@ -123,6 +123,12 @@ fn writer_error(err: WriteError) -> CliError {
 
 /// Runs `plog repair`.
 pub fn run(args: RepairArgs) -> Result<u8, CliError> {
+    if args.path.as_os_str() == "-" {
+        return Err(CliError::failed(
+            "repair: expected a log file to repair, found `-` (standard input cannot be repaired \
+             in place; save it to a file first)",
+        ));
+    }
     let result = match &args.salvage {
         Some(out) => run_salvage(&args, out),
         None => run_repair(&args),
@@ -130,7 +136,7 @@ pub fn run(args: RepairArgs) -> Result<u8, CliError> {
     match result {
         Err(err @ (CliError::Io { .. } | CliError::Failed { .. })) if args.json => {
             out::print_json(&out::JsonError::new(&args.path, err.to_string()))?;
-            eprintln!("plog: {err}");
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
             Err(CliError::Reported {
                 code: err.exit_code(),
             })

@@ -865,3 +865,17 @@ fn a_closed_pipe_ends_dump_quietly_with_status_0() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+#[test]
+fn repair_and_append_refuse_a_dash_for_the_log() {
+    for sub in ["repair", "append"] {
+        let out = plog()
+            .args([sub, "-"])
+            .write_stdin("{}\n")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        assert!(stderr_text(&out).contains("found `-`"), "{sub}");
+        assert!(!std::path::Path::new("-").exists());
+    }
+}
