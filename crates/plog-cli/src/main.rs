@@ -32,9 +32,11 @@ pub mod exit {
 
 const AFTER_HELP: &str = "\
 Exit status (every subcommand):
-  0  every file is clean / the command did what was asked
+  0  every file is clean / the command did what was asked (or dump's
+     reader closed the pipe)
   1  corruption found (with --strict, a torn tail counts as corruption)
-  2  a file could not be read or written, or bad usage
+  2  a file could not be read or written, no file matched, bad input or
+     bad usage
   3  no corruption, but some file ends in a torn tail
 When several apply, the first in the order 1, 2, 3, 0 wins.
 

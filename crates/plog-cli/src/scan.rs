@@ -170,6 +170,24 @@ mod tests {
     }
 
     #[test]
+    fn progress_moves_within_a_file() {
+        let mut bytes = plog_format::MAGIC.to_vec();
+        let payload = vec![b'1'; 1 << 20];
+        for i in 1..=4 {
+            plog_format::encode_record_to_vec(i, &payload, &mut bytes);
+        }
+        let log = Log::from_bytes(bytes);
+        let mut seen = Vec::new();
+        let _ = scan(&log, &VerifyOptions::default(), |at| seen.push(at));
+        assert!(seen.len() >= 4, "{seen:?}");
+        assert!(
+            seen.iter().any(|&at| at > 0 && at < log.len() / 2),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&log.len()));
+    }
+
+    #[test]
     fn the_scan_reports_what_log_verify_reports() {
         for bytes in logs() {
             let mut sorted: Vec<u64> = plog_format::classify(&bytes)
