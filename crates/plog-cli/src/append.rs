@@ -3,11 +3,14 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
+use plog_format::Corruption;
 use plog_writer::{SyncPolicy, WriteError, Writer, WriterOptions};
+use serde::Serialize;
 use serde::de::IgnoredAny;
 
 use crate::error::CliError;
 use crate::exit;
+use crate::out::{self, JsonPath};
 
 /// Arguments of `plog append`.
 #[derive(Debug, clap::Args)]
@@ -21,29 +24,122 @@ pub struct AppendArgs {
     /// appended is durable before the command exits.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_every: u64,
+    /// One JSON object on stdout at the end: records appended, their first
+    /// and last index, the log's length (and "error" when a line stopped
+    /// the command).
+    #[arg(long)]
+    pub json: bool,
     /// The log file (created, with its parent directories, if missing).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 }
 
+/// `plog append --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonAppend {
+    /// The log, with `path_base64` when it is not UTF-8.
+    #[serde(flatten)]
+    pub path: JsonPath,
+    /// `ok`, or `error` when something stopped the command (what was
+    /// appended before it is durable all the same).
+    pub status: &'static str,
+    /// Records appended (and durable).
+    pub records: u64,
+    /// Index of the first appended record.
+    pub first_index: Option<u64>,
+    /// Index of the last appended record.
+    pub last_index: Option<u64>,
+    /// The log's length afterwards (null when it could not be opened).
+    pub log_len: Option<u64>,
+    /// A torn tail that opening the log cut off first.
+    pub repaired_on_open: Option<crate::verify::JsonTorn>,
+    /// What stopped the command.
+    pub error: Option<String>,
+}
+
 fn writer_error(err: WriteError) -> CliError {
-    CliError::Failed {
-        code: if err.kind() == "corrupt" {
-            exit::CORRUPT
-        } else {
-            exit::ERROR
-        },
-        message: err.to_string(),
-    }
+    let code = if err.kind() == "corrupt" {
+        exit::CORRUPT
+    } else {
+        exit::ERROR
+    };
+    let message = match &err {
+        // The writer's own hint lists every repair; say which one fits.
+        WriteError::Corrupt {
+            path,
+            corruption,
+            corruptions,
+        } => {
+            let hint = match **corruption {
+                Corruption::BadMagic { .. } => {
+                    "the file does not start with the plog v1 magic: it is not a plog log \
+                     (check the path); plog will not append to it"
+                }
+                Corruption::UnsupportedVersion { .. } => {
+                    "the log is of another format version; this plog writes v1 only"
+                }
+                _ => {
+                    "run `plog repair --dry-run` on it: it says whether the damage can be \
+                     cut (`--drop-corrupt-tail`) or only salvaged (`--salvage OUT`)"
+                }
+            };
+            format!(
+                "{}: corrupt log, refusing to append and changing nothing: {corruption} ({} in all); {hint}",
+                out::path_text(path),
+                out::count(*corruptions, "corruption"),
+            )
+        }
+        _ => err.to_string(),
+    };
+    CliError::Failed { code, message }
 }
 
 /// Runs `plog append` over standard input.
 pub fn run(args: AppendArgs) -> Result<u8, CliError> {
-    append_from(args, std::io::stdin().lock())
+    if args.path.as_os_str() == "-" {
+        return Err(CliError::failed(
+            "append: expected the log file to append to, found `-` (the records are read \
+             from standard input; the log must be a file)",
+        ));
+    }
+    let json = args.json;
+    let path = args.path.clone();
+    let mut summary = JsonAppend {
+        path: JsonPath::new(&path),
+        status: "ok",
+        records: 0,
+        first_index: None,
+        last_index: None,
+        log_len: None,
+        repaired_on_open: None,
+        error: None,
+    };
+    let result = append_from(args, std::io::stdin().lock(), &mut summary);
+    if !json {
+        return result;
+    }
+    if let Err(err) = &result {
+        summary.status = "error";
+        summary.error = Some(err.to_string());
+    }
+    out::print_json(&summary)?;
+    match result {
+        Err(err) => {
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
+            Err(CliError::Reported {
+                code: err.exit_code(),
+            })
+        }
+        ok => ok,
+    }
 }
 
-/// Runs `plog append` over `input`.
-pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliError> {
+/// Runs `plog append` over `input`, filling in `summary`.
+pub fn append_from(
+    args: AppendArgs,
+    mut input: impl BufRead,
+    summary: &mut JsonAppend,
+) -> Result<u8, CliError> {
     let options = WriterOptions {
         sync: if args.sync_every == 1 {
             SyncPolicy::EveryAppend
@@ -53,8 +149,9 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
         ..WriterOptions::default()
     };
     let (mut writer, opened) = Writer::open(&args.path, options).map_err(writer_error)?;
-    let shown = args.path.display().to_string();
+    let shown = out::path_text(&args.path);
     if let Some(tail) = opened.repaired {
+        summary.repaired_on_open = Some(tail.into());
         eprintln!("plog: {shown}: repaired on open: {tail}");
     }
     let mut next_index = match args.index {
@@ -67,6 +164,8 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
             })?,
     };
     let first_index = next_index;
+    // Set once u64::MAX is used: a further line has no index left.
+    let mut exhausted = false;
     let mut appended = 0u64;
     let mut line = Vec::new();
     let mut line_number = 0u64;
@@ -86,6 +185,20 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
         }
         line_number += 1;
         let payload = trim_line_end(&line);
+        if exhausted {
+            failure = Some(CliError::failed(format!(
+                "line {line_number}: no index left for it: the previous line got index {} \
+                 (u64::MAX), nothing was appended for this line or any after it",
+                u64::MAX
+            )));
+            break;
+        }
+        if payload.iter().all(u8::is_ascii_whitespace) {
+            failure = Some(CliError::failed(format!(
+                "line {line_number}: expected one JSON value per line, found an empty line"
+            )));
+            break;
+        }
         if let Err(err) = serde_json::from_slice::<IgnoredAny>(payload) {
             failure = Some(CliError::failed(format!(
                 "line {line_number}: not JSON: {err}"
@@ -108,18 +221,22 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
         }
         match next_index.checked_add(1) {
             Some(index) => next_index = index,
-            None => break,
+            None => exhausted = true,
         }
     }
     // Whatever stopped us, everything appended so far is made durable.
     let durable = writer.close().map_err(writer_error)?;
-    let range = match appended {
-        0 => "no records".to_string(),
-        1 => format!("1 record (index {first_index})"),
-        n => format!(
-            "{n} records (indices {first_index}..{})",
-            first_index + n - 1
-        ),
+    let last_index = appended
+        .checked_sub(1)
+        .and_then(|n| first_index.checked_add(n));
+    summary.records = appended;
+    summary.first_index = last_index.map(|_| first_index);
+    summary.last_index = last_index;
+    summary.log_len = Some(durable.len);
+    let range = match last_index {
+        None => "no records".to_string(),
+        Some(last) if last == first_index => format!("1 record (index {first_index})"),
+        Some(last) => format!("{appended} records (indices {first_index}..{last})"),
     };
     match failure {
         Some(err) => Err(CliError::Failed {
@@ -130,10 +247,12 @@ pub fn append_from(args: AppendArgs, mut input: impl BufRead) -> Result<u8, CliE
             code: err.exit_code(),
         }),
         None => {
-            eprintln!(
-                "plog: {shown}: appended {range}, durable (log length {})",
-                durable.len
-            );
+            if !args.json {
+                eprintln!(
+                    "plog: {shown}: appended {range}, durable (log length {})",
+                    durable.len
+                );
+            }
             Ok(exit::OK)
         }
     }

@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::CliError;
-use crate::exit;
+use crate::paths::{open_error, open_log};
+use crate::{exit, out};
 
 /// How often `--follow` looks for new records.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -27,30 +28,42 @@ pub struct DumpArgs {
     /// Only records whose index is at most INDEX.
     #[arg(long, value_name = "INDEX")]
     pub to: Option<u64>,
-    /// One JSON object per record: {"index","offset","len","hash","payload"}
-    /// (the payload embedded as JSON when it is JSON, else "payload_base64").
+    /// One JSON object per record per line:
+    /// {"index","offset","len","hash","valid","payload"} (the payload
+    /// embedded as JSON, on one line, when it is JSON, else
+    /// "payload_base64").
     #[arg(long)]
     pub json: bool,
-    /// Do not check hashes: print every structurally complete record.
+    /// Print records whose hash fails too, marked `valid=false` (text) or
+    /// `"valid": false` (JSON), instead of skipping them.
     #[arg(long)]
     pub no_verify: bool,
-    /// Keep printing records as a writer appends them, until interrupted.
+    /// Print each record's header (index, offset, length, hash) without
+    /// its payload.
+    #[arg(long)]
+    pub headers: bool,
+    /// Stop after printing N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Keep printing records as a writer appends them, until interrupted
+    /// (or until --limit records are printed).
     #[arg(long, short)]
     pub follow: bool,
-    /// The log file.
+    /// The log file, or `-` for standard input.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 }
 
 /// One record of `plog dump --json`.
 #[derive(Serialize)]
-struct JsonRecord<'a> {
+struct JsonRecord {
     index: u64,
     offset: u64,
     len: u64,
     hash: String,
+    valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<&'a RawValue>,
+    payload: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_base64: Option<String>,
 }
@@ -67,47 +80,82 @@ struct Seen {
 struct Printer<W: Write> {
     out: W,
     json: bool,
+    headers: bool,
     from: u64,
     to: u64,
+    /// Records still to print (`--limit`).
+    left: u64,
+}
+
+/// A payload as one line of JSON when it is JSON (pretty-printed JSON is
+/// put on one line), else `None`.
+fn payload_json(payload: &[u8]) -> Option<Box<RawValue>> {
+    let raw = serde_json::from_slice::<&RawValue>(payload).ok()?;
+    let text = raw.get();
+    if text.contains(['\n', '\r']) {
+        RawValue::from_string(out::minify_json(text)).ok()
+    } else {
+        Some(raw.to_owned())
+    }
 }
 
 impl<W: Write> Printer<W> {
-    fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
+    /// Prints `record` if it is in range; breaks when --limit is reached
+    /// (after printing) or the output fails.
+    fn record(&mut self, record: &Record<'_>, valid: bool) -> io::Result<ControlFlow<()>> {
+        if self.left == 0 {
+            return Ok(ControlFlow::Break(()));
+        }
         if !(self.from..=self.to).contains(&record.index()) {
-            return Ok(());
+            return Ok(ControlFlow::Continue(()));
         }
         let payload = record.payload();
-        if self.json {
-            let as_json = serde_json::from_slice::<&RawValue>(payload).ok();
+        let mut line = if self.json {
+            let (payload, payload_base64) = match (self.headers, payload_json(payload)) {
+                (true, _) => (None, None),
+                (false, Some(json)) => (Some(json), None),
+                (false, None) => (
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(payload)),
+                ),
+            };
             let line = JsonRecord {
                 index: record.index(),
                 offset: record.offset(),
                 len: record.payload_len(),
                 hash: record.stored_hash().to_string(),
-                payload: as_json,
-                payload_base64: match as_json {
-                    Some(_) => None,
-                    None => Some(base64::engine::general_purpose::STANDARD.encode(payload)),
-                },
+                valid,
+                payload,
+                payload_base64,
             };
-            serde_json::to_writer(&mut self.out, &line)?;
-            writeln!(self.out)
+            serde_json::to_string(&line).map_err(io::Error::other)?
         } else {
-            let text = match std::str::from_utf8(payload) {
-                Ok(text) if !text.contains('\n') => text.to_string(),
-                _ => format!(
-                    "base64:{}",
-                    base64::engine::general_purpose::STANDARD.encode(payload)
-                ),
-            };
-            writeln!(
-                self.out,
-                "index={} offset={} len={} {text}",
+            let mut line = format!(
+                "index={} offset={} len={}",
                 record.index(),
                 record.offset(),
                 record.payload_len()
-            )
-        }
+            );
+            if self.headers {
+                line.push_str(&format!(" hash={}", record.stored_hash()));
+            }
+            if !valid {
+                line.push_str(" valid=false");
+            }
+            if !self.headers {
+                line.push(' ');
+                line.push_str(&out::escape_bytes(payload));
+            }
+            line
+        };
+        line.push('\n');
+        self.out.write_all(line.as_bytes())?;
+        self.left -= 1;
+        Ok(if self.left == 0 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
     }
 }
 
@@ -116,61 +164,75 @@ fn warn_corruption(path: &str, corruption: &Corruption, verified: bool) {
     eprintln!("plog: {path}: {what}{corruption}");
 }
 
-/// One pass from `offset` (None: the start, magic included); returns where
-/// the next pass starts (None again while the magic itself is incomplete).
+/// How a pass ended.
+enum PassEnd {
+    /// The pass read to the end of the file; the next one starts here
+    /// (None while the magic itself is incomplete).
+    Next(Option<u64>),
+    /// `--limit` records were printed: the command is done.
+    LimitReached,
+}
+
+/// One pass from `offset` (None: the start, magic included).
 fn pass<W: Write>(
     log: &Log,
     offset: Option<u64>,
     args: &DumpArgs,
     printer: &mut Printer<W>,
     seen: &mut Seen,
-) -> Result<Option<u64>, CliError> {
-    let shown = args.path.display().to_string();
+) -> Result<PassEnd, CliError> {
+    let shown = out::path_text(&args.path);
     let mut io_result: io::Result<()> = Ok(());
+    let mut limit_reached = false;
     let mut end = offset.unwrap_or(plog_format::MAGIC_LEN as u64);
     let mut magic_torn = false;
+    let mut print = |record: &Record<'_>, valid: bool| match printer.record(record, valid) {
+        Ok(ControlFlow::Continue(())) => ControlFlow::Continue(()),
+        Ok(ControlFlow::Break(())) => {
+            limit_reached = true;
+            ControlFlow::Break(())
+        }
+        Err(err) => {
+            io_result = Err(err);
+            ControlFlow::Break(())
+        }
+    };
     if args.no_verify {
-        let mut walked_to = None;
-        let flow = log
-            .for_each_step(offset.unwrap_or(0), &Parallelism::Current, |step| {
-                match step {
-                    Step::Record(record) => {
-                        walked_to = Some(record.end_offset());
-                        if let Err(err) = printer.record(&record) {
-                            io_result = Err(err);
-                            return ControlFlow::Break(());
-                        }
-                    }
-                    Step::Corrupt(corruption) => {
-                        seen.corrupt = true;
-                        seen.fatal |= corruption.index().is_none();
-                        walked_to = corruption.resync_offset();
-                        warn_corruption(&shown, &corruption, false);
-                    }
-                    Step::Torn(tail) => {
-                        seen.torn = true;
-                        magic_torn = tail.reason == TornReason::Magic;
-                        end = tail.offset;
+        let mut walker = match offset {
+            None => log.walk(),
+            Some(at) => log
+                .walk_from(at)
+                .map_err(|e| CliError::failed(format!("{shown}: {e}")))?,
+        };
+        for step in walker.by_ref() {
+            match step {
+                Step::Record(record) => {
+                    // Still checked, to mark a record whose hash fails.
+                    if print(&record, record.hash_matches()).is_break() {
+                        break;
                     }
                 }
-                ControlFlow::Continue(())
-            })
-            .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
-        let _stopped_early = flow;
-        if !seen.torn
-            && let Some(walked_to) = walked_to
-        {
-            end = walked_to;
+                Step::Corrupt(corruption) => {
+                    seen.corrupt = true;
+                    seen.fatal |= corruption.index().is_none();
+                    warn_corruption(&shown, &corruption, false);
+                }
+                Step::Torn(tail) => {
+                    seen.torn = true;
+                    magic_torn = tail.reason == TornReason::Magic;
+                    end = tail.offset;
+                }
+            }
+        }
+        if !seen.torn {
+            end = walker.offset();
         }
     } else {
         let mut visit = |event: Event<'_>| {
             match event {
                 Event::Record(record) => {
                     end = record.end_offset();
-                    if let Err(err) = printer.record(&record) {
-                        io_result = Err(err);
-                        return ControlFlow::Break(());
-                    }
+                    return print(&record, true);
                 }
                 Event::Corrupt(corruption) => {
                     seen.corrupt = true;
@@ -188,46 +250,74 @@ fn pass<W: Write>(
             }
             ControlFlow::Continue(())
         };
-        let _stopped_early = log
-            .for_each_event(offset.unwrap_or(0), &Parallelism::Current, &mut visit)
-            .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+        match offset {
+            None => {
+                let _stopped_early = log.for_each_event(&Parallelism::Current, &mut visit);
+            }
+            Some(at) => {
+                let _stopped_early = log
+                    .for_each_event_from(at, &Parallelism::Current, &mut visit)
+                    .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+            }
+        }
     }
-    match io_result {
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Err(CliError::Failed {
-            message: String::new(),
-            code: exit::OK,
-        }),
-        Err(err) => Err(CliError::failed(format!("cannot write to stdout: {err}"))),
-        Ok(()) => Ok((!magic_torn).then_some(end)),
-    }
+    io_result.map_err(out::write_error)?;
+    // Whatever was printed reaches the reader now (and a closed pipe is
+    // found now, once, not retried).
+    printer.out.flush().map_err(out::write_error)?;
+    Ok(if limit_reached {
+        PassEnd::LimitReached
+    } else {
+        PassEnd::Next((!magic_torn).then_some(end))
+    })
 }
 
 /// Runs `plog dump`.
 pub fn run(args: DumpArgs) -> Result<u8, CliError> {
-    let mut log = Log::open(&args.path).map_err(|e| CliError::failed(e.to_string()))?;
+    let shown = out::path_text(&args.path);
+    let (from, to) = (args.from.unwrap_or(0), args.to.unwrap_or(u64::MAX));
+    if from > to {
+        return Err(CliError::failed(format!(
+            "dump: --from {from} is past --to {to}: expected a range whose start is at most its end"
+        )));
+    }
+    if args.limit == Some(0) {
+        return Err(CliError::failed(
+            "dump: --limit 0 prints nothing: expected a limit of at least 1",
+        ));
+    }
+    let stdin = args.path.as_os_str() == "-";
+    if stdin && args.follow {
+        return Err(CliError::failed(
+            "dump: --follow needs a file to watch, found `-` (standard input)",
+        ));
+    }
+    let mut log = open_log(&args.path, &plog_mmap::OpenOptions::default())
+        .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
     let stdout = io::stdout();
     let mut printer = Printer {
         out: io::BufWriter::new(stdout.lock()),
         json: args.json,
-        from: args.from.unwrap_or(0),
-        to: args.to.unwrap_or(u64::MAX),
+        headers: args.headers,
+        from,
+        to,
+        left: args.limit.unwrap_or(u64::MAX),
     };
     let mut seen = Seen::default();
-    let result = pass(&log, None, &args, &mut printer, &mut seen);
-    let mut next = match result {
-        Ok(next) => next,
-        Err(CliError::Failed { code: exit::OK, .. }) => return Ok(exit::OK),
+    let mut next = match pass(&log, None, &args, &mut printer, &mut seen) {
+        Ok(PassEnd::Next(next)) => next,
+        Ok(PassEnd::LimitReached) => return Ok(exit::OK),
         Err(err) => return Err(err),
     };
     if args.follow && !seen.fatal {
         loop {
-            printer.out.flush().ok();
             std::thread::sleep(FOLLOW_POLL);
-            let refresh = log.refresh().map_err(|e| CliError::failed(e.to_string()))?;
+            let refresh = log
+                .refresh()
+                .map_err(|e| CliError::failed(format!("{shown}: {}", open_error(&e))))?;
             if refresh.shrank() && next.is_some_and(|next| refresh.len < next) {
                 return Err(CliError::failed(format!(
-                    "{}: the log was truncated to {} bytes while following (was read up to {})",
-                    args.path.display(),
+                    "{shown}: the log was truncated to {} bytes while following (was read up to {})",
                     refresh.len,
                     next.unwrap_or_default()
                 )));
@@ -236,10 +326,9 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
                 continue;
             }
             let mut pass_seen = Seen::default();
-            next = match pass(&log, next, &args, &mut printer, &mut pass_seen) {
-                Ok(next) => next,
-                Err(CliError::Failed { code: exit::OK, .. }) => return Ok(exit::OK),
-                Err(err) => return Err(err),
+            next = match pass(&log, next, &args, &mut printer, &mut pass_seen)? {
+                PassEnd::Next(next) => next,
+                PassEnd::LimitReached => return Ok(exit::OK),
             };
             seen.corrupt |= pass_seen.corrupt;
             if pass_seen.fatal {
@@ -247,15 +336,10 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
             }
         }
     }
-    match printer.out.flush() {
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(exit::OK),
-        Err(err) => return Err(CliError::failed(format!("cannot write to stdout: {err}"))),
-        Ok(()) => {}
-    }
     Ok(if seen.corrupt {
         exit::CORRUPT
     } else if seen.torn {
-        eprintln!("plog: {}: the log ends in a torn tail", args.path.display());
+        eprintln!("plog: {shown}: the log ends in a torn tail");
         exit::TORN
     } else {
         exit::OK

@@ -25,6 +25,15 @@ pub enum CliError {
         /// The exit status to use.
         code: u8,
     },
+    /// Standard output is a closed pipe (`plog dump ... | head`): the reader
+    /// has what it wants, so the command ends quietly with status 0.
+    Closed,
+    /// The failure was already reported (as a JSON object on stdout, say):
+    /// exit with `code` and print nothing more.
+    Reported {
+        /// The exit status to use.
+        code: u8,
+    },
 }
 
 impl CliError {
@@ -49,7 +58,8 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Io { .. } => exit::ERROR,
-            CliError::Failed { code, .. } => *code,
+            CliError::Failed { code, .. } | CliError::Reported { code } => *code,
+            CliError::Closed => exit::OK,
         }
     }
 }
@@ -71,8 +81,15 @@ impl fmt::Display for CliError {
                 action,
                 path,
                 source,
-            } => write!(f, "{}: {action}: {}", path.display(), describe_io(source)),
+            } => write!(
+                f,
+                "{}: {action}: {}",
+                crate::out::path_text(path),
+                describe_io(source)
+            ),
             CliError::Failed { message, .. } => f.write_str(message),
+            CliError::Closed => f.write_str("standard output was closed"),
+            CliError::Reported { .. } => f.write_str("reported"),
         }
     }
 }

@@ -5,9 +5,11 @@
 mod append;
 mod dump;
 mod error;
+mod out;
 mod paths;
 mod progress;
 mod repair;
+mod scan;
 mod stat;
 mod verify;
 
@@ -30,11 +32,61 @@ pub mod exit {
 
 const AFTER_HELP: &str = "\
 Exit status (every subcommand):
-  0  every file is clean / the command did what was asked
+  0  every file is clean / the command did what was asked (or dump's
+     reader closed the pipe)
   1  corruption found (with --strict, a torn tail counts as corruption)
-  2  a file could not be read or written, or bad usage
+  2  a file could not be read or written, no file matched, bad input or
+     bad usage
   3  no corruption, but some file ends in a torn tail
-When several apply, the first in the order 1, 2, 3, 0 wins.";
+When several apply, the first in the order 1, 2, 3, 0 wins.
+
+Examples:
+  plog verify --json /var/lib/engenho/     every *.plog below, one JSON line each
+  plog dump --from 100 --limit 10 raft.plog
+  plog stat raft.plog
+  plog repair --dry-run raft.plog
+  echo '{\"op\":\"put\"}' | plog append raft.plog
+  plog completions bash > /etc/bash_completion.d/plog";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  plog verify raft.plog                     one line per file and a summary
+  plog verify --json -q /var/lib/engenho/   JSON for the files that are not clean
+  plog verify --all --expect contiguous dir/
+  cat raft.plog | plog verify -             standard input";
+
+const DUMP_EXAMPLES: &str = "\
+Examples:
+  plog dump raft.plog | less                text, control bytes escaped
+  plog dump --json --from 100 --to 199 raft.plog | jq .payload
+  plog dump --headers --no-verify damaged.plog
+  plog dump --follow --json raft.plog       like tail -f";
+
+const STAT_EXAMPLES: &str = "\
+Examples:
+  plog stat raft.plog
+  plog stat --json raft.plog | jq .missing_ranges";
+
+const REPAIR_EXAMPLES: &str = "\
+Examples:
+  plog repair --dry-run raft.plog           what would be done; changes nothing
+  plog repair --backup cut.bin raft.plog    cut a torn tail, saving the cut bytes
+  plog repair --salvage good.plog --json damaged.plog";
+
+const APPEND_EXAMPLES: &str = "\
+Examples:
+  printf '{\"a\":1}\\n{\"a\":2}\\n' | plog append raft.plog
+  plog append --index 1000 --sync-every 100 --json raft.plog < entries.jsonl";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  plog completions bash > ~/.local/share/bash-completion/completions/plog
+  plog completions zsh > ~/.zfunc/_plog
+  plog completions fish > ~/.config/fish/completions/plog.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  plog man > plog.1 && man ./plog.1";
 
 /// Verify, inspect, repair and append engenho-store persistent logs (format v1).
 #[derive(Debug, Parser)]
@@ -48,18 +100,33 @@ struct Cli {
 enum Command {
     /// Verify logs: structure, every BLAKE3 hash, optionally index order.
     ///
-    /// PATHs are files or directories (every regular file below a directory,
-    /// in sorted order). Files are verified in parallel with each other and
-    /// within each file.
+    /// PATHs are files, directories (the files below whose name matches
+    /// --glob, default *.plog, in sorted order) or `-` (standard input).
+    /// Files are verified in parallel with each other and within each file.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(verify::VerifyArgs),
     /// Print the records of a log in file order.
+    #[command(after_help = DUMP_EXAMPLES)]
     Dump(dump::DumpArgs),
     /// Statistics of a log: records, index range, gaps and repeats, payload sizes.
+    #[command(after_help = STAT_EXAMPLES)]
     Stat(stat::StatArgs),
     /// Repair a log: cut a torn tail, or salvage the valid records into a new log.
+    #[command(after_help = REPAIR_EXAMPLES)]
     Repair(repair::RepairArgs),
     /// Append JSON Lines from stdin, one record per line, durably.
+    #[command(after_help = APPEND_EXAMPLES)]
     Append(append::AppendArgs),
+    /// Print a shell completion script for plog on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print plog's manual page (roff) on stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
 }
 
 /// `--expect`: the index order a verification checks.
@@ -107,14 +174,39 @@ fn main() -> ExitCode {
         Command::Stat(args) => stat::run(args),
         Command::Repair(args) => repair::run(args),
         Command::Append(args) => append::run(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(err @ (error::CliError::Closed | error::CliError::Reported { .. })) => {
+            ExitCode::from(err.exit_code())
+        }
         Err(err) => {
-            eprintln!("plog: {err}");
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// `plog completions SHELL`: generated from the clap definition.
+fn completions(shell: clap_complete::Shell) -> Result<u8, error::CliError> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "plog", &mut script);
+    out::emit(&mut std::io::stdout().lock(), &script)?;
+    Ok(exit::OK)
+}
+
+/// `plog man`: the manual page, generated from the clap definition.
+fn man() -> Result<u8, error::CliError> {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|err| error::CliError::failed(format!("cannot render the manual page: {err}")))?;
+    out::emit(&mut std::io::stdout().lock(), &page)?;
+    Ok(exit::OK)
 }
 
 #[cfg(test)]

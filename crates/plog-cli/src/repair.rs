@@ -4,11 +4,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use plog_mmap::{Log, MapPolicy, OpenOptions, RecoveryMode, VerifyOptions};
+use plog_mmap::{MapPolicy, OpenOptions, RecoveryMode, VerifyOptions, VerifyReport};
 use plog_writer::{Inspection, LockedLog, RepairOptions, RepairPlan, WriteError, inspect, salvage};
+use serde::Serialize;
 
 use crate::error::CliError;
 use crate::exit;
+use crate::out::{self, JsonPath};
+use crate::paths::open_log;
+use crate::verify::JsonTorn;
 
 /// Arguments of `plog repair`.
 #[derive(Debug, clap::Args)]
@@ -28,9 +32,82 @@ pub struct RepairArgs {
     /// report the byte and index ranges lost.
     #[arg(long, value_name = "OUT", conflicts_with_all = ["backup", "drop_corrupt_tail"])]
     pub salvage: Option<PathBuf>,
+    /// One JSON object on stdout: what was (or would be) cut, the byte and
+    /// index ranges lost (an object with "status": "error" when the
+    /// repair could not be done).
+    #[arg(long)]
+    pub json: bool,
     /// The log file.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+}
+
+/// A byte range cut from the end of the log.
+#[derive(Debug, Serialize)]
+pub struct JsonCut {
+    /// Where the cut starts (the new length).
+    pub offset: u64,
+    /// How many bytes are cut.
+    pub bytes: u64,
+}
+
+/// A byte range of the source lost to corruption (`--salvage`).
+#[derive(Debug, Serialize)]
+pub struct JsonLost {
+    /// Where the lost bytes start.
+    pub offset: u64,
+    /// Where they end.
+    pub end: u64,
+    /// How many bytes.
+    pub bytes: u64,
+    /// How many corruptions the range covers.
+    pub corruptions: u64,
+    /// The first lost index, when known.
+    pub first_index: Option<u64>,
+    /// The last lost index, when known.
+    pub last_index: Option<u64>,
+    /// Where the indices come from: `neighbours` (the valid records around
+    /// the range skip them) or `headers` (the index fields of the damaged
+    /// headers, which may be damaged too); null when unknown.
+    pub indices_from: Option<&'static str>,
+}
+
+/// `plog repair --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonRepair {
+    /// The log, with `path_base64` when it is not UTF-8.
+    #[serde(flatten)]
+    pub path: JsonPath,
+    /// `clean`, `torn` or `corrupt`: the log before the repair.
+    pub status: &'static str,
+    /// `nothing`, `truncate_torn_tail`, `drop_corrupt_tail`, `refuse` or
+    /// `salvage`.
+    pub action: &'static str,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Whether a file was changed or written.
+    pub changed: bool,
+    /// What the action is (or why it is refused), in words.
+    pub message: String,
+    /// Valid records kept (in the log, or copied to the salvaged log).
+    pub records: u64,
+    /// The log's length before.
+    pub file_len: u64,
+    /// Its length after (null when refused; unchanged by a salvage).
+    pub new_len: Option<u64>,
+    /// The bytes cut from the end of the log (null when none).
+    pub cut: Option<JsonCut>,
+    /// Where the cut bytes were (or would be) saved.
+    pub backup: Option<JsonPath>,
+    /// The new log written by `--salvage`.
+    pub salvaged_to: Option<JsonPath>,
+    /// Byte and index ranges lost to corruption (`--salvage`; the first
+    /// million).
+    pub lost: Vec<JsonLost>,
+    /// How many more lost ranges than `lost` lists.
+    pub lost_omitted: u64,
+    /// The torn tail of the log.
+    pub torn: Option<JsonTorn>,
 }
 
 fn writer_error(err: WriteError) -> CliError {
@@ -46,24 +123,37 @@ fn writer_error(err: WriteError) -> CliError {
 
 /// Runs `plog repair`.
 pub fn run(args: RepairArgs) -> Result<u8, CliError> {
-    if let Some(out) = &args.salvage {
-        return run_salvage(&args.path, out, args.dry_run);
+    if args.path.as_os_str() == "-" {
+        return Err(CliError::failed(
+            "repair: expected a log file to repair, found `-` (standard input cannot be repaired \
+             in place; save it to a file first)",
+        ));
     }
+    let result = match &args.salvage {
+        Some(out) => run_salvage(&args, out),
+        None => run_repair(&args),
+    };
+    match result {
+        Err(err @ (CliError::Io { .. } | CliError::Failed { .. })) if args.json => {
+            out::print_json(&out::JsonError::new(&args.path, err.to_string()))?;
+            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
+            Err(CliError::Reported {
+                code: err.exit_code(),
+            })
+        }
+        other => other,
+    }
+}
+
+fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
     let options = RepairOptions {
         drop_corrupt_tail: args.drop_corrupt_tail,
     };
-    let shown = args.path.display().to_string();
     if args.dry_run {
         // No lock: a dry run must work beside a live writer, and changes nothing.
         let inspection = inspect(&args.path).map_err(writer_error)?;
         let plan = inspection.plan(options);
-        return Ok(report_plan(
-            &shown,
-            &inspection,
-            &plan,
-            true,
-            args.backup.as_deref(),
-        ));
+        return report_plan(args, &inspection, &plan);
     }
     let mut log = LockedLog::open(&args.path).map_err(writer_error)?;
     let plan = log.plan(options);
@@ -74,54 +164,79 @@ pub fn run(args: RepairArgs) -> Result<u8, CliError> {
         }
         let inspection_before = log.inspection().clone();
         log.repair(options).map_err(writer_error)?;
-        return Ok(report_plan(
-            &shown,
-            &inspection_before,
-            &plan,
-            false,
-            args.backup.as_deref(),
-        ));
+        return report_plan(args, &inspection_before, &plan);
     }
     let inspection = log.inspection().clone();
-    Ok(report_plan(&shown, &inspection, &plan, false, None))
+    report_plan(args, &inspection, &plan)
 }
 
 /// Prints what the plan is (or was) and returns the exit status.
 fn report_plan(
-    path: &str,
+    args: &RepairArgs,
     inspection: &Inspection,
     plan: &RepairPlan,
-    dry_run: bool,
-    backup: Option<&Path>,
-) -> u8 {
+) -> Result<u8, CliError> {
+    let path = out::path_text(&args.path);
+    let dry_run = args.dry_run;
     let new_len = plan.new_len(inspection);
-    match plan {
-        RepairPlan::Nothing => {
-            println!("{path}: {plan}");
-            exit::OK
+    let backup = args.backup.as_deref().filter(|_| plan.changes_file());
+    let cut = new_len
+        .map(|len| inspection.file_len.saturating_sub(len))
+        .filter(|&bytes| bytes > 0)
+        .and_then(|bytes| new_len.map(|offset| JsonCut { offset, bytes }));
+    let code = match plan {
+        RepairPlan::Refuse { .. } => exit::CORRUPT,
+        _ => exit::OK,
+    };
+    if args.json {
+        out::print_json(&JsonRepair {
+            path: JsonPath::new(&args.path),
+            status: inspection.status().as_str(),
+            action: plan.kind(),
+            dry_run,
+            changed: plan.changes_file() && !dry_run,
+            message: plan.to_string(),
+            records: inspection.records,
+            file_len: inspection.file_len,
+            new_len,
+            cut,
+            backup: backup.map(JsonPath::new),
+            salvaged_to: None,
+            lost: Vec::new(),
+            lost_omitted: 0,
+            torn: inspection.torn.map(JsonTorn::from),
+        })?;
+        if code == exit::CORRUPT {
+            eprintln!("plog: {path}: refusing to repair, changing nothing: {plan}");
         }
+        return Ok(code);
+    }
+    match plan {
+        RepairPlan::Nothing => out::print_text(&format!("{path}: {plan}\n"))?,
         RepairPlan::Refuse { .. } => {
             // The plan's message names the damage and the way out (--salvage,
             // or --drop-corrupt-tail when only the final record is damaged).
             eprintln!("plog: {path}: refusing to repair, changing nothing: {plan}");
-            exit::CORRUPT
         }
         _ => {
             let verb = if dry_run { "would repair" } else { "repaired" };
-            let cut = inspection.file_len.saturating_sub(new_len.unwrap_or(0));
+            let cut = cut.map_or(0, |c| c.bytes);
             let saved = match (backup, dry_run) {
-                (Some(b), true) => format!("; would save the cut bytes to {}", b.display()),
-                (Some(b), false) => format!("; the cut bytes were saved to {}", b.display()),
+                (Some(b), true) => format!("; would save the cut bytes to {}", out::path_text(b)),
+                (Some(b), false) => {
+                    format!("; the cut bytes were saved to {}", out::path_text(b))
+                }
                 (None, _) => String::new(),
             };
-            println!(
-                "{path}: {verb}: {plan}; {} valid records kept, {cut} bytes cut, new length {}{saved}",
-                inspection.records,
+            out::print_text(&format!(
+                "{path}: {verb}: {plan}; {} kept, {} cut, new length {}{saved}\n",
+                out::count(inspection.records, "valid record"),
+                out::count(cut, "byte"),
                 new_len.unwrap_or(0)
-            );
-            exit::OK
+            ))?;
         }
     }
+    Ok(code)
 }
 
 /// Copies `path[from..]` to a new file `backup` and syncs it.
@@ -138,22 +253,60 @@ fn save_backup(path: &Path, from: u64, backup: &Path) -> Result<(), CliError> {
         .map_err(|e| CliError::io("cannot write the backup", backup, e))
 }
 
-fn run_salvage(path: &Path, out: &Path, dry_run: bool) -> Result<u8, CliError> {
-    let log = Log::open_with(
+/// The lost ranges of a salvage report with the indices each one lost: from
+/// the valid records around it when they skip indices, else from the index
+/// fields of the damaged headers inside it (as `verify` names them).
+pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
+    let mut corruptions = report.corruptions.iter().peekable();
+    report
+        .lost
+        .iter()
+        .map(|lost| {
+            let mut headers: Option<(u64, u64)> = None;
+            // Both lists are in file order: the corruptions of this range
+            // come next.
+            while let Some(c) = corruptions.next_if(|c| c.offset() < lost.end) {
+                if c.offset() >= lost.offset
+                    && let Some(index) = c.index()
+                {
+                    headers = Some(
+                        headers.map_or((index, index), |(lo, hi)| (lo.min(index), hi.max(index))),
+                    );
+                }
+            }
+            let (indices, from) = match (lost.lost_indices(), headers) {
+                (Some(range), _) => (Some(range), Some("neighbours")),
+                (None, Some(range)) => (Some(range), Some("headers")),
+                (None, None) => (None, None),
+            };
+            JsonLost {
+                offset: lost.offset,
+                end: lost.end,
+                bytes: lost.bytes(),
+                corruptions: lost.corruptions,
+                first_index: indices.map(|(first, _)| first),
+                last_index: indices.map(|(_, last)| last),
+                indices_from: from,
+            }
+        })
+        .collect()
+}
+
+fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
+    let path = &args.path;
+    let shown = out::path_text(path);
+    let log = open_log(
         path,
         &OpenOptions {
             map: MapPolicy::Never,
             ..OpenOptions::default()
         },
     )
-    .map_err(|e| CliError::failed(e.to_string()))?;
-    let report = log
-        .verify(&VerifyOptions {
-            mode: RecoveryMode::Salvage,
-            ..VerifyOptions::default()
-        })
-        .map_err(|e| CliError::failed(e.to_string()))?;
-    let shown = path.display();
+    .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+    let report = log.verify(&VerifyOptions {
+        mode: RecoveryMode::Salvage,
+        ..VerifyOptions::default()
+    });
     if !report.passes() {
         let why = report
             .corruptions
@@ -165,51 +318,85 @@ fn run_salvage(path: &Path, out: &Path, dry_run: bool) -> Result<u8, CliError> {
             code: exit::CORRUPT,
         });
     }
-    if dry_run {
-        println!(
-            "{shown}: would salvage {} valid records into {} (changing nothing now)",
-            report.records,
-            out.display()
-        );
+    let lost = lost_ranges(&report);
+    let mut text = String::new();
+    let records = if args.dry_run {
+        text.push_str(&format!(
+            "{shown}: would salvage {} into {} (changing nothing now)\n",
+            out::count(report.records, "valid record"),
+            out::path_text(out_path)
+        ));
+        report.records
     } else {
-        let salvaged = salvage(path, out).map_err(writer_error)?;
-        println!(
-            "{shown}: salvaged {} valid records ({} bytes) into {}; {} corruptions skipped, {} bytes not copied",
-            salvaged.records,
-            salvaged.len,
-            out.display(),
-            salvaged.corruptions,
-            salvaged.skipped_bytes
-        );
+        let salvaged = salvage(path, out_path).map_err(writer_error)?;
+        text.push_str(&format!(
+            "{shown}: salvaged {} ({}) into {}; {} skipped, {} not copied\n",
+            out::count(salvaged.records, "valid record"),
+            out::count(salvaged.len, "byte"),
+            out::path_text(out_path),
+            out::count(salvaged.corruptions, "corruption"),
+            out::count(salvaged.skipped_bytes, "byte"),
+        ));
+        salvaged.records
+    };
+    if args.json {
+        out::print_json(&JsonRepair {
+            path: JsonPath::new(path),
+            status: report.status().as_str(),
+            action: "salvage",
+            dry_run: args.dry_run,
+            changed: !args.dry_run,
+            message: text.trim_end().to_string(),
+            records,
+            file_len: report.file_len,
+            new_len: Some(report.file_len),
+            cut: None,
+            backup: None,
+            salvaged_to: Some(JsonPath::new(out_path)),
+            lost,
+            lost_omitted: report.omitted.lost,
+            torn: report.torn.map(JsonTorn::from),
+        })?;
+        return Ok(exit::OK);
     }
-    for lost in &report.lost {
-        let indices = match lost.lost_indices() {
-            Some((first, last)) if first == last => format!("index {first}"),
-            Some((first, last)) => format!("indices {first}..{last}"),
-            None => "indices unknown".to_string(),
+    for range in &lost {
+        let indices = match (range.first_index, range.last_index, range.indices_from) {
+            (Some(first), Some(last), from) => {
+                let what = if first == last {
+                    format!("index {first}")
+                } else {
+                    format!("indices {first}..{last}")
+                };
+                match from {
+                    Some("headers") => format!("{what} (from the damaged headers)"),
+                    _ => what,
+                }
+            }
+            _ => "indices unknown".to_string(),
         };
-        println!(
-            "  lost: bytes {}..{} ({} bytes, {} corruption(s)), {indices}",
-            lost.offset,
-            lost.end,
-            lost.bytes(),
-            lost.corruptions
-        );
+        text.push_str(&format!(
+            "  lost: bytes {}..{} ({}, {}), {indices}\n",
+            range.offset,
+            range.end,
+            out::count(range.bytes, "byte"),
+            out::count(range.corruptions, "corruption"),
+        ));
     }
     if report.omitted.lost > 0 {
-        println!(
-            "  lost: {} more ranges not listed (the report lists the first {})",
+        text.push_str(&format!(
+            "  lost: {} more ranges not listed (the report lists the first {})\n",
             report.omitted.lost,
             report.lost.len()
-        );
+        ));
     }
     if let Some(tail) = report.torn {
-        println!(
-            "  lost: torn tail, bytes {}..{} ({} bytes)",
+        text.push_str(&format!(
+            "  lost: torn tail, bytes {}..{} ({})\n",
             tail.offset,
-            tail.offset + tail.bytes,
-            tail.bytes
-        );
+            tail.offset.saturating_add(tail.bytes),
+            out::count(tail.bytes, "byte")
+        ));
     }
+    out::print_text(&text)?;
     Ok(exit::OK)
 }

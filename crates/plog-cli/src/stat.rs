@@ -1,25 +1,52 @@
 //! `plog stat`: what a log holds, and how long verifying it took.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use plog_format::{Event, Status, TornTail};
-use plog_mmap::{Log, Parallelism};
+use plog_mmap::Parallelism;
 use serde::Serialize;
 
 use crate::error::CliError;
 use crate::exit;
+use crate::out::{self, JsonPath};
+use crate::paths::open_log;
+use crate::verify::JsonTorn;
 
 /// Arguments of `plog stat`.
 #[derive(Debug, clap::Args)]
 pub struct StatArgs {
-    /// One JSON object on stdout.
+    /// One JSON object on stdout (an object with "status": "error" when the
+    /// file cannot be read).
     #[arg(long)]
     pub json: bool,
-    /// The log file.
+    /// The log file, or `-` for standard input.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+}
+
+/// How many missing ranges `stat` lists (all are counted).
+const MISSING_RANGES_LISTED: usize = 1000;
+
+/// The indices between the smallest and the largest that no valid record
+/// holds: their count and the first ranges `[first, last]`, from the
+/// indices sorted and deduplicated.
+pub fn missing(sorted_unique: &[u64], listed: usize) -> (u64, Vec<[u64; 2]>, u64) {
+    let (mut count, mut ranges, mut omitted) = (0u64, Vec::new(), 0u64);
+    for pair in sorted_unique.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if b - a > 1 {
+            count = count.saturating_add(b - a - 1);
+            if ranges.len() < listed {
+                ranges.push([a + 1, b - 1]);
+            } else {
+                omitted += 1;
+            }
+        }
+    }
+    (count, ranges, omitted)
 }
 
 /// Payload size distribution.
@@ -49,8 +76,10 @@ pub struct Bucket {
 /// `plog stat --json`.
 #[derive(Debug, Serialize)]
 pub struct Stats {
-    /// The path.
-    pub path: String,
+    /// The path (`-` for standard input), with `path_base64` when it is not
+    /// UTF-8.
+    #[serde(flatten)]
+    pub path: JsonPath,
     /// `clean`, `torn` or `corrupt`.
     pub status: &'static str,
     /// Valid records.
@@ -65,8 +94,14 @@ pub struct Stats {
     pub max_index: Option<u64>,
     /// Places where an index skips ahead (index > previous + 1).
     pub gaps: u64,
-    /// Indices skipped over by those gaps.
+    /// Indices between `min_index` and `max_index` that no valid record
+    /// holds.
     pub missing_indices: u64,
+    /// Those indices as inclusive ranges `[first, last]`, ascending (the
+    /// first thousand ranges).
+    pub missing_ranges: Vec<[u64; 2]>,
+    /// How many more ranges there are than `missing_ranges` lists.
+    pub missing_ranges_omitted: u64,
     /// Records whose index equals the previous one.
     pub repeats: u64,
     /// Records whose index is below the previous one.
@@ -80,20 +115,14 @@ pub struct Stats {
     /// Power-of-two histogram of payload sizes.
     pub histogram: Vec<Bucket>,
     /// The torn tail.
-    pub torn: Option<TornJson>,
+    pub torn: Option<JsonTorn>,
     /// How many corruptions.
     pub corruptions: u64,
+    /// How many corruptions of each kind (`hash_mismatch`, `length`,
+    /// `bad_magic`, `unsupported_version`).
+    pub corruptions_by_kind: BTreeMap<&'static str, u64>,
     /// Wall time of the verification pass, in seconds.
     pub verify_seconds: f64,
-}
-
-/// The torn tail in `stat --json`.
-#[derive(Debug, Serialize)]
-pub struct TornJson {
-    /// Where it starts.
-    pub offset: u64,
-    /// How many bytes.
-    pub bytes: u64,
 }
 
 /// The distribution of `sizes` (sorted in place), or None when empty.
@@ -147,11 +176,25 @@ fn human_size(bytes: u64) -> String {
 
 /// Runs `plog stat`.
 pub fn run(args: StatArgs) -> Result<u8, CliError> {
-    let log = Log::open(&args.path).map_err(|e| CliError::failed(e.to_string()))?;
+    let log = match open_log(&args.path, &plog_mmap::OpenOptions::default()) {
+        Ok(log) => log,
+        Err(error) if args.json => {
+            out::print_json(&out::JsonError::new(&args.path, error))?;
+            return Err(CliError::Reported { code: exit::ERROR });
+        }
+        Err(error) => {
+            return Err(CliError::failed(format!(
+                "{}: {error}",
+                out::path_text(&args.path)
+            )));
+        }
+    };
     let started = Instant::now();
     let mut payload_sizes: Vec<u64> = Vec::new();
+    let mut indices: Vec<u64> = Vec::new();
+    let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut previous: Option<u64> = None;
-    let (mut gaps, mut missing, mut repeats, mut decreases) = (0u64, 0u64, 0u64, 0u64);
+    let (mut gaps, mut repeats, mut decreases) = (0u64, 0u64, 0u64);
     let (mut first, mut min_index, mut max_index) = (None, None::<u64>, None::<u64>);
     let mut corruptions = 0u64;
     let mut torn: Option<TornTail> = None;
@@ -160,6 +203,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
             Event::Record(record) => {
                 let index = record.index();
                 payload_sizes.push(record.payload_len());
+                indices.push(index);
                 first.get_or_insert(index);
                 min_index = Some(min_index.map_or(index, |m| m.min(index)));
                 max_index = Some(max_index.map_or(index, |m| m.max(index)));
@@ -167,16 +211,16 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
                     match index.cmp(&previous) {
                         std::cmp::Ordering::Equal => repeats += 1,
                         std::cmp::Ordering::Less => decreases += 1,
-                        std::cmp::Ordering::Greater if index - previous > 1 => {
-                            gaps += 1;
-                            missing += index - previous - 1;
-                        }
+                        std::cmp::Ordering::Greater if index - previous > 1 => gaps += 1,
                         std::cmp::Ordering::Greater => {}
                     }
                 }
                 previous = Some(index);
             }
-            Event::Corrupt(_) => corruptions += 1,
+            Event::Corrupt(corruption) => {
+                corruptions += 1;
+                *by_kind.entry(corruption.kind()).or_default() += 1;
+            }
             Event::Torn(tail) => torn = Some(tail),
         }
         ControlFlow::Continue(())
@@ -184,8 +228,12 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     let _complete = complete.map_err(|e| CliError::failed(e.to_string()))?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let distribution = sizes(&mut payload_sizes);
+    indices.sort_unstable();
+    indices.dedup();
+    let (missing, missing_ranges, missing_ranges_omitted) =
+        missing(&indices, MISSING_RANGES_LISTED);
     let stats = Stats {
-        path: args.path.display().to_string(),
+        path: JsonPath::new(&args.path),
         status: Status::from_findings(corruptions > 0, torn.is_some()).as_str(),
         records: payload_sizes.len() as u64,
         first_index: first,
@@ -194,25 +242,23 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         max_index,
         gaps,
         missing_indices: missing,
+        missing_ranges,
+        missing_ranges_omitted,
         repeats,
         decreases,
         bytes: log.len(),
         payload_bytes: payload_sizes.iter().sum(),
         payload_len: distribution,
         histogram: histogram(&payload_sizes),
-        torn: torn.map(|t| TornJson {
-            offset: t.offset,
-            bytes: t.bytes,
-        }),
+        torn: torn.map(JsonTorn::from),
         corruptions,
+        corruptions_by_kind: by_kind,
         verify_seconds,
     };
     if args.json {
-        let line = serde_json::to_string(&stats)
-            .map_err(|err| CliError::failed(format!("cannot encode JSON: {err}")))?;
-        println!("{line}");
+        out::print_json(&stats)?;
     } else {
-        print_human(&stats);
+        out::print_text(&human(&stats, &out::path_text(&args.path)))?;
     }
     Ok(match stats.status {
         "corrupt" => exit::CORRUPT,
@@ -221,30 +267,60 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     })
 }
 
-fn print_human(s: &Stats) {
+fn human(s: &Stats, path: &str) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-    println!("{}", s.path);
-    println!("  status         {}", s.status);
-    println!("  records        {}", s.records);
-    println!(
-        "  index          first {} last {} (min {} max {})",
-        opt(s.first_index),
-        opt(s.last_index),
+    let _ = writeln!(text, "{path}");
+    let _ = writeln!(text, "  status         {}", s.status);
+    let _ = writeln!(text, "  records        {}", s.records);
+    let _ = writeln!(
+        text,
+        "  index          {}..{} (first {} last {})",
         opt(s.min_index),
-        opt(s.max_index)
+        opt(s.max_index),
+        opt(s.first_index),
+        opt(s.last_index)
     );
-    println!(
-        "  index order    {} gaps ({} indices missing), {} repeats, {} decreases",
-        s.gaps, s.missing_indices, s.repeats, s.decreases
+    let mut listed: Vec<String> = s
+        .missing_ranges
+        .iter()
+        .take(10)
+        .map(|&[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}..{b}")
+            }
+        })
+        .collect();
+    let more = (s.missing_ranges.len() as u64 + s.missing_ranges_omitted)
+        .saturating_sub(listed.len() as u64);
+    if more > 0 {
+        listed.push(format!("and {} more", out::count(more, "range")));
+    }
+    let missing = match s.missing_indices {
+        0 => "no index missing".to_string(),
+        1 => format!("1 index missing: {}", listed.join(", ")),
+        n => format!("{n} indices missing: {}", listed.join(", ")),
+    };
+    let _ = writeln!(
+        text,
+        "  index order    {} ({missing}), {}, {}",
+        out::count(s.gaps, "gap"),
+        out::count(s.repeats, "repeat"),
+        out::count(s.decreases, "decrease")
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  bytes          {} ({}), payloads {}",
         s.bytes,
         human_size(s.bytes),
         human_size(s.payload_bytes)
     );
     if let Some(p) = &s.payload_len {
-        println!(
+        let _ = writeln!(
+            text,
             "  payload size   min {} median {} p99 {} max {}",
             p.min, p.median, p.p99, p.max
         );
@@ -256,7 +332,8 @@ fn print_human(s: &Stats) {
         } else {
             (bucket.count * 40).div_ceil(widest) as usize
         };
-        println!(
+        let _ = writeln!(
+            text,
             "    {:>9} .. {:<9} {:>9} {}",
             human_size(bucket.from),
             human_size(bucket.to),
@@ -265,11 +342,30 @@ fn print_human(s: &Stats) {
         );
     }
     match &s.torn {
-        Some(t) => println!("  torn tail      {} bytes at offset {}", t.bytes, t.offset),
-        None => println!("  torn tail      none"),
+        Some(t) => {
+            let _ = writeln!(
+                text,
+                "  torn tail      {} bytes at offset {} ({})",
+                t.bytes, t.offset, t.kind
+            );
+        }
+        None => {
+            let _ = writeln!(text, "  torn tail      none");
+        }
     }
-    println!("  corruptions    {}", s.corruptions);
-    println!("  verified in    {:.3} s", s.verify_seconds);
+    let kinds: Vec<String> = s
+        .corruptions_by_kind
+        .iter()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kinds.join(", "))
+    };
+    let _ = writeln!(text, "  corruptions    {}{kinds}", s.corruptions);
+    let _ = writeln!(text, "  verified in    {:.3} s", s.verify_seconds);
+    text
 }
 
 #[cfg(test)]
@@ -292,6 +388,30 @@ mod tests {
             })
         );
         assert_eq!(sizes(&mut []), None);
+    }
+
+    #[test]
+    fn missing_indices_are_those_no_record_holds() {
+        // The slow obvious oracle: every index between min and max, tested.
+        let cases: &[&[u64]] = &[&[1, 2, 5, 4, 4], &[], &[7], &[1, 10, 3, 3, 20], &[5, 1]];
+        for &case in cases {
+            let mut sorted = case.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let (count, ranges, omitted) = missing(&sorted, 1000);
+            let want: Vec<u64> = match (sorted.first(), sorted.last()) {
+                (Some(&lo), Some(&hi)) => (lo..=hi).filter(|i| !case.contains(i)).collect(),
+                _ => Vec::new(),
+            };
+            let got: Vec<u64> = ranges.iter().flat_map(|&[a, b]| a..=b).collect();
+            assert_eq!(
+                (count, got, omitted),
+                (want.len() as u64, want, 0),
+                "{case:?}"
+            );
+        }
+        let (count, ranges, omitted) = missing(&[1, 3, 5, 7], 2);
+        assert_eq!((count, ranges, omitted), (3, vec![[2, 2], [4, 4]], 1));
     }
 
     #[test]

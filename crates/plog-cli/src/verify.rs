@@ -1,18 +1,17 @@
 //! `plog verify`: bulk verification, one line (or one JSON object) per file.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plog_format::IndexOrder;
-use plog_mmap::{
-    Log, MapPolicy, OpenOptions, Parallelism, RecoveryMode, VerifyOptions, VerifyReport,
-};
+use plog_mmap::{MapPolicy, OpenOptions, Parallelism, RecoveryMode, VerifyOptions, VerifyReport};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::paths::{Target, expand};
+use crate::out::{self, JsonPath};
+use crate::paths::{DirFilter, Target, expand, open_log};
+use crate::scan::{Scanned, scan};
 use crate::{ExpectOrder, exit, progress};
 
 /// Arguments of `plog verify`.
@@ -34,10 +33,15 @@ pub struct VerifyArgs {
     /// Read files into memory instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
-    /// Print only files that are not clean, and no summary.
+    /// Print only files that are not clean, and no summary (with --json
+    /// too: clean files print no object).
     #[arg(long, short)]
     pub quiet: bool,
-    /// Log files, or directories (every regular file below, in sorted order).
+    /// Which files below a directory are verified.
+    #[command(flatten)]
+    pub filter: DirFilter,
+    /// Log files, directories (the files below that match --glob, in sorted
+    /// order), or `-` for standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 }
@@ -45,7 +49,7 @@ pub struct VerifyArgs {
 /// The result for one file.
 pub enum Outcome {
     /// The file was read and classified.
-    Verified(Box<VerifyReport>),
+    Verified(Box<Scanned>),
     /// The file could not be read.
     Failed(String),
 }
@@ -71,13 +75,28 @@ pub struct JsonTorn {
     pub offset: u64,
     /// How many bytes are torn.
     pub bytes: u64,
+    /// What was cut: `magic`, `zero_fill`, `partial_header` or
+    /// `partial_payload`.
+    pub kind: &'static str,
+}
+
+impl From<plog_format::TornTail> for JsonTorn {
+    fn from(tail: plog_format::TornTail) -> JsonTorn {
+        JsonTorn {
+            offset: tail.offset,
+            bytes: tail.bytes,
+            kind: tail.reason.as_str(),
+        }
+    }
 }
 
 /// One line of `plog verify --json`.
 #[derive(Debug, Serialize)]
 pub struct JsonFile {
-    /// The path as given (or as found below a directory).
-    pub path: String,
+    /// The path as given (or as found below a directory; `-` for standard
+    /// input), with `path_base64` when it is not UTF-8.
+    #[serde(flatten)]
+    pub path: JsonPath,
     /// `clean`, `torn`, `corrupt` or `error`.
     pub status: &'static str,
     /// Valid records.
@@ -86,6 +105,10 @@ pub struct JsonFile {
     pub first_index: Option<u64>,
     /// Index of the last valid record.
     pub last_index: Option<u64>,
+    /// Smallest index of a valid record.
+    pub min_index: Option<u64>,
+    /// Largest index of a valid record.
+    pub max_index: Option<u64>,
     /// File length.
     pub bytes: Option<u64>,
     /// The torn tail.
@@ -128,13 +151,13 @@ pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
 pub fn status_of(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Failed(_) => "error",
-        Outcome::Verified(report) if !report.index_violations.is_empty() => "corrupt",
-        Outcome::Verified(report) => report.status().as_str(),
+        Outcome::Verified(scanned) if !scanned.report.index_violations.is_empty() => "corrupt",
+        Outcome::Verified(scanned) => scanned.report.status().as_str(),
     }
 }
 
 impl JsonFile {
-    fn new(path: String, outcome: &Outcome) -> JsonFile {
+    fn new(path: JsonPath, outcome: &Outcome) -> JsonFile {
         let status = status_of(outcome);
         match outcome {
             Outcome::Failed(error) => JsonFile {
@@ -143,54 +166,65 @@ impl JsonFile {
                 records: None,
                 first_index: None,
                 last_index: None,
+                min_index: None,
+                max_index: None,
                 bytes: None,
                 torn: None,
                 corruptions: Vec::new(),
                 corruptions_omitted: 0,
                 error: Some(error.clone()),
             },
-            Outcome::Verified(report) => JsonFile {
-                path,
-                status,
-                records: Some(report.records),
-                first_index: report.first_index,
-                last_index: report.last_index,
-                bytes: Some(report.file_len),
-                torn: report.torn.map(|t| JsonTorn {
-                    offset: t.offset,
-                    bytes: t.bytes,
-                }),
-                corruptions: findings(report),
-                corruptions_omitted: report
-                    .omitted
-                    .corruptions
-                    .saturating_add(report.omitted.index_violations),
-                error: None,
-            },
+            Outcome::Verified(scanned) => {
+                let report = &scanned.report;
+                JsonFile {
+                    path,
+                    status,
+                    records: Some(report.records),
+                    first_index: report.first_index,
+                    last_index: report.last_index,
+                    min_index: scanned.min_index,
+                    max_index: scanned.max_index,
+                    bytes: Some(report.file_len),
+                    torn: report.torn.map(JsonTorn::from),
+                    corruptions: findings(report),
+                    corruptions_omitted: report
+                        .omitted
+                        .corruptions
+                        .saturating_add(report.omitted.index_violations),
+                    error: None,
+                }
+            }
         }
     }
 }
 
-fn index_range(report: &VerifyReport) -> String {
-    match (report.first_index, report.last_index) {
-        (Some(first), Some(last)) => format!(", index {first}..{last}"),
+/// `, index MIN..MAX` (the smallest and largest index: the range the
+/// records span, whatever their order), or nothing without records.
+fn index_range(scanned: &Scanned) -> String {
+    match (scanned.min_index, scanned.max_index) {
+        (Some(min), Some(max)) if min == max => format!(", index {min}"),
+        (Some(min), Some(max)) => format!(", index {min}..{max}"),
         _ => String::new(),
     }
 }
 
 /// The human line for one file (b3sum-like).
 fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
-    let report = match outcome {
+    let (scanned, report) = match outcome {
         Outcome::Failed(error) => return format!("{path}: ERROR {error}"),
-        Outcome::Verified(report) => report,
+        Outcome::Verified(scanned) => (scanned, &scanned.report),
     };
-    let records = format!("{} valid records{}", report.records, index_range(report));
+    let records = format!(
+        "{}{}",
+        out::count(report.records, "valid record"),
+        index_range(scanned)
+    );
     match status_of(outcome) {
         "clean" => format!(
-            "{path}: OK ({} records{}, {} bytes)",
-            report.records,
-            index_range(report),
-            report.file_len
+            "{path}: OK ({}{}, {})",
+            out::count(report.records, "record"),
+            index_range(scanned),
+            out::count(report.file_len, "byte")
         ),
         "torn" => {
             let strict_note = if strict {
@@ -201,9 +235,9 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
             // The status is "torn" exactly when the report has a torn tail.
             match report.torn {
                 Some(tail) => format!(
-                    "{path}: TORN at offset {} ({} bytes, {}){strict_note}; {records}",
+                    "{path}: TORN at offset {} ({}, {}){strict_note}; {records}",
                     tail.offset,
-                    tail.bytes,
+                    out::count(tail.bytes, "byte"),
                     tail.reason.as_str(),
                 ),
                 None => format!("{path}: TORN{strict_note}; {records}"),
@@ -246,13 +280,43 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
     }
 }
 
-fn verify_file(path: &PathBuf, open: &OpenOptions, verify: &VerifyOptions) -> Outcome {
-    match Log::open_with(path, open) {
-        Ok(log) => match log.verify(verify) {
-            Ok(report) => Outcome::Verified(Box::new(report)),
-            Err(err) => Outcome::Failed(err.to_string()),
-        },
-        Err(err) => Outcome::Failed(err.to_string()),
+fn verify_target(
+    target: &Target,
+    open: &OpenOptions,
+    verify: &VerifyOptions,
+    bar: &indicatif::ProgressBar,
+) -> Outcome {
+    let path = match target {
+        Target::Unreadable(_, err) => {
+            return Outcome::Failed(format!("cannot open: {}", crate::error::describe_io(err)));
+        }
+        Target::Stdin | Target::File(_) => target.path(),
+    };
+    match open_log(path, open) {
+        Ok(log) => {
+            let mut shown = 0u64;
+            let scanned = scan(&log, verify, |at| {
+                bar.inc(at.saturating_sub(shown));
+                shown = shown.max(at);
+            });
+            Outcome::Verified(Box::new(scanned))
+        }
+        Err(err) => Outcome::Failed(err),
+    }
+}
+
+/// The bytes of one file's output: a JSON line, a text line, or nothing
+/// (a clean file under `--quiet`).
+fn render(args: &VerifyArgs, path: &Path, outcome: &Outcome) -> Result<Vec<u8>, CliError> {
+    if args.quiet && status_of(outcome) == "clean" {
+        return Ok(Vec::new());
+    }
+    if args.json {
+        out::json_line(&JsonFile::new(JsonPath::new(path), outcome))
+    } else {
+        let mut line = human_line(&out::path_text(path), outcome, args.strict);
+        line.push('\n');
+        Ok(line.into_bytes())
     }
 }
 
@@ -283,64 +347,57 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         parallelism: Parallelism::Current,
         ..VerifyOptions::default()
     };
-    let targets = expand(&args.paths);
+    let targets = expand(&args.paths, &args.filter);
+    if targets.is_empty() {
+        let glob = if args.filter.all {
+            "any file".to_string()
+        } else {
+            format!("--glob {}", out::escape_bytes(args.filter.glob.as_bytes()))
+        };
+        return Err(CliError::failed(format!(
+            "verify: no file to verify: no file below the given directories matches {glob} \
+             (--all takes every file)"
+        )));
+    }
     let total_bytes: u64 = targets
         .iter()
         .filter_map(|t| match t {
             Target::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Target::Unreadable(..) => None,
+            Target::Stdin | Target::Unreadable(..) => None,
         })
         .sum();
-    let bar = progress::bytes_bar(total_bytes, args.json);
+    let bar = progress::bytes_bar(total_bytes);
     let window = pool.current_num_threads().max(1) * 2;
     let stdout = std::io::stdout();
     let mut counts = Counts::default();
     for chunk in targets.chunks(window) {
-        let outcomes: Vec<(String, Outcome)> = pool.install(|| {
+        let outcomes: Vec<Outcome> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|target| match target {
-                    Target::File(path) => {
-                        let outcome = verify_file(path, &open, &verify);
-                        if let Outcome::Verified(report) = &outcome {
-                            bar.inc(report.file_len);
-                        }
-                        (path.display().to_string(), outcome)
-                    }
-                    Target::Unreadable(path, err) => (
-                        path.display().to_string(),
-                        Outcome::Failed(format!("cannot read: {}", crate::error::describe_io(err))),
-                    ),
-                })
+                .map(|target| verify_target(target, &open, &verify, &bar))
                 .collect()
         });
         let mut out = stdout.lock();
-        for (path, outcome) in &outcomes {
-            let status = status_of(outcome);
-            counts.add(status);
-            let line = if args.json {
-                serde_json::to_string(&JsonFile::new(path.clone(), outcome))
-                    .map_err(|err| CliError::failed(format!("cannot encode JSON: {err}")))?
-            } else if args.quiet && status == "clean" {
+        for (target, outcome) in chunk.iter().zip(&outcomes) {
+            counts.add(status_of(outcome));
+            let bytes = render(&args, target.path(), outcome)?;
+            if bytes.is_empty() {
                 continue;
-            } else {
-                human_line(path, outcome, args.strict)
-            };
-            match bar.suspend(|| writeln!(out, "{line}")) {
+            }
+            match bar.suspend(|| out::emit(&mut out, &bytes)) {
                 // A closed pipe (`plog verify ... | head`) is the reader's choice.
-                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return Ok(counts.exit_code(args.strict));
-                }
-                Err(err) => {
-                    return Err(CliError::failed(format!("cannot write to stdout: {err}")));
-                }
+                Err(CliError::Closed) => return Ok(counts.exit_code(args.strict)),
+                Err(err) => return Err(err),
                 Ok(()) => {}
             }
         }
     }
     bar.finish_and_clear();
     if !args.json && !args.quiet {
-        println!("{}", counts.summary());
+        match out::print_text(&format!("{}\n", counts.summary())) {
+            Ok(()) | Err(CliError::Closed) => {}
+            Err(err) => return Err(err),
+        }
     }
     Ok(counts.exit_code(args.strict))
 }
