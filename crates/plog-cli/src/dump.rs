@@ -197,35 +197,39 @@ fn pass<W: Write>(
             ControlFlow::Break(())
         }
     };
+    let from = offset.unwrap_or(0);
+    let read_failed = |e: plog_mmap::ReadError| {
+        CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e)))
+    };
     if args.no_verify {
-        let mut walker = match offset {
-            None => log.walk(),
-            Some(at) => log
-                .walk_from(at)
-                .map_err(|e| CliError::failed(format!("{shown}: {e}")))?,
-        };
-        for step in walker.by_ref() {
-            match step {
-                Step::Record(record) => {
-                    // Still checked, to mark a record whose hash fails.
-                    if print(&record, record.hash_matches()).is_break() {
-                        break;
+        let mut walked_to = None;
+        let _stopped_early = log
+            .for_each_step(from, &Parallelism::Current, |step| {
+                match step {
+                    Step::Record(record) => {
+                        walked_to = Some(record.end_offset());
+                        // Still checked, to mark a record whose hash fails.
+                        return print(&record, record.hash_matches());
+                    }
+                    Step::Corrupt(corruption) => {
+                        seen.corrupt = true;
+                        seen.fatal |= corruption.index().is_none();
+                        walked_to = corruption.resync_offset();
+                        warn_corruption(&shown, &corruption, false);
+                    }
+                    Step::Torn(tail) => {
+                        seen.torn = true;
+                        magic_torn = tail.reason == TornReason::Magic;
+                        end = tail.offset;
                     }
                 }
-                Step::Corrupt(corruption) => {
-                    seen.corrupt = true;
-                    seen.fatal |= corruption.index().is_none();
-                    warn_corruption(&shown, &corruption, false);
-                }
-                Step::Torn(tail) => {
-                    seen.torn = true;
-                    magic_torn = tail.reason == TornReason::Magic;
-                    end = tail.offset;
-                }
-            }
-        }
-        if !seen.torn {
-            end = walker.offset();
+                ControlFlow::Continue(())
+            })
+            .map_err(read_failed)?;
+        if !seen.torn
+            && let Some(walked_to) = walked_to
+        {
+            end = walked_to;
         }
     } else {
         let mut visit = |event: Event<'_>| {
@@ -250,16 +254,9 @@ fn pass<W: Write>(
             }
             ControlFlow::Continue(())
         };
-        match offset {
-            None => {
-                let _stopped_early = log.for_each_event(&Parallelism::Current, &mut visit);
-            }
-            Some(at) => {
-                let _stopped_early = log
-                    .for_each_event_from(at, &Parallelism::Current, &mut visit)
-                    .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
-            }
-        }
+        let _stopped_early = log
+            .for_each_event(from, &Parallelism::Current, &mut visit)
+            .map_err(read_failed)?;
     }
     io_result.map_err(out::write_error)?;
     // Whatever was printed reaches the reader now (and a closed pipe is

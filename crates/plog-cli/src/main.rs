@@ -9,7 +9,6 @@ mod out;
 mod paths;
 mod progress;
 mod repair;
-mod scan;
 mod stat;
 mod verify;
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plog_mmap::{Log, OpenError, OpenOptions};
+use plog_mmap::{Log, OpenError, OpenOptions, ReadError};
 
 use crate::error::describe_io;
 
@@ -138,6 +138,15 @@ pub fn open_error(err: &OpenError) -> String {
         OpenError::TooLarge { limit, .. } => {
             format!("cannot read: expected at most {limit} bytes, found more")
         }
+        OpenError::Changed(changed) => changed.what(),
+        other => other.to_string(),
+    }
+}
+
+/// A pass's error, without the path (the caller names the file).
+pub fn read_error(err: &ReadError) -> String {
+    match err {
+        ReadError::Changed(changed) => changed.what(),
         other => other.to_string(),
     }
 }

@@ -257,8 +257,9 @@ fn save_backup(path: &Path, from: u64, backup: &Path) -> Result<(), CliError> {
 /// the valid records around it when they skip indices, else from the index
 /// fields of the damaged headers inside it (as `verify` names them).
 pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
-    let mut corruptions = report.corruptions.iter().peekable();
+    let mut corruptions = report.findings.corruptions.iter().peekable();
     report
+        .findings
         .lost
         .iter()
         .map(|lost| {
@@ -303,15 +304,17 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
         },
     )
     .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
-    let report = log.verify(&VerifyOptions {
-        mode: RecoveryMode::Salvage,
-        ..VerifyOptions::default()
-    });
+    let report = log
+        .verify(&VerifyOptions {
+            mode: RecoveryMode::Salvage,
+            ..VerifyOptions::default()
+        })
+        .map_err(|e| CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e))))?;
     if !report.passes() {
         let why = report
-            .corruptions
-            .first()
-            .map(ToString::to_string)
+            .verdict()
+            .problem()
+            .map(|problem| problem.to_string())
             .unwrap_or_default();
         return Err(CliError::Failed {
             message: format!("{shown}: nothing to salvage: {why}"),
@@ -323,10 +326,10 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
     let records = if args.dry_run {
         text.push_str(&format!(
             "{shown}: would salvage {} into {} (changing nothing now)\n",
-            out::count(report.records, "valid record"),
+            out::count(report.summary.records, "valid record"),
             out::path_text(out_path)
         ));
-        report.records
+        report.summary.records
     } else {
         let salvaged = salvage(path, out_path).map_err(writer_error)?;
         text.push_str(&format!(
@@ -348,14 +351,14 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
             changed: !args.dry_run,
             message: text.trim_end().to_string(),
             records,
-            file_len: report.file_len,
-            new_len: Some(report.file_len),
+            file_len: report.summary.file_len,
+            new_len: Some(report.summary.file_len),
             cut: None,
             backup: None,
             salvaged_to: Some(JsonPath::new(out_path)),
             lost,
-            lost_omitted: report.omitted.lost,
-            torn: report.torn.map(JsonTorn::from),
+            lost_omitted: report.findings.omitted.lost,
+            torn: report.summary.torn.map(JsonTorn::from),
         })?;
         return Ok(exit::OK);
     }
@@ -382,14 +385,14 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
             out::count(range.corruptions, "corruption"),
         ));
     }
-    if report.omitted.lost > 0 {
+    if report.findings.omitted.lost > 0 {
         text.push_str(&format!(
             "  lost: {} more ranges not listed (the report lists the first {})\n",
-            report.omitted.lost,
-            report.lost.len()
+            report.findings.omitted.lost,
+            report.findings.lost.len()
         ));
     }
-    if let Some(tail) = report.torn {
+    if let Some(tail) = report.summary.torn {
         text.push_str(&format!(
             "  lost: torn tail, bytes {}..{} ({})\n",
             tail.offset,

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use plog_format::{Event, Status, TornTail};
+use plog_format::{Event, Fold, Status};
 use plog_mmap::Parallelism;
 use serde::Serialize;
 
@@ -190,42 +190,33 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         }
     };
     let started = Instant::now();
+    // The one model of the file (plog-format's fold) plus what `stat`
+    // shows beyond it: the payload sizes, the indices (for the missing
+    // ones) and the corruptions by kind.
+    let mut fold = Fold::new(log.len());
     let mut payload_sizes: Vec<u64> = Vec::new();
     let mut indices: Vec<u64> = Vec::new();
     let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut previous: Option<u64> = None;
-    let (mut gaps, mut repeats, mut decreases) = (0u64, 0u64, 0u64);
-    let (mut first, mut min_index, mut max_index) = (None, None::<u64>, None::<u64>);
-    let mut corruptions = 0u64;
-    let mut torn: Option<TornTail> = None;
     let complete = log.for_each_event(0, &Parallelism::Current, |event| {
+        fold.event(&event);
         match event {
             Event::Record(record) => {
-                let index = record.index();
                 payload_sizes.push(record.payload_len());
-                indices.push(index);
-                first.get_or_insert(index);
-                min_index = Some(min_index.map_or(index, |m| m.min(index)));
-                max_index = Some(max_index.map_or(index, |m| m.max(index)));
-                if let Some(previous) = previous {
-                    match index.cmp(&previous) {
-                        std::cmp::Ordering::Equal => repeats += 1,
-                        std::cmp::Ordering::Less => decreases += 1,
-                        std::cmp::Ordering::Greater if index - previous > 1 => gaps += 1,
-                        std::cmp::Ordering::Greater => {}
-                    }
-                }
-                previous = Some(index);
+                indices.push(record.index());
             }
-            Event::Corrupt(corruption) => {
-                corruptions += 1;
-                *by_kind.entry(corruption.kind()).or_default() += 1;
-            }
-            Event::Torn(tail) => torn = Some(tail),
+            Event::Corrupt(corruption) => *by_kind.entry(corruption.kind()).or_default() += 1,
+            Event::Torn(_) => {}
         }
         ControlFlow::Continue(())
     });
-    let _complete = complete.map_err(|e| CliError::failed(e.to_string()))?;
+    let _complete = complete.map_err(|e| {
+        CliError::failed(format!(
+            "{}: {}",
+            out::path_text(&args.path),
+            crate::paths::read_error(&e)
+        ))
+    })?;
+    let summary = fold.finish();
     let verify_seconds = started.elapsed().as_secs_f64();
     let distribution = sizes(&mut payload_sizes);
     indices.sort_unstable();
@@ -234,24 +225,24 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         missing(&indices, MISSING_RANGES_LISTED);
     let stats = Stats {
         path: JsonPath::new(&args.path),
-        status: Status::from_findings(corruptions > 0, torn.is_some()).as_str(),
-        records: payload_sizes.len() as u64,
-        first_index: first,
-        last_index: previous,
-        min_index,
-        max_index,
-        gaps,
+        status: summary.status().as_str(),
+        records: summary.records,
+        first_index: summary.first_index,
+        last_index: summary.last_index,
+        min_index: summary.indices.min_index,
+        max_index: summary.indices.max_index,
+        gaps: summary.indices.gaps,
         missing_indices: missing,
         missing_ranges,
         missing_ranges_omitted,
-        repeats,
-        decreases,
-        bytes: log.len(),
-        payload_bytes: payload_sizes.iter().sum(),
+        repeats: summary.indices.repeats,
+        decreases: summary.indices.decreases,
+        bytes: summary.file_len,
+        payload_bytes: summary.payload_bytes,
         payload_len: distribution,
         histogram: histogram(&payload_sizes),
-        torn: torn.map(JsonTorn::from),
-        corruptions,
+        torn: summary.torn.map(JsonTorn::from),
+        corruptions: summary.corruptions,
         corruptions_by_kind: by_kind,
         verify_seconds,
     };
@@ -260,10 +251,10 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     } else {
         out::print_text(&human(&stats, &out::path_text(&args.path)))?;
     }
-    Ok(match stats.status {
-        "corrupt" => exit::CORRUPT,
-        "torn" => exit::TORN,
-        _ => exit::OK,
+    Ok(match summary.status() {
+        Status::Corrupt => exit::CORRUPT,
+        Status::Torn => exit::TORN,
+        Status::Clean => exit::OK,
     })
 }
 

@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plog_format::IndexOrder;
-use plog_mmap::{MapPolicy, OpenOptions, Parallelism, RecoveryMode, VerifyOptions, VerifyReport};
+use plog_mmap::{
+    MapPolicy, OpenOptions, Parallelism, Problem, Progress, RecoveryMode, Verdict, VerifyOptions,
+    VerifyReport,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::CliError;
 use crate::out::{self, JsonPath};
 use crate::paths::{DirFilter, Target, expand, open_log};
-use crate::scan::{Scanned, scan};
 use crate::{ExpectOrder, exit, progress};
 
 /// Arguments of `plog verify`.
@@ -49,7 +51,7 @@ pub struct VerifyArgs {
 /// The result for one file.
 pub enum Outcome {
     /// The file was read and classified.
-    Verified(Box<Scanned>),
+    Verified(Box<VerifyReport>),
     /// The file could not be read.
     Failed(String),
 }
@@ -126,6 +128,7 @@ pub struct JsonFile {
 /// Corruptions and index violations of a report, merged in file order.
 pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
     let mut all: Vec<JsonCorruption> = report
+        .findings
         .corruptions
         .iter()
         .map(|c| JsonCorruption {
@@ -134,7 +137,7 @@ pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
             kind: c.kind(),
             resync_offset: c.resync_offset(),
         })
-        .chain(report.index_violations.iter().map(|v| JsonCorruption {
+        .chain(report.findings.index_violations.iter().map(|v| JsonCorruption {
             offset: v.offset,
             index: Some(v.index),
             kind: v.kind_str(),
@@ -147,13 +150,25 @@ pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
     all
 }
 
-/// `clean`, `torn`, `corrupt` or `error` for the JSON and the summary.
+/// `clean`, `torn`, `corrupt` or `error` for the JSON and the summary: the
+/// library's verdict on the file ([`VerifyReport::verdict`]), named. An
+/// index out of `--expect` order is `corrupt`; under `--strict` a torn tail
+/// is still `torn` (FORMAT.md's word) but the file does not pass.
 pub fn status_of(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Failed(_) => "error",
-        Outcome::Verified(scanned) if !scanned.report.index_violations.is_empty() => "corrupt",
-        Outcome::Verified(scanned) => scanned.report.status().as_str(),
+        Outcome::Verified(report) => match report.verdict() {
+            Verdict::Clean | Verdict::Salvaged => "clean",
+            Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
+            Verdict::Rejected(_) => "corrupt",
+        },
     }
+}
+
+/// Whether the file passes the policy it was verified under (`--strict`,
+/// `--expect`); a file that could not be read does not.
+fn passes(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Verified(report) if report.passes())
 }
 
 impl JsonFile {
@@ -174,23 +189,24 @@ impl JsonFile {
                 corruptions_omitted: 0,
                 error: Some(error.clone()),
             },
-            Outcome::Verified(scanned) => {
-                let report = &scanned.report;
+            Outcome::Verified(report) => {
+                let summary = &report.summary;
                 JsonFile {
                     path,
                     status,
-                    records: Some(report.records),
-                    first_index: report.first_index,
-                    last_index: report.last_index,
-                    min_index: scanned.min_index,
-                    max_index: scanned.max_index,
-                    bytes: Some(report.file_len),
-                    torn: report.torn.map(JsonTorn::from),
+                    records: Some(summary.records),
+                    first_index: summary.first_index,
+                    last_index: summary.last_index,
+                    min_index: summary.indices.min_index,
+                    max_index: summary.indices.max_index,
+                    bytes: Some(summary.file_len),
+                    torn: summary.torn.map(JsonTorn::from),
                     corruptions: findings(report),
                     corruptions_omitted: report
+                        .findings
                         .omitted
                         .corruptions
-                        .saturating_add(report.omitted.index_violations),
+                        .saturating_add(report.findings.omitted.index_violations),
                     error: None,
                 }
             }
@@ -200,8 +216,9 @@ impl JsonFile {
 
 /// `, index MIN..MAX` (the smallest and largest index: the range the
 /// records span, whatever their order), or nothing without records.
-fn index_range(scanned: &Scanned) -> String {
-    match (scanned.min_index, scanned.max_index) {
+fn index_range(report: &VerifyReport) -> String {
+    let indices = &report.summary.indices;
+    match (indices.min_index, indices.max_index) {
         (Some(min), Some(max)) if min == max => format!(", index {min}"),
         (Some(min), Some(max)) => format!(", index {min}..{max}"),
         _ => String::new(),
@@ -210,21 +227,22 @@ fn index_range(scanned: &Scanned) -> String {
 
 /// The human line for one file (b3sum-like).
 fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
-    let (scanned, report) = match outcome {
+    let report = match outcome {
         Outcome::Failed(error) => return format!("{path}: ERROR {error}"),
-        Outcome::Verified(scanned) => (scanned, &scanned.report),
+        Outcome::Verified(report) => report,
     };
+    let summary = &report.summary;
     let records = format!(
         "{}{}",
-        out::count(report.records, "valid record"),
-        index_range(scanned)
+        out::count(summary.records, "valid record"),
+        index_range(report)
     );
     match status_of(outcome) {
         "clean" => format!(
             "{path}: OK ({}{}, {})",
-            out::count(report.records, "record"),
-            index_range(scanned),
-            out::count(report.file_len, "byte")
+            out::count(summary.records, "record"),
+            index_range(report),
+            out::count(summary.file_len, "byte")
         ),
         "torn" => {
             let strict_note = if strict {
@@ -233,7 +251,7 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
                 ""
             };
             // The status is "torn" exactly when the report has a torn tail.
-            match report.torn {
+            match summary.torn {
                 Some(tail) => format!(
                     "{path}: TORN at offset {} ({}, {}){strict_note}; {records}",
                     tail.offset,
@@ -259,16 +277,16 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
                     s
                 })
                 .collect();
-            let total = report
-                .corruption_count()
-                .saturating_add(report.index_violation_count());
+            let total = summary
+                .corruptions
+                .saturating_add(summary.indices.violations(report.policy.index_order));
             let more = total.saturating_sub(shown.len() as u64);
             let more = if more > 0 {
                 format!("; and {more} more")
             } else {
                 String::new()
             };
-            let torn = report
+            let torn = summary
                 .torn
                 .map(|t| format!("; torn tail at offset {}", t.offset))
                 .unwrap_or_default();
@@ -294,12 +312,19 @@ fn verify_target(
     };
     match open_log(path, open) {
         Ok(log) => {
-            let mut shown = 0u64;
-            let scanned = scan(&log, verify, |at| {
-                bar.inc(at.saturating_sub(shown));
-                shown = shown.max(at);
-            });
-            Outcome::Verified(Box::new(scanned))
+            let bar = bar.clone();
+            let shown = std::sync::atomic::AtomicU64::new(0);
+            let options = VerifyOptions {
+                progress: Some(Progress::new(move |at| {
+                    let before = shown.fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+                    bar.inc(at.saturating_sub(before));
+                })),
+                ..verify.clone()
+            };
+            match log.verify(&options) {
+                Ok(report) => Outcome::Verified(Box::new(report)),
+                Err(err) => Outcome::Failed(crate::paths::read_error(&err)),
+            }
         }
         Err(err) => Outcome::Failed(err),
     }
@@ -379,14 +404,14 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         });
         let mut out = stdout.lock();
         for (target, outcome) in chunk.iter().zip(&outcomes) {
-            counts.add(status_of(outcome));
+            counts.add(outcome);
             let bytes = render(&args, target.path(), outcome)?;
             if bytes.is_empty() {
                 continue;
             }
             match bar.suspend(|| out::emit(&mut out, &bytes)) {
                 // A closed pipe (`plog verify ... | head`) is the reader's choice.
-                Err(CliError::Closed) => return Ok(counts.exit_code(args.strict)),
+                Err(CliError::Closed) => return Ok(counts.exit_code()),
                 Err(err) => return Err(err),
                 Ok(()) => {}
             }
@@ -399,7 +424,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
             Err(err) => return Err(err),
         }
     }
-    Ok(counts.exit_code(args.strict))
+    Ok(counts.exit_code())
 }
 
 /// Files by status, for the summary and the exit status.
@@ -409,15 +434,21 @@ struct Counts {
     torn: usize,
     corrupt: usize,
     error: usize,
+    /// Files read that do not pass their policy (any corruption, an index
+    /// out of `--expect` order, a torn tail under `--strict`).
+    rejected: usize,
 }
 
 impl Counts {
-    fn add(&mut self, status: &str) {
-        match status {
+    fn add(&mut self, outcome: &Outcome) {
+        match status_of(outcome) {
             "clean" => self.clean += 1,
             "torn" => self.torn += 1,
             "corrupt" => self.corrupt += 1,
             _ => self.error += 1,
+        }
+        if matches!(outcome, Outcome::Verified(_)) && !passes(outcome) {
+            self.rejected += 1;
         }
     }
 
@@ -433,10 +464,10 @@ impl Counts {
         )
     }
 
-    /// 1 corruption (or a torn tail under --strict), then 2 unreadable, then
-    /// 3 torn, else 0.
-    fn exit_code(&self, strict: bool) -> u8 {
-        if self.corrupt > 0 || (strict && self.torn > 0) {
+    /// 1 when a file does not pass (corruption, `--expect`, a torn tail
+    /// under `--strict`), then 2 unreadable, then 3 torn, else 0.
+    fn exit_code(&self) -> u8 {
+        if self.rejected > 0 {
             exit::CORRUPT
         } else if self.error > 0 {
             exit::ERROR

@@ -124,7 +124,7 @@ fn trials(seed: u64) {
         })
         .collect();
     let mut counts = std::collections::BTreeMap::new();
-    for trial in 0..216 {
+    for trial in 0..120 {
         let which = trial % COMMANDS.len();
         let args = COMMANDS[which];
         let change = CHANGES[(trial / COMMANDS.len()) % CHANGES.len()];

@@ -182,6 +182,10 @@ pub struct IndexStats {
     /// The first repeat or decrease (kind [`IndexViolationKind::Order`], its
     /// `order` is [`IndexOrder::Contiguous`]).
     pub first_order: Option<IndexViolation>,
+    /// The smallest index of a valid record.
+    pub min_index: Option<u64>,
+    /// The largest index of a valid record.
+    pub max_index: Option<u64>,
 }
 
 impl IndexStats {
@@ -194,6 +198,8 @@ impl IndexStats {
             decreases: 0,
             first_gap: None,
             first_order: None,
+            min_index: None,
+            max_index: None,
         }
     }
 
@@ -217,6 +223,8 @@ impl IndexStats {
         offset: u64,
         index: u64,
     ) -> Option<IndexViolation> {
+        self.min_index = Some(self.min_index.map_or(index, |min| min.min(index)));
+        self.max_index = Some(self.max_index.map_or(index, |max| max.max(index)));
         let kind = IndexOrder::Contiguous.admits(previous, index).err()?;
         let previous_index = previous?;
         let violation = IndexViolation {
@@ -255,6 +263,14 @@ impl IndexStats {
         self.decreases = self.decreases.saturating_add(later.decreases);
         self.first_gap = self.first_gap.or(later.first_gap);
         self.first_order = self.first_order.or(later.first_order);
+        self.min_index = match (self.min_index, later.min_index) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max_index = match (self.max_index, later.max_index) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// How many records break `order`: none for [`IndexOrder::Any`], the

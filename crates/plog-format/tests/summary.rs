@@ -126,6 +126,8 @@ fn naive_summary(data: &[u8]) -> Summary {
             indices.first_order = indices.first_order.or(violation);
         }
     }
+    indices.min_index = c.records.iter().map(|r| r.index()).min();
+    indices.max_index = c.records.iter().map(|r| r.index()).max();
     Summary {
         file_len: data.len() as u64,
         records: c.records.len() as u64,

@@ -445,6 +445,8 @@ pub(crate) fn expected_report(
             indices.first_gap.get_or_insert(violation(IndexViolationKind::Gap));
         }
     }
+    indices.min_index = records.iter().map(|r| r.index).min();
+    indices.max_index = records.iter().map(|r| r.index).max();
     let last_corruption = corruptions.last().copied();
     let summary = Summary {
         file_len,

@@ -159,6 +159,8 @@ pub(crate) struct Batch<'a, O> {
     /// The copy no longer parses as the walk found it: the file changed
     /// between the walk and the copy.
     pub(crate) changed: bool,
+    /// Where the walk stood after the batch's last step.
+    pub(crate) end: u64,
     /// The work's output.
     pub(crate) out: O,
 }
@@ -552,6 +554,7 @@ fn cut_batch<'a, W: BatchWork>(
             run: ValidRun::new(),
             copy: Vec::new(),
             changed: false,
+            end: 0,
             out: work.new_out(),
         },
     };
@@ -581,5 +584,6 @@ fn cut_batch<'a, W: BatchWork>(
         spare.push(batch);
         return None;
     }
+    batch.end = walker.offset();
     Some(batch)
 }

@@ -9,15 +9,7 @@ use plog_format::{Corruption, IndexViolation, ParseError, Problem, TornTail};
 /// result is not given: it would describe bytes that are no longer the
 /// file's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{path}: the file changed while it was read: {what}",
-    path = path.display(),
-    what = if len < read_len {
-        format!("truncated from {read_len} to {len} bytes")
-    } else {
-        format!("a page of its {read_len} mapped bytes vanished (it is {len} bytes now)")
-    }
-)]
+#[error("{path}: {what}", path = path.display(), what = self.what())]
 pub struct FileChanged {
     /// The file.
     pub path: PathBuf,
@@ -26,6 +18,22 @@ pub struct FileChanged {
     pub read_len: u64,
     /// The file's length when the change was noticed.
     pub len: u64,
+}
+
+impl FileChanged {
+    /// What happened, without the path: `the file changed while it was
+    /// read: truncated from N to M bytes` (or a vanished page).
+    pub fn what(&self) -> String {
+        let (read_len, len) = (self.read_len, self.len);
+        if len < read_len {
+            format!("the file changed while it was read: truncated from {read_len} to {len} bytes")
+        } else {
+            format!(
+                "the file changed while it was read: a page of its {read_len} mapped bytes \
+                 vanished (it is {len} bytes now)"
+            )
+        }
+    }
 }
 
 /// A pass over an open [`Log`](crate::Log) could not give a result.

@@ -146,7 +146,9 @@ use std::ops::ControlFlow;
 
 pub use decode::decode_json;
 pub use error::{FileChanged, OpenError, ReadError, ReplayError};
-pub use options::{DEFAULT_LIST_LIMIT, Parallelism, RecoveryMode, ReplayOptions, VerifyOptions};
+pub use options::{
+    DEFAULT_LIST_LIMIT, Parallelism, Progress, RecoveryMode, ReplayOptions, VerifyOptions,
+};
 pub use replay::Replayed;
 pub use report::VerifyReport;
 pub use source::{
@@ -212,6 +214,9 @@ impl Log {
             tuning,
             &HashOnly,
             |batch| {
+                if let Some(progress) = &options.progress {
+                    progress.reached(batch.end);
+                }
                 if let Some(run) = batch.all_valid()
                     && reporter.valid_run(run)
                 {
@@ -223,6 +228,9 @@ impl Log {
                 })
             },
         );
+        if let Some(progress) = &options.progress {
+            progress.reached(self.len());
+        }
         self.check_unchanged()?;
         Ok(reporter.finish())
     }

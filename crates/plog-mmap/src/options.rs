@@ -36,6 +36,47 @@ pub enum Parallelism {
 /// ([`VerifyReport::omitted`](crate::VerifyReport::omitted)).
 pub const DEFAULT_LIST_LIMIT: usize = 1_000_000;
 
+/// Told how far a pass has got: the byte offset of the file reached, in
+/// non-decreasing order, about once per batch (256 KiB) and once with the
+/// file's length at the end. Runs on the thread that folds the results, so
+/// it should be cheap (e.g. advance a progress bar).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use plog_mmap::{Log, Progress, VerifyOptions};
+/// let mut bytes = plog_format::MAGIC.to_vec();
+/// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+/// let reached = Arc::new(AtomicU64::new(0));
+/// let seen = Arc::clone(&reached);
+/// let options = VerifyOptions {
+///     progress: Some(Progress::new(move |offset| seen.store(offset, Ordering::Relaxed))),
+///     ..VerifyOptions::default()
+/// };
+/// Log::from_bytes(bytes.clone()).verify(&options).unwrap();
+/// assert_eq!(reached.load(Ordering::Relaxed), bytes.len() as u64);
+/// ```
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(u64) + Send + Sync>);
+
+impl Progress {
+    /// A progress callback.
+    pub fn new(report: impl Fn(u64) + Send + Sync + 'static) -> Progress {
+        Progress(Arc::new(report))
+    }
+
+    /// Tells the callback that the pass reached `offset`.
+    pub(crate) fn reached(&self, offset: u64) {
+        (self.0)(offset);
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
 /// Options of [`Log::verify`](crate::Log::verify) and the event stream.
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
@@ -52,6 +93,8 @@ pub struct VerifyOptions {
     /// [`DEFAULT_LIST_LIMIT`]; at least 1, so the first finding is always
     /// listed). The counts stay exact.
     pub list_limit: usize,
+    /// Told how far the pass has got (default: nobody).
+    pub progress: Option<Progress>,
 }
 
 impl VerifyOptions {
@@ -68,6 +111,7 @@ impl Default for VerifyOptions {
             mode: RecoveryMode::default(),
             parallelism: Parallelism::default(),
             list_limit: DEFAULT_LIST_LIMIT,
+            progress: None,
         }
     }
 }

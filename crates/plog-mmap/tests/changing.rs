@@ -207,7 +207,7 @@ fn trials(seed: u64) {
         })
         .collect();
     let mut counts = std::collections::BTreeMap::new();
-    for trial in 0..240 {
+    for trial in 0..120 {
         let pass = PASSES[trial % PASSES.len()];
         let change = CHANGES[(trial / PASSES.len()) % CHANGES.len()];
         let (want, took) = &reference[trial % PASSES.len()];
