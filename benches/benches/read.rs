@@ -143,7 +143,9 @@ fn bench_bytes(log: &Log) -> &[u8] {
 
 /// Payload slices of a log, in order.
 fn payloads(log: &Log) -> Vec<&[u8]> {
-    Records::new(bench_bytes(log)).map(|r| r.payload()).collect()
+    Records::new(bench_bytes(log))
+        .map(|r| r.payload())
+        .collect()
 }
 
 /// Splits `payloads` in two runs of about equal bytes.

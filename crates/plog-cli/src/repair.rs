@@ -4,8 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use plog_format::Summary;
 use plog_mmap::{MapPolicy, OpenOptions, RecoveryMode, VerifyOptions, VerifyReport};
-use plog_writer::{Inspection, LockedLog, RepairOptions, RepairPlan, WriteError, inspect, salvage};
+use plog_writer::{LockedLog, RepairOptions, RepairPlan, WriteError, inspect, salvage};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -152,30 +153,26 @@ fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
     if args.dry_run {
         // No lock: a dry run must work beside a live writer, and changes nothing.
         let inspection = inspect(&args.path).map_err(writer_error)?;
-        let plan = inspection.plan(options);
+        let plan = RepairPlan::new(&inspection, options);
         return report_plan(args, &inspection, &plan);
     }
     let mut log = LockedLog::open(&args.path).map_err(writer_error)?;
     let plan = log.plan(options);
     if plan.changes_file() {
         if let Some(backup) = &args.backup {
-            let from = plan.new_len(log.inspection()).unwrap_or(0);
+            let from = plan.new_len(log.summary()).unwrap_or(0);
             save_backup(&args.path, from, backup)?;
         }
-        let inspection_before = log.inspection().clone();
+        let inspection_before = log.summary().clone();
         log.repair(options).map_err(writer_error)?;
         return report_plan(args, &inspection_before, &plan);
     }
-    let inspection = log.inspection().clone();
+    let inspection = log.summary().clone();
     report_plan(args, &inspection, &plan)
 }
 
 /// Prints what the plan is (or was) and returns the exit status.
-fn report_plan(
-    args: &RepairArgs,
-    inspection: &Inspection,
-    plan: &RepairPlan,
-) -> Result<u8, CliError> {
+fn report_plan(args: &RepairArgs, inspection: &Summary, plan: &RepairPlan) -> Result<u8, CliError> {
     let path = out::path_text(&args.path);
     let dry_run = args.dry_run;
     let new_len = plan.new_len(inspection);

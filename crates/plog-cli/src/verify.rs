@@ -137,12 +137,18 @@ pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
             kind: c.kind(),
             resync_offset: c.resync_offset(),
         })
-        .chain(report.findings.index_violations.iter().map(|v| JsonCorruption {
-            offset: v.offset,
-            index: Some(v.index),
-            kind: v.kind_str(),
-            resync_offset: None,
-        }))
+        .chain(
+            report
+                .findings
+                .index_violations
+                .iter()
+                .map(|v| JsonCorruption {
+                    offset: v.offset,
+                    index: Some(v.index),
+                    kind: v.kind_str(),
+                    resync_offset: None,
+                }),
+        )
         .collect();
     // Stable: a corruption and a violation never share an offset (a
     // violation is a valid record), so file order is by offset.

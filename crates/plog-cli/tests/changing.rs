@@ -91,7 +91,9 @@ fn commands_survive_a_file_changing_underneath() {
         });
     let result = std::panic::catch_unwind(|| trials(seed));
     if let Err(panic) = result {
-        eprintln!("commands_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}");
+        eprintln!(
+            "commands_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}"
+        );
         std::panic::resume_unwind(panic);
     }
 }

@@ -10,8 +10,8 @@ use plog_format::{
     IndexViolationKind, MAGIC, Policy, Scanner, Step, Summary, TornReason, Walker, classify,
 };
 use plog_mmap::{
-    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, Records,
-    RecoveryMode, VerifyOptions, VerifyReport,
+    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, Records, RecoveryMode,
+    VerifyOptions, VerifyReport,
 };
 use rayon::ThreadPool;
 
@@ -377,13 +377,20 @@ impl ExpectedReport {
     /// Panics unless `report` is this, naming `what`.
     pub(crate) fn check(&self, report: &VerifyReport, what: &str) {
         assert_eq!(report.summary, self.summary, "{what}: summary");
-        assert_eq!(report.findings.corruptions, self.corruptions, "{what}: corruptions");
+        assert_eq!(
+            report.findings.corruptions, self.corruptions,
+            "{what}: corruptions"
+        );
         assert_eq!(
             report.findings.index_violations, self.index_violations,
             "{what}: index violations"
         );
         assert_eq!(report.findings.lost, self.lost, "{what}: lost ranges");
-        assert_eq!(report.findings.omitted, Omitted::default(), "{what}: omitted");
+        assert_eq!(
+            report.findings.omitted,
+            Omitted::default(),
+            "{what}: omitted"
+        );
         assert_eq!(report.policy, self.policy, "{what}: policy");
         assert_eq!(report.passes(), self.passes(), "{what}: passes");
     }
@@ -435,14 +442,20 @@ pub(crate) fn expected_report(
         };
         if next == previous {
             indices.repeats += 1;
-            indices.first_order.get_or_insert(violation(IndexViolationKind::Order));
+            indices
+                .first_order
+                .get_or_insert(violation(IndexViolationKind::Order));
         } else if next < previous {
             indices.decreases += 1;
-            indices.first_order.get_or_insert(violation(IndexViolationKind::Order));
+            indices
+                .first_order
+                .get_or_insert(violation(IndexViolationKind::Order));
         } else if next - previous > 1 {
             indices.gaps += 1;
             indices.indices_skipped = indices.indices_skipped.saturating_add(next - previous - 1);
-            indices.first_gap.get_or_insert(violation(IndexViolationKind::Gap));
+            indices
+                .first_gap
+                .get_or_insert(violation(IndexViolationKind::Gap));
         }
     }
     indices.min_index = records.iter().map(|r| r.index).min();

@@ -97,7 +97,9 @@ struct Entry {
 fn replay_events<'a>(data: &'a [u8], options: &ReplayOptions) -> Vec<Event<'a>> {
     Walker::new(data)
         .filter_map(|step| match step {
-            WalkStep::Record(record) if options.from_index.is_some_and(|from| record.index() < from) => {
+            WalkStep::Record(record)
+                if options.from_index.is_some_and(|from| record.index() < from) =>
+            {
                 None
             }
             WalkStep::Record(record) if !options.check_hashes => Some(Event::Record(record)),
@@ -205,8 +207,12 @@ fn expected_replay_until_error<T: DeserializeOwned>(
                     Corruption::BadMagic { .. } | Corruption::UnsupportedVersion { .. }
                 );
                 if !salvage || magic {
-                    let expected =
-                        failure(corruption.kind(), corruption.offset(), corruption.index(), None);
+                    let expected = failure(
+                        corruption.kind(),
+                        corruption.offset(),
+                        corruption.index(),
+                        None,
+                    );
                     return (entries, expected);
                 }
             }

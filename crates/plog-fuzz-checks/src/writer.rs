@@ -526,16 +526,16 @@ fn check_reader(path: &Path, model: &Model, zero_tail_allowed: bool) {
     let mut found: Vec<Acked> = Vec::new();
     let _ = log
         .for_each_step(0, &Parallelism::Current, |step| {
-        if let plog_format::Step::Record(record) = step {
-            found.push(Acked {
-                offset: record.offset(),
-                index: record.index(),
-                payload: record.payload().to_vec(),
-            });
-        }
-        ControlFlow::Continue(())
-    })
-    .expect("nothing changes the log while it is read");
+            if let plog_format::Step::Record(record) = step {
+                found.push(Acked {
+                    offset: record.offset(),
+                    index: record.index(),
+                    payload: record.payload().to_vec(),
+                });
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("nothing changes the log while it is read");
     assert_eq!(
         found, model.acked,
         "the reader does not see the acknowledged records"

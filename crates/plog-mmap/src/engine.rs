@@ -232,7 +232,10 @@ impl<'a, O> Batch<'a, O> {
 
     /// The batch's structural steps in file order (records unhashed, from
     /// the copy), for a batch cut by a work that does not check hashes.
-    pub(crate) fn steps(&self, mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+    pub(crate) fn steps(
+        &self,
+        mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         if self.changed {
             return ControlFlow::Continue(());
         }

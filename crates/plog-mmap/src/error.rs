@@ -168,9 +168,9 @@ impl ReplayError {
             ReplayError::Torn(tail) => Some(tail.offset),
             ReplayError::Decode { offset, .. } => Some(*offset),
             ReplayError::IndexOrder(violation) => Some(violation.offset),
-            ReplayError::Read(ReadError::Offset(ParseError::OffsetOutOfRange { offset, .. })) => {
-                Some(*offset)
-            }
+            ReplayError::Read(ReadError::Offset(ParseError::OffsetOutOfRange {
+                offset, ..
+            })) => Some(*offset),
             ReplayError::Read(_) => None,
         }
     }

@@ -174,7 +174,11 @@ fn install() -> bool {
 
 /// The `SIGBUS` handler (see the module docs). Async-signal-safe: atomics
 /// and system calls only.
-extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_sigbus(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO`
     // handler; for SIGBUS, `si_addr` is the faulting address.
     let address = unsafe { (*info).si_addr() } as usize;

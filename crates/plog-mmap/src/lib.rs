@@ -318,7 +318,11 @@ impl Log {
             &CopyAndHash { hashes },
             |batch| {
                 changed |= batch.changed;
-                flow = if changed { ControlFlow::Break(()) } else { sink(batch) };
+                flow = if changed {
+                    ControlFlow::Break(())
+                } else {
+                    sink(batch)
+                };
                 flow
             },
         );

@@ -179,7 +179,11 @@ impl Log {
     ///
     /// # Errors
     /// As [`Log::replay`].
-    pub fn replay_each<T, F>(&self, options: &ReplayOptions, apply: F) -> Result<VerifyReport, ReplayError>
+    pub fn replay_each<T, F>(
+        &self,
+        options: &ReplayOptions,
+        apply: F,
+    ) -> Result<VerifyReport, ReplayError>
     where
         T: DeserializeOwned + Send,
         F: FnMut(u64, T) -> ControlFlow<()>,
@@ -236,7 +240,9 @@ impl Log {
                 let _ = returned.send(batch);
             }
             drop(receiver);
-            let result = producer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let result = producer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             let _ = stopped;
             result
         })
@@ -252,9 +258,13 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        engine::run_local(self.walk_data(), &options.verify.parallelism, tuning, &work, |batch| {
-            judge.batch(batch, &mut |entries: &mut Delivery<T>, _| deliver(entries))
-        });
+        engine::run_local(
+            self.walk_data(),
+            &options.verify.parallelism,
+            tuning,
+            &work,
+            |batch| judge.batch(batch, &mut |entries: &mut Delivery<T>, _| deliver(entries)),
+        );
         judge.finish(self)
     }
 
@@ -270,9 +280,13 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        engine::run(self.walk_data(), &options.verify.parallelism, tuning, &work, |batch| {
-            judge.batch(batch, deliver)
-        });
+        engine::run(
+            self.walk_data(),
+            &options.verify.parallelism,
+            tuning,
+            &work,
+            |batch| judge.batch(batch, deliver),
+        );
         judge.finish(self)
     }
 
@@ -326,7 +340,10 @@ impl Judge {
         }
         let mut failure = batch.out.failure.take();
         let mut keep = batch.out.entries.len();
-        let whole = failure.is_none() && batch.all_valid().is_some_and(|run| self.reporter.valid_run(run));
+        let whole = failure.is_none()
+            && batch
+                .all_valid()
+                .is_some_and(|run| self.reporter.valid_run(run));
         if !whole {
             let (reporter, error) = (&mut self.reporter, &mut self.error);
             let policy = reporter.policy();

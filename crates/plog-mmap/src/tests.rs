@@ -49,7 +49,10 @@ fn oracle_replay(data: &[u8], options: &ReplayOptions) -> Outcome {
 fn oracle_replay_until_error(
     data: &[u8],
     options: &ReplayOptions,
-) -> (Vec<(u64, serde_json::Value)>, Result<u64, (&'static str, u64, Option<u64>)>) {
+) -> (
+    Vec<(u64, serde_json::Value)>,
+    Result<u64, (&'static str, u64, Option<u64>)>,
+) {
     let mode = options.verify.mode;
     let mut checker = IndexChecker::new(options.verify.index_order);
     let mut entries = Vec::new();
@@ -248,6 +251,7 @@ proptest! {
                 mode,
                 parallelism: pool(threads),
                 list_limit,
+                progress: None,
             };
             let got = log.verify_tuned(&options, tuning).unwrap();
             prop_assert_eq!(&got, &want, "{} threads", threads);
@@ -375,10 +379,12 @@ fn a_large_payload_is_hashed_in_parallel_and_checked() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     let log = Log::from_bytes(bytes.clone());
-    let report = log.verify(&VerifyOptions {
-        parallelism: pool(2),
-        ..VerifyOptions::default()
-    }).unwrap();
+    let report = log
+        .verify(&VerifyOptions {
+            parallelism: pool(2),
+            ..VerifyOptions::default()
+        })
+        .unwrap();
     assert_eq!(
         report,
         oracle_report(&bytes, IndexOrder::Any, RecoveryMode::TolerateTorn)

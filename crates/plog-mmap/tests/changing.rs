@@ -10,8 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use plog_mmap::{
-    Log, MapPolicy, OpenOptions, Parallelism, ReadError, ReplayError, ReplayOptions,
-    VerifyOptions,
+    Log, MapPolicy, OpenOptions, Parallelism, ReadError, ReplayError, ReplayOptions, VerifyOptions,
 };
 use plog_testdata::{build_log, k8s_payload};
 
@@ -178,7 +177,9 @@ fn passes_survive_a_file_changing_underneath() {
         });
     let result = std::panic::catch_unwind(|| trials(seed));
     if let Err(panic) = result {
-        eprintln!("passes_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}");
+        eprintln!(
+            "passes_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}"
+        );
         std::panic::resume_unwind(panic);
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use plog_format::{HEADER_LEN, IndexOrder};
 use plog_mmap::{
-    Log, LostRange, Records, MapPolicy, OpenOptions, Parallelism, RecoveryMode, ReplayError, ReplayOptions,
-    Status, VerifyOptions, VerifyReport,
+    Log, LostRange, MapPolicy, OpenOptions, Parallelism, Records, RecoveryMode, ReplayError,
+    ReplayOptions, Status, VerifyOptions, VerifyReport,
 };
 use plog_testdata::{CorpusFile, build_log, corpus, k8s_payload};
 
@@ -45,9 +45,20 @@ fn check_against_expected(file: &CorpusFile, report: &VerifyReport) {
     let want = &file.expected;
     assert_eq!(report.status().as_str(), want.status, "{name}: status");
     assert_eq!(report.summary.file_len, want.file_len, "{name}: file_len");
-    assert_eq!(report.summary.records, want.valid_records as u64, "{name}: records");
-    assert_eq!(report.summary.first_index, want.indices.first().copied(), "{name}");
-    assert_eq!(report.summary.last_index, want.indices.last().copied(), "{name}");
+    assert_eq!(
+        report.summary.records, want.valid_records as u64,
+        "{name}: records"
+    );
+    assert_eq!(
+        report.summary.first_index,
+        want.indices.first().copied(),
+        "{name}"
+    );
+    assert_eq!(
+        report.summary.last_index,
+        want.indices.last().copied(),
+        "{name}"
+    );
     assert_eq!(
         report.summary.torn.map(|t| t.offset),
         want.torn_offset,
@@ -76,17 +87,24 @@ fn every_corpus_file_verifies_the_same_mapped_and_read_for_1_and_3_threads() {
         for open in [forced_map(), never_map(), OpenOptions::default()] {
             let log = Log::open_with(&file.path, &open).unwrap();
             // SAFETY: the corpus files are not changed while the tests run.
-            assert_eq!(unsafe { log.bytes_unchecked() }, &file.bytes[..], "{}", file.name);
+            assert_eq!(
+                unsafe { log.bytes_unchecked() },
+                &file.bytes[..],
+                "{}",
+                file.name
+            );
             mapped_any |= log.is_mapped();
             if open.map == MapPolicy::Never {
                 assert!(!log.is_mapped());
             }
             for threads in [1, 3] {
-                let report = log.verify(&options(
-                    threads,
-                    IndexOrder::Any,
-                    RecoveryMode::TolerateTorn,
-                )).unwrap();
+                let report = log
+                    .verify(&options(
+                        threads,
+                        IndexOrder::Any,
+                        RecoveryMode::TolerateTorn,
+                    ))
+                    .unwrap();
                 assert_eq!(report, want, "{} ({threads} threads)", file.name);
             }
         }
@@ -125,10 +143,12 @@ fn noncontiguous_indices_are_reported_with_offsets() {
     let log = Log::from_bytes(file.bytes.clone());
     // Indices 1, 2, 5, 4, 4.
     let offsets = &file.expected.offsets;
-    let report = log.verify(&VerifyOptions {
-        index_order: IndexOrder::Contiguous,
-        ..VerifyOptions::default()
-    }).unwrap();
+    let report = log
+        .verify(&VerifyOptions {
+            index_order: IndexOrder::Contiguous,
+            ..VerifyOptions::default()
+        })
+        .unwrap();
     let found: Vec<(&str, u64, u64, u64)> = report
         .findings
         .index_violations
@@ -145,10 +165,12 @@ fn noncontiguous_indices_are_reported_with_offsets() {
     );
     assert_eq!(report.status(), Status::Clean);
     assert!(!report.passes());
-    let report = log.verify(&VerifyOptions {
-        index_order: IndexOrder::Increasing,
-        ..VerifyOptions::default()
-    }).unwrap();
+    let report = log
+        .verify(&VerifyOptions {
+            index_order: IndexOrder::Increasing,
+            ..VerifyOptions::default()
+        })
+        .unwrap();
     let kinds: Vec<&str> = report
         .findings
         .index_violations
@@ -167,7 +189,13 @@ fn corpus_replay_follows_the_classification() {
         for open in [forced_map(), never_map()] {
             let log = Log::open_with(&file.path, &open).unwrap();
             for threads in [1, 2] {
-                let replay_options = ReplayOptions { verify: VerifyOptions { parallelism: Parallelism::Threads(threads), ..VerifyOptions::default() }, ..ReplayOptions::default() };
+                let replay_options = ReplayOptions {
+                    verify: VerifyOptions {
+                        parallelism: Parallelism::Threads(threads),
+                        ..VerifyOptions::default()
+                    },
+                    ..ReplayOptions::default()
+                };
                 let got = log.replay::<serde_json::Value>(&replay_options);
                 let name = &file.name;
                 match want.status.as_str() {
@@ -206,7 +234,10 @@ fn corpus_replay_follows_the_classification() {
                             }
                             (Err(error), Some((&offset, &index))) => {
                                 assert_eq!(error.kind(), "decode", "{name}");
-                                assert_eq!((error.offset(), error.index()), (Some(offset), Some(index)));
+                                assert_eq!(
+                                    (error.offset(), error.index()),
+                                    (Some(offset), Some(index))
+                                );
                             }
                             (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
                         }
@@ -221,13 +252,25 @@ fn corpus_replay_follows_the_classification() {
 fn strict_replay_rejects_a_torn_tail_and_salvage_keeps_every_valid_record() {
     for file in corpus() {
         let log = Log::from_bytes(file.bytes.clone());
-        let strict = log.replay::<serde_json::Value>(&ReplayOptions { verify: VerifyOptions { mode: RecoveryMode::Strict, ..VerifyOptions::default() }, ..ReplayOptions::default() });
+        let strict = log.replay::<serde_json::Value>(&ReplayOptions {
+            verify: VerifyOptions {
+                mode: RecoveryMode::Strict,
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        });
         if file.expected.status == "torn" {
             let error = strict.expect_err(&file.name);
             assert_eq!(error.kind(), "torn");
             assert_eq!(error.offset(), file.expected.torn_offset);
         }
-        let salvage = log.replay::<serde_json::Value>(&ReplayOptions { verify: VerifyOptions { mode: RecoveryMode::Salvage, ..VerifyOptions::default() }, ..ReplayOptions::default() });
+        let salvage = log.replay::<serde_json::Value>(&ReplayOptions {
+            verify: VerifyOptions {
+                mode: RecoveryMode::Salvage,
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        });
         let magic_bad = file
             .expected
             .corrupt
@@ -265,9 +308,7 @@ fn salvage_reports_lost_byte_and_index_ranges() {
             .enumerate()
             .map(|(i, p)| (i as u64 + 1, &p[..])),
     );
-    let offsets: Vec<u64> = Records::new(&log)
-        .map(|r| r.offset())
-        .collect();
+    let offsets: Vec<u64> = Records::new(&log).map(|r| r.offset()).collect();
     let offset_of = |index: u64| offsets[index as usize - 1];
     // Flip a payload bit in records 3 and 4 (adjacent: one lost range).
     for index in [3, 4] {
@@ -276,7 +317,14 @@ fn salvage_reports_lost_byte_and_index_ranges() {
     }
     let log = Log::from_bytes(log);
     let replayed = log
-        .replay::<serde_json::Value>(&ReplayOptions { verify: VerifyOptions { mode: RecoveryMode::Salvage, parallelism: Parallelism::Threads(2), ..VerifyOptions::default() }, ..ReplayOptions::default() })
+        .replay::<serde_json::Value>(&ReplayOptions {
+            verify: VerifyOptions {
+                mode: RecoveryMode::Salvage,
+                parallelism: Parallelism::Threads(2),
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        })
         .unwrap();
     let indices: Vec<u64> = replayed.entries.iter().map(|(i, _)| *i).collect();
     assert_eq!(indices, [1, 2, 5, 6]);
@@ -290,8 +338,14 @@ fn salvage_reports_lost_byte_and_index_ranges() {
             next_index: Some(5),
         }]
     );
-    assert_eq!(replayed.report.findings.lost[0].lost_indices(), Some((3, 4)));
-    assert_eq!(replayed.report.findings.lost[0].bytes(), offset_of(5) - offset_of(3));
+    assert_eq!(
+        replayed.report.findings.lost[0].lost_indices(),
+        Some((3, 4))
+    );
+    assert_eq!(
+        replayed.report.findings.lost[0].bytes(),
+        offset_of(5) - offset_of(3)
+    );
     // Without salvage, the first damaged record is the error.
     let error = log
         .replay::<serde_json::Value>(&ReplayOptions::default())
@@ -312,9 +366,7 @@ fn many_records(count: u64) -> Vec<u8> {
 fn the_first_error_in_file_order_wins_across_batches() {
     let count = 6_000;
     let mut bytes = many_records(count);
-    let offsets: Vec<u64> = Records::new(&bytes)
-        .map(|r| r.offset())
-        .collect();
+    let offsets: Vec<u64> = Records::new(&bytes).map(|r| r.offset()).collect();
     // A decode error late, a hash mismatch later, and a decode error early
     // is the first: it must be named whatever the thread count.
     let corrupt_json = |bytes: &mut Vec<u8>, index: usize| {
@@ -335,16 +387,20 @@ fn the_first_error_in_file_order_wins_across_batches() {
     corrupt_json(&mut bytes, 1_234);
     let log = Log::from_bytes(bytes);
     for threads in 1..=4 {
-        let options = ReplayOptions { verify: VerifyOptions { parallelism: Parallelism::Threads(threads), ..VerifyOptions::default() }, ..ReplayOptions::default() };
+        let options = ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: Parallelism::Threads(threads),
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        };
         let error = log.replay::<serde_json::Value>(&options).unwrap_err();
         assert!(matches!(error, ReplayError::Decode { .. }));
         assert_eq!(
             (error.offset(), error.index()),
             (Some(offsets[1_234]), Some(1_234))
         );
-        let error = log_late
-            .replay::<serde_json::Value>(&options)
-            .unwrap_err();
+        let error = log_late.replay::<serde_json::Value>(&options).unwrap_err();
         assert_eq!(
             (error.offset(), error.index()),
             (Some(offsets[5_000]), Some(5_000))
@@ -371,7 +427,13 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
             .unwrap(),
     );
     let all = log
-        .replay::<serde_json::Value>(&ReplayOptions { verify: VerifyOptions { parallelism: Parallelism::Pool(pool), ..VerifyOptions::default() }, ..ReplayOptions::default() })
+        .replay::<serde_json::Value>(&ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: Parallelism::Pool(pool),
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        })
         .unwrap();
     assert_eq!(all.entries, sequential);
     assert_eq!(all.report.summary.records, 3_000);
@@ -381,7 +443,10 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
     };
     let replayed = log.replay::<serde_json::Value>(&from(2_500)).unwrap();
     assert_eq!(replayed.entries, sequential[2_500..]);
-    assert_eq!(replayed.report.summary.records, 500, "the report covers what was replayed");
+    assert_eq!(
+        replayed.report.summary.records, 500,
+        "the report covers what was replayed"
+    );
     assert!(
         log.replay::<serde_json::Value>(&from(u64::MAX))
             .unwrap()
@@ -394,7 +459,11 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
     let first = Records::new(&bytes).next().unwrap();
     damaged[first.offset() as usize + HEADER_LEN + 1] ^= 1;
     let damaged = Log::from_bytes(damaged);
-    assert!(damaged.replay::<serde_json::Value>(&ReplayOptions::default()).is_err());
+    assert!(
+        damaged
+            .replay::<serde_json::Value>(&ReplayOptions::default())
+            .is_err()
+    );
     let replayed = damaged.replay::<serde_json::Value>(&from(1)).unwrap();
     assert_eq!(replayed.entries, sequential[1..]);
 }
@@ -402,9 +471,7 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
 #[test]
 fn many_windows_verify_like_the_oracle_with_damage() {
     let mut bytes = many_records(20_000);
-    let offsets: Vec<u64> = Records::new(&bytes)
-        .map(|r| r.offset())
-        .collect();
+    let offsets: Vec<u64> = Records::new(&bytes).map(|r| r.offset()).collect();
     for index in [7usize, 8_000, 8_001, 19_999] {
         bytes[offsets[index] as usize + HEADER_LEN + 10] ^= 4;
     }
@@ -413,13 +480,20 @@ fn many_windows_verify_like_the_oracle_with_damage() {
     bytes.truncate(bytes.len() - 5);
     let log = Log::from_bytes(bytes.clone());
     let want = oracle_report(&bytes, IndexOrder::Contiguous, RecoveryMode::Salvage);
-    assert_eq!(want.findings.corruptions.len(), 4, "{:?}", want.findings.corruptions);
+    assert_eq!(
+        want.findings.corruptions.len(),
+        4,
+        "{:?}",
+        want.findings.corruptions
+    );
     for threads in 1..=4 {
-        let got = log.verify(&options(
-            threads,
-            IndexOrder::Contiguous,
-            RecoveryMode::Salvage,
-        )).unwrap();
+        let got = log
+            .verify(&options(
+                threads,
+                IndexOrder::Contiguous,
+                RecoveryMode::Salvage,
+            ))
+            .unwrap();
         assert_eq!(got, want, "{threads} threads");
     }
 }
@@ -466,14 +540,15 @@ fn refresh_sees_appends_and_a_walk_resumes_where_it_stopped() {
         std::fs::write(&path, &first).unwrap();
         let mut log = Log::open_with(&path, &open).unwrap();
         let (mut seen, mut resume) = (0usize, 0);
-        let _ = log.for_each_step(0, &Parallelism::Current, |step| {
-            if let plog_format::Step::Record(r) = step {
-                seen += 1;
-                resume = r.end_offset();
-            }
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
+        let _ = log
+            .for_each_step(0, &Parallelism::Current, |step| {
+                if let plog_format::Step::Record(r) = step {
+                    seen += 1;
+                    resume = r.end_offset();
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
         assert_eq!(seen, 500);
         // Append 300 records and half of another one.
         let mut file = std::fs::OpenOptions::new()
@@ -497,35 +572,43 @@ fn refresh_sees_appends_and_a_walk_resumes_where_it_stopped() {
         assert!(refresh.grew());
         assert_eq!(refresh.len, (first.len() + more.len()) as u64);
         let mut torn_at = None;
-        let _ = log.for_each_step(resume, &Parallelism::Current, |step| {
-            match step {
-                plog_format::Step::Record(r) => {
-                    assert_eq!(r.index(), seen as u64);
-                    assert!(r.hash_matches());
-                    seen += 1;
+        let _ = log
+            .for_each_step(resume, &Parallelism::Current, |step| {
+                match step {
+                    plog_format::Step::Record(r) => {
+                        assert_eq!(r.index(), seen as u64);
+                        assert!(r.hash_matches());
+                        seen += 1;
+                    }
+                    plog_format::Step::Torn(t) => torn_at = Some(t.offset),
+                    other => panic!("{other:?}"),
                 }
-                plog_format::Step::Torn(t) => torn_at = Some(t.offset),
-                other => panic!("{other:?}"),
-            }
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
         assert_eq!(seen, 800);
         // The half record completes; the follower resumes at the torn offset.
         let resume = torn_at.unwrap();
         file.write_all(&cut[100..]).unwrap();
         log.refresh().unwrap();
         let mut rest = Vec::new();
-        let _ = log.for_each_event(resume, &Parallelism::Current, |event| {
-            match event {
-                plog_format::Event::Record(r) => rest.push(r.index()),
-                other => panic!("{other:?}"),
-            }
-            std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
+        let _ = log
+            .for_each_event(resume, &Parallelism::Current, |event| {
+                match event {
+                    plog_format::Event::Record(r) => rest.push(r.index()),
+                    other => panic!("{other:?}"),
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
         assert_eq!(rest, [800]);
-        assert_eq!(log.verify(&VerifyOptions::default()).unwrap().summary.records, 801);
+        assert_eq!(
+            log.verify(&VerifyOptions::default())
+                .unwrap()
+                .summary
+                .records,
+            801
+        );
         let unchanged = log.refresh().unwrap();
         assert!(!unchanged.grew() && !unchanged.shrank());
     }
@@ -559,10 +642,12 @@ fn reports_serialize_with_stable_kinds() {
         .into_iter()
         .find(|f| f.name == "corrupt-length-midfile.plog")
         .unwrap();
-    let report = Log::from_bytes(file.bytes).verify(&VerifyOptions {
-        mode: RecoveryMode::Salvage,
-        ..VerifyOptions::default()
-    }).unwrap();
+    let report = Log::from_bytes(file.bytes)
+        .verify(&VerifyOptions {
+            mode: RecoveryMode::Salvage,
+            ..VerifyOptions::default()
+        })
+        .unwrap();
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["status"], "corrupt");
     assert_eq!(json["passes"], true, "salvage accepts a damaged length");
@@ -670,7 +755,8 @@ fn a_pipe_opened_by_path_is_read_like_a_file() {
         std::fs::write(&file, &bytes).unwrap();
         Log::open_with(&file, &forced_map())
             .unwrap()
-            .verify(&VerifyOptions::default()).unwrap()
+            .verify(&VerifyOptions::default())
+            .unwrap()
     };
     assert_eq!(log.verify(&VerifyOptions::default()).unwrap(), mapped_copy);
     // A pipe does not grow on refresh: it was read to its end.
@@ -751,7 +837,10 @@ fn list_limit_keeps_the_first_findings_and_exact_counts() {
             report,
             oracle_report_limited(&bytes, IndexOrder::Increasing, RecoveryMode::Salvage, 10)
         );
-        assert_eq!(report.findings.corruptions[..], full.findings.corruptions[..10]);
+        assert_eq!(
+            report.findings.corruptions[..],
+            full.findings.corruptions[..10]
+        );
         assert_eq!(
             (
                 report.findings.omitted.corruptions,
@@ -774,6 +863,8 @@ fn list_limit_keeps_the_first_findings_and_exact_counts() {
         assert_eq!(json["omitted"]["lost"], 2_490);
     }
     // The default keeps everything here.
-    let report = log.verify(&options(2, IndexOrder::Increasing, RecoveryMode::Salvage)).unwrap();
+    let report = log
+        .verify(&options(2, IndexOrder::Increasing, RecoveryMode::Salvage))
+        .unwrap();
     assert_eq!(report, full);
 }

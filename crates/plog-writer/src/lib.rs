@@ -127,7 +127,7 @@ mod tests;
 
 pub use error::WriteError;
 pub use group::{GroupCommit, GroupStats};
-pub use inspect::{Inspection, RepairOptions, RepairPlan, ViolationCount};
+pub use inspect::{RepairOptions, RepairPlan};
 pub use open::{LockedLog, OpenReport, inspect};
 pub use options::{Appended, LogPosition, SyncPolicy, WriterOptions};
 pub use salvage::{SalvageReport, salvage};

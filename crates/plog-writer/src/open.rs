@@ -4,13 +4,12 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, TornReason, TornTail};
+use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, Summary, TornReason, TornTail};
 
 use crate::fsio::{self, LockedFile, parent_dir, sync_dir};
-use crate::inspect::{scan_file, scan_log, scan_path};
+use crate::inspect::{scan_file, scan_path};
 use crate::{
-    GroupCommit, Inspection, LogPosition, RepairOptions, RepairPlan, WriteError, Writer,
-    WriterOptions, pos_u64,
+    GroupCommit, LogPosition, RepairOptions, RepairPlan, WriteError, Writer, WriterOptions, pos_u64,
 };
 
 /// What opening a log found and did.
@@ -82,17 +81,17 @@ impl OpenReport {
 /// file.write_all(&[7; 20]).unwrap();
 ///
 /// let mut log = LockedLog::open(&path)?;
-/// assert_eq!(log.inspection().records, 1);
+/// assert_eq!(log.summary().records, 1);
 /// let plan = log.repair(RepairOptions::default())?;
 /// assert_eq!(plan.kind(), "truncate_torn_tail");
-/// assert_eq!(log.inspection().file_len, 26 + 48 + 2);
+/// assert_eq!(log.summary().file_len, 26 + 48 + 2);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
 pub struct LockedLog {
     file: LockedFile,
     path: PathBuf,
-    inspection: Inspection,
+    summary: Summary,
 }
 
 impl LockedLog {
@@ -110,11 +109,11 @@ impl LockedLog {
 
     fn from_file(file: File, path: &Path) -> Result<LockedLog, WriteError> {
         let file = LockedFile::lock(file, path)?;
-        let inspection = scan_file(&file, path)?;
+        let summary = scan_file(&file, path)?;
         Ok(LockedLog {
             file,
             path: path.to_path_buf(),
-            inspection,
+            summary,
         })
     }
 
@@ -136,13 +135,13 @@ impl LockedLog {
     }
 
     /// What the log holds (as of the last repair).
-    pub fn inspection(&self) -> &Inspection {
-        &self.inspection
+    pub fn summary(&self) -> &Summary {
+        &self.summary
     }
 
     /// What [`LockedLog::repair`] would do with `options`. Changes nothing.
     pub fn plan(&self, options: RepairOptions) -> RepairPlan {
-        self.inspection.plan(options)
+        RepairPlan::new(&self.summary, options)
     }
 
     /// Carries out [`LockedLog::plan`]: truncates a torn tail (or, with
@@ -180,24 +179,24 @@ impl LockedLog {
                 sync_dir(parent_dir(path)).map_err(|e| {
                     WriteError::io(parent_dir(path), "fsync the log's directory", e)
                 })?;
-                self.inspection = scan_log(&MAGIC);
+                self.summary = plog_format::summarize(&MAGIC);
                 Ok(())
             }
             RepairPlan::TruncateTornTail { tail } => {
                 truncate_and_sync(file, path, tail.offset)?;
-                self.inspection.file_len = tail.offset;
-                self.inspection.torn = None;
+                self.summary.file_len = tail.offset;
+                self.summary.torn = None;
                 Ok(())
             }
             RepairPlan::DropCorruptTail { truncate_to, .. } => {
                 truncate_and_sync(file, path, truncate_to)?;
-                let inspection = &mut self.inspection;
-                inspection.file_len = truncate_to;
-                inspection.torn = None;
-                inspection.corruptions = 0;
-                inspection.first_corruption = None;
-                inspection.last_corruption = None;
-                inspection.records_after_last_corruption = inspection.records;
+                let summary = &mut self.summary;
+                summary.file_len = truncate_to;
+                summary.torn = None;
+                summary.corruptions = 0;
+                summary.first_corruption = None;
+                summary.last_corruption = None;
+                summary.records_after_last_corruption = summary.records;
                 Ok(())
             }
         }
@@ -246,17 +245,16 @@ impl LockedLog {
         // not be durable yet: make it so before acknowledging any append.
         let dir = parent_dir(&self.path);
         sync_dir(dir).map_err(|e| WriteError::io(dir, "fsync the log's directory", e))?;
-        let inspection = &self.inspection;
-        let violations = inspection.index_violations(options.index_order);
+        let summary = &self.summary;
         let report = OpenReport {
             created: false,
             repaired,
-            records: inspection.records,
-            first_index: inspection.first_index,
-            last_index: inspection.last_index,
-            len: inspection.valid_end,
-            index_violations: violations.count,
-            first_index_violation: violations.first,
+            records: summary.records,
+            first_index: summary.first_index,
+            last_index: summary.last_index,
+            len: summary.file_len,
+            index_violations: summary.indices.violations(options.index_order),
+            first_index_violation: summary.indices.first_violation(options.index_order),
         };
         Ok((self.file, self.path, report))
     }
@@ -272,7 +270,7 @@ fn truncate_and_sync(file: &File, path: &Path, len: u64) -> Result<(), WriteErro
 /// anything: the dry run of a repair.
 ///
 /// ```
-/// use plog_writer::{inspect, RepairOptions};
+/// use plog_writer::{inspect, RepairOptions, RepairPlan};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("a.plog");
 /// let mut log = plog_format::MAGIC.to_vec();
@@ -280,16 +278,16 @@ fn truncate_and_sync(file: &File, path: &Path, len: u64) -> Result<(), WriteErro
 /// log.extend_from_slice(&[0; 10]);
 /// std::fs::write(&path, &log).unwrap();
 ///
-/// let inspection = inspect(&path).unwrap();
-/// assert_eq!(inspection.records, 1);
-/// let plan = inspection.plan(RepairOptions::default());
+/// let summary = inspect(&path).unwrap();
+/// assert_eq!(summary.records, 1);
+/// let plan = RepairPlan::new(&summary, RepairOptions::default());
 /// assert_eq!(plan.to_string(), "torn tail at offset 75: 10 bytes, all zero; truncate to offset 75 (drop 10 bytes)");
 /// assert_eq!(std::fs::read(&path).unwrap(), log); // unchanged
 /// ```
 ///
 /// # Errors
 /// `io` when the file cannot be read.
-pub fn inspect(path: impl AsRef<Path>) -> Result<Inspection, WriteError> {
+pub fn inspect(path: impl AsRef<Path>) -> Result<Summary, WriteError> {
     scan_path(path.as_ref())
 }
 

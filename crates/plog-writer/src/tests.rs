@@ -213,7 +213,8 @@ fn messages_name_offsets_indices_and_what_to_do() {
 /// are mapped and cut into many batches, for 1 and 3 threads.
 #[test]
 fn the_open_walk_equals_the_sequential_scanner() {
-    use crate::inspect::{scan_file, scan_log, scan_path};
+    use crate::inspect::{scan_file, scan_path};
+    use plog_format::summarize as scan_log;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cases: Vec<(String, Vec<u8>)> = plog_testdata::corpus()

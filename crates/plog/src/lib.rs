@@ -84,7 +84,7 @@
 //!     })
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(reports[0].status(), Status::Clean);
-//! let damage = &reports[1].corruptions[0];
+//! let damage = &reports[1].findings.corruptions[0];
 //! assert_eq!((damage.kind(), damage.index(), damage.offset()), ("hash_mismatch", Some(2), 76));
 //! # Ok(()) }
 //! ```

@@ -247,7 +247,7 @@ impl PersistentLog {
         let reader = locked
             .read_handle()
             .map_err(PersistentLogError::from_write)?;
-        let inspection = locked.inspection();
+        let inspection = locked.summary();
         if let Some(first_corruption) = inspection.first_corruption {
             if first_corruption.index().is_none() {
                 // Not a v1 log at all: nothing to replay or append.

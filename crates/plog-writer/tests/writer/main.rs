@@ -33,12 +33,12 @@ pub fn read_back(path: &std::path::Path) -> plog_format::Classification {
     let oracle = plog_format::classify(&bytes);
     let log = plog_mmap::Log::open(path).unwrap();
     let report = log.verify(&plog_mmap::VerifyOptions::default()).unwrap();
-    assert_eq!(report.file_len, oracle.file_len);
-    assert_eq!(report.records, oracle.records.len() as u64);
+    assert_eq!(report.summary.file_len, oracle.file_len);
+    assert_eq!(report.summary.records, oracle.records.len() as u64);
     assert_eq!(report.status(), oracle.status());
-    assert_eq!(report.first_index, oracle.first_index());
-    assert_eq!(report.last_index, oracle.last_index());
-    assert_eq!(report.torn, oracle.torn);
-    assert_eq!(report.corruptions, oracle.corruptions);
+    assert_eq!(report.summary.first_index, oracle.first_index());
+    assert_eq!(report.summary.last_index, oracle.last_index());
+    assert_eq!(report.summary.torn, oracle.torn);
+    assert_eq!(report.findings.corruptions, oracle.corruptions);
     oracle
 }
