@@ -4,13 +4,18 @@
 //! (both more than the three windows of batches that are in flight at a
 //! time, so the difference is what grows with the count).
 //!
+//! Streaming recovery's likewise (100,000 against 400,000 records, and
+//! against what collecting the same replay holds).
+//!
 //! (Its own test binary: the allocator is process-wide.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use plog_mmap::{Log, Parallelism, VerifyOptions};
+use std::ops::ControlFlow;
+
+use plog_mmap::{Log, Parallelism, ReplayOptions, VerifyOptions};
 use plog_testdata::{build_log, k8s_payload};
 
 struct Counting;
@@ -55,6 +60,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counters are process-wide: one measuring test at a time.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// (peak live bytes above the start, allocations) of one verification.
 fn measure(log: &Log, options: &VerifyOptions) -> (usize, usize) {
     let start = LIVE.load(Ordering::SeqCst);
@@ -83,6 +91,7 @@ fn log_of(records: usize) -> Log {
 
 #[test]
 fn peak_memory_of_verification_does_not_grow_with_the_record_count() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let small = log_of(100_000);
     let large = log_of(300_000);
     for threads in [1, 2] {
@@ -124,6 +133,74 @@ fn peak_memory_of_verification_does_not_grow_with_the_record_count() {
         assert!(
             small_peak <= bound && large_peak <= bound,
             "{threads} threads: peaks {small_peak} and {large_peak} bytes, bound {bound}"
+        );
+    }
+}
+
+/// Peak live bytes above the start of one streaming replay into
+/// `serde_json::Value`, each entry dropped by the callback; and the entries
+/// applied.
+fn measure_stream(log: &Log, options: &ReplayOptions) -> (usize, u64) {
+    let start = LIVE.load(Ordering::SeqCst);
+    PEAK.store(start, Ordering::SeqCst);
+    let mut applied = 0u64;
+    let report = log
+        .replay_each(options, |_, entry: serde_json::Value| {
+            applied += 1;
+            drop(entry);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let peak = PEAK.load(Ordering::SeqCst) - start;
+    assert_eq!(report.summary.records, applied);
+    (peak, applied)
+}
+
+#[test]
+fn peak_memory_of_streaming_recovery_does_not_grow_with_the_record_count() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let small = log_of(100_000);
+    let large = log_of(400_000);
+    for threads in [1, 2] {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        );
+        let options = ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: Parallelism::Pool(pool),
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        };
+        measure_stream(&small, &options);
+        let (small_peak, small_applied) = measure_stream(&small, &options);
+        let (large_peak, large_applied) = measure_stream(&large, &options);
+        assert_eq!((small_applied, large_applied), (100_000, 400_000));
+        // The whole replay, held: what `replay` (collect) needs at least.
+        let held = {
+            let start = LIVE.load(Ordering::SeqCst);
+            PEAK.store(start, Ordering::SeqCst);
+            let replayed = small.replay::<serde_json::Value>(&options).unwrap();
+            let peak = PEAK.load(Ordering::SeqCst) - start;
+            drop(replayed);
+            peak
+        };
+        eprintln!(
+            "{threads} threads: streamed 100k: peak {small_peak} B; 400k: peak {large_peak} B; \
+             collected 100k: peak {held} B"
+        );
+        // Four times the records: the window of decoded entries is bounded
+        // (a few batches per thread and a channel of two per thread).
+        assert!(
+            large_peak <= small_peak + small_peak / 2 + (1 << 20),
+            "{threads} threads: peak grew from {small_peak} to {large_peak} bytes"
+        );
+        assert!(
+            small_peak * 20 <= held,
+            "{threads} threads: streaming peak {small_peak} is not 5% of collecting {held}"
         );
     }
 }
