@@ -868,3 +868,57 @@ fn list_limit_keeps_the_first_findings_and_exact_counts() {
         .unwrap();
     assert_eq!(report, full);
 }
+
+/// Streaming recovery gives, for every corpus file, every thread count and
+/// both reading paths, what the collecting replay gives (itself checked
+/// against expected.json above): the same entries in order, or the same
+/// first error after exactly the entries before it.
+#[test]
+fn corpus_streaming_replay_equals_the_collecting_replay() {
+    for file in corpus() {
+        for open in [forced_map(), never_map()] {
+            let log = Log::open_with(&file.path, &open).unwrap();
+            for threads in 1..=4 {
+                let options = ReplayOptions {
+                    verify: VerifyOptions {
+                        parallelism: Parallelism::Threads(threads),
+                        ..VerifyOptions::default()
+                    },
+                    ..ReplayOptions::default()
+                };
+                let collected = log.replay::<serde_json::Value>(&options);
+                let mut streamed = Vec::new();
+                let result = log.replay_each(&options, |index, value: serde_json::Value| {
+                    streamed.push((index, value));
+                    std::ops::ControlFlow::Continue(())
+                });
+                let name = format!("{} ({threads} threads)", file.name);
+                match (collected, result) {
+                    (Ok(replayed), Ok(report)) => {
+                        assert_eq!(streamed, replayed.entries, "{name}");
+                        assert_eq!(report, replayed.report, "{name}");
+                    }
+                    (Err(want), Err(got)) => {
+                        assert_eq!(
+                            (got.kind(), got.offset(), got.index()),
+                            (want.kind(), want.offset(), want.index()),
+                            "{name}"
+                        );
+                        let before = want.offset().unwrap_or(0);
+                        let valid_before: Vec<u64> = file
+                            .expected
+                            .indices
+                            .iter()
+                            .zip(&file.expected.offsets)
+                            .filter(|&(_, &offset)| offset < before)
+                            .map(|(&index, _)| index)
+                            .collect();
+                        let applied: Vec<u64> = streamed.iter().map(|(i, _)| *i).collect();
+                        assert_eq!(applied, valid_before, "{name}: applied before the error");
+                    }
+                    (want, got) => panic!("{name}: collected {want:?}, streamed {got:?}"),
+                }
+            }
+        }
+    }
+}
