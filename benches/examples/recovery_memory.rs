@@ -90,6 +90,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // PersistentLog::open would create a missing log: refuse it first.
+    if !path.is_file() {
+        eprintln!("expected a log file, found nothing at {}", path.display());
+        return ExitCode::FAILURE;
+    }
     let peak_anon = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
