@@ -69,7 +69,8 @@ const DEFAULT_E_RECORDS: u64 = 200_000;
 #[cfg(feature = "streaming")]
 const DEFAULT_E1M_RECORDS: u64 = 1_000_000;
 
-/// The groups on E, with the type each decodes into.
+/// The criterion groups: E decoded into `serde_json::Value`, E decoded into
+/// `EngenhoEntry`, and E1M.
 const GROUP_VALUE: &str = "recovery_E_value";
 const GROUP_TYPED: &str = "recovery_E_typed";
 const GROUP_1M: &str = "recovery_E1M";
