@@ -11,7 +11,7 @@
 //! (`plog_testdata::write_engenho_log_file`, seed 1):
 //!
 //! * E: 200,000 openraft entries carrying Kubernetes objects (payload median
-//!   ~1.1 KB, p90 ~3.4 KB, max ~4.5 KB; ~350 MB), the shape of
+//!   ~1.1 KB, p90 ~3.3 KB, max ~4.5 KB; ~340 MB), the shape of
 //!   engenho-store's real Raft log;
 //! * E1M (feature `streaming` only): 1,000,000 such entries (~1.7 GB), for
 //!   snapshot recovery.
