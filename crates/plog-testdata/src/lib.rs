@@ -4,11 +4,22 @@
 //!   writer, and damaged variants) with its entry of `expected.json`.
 //! * [`build_log`] and [`k8s_payload`]: well-formed logs for tests and
 //!   benchmarks.
+//! * [`engenho_payload`], [`EngenhoEntry`] and [`write_engenho_log`]: a log
+//!   shaped like engenho-store's real Raft log (openraft entries carrying
+//!   Kubernetes objects, ~1.1 KB median payload), from a seed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+mod engenho;
+
+pub use engenho::{
+    BasicNode, ENGENHO_TERM_SPAN, EngenhoEntry, EntryPayload, JournalEntry, LeaderId, LogId,
+    Membership, ResourceKey, engenho_entry, engenho_payload, write_engenho_log,
+    write_engenho_log_file,
+};
 
 /// The directory holding the v1 corpus (`testdata/v1` at the repository root).
 pub fn corpus_dir() -> PathBuf {
