@@ -4,7 +4,6 @@
 //!
 //! ```text
 //! cargo bench -p plog-benches --bench recovery
-//! cargo bench -p plog-benches --bench recovery --features streaming   # with plog-mmap's replay_each
 //! ```
 //!
 //! Datasets, generated into a temporary directory at the start of the run
@@ -13,7 +12,7 @@
 //! * E: 200,000 openraft entries carrying Kubernetes objects (payload median
 //!   ~1.1 KB, p90 ~3.3 KB, max ~4.5 KB; ~340 MB), the shape of
 //!   engenho-store's real Raft log;
-//! * E1M (feature `streaming` only): 1,000,000 such entries (~1.7 GB), for
+//! * E1M: 1,000,000 such entries (~1.7 GB), for
 //!   snapshot recovery.
 //!
 //! Every measurement on E runs twice, decoding each payload into
@@ -31,15 +30,14 @@
 //!   plog could reach;
 //! * `dropin_2t`: `plog::PersistentLog::open(path)` then `.replay::<T>()`,
 //!   the drop-in replacement, with a 2-thread pool installed;
-//! * `stream_1t` / `stream_2t` (feature `streaming`,
-//!   `plog_benches::stream_replay`): `plog_mmap::Log::open(path)` then
+//! * `stream_1t` / `stream_2t` (`plog_benches::stream_replay`): `plog_mmap::Log::open(path)` then
 //!   `replay_each`, each entry handed to a
 //!   callback that drops it, on a pool of 1 / 2 threads.
 //!
 //! Whatever a measurement replays is dropped inside the timed region, as
 //! the caller drops what it replays.
 //!
-//! On E1M (feature `streaming`, group `recovery_E1M`, typed entries, 2
+//! On E1M (group `recovery_E1M`, typed entries, 2
 //! threads): `full_2t` streams every entry, `from_last_1pct_2t` streams from
 //! the index of the last 1% (`ReplayOptions::from_index`).
 //!
@@ -55,10 +53,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, SamplingMode, Throughput};
-#[cfg(feature = "streaming")]
 use plog_benches::stream_replay;
 use plog_benches::{env_u64, median_ns, naive_read, pool};
-use plog_mmap::{Log, decode_json};
+use plog_mmap::decode_json;
 use plog_testdata::{EngenhoEntry, write_engenho_log_file};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -66,7 +63,6 @@ use serde::de::DeserializeOwned;
 const THREADS: usize = 2;
 const SEED: u64 = 1;
 const DEFAULT_E_RECORDS: u64 = 200_000;
-#[cfg(feature = "streaming")]
 const DEFAULT_E1M_RECORDS: u64 = 1_000_000;
 
 /// The criterion groups: E decoded into `serde_json::Value`, E decoded into
@@ -138,7 +134,6 @@ fn bench_e<T: DeserializeOwned + Send>(
             })
         })
     });
-    #[cfg(feature = "streaming")]
     for (threads, pool) in [(1, &pools.one), (THREADS, &pools.two)] {
         group.bench_function(format!("stream_{threads}t"), |b| {
             b.iter(|| assert_eq!(stream_replay::<T>(path, pool, None), records))
@@ -149,7 +144,6 @@ fn bench_e<T: DeserializeOwned + Send>(
 
 /// Snapshot recovery on E1M: streaming from the last 1% of the indices
 /// against streaming everything.
-#[cfg(feature = "streaming")]
 fn bench_e1m(c: &mut Criterion, dir: &Path, pools: &Pools) {
     let records = env_u64("PLOG_BENCH_E1M_RECORDS", DEFAULT_E1M_RECORDS);
     let path = dir.join("e1m.plog");
@@ -251,11 +245,11 @@ fn main() {
     let records = env_u64("PLOG_BENCH_E_RECORDS", DEFAULT_E_RECORDS);
     let path = dir.path().join("e.plog");
     write_dataset(&path, "E", records);
-    let payloads: Vec<Vec<u8>> = Log::open(&path)
-        .expect("open the dataset")
-        .records()
+    let bytes = std::fs::read(&path).expect("read the dataset");
+    let payloads: Vec<Vec<u8>> = plog_mmap::Records::new(&bytes)
         .map(|r| r.payload().to_vec())
         .collect();
+    drop(bytes);
     assert_eq!(payloads.len() as u64, records);
     let pools = Pools {
         one: pool(1),
@@ -264,7 +258,6 @@ fn main() {
     bench_e::<serde_json::Value>(&mut c, GROUP_VALUE, &path, &payloads, &pools);
     bench_e::<EngenhoEntry>(&mut c, GROUP_TYPED, &path, &payloads, &pools);
     drop(payloads);
-    #[cfg(feature = "streaming")]
     if std::env::var_os("PLOG_BENCH_SKIP_E1M").is_none() {
         bench_e1m(&mut c, dir.path(), &pools);
     }

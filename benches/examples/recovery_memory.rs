@@ -3,14 +3,14 @@
 //! ```text
 //! cargo run --release -p plog-testdata --example make_engenho -- LOG 100000
 //! cargo run --release -p plog-benches --example recovery_memory -- naive|dropin|stream LOG [value|typed]
-//! cargo run --release -p plog-benches --features streaming --example recovery_memory -- stream LOG
+//! cargo run --release -p plog-benches --example recovery_memory -- stream LOG
 //! ```
 //!
 //! * `naive`: engenho-store's reader (`plog_benches::naive_read`), one
 //!   thread, every entry kept;
 //! * `dropin`: `plog::PersistentLog::open` then `replay`, 2-thread pool,
 //!   every entry kept;
-//! * `stream` (feature `streaming`): `plog_mmap::Log::replay_each` on a
+//! * `stream`: `plog_mmap::Log::replay_each` on a
 //!   2-thread pool, each entry dropped in the callback.
 //!
 //! Entries are decoded as `serde_json::Value` (default) or as
@@ -64,15 +64,10 @@ fn recover<T: DeserializeOwned + Send + 'static>(
             let entries = log.replay::<T>().map_err(|e| e.to_string())?;
             Ok((entries.len() as u64, Box::new(entries) as Box<dyn Send>))
         }),
-        #[cfg(feature = "streaming")]
         "stream" => Ok((
             plog_benches::stream_replay::<T>(path, &pool(THREADS), None),
             Box::new(()),
         )),
-        #[cfg(not(feature = "streaming"))]
-        "stream" => Err("`stream` needs the `streaming` feature: \
-                         cargo run --release -p plog-benches --features streaming --example recovery_memory"
-            .into()),
         other => Err(format!(
             "expected a recovery path naive|dropin|stream, found {other:?}"
         )),

@@ -83,7 +83,6 @@ pub fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Opti
 ///
 /// # Panics
 /// When the log cannot be opened or replayed (benchmark logs are clean).
-#[cfg(feature = "streaming")]
 pub fn stream_replay<T: serde::de::DeserializeOwned + Send>(
     path: &Path,
     pool: &Arc<rayon::ThreadPool>,
@@ -92,11 +91,14 @@ pub fn stream_replay<T: serde::de::DeserializeOwned + Send>(
     use std::ops::ControlFlow;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use plog_mmap::{Log, Parallelism, ReplayOptions};
+    use plog_mmap::{Log, Parallelism, ReplayOptions, VerifyOptions};
 
     let seen = AtomicU64::new(0);
     let options = ReplayOptions {
-        parallelism: Parallelism::Pool(pool.clone()),
+        verify: VerifyOptions {
+            parallelism: Parallelism::Pool(pool.clone()),
+            ..VerifyOptions::default()
+        },
         from_index,
         ..ReplayOptions::default()
     };

@@ -7,9 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plog_mmap::{
-    IndexOrder, Log, Problem, RecoveryMode, Verdict, VerifyOptions, VerifyReport,
-};
+use plog_mmap::{IndexOrder, Log, Problem, RecoveryMode, Verdict, VerifyOptions, VerifyReport};
 use plog_testdata::{build_log, corpus, k8s_payload};
 use serde_json::Value;
 
@@ -230,7 +228,10 @@ fn verify_json_equals_the_library_on_1200_damaged_files() {
     // The sweep must cover every status and kind, or it proves little.
     let mut seen = std::collections::BTreeSet::new();
     for path in &files {
-        let report = Log::open(path).unwrap().verify(&VerifyOptions::default()).unwrap();
+        let report = Log::open(path)
+            .unwrap()
+            .verify(&VerifyOptions::default())
+            .unwrap();
         seen.insert(report.status().as_str().to_string());
         for c in &report.findings.corruptions {
             seen.insert(c.kind().to_string());
@@ -249,6 +250,9 @@ fn verify_json_equals_the_library_on_1200_damaged_files() {
         "partial_payload",
         "zero_fill",
     ] {
-        assert!(seen.contains(want), "the sweep never produced {want}: {seen:?}");
+        assert!(
+            seen.contains(want),
+            "the sweep never produced {want}: {seen:?}"
+        );
     }
 }
