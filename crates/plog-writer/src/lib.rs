@@ -114,6 +114,7 @@
 mod error;
 #[cfg(test)]
 mod faults;
+mod file;
 mod fsio;
 mod group;
 mod inspect;
