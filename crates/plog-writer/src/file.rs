@@ -17,11 +17,25 @@ use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
 use crate::fsio::{LockedFile, Preallocation};
+use crate::open::{OpenReport, Parts};
 use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
 
 /// A batch's buffer is shrunk back to this capacity when it is cleared, so
 /// that one huge append does not pin memory for the writer's life.
 const KEEP_BUFFER_BYTES: usize = 1 << 20;
+
+/// A policy over the one file writer: [`Writer`](crate::Writer) or
+/// [`GroupCommit`](crate::GroupCommit).
+pub(crate) trait Policy: Sized {
+    /// The policy over `log`, whose file ends at `tail`.
+    fn over(log: LogFile, tail: Tail) -> Self;
+
+    /// The policy over a log that `open.rs` locked (and repaired or created).
+    fn from_parts((file, path, report): Parts, options: WriterOptions) -> (Self, OpenReport) {
+        let tail = Tail::new(&options, report.position());
+        (Self::over(LogFile::new(file, path, options), tail), report)
+    }
+}
 
 /// The locked log file, its path and options, and every write and sync made
 /// to it.

@@ -1,7 +1,7 @@
 //! Group commit: one shared writer, many threads, one write and one
 //! `fdatasync` per gathered batch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Tail, serialize_into};
-use crate::fsio::LockedFile;
+use crate::file::{Batch, LogFile, Policy, Tail, serialize_into};
 use crate::open::{OpenReport, create_log, open_log};
 use crate::{Appended, LogPosition, WriteError, WriterOptions};
 
@@ -149,10 +148,9 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<(GroupCommit, OpenReport), WriteError> {
-        let (file, path, report) = open_log(path.as_ref(), &options)?;
-        Ok((
-            GroupCommit::from_parts(file, path, options, report.position()),
-            report,
+        Ok(GroupCommit::from_parts(
+            open_log(path.as_ref(), &options)?,
+            options,
         ))
     }
 
@@ -164,41 +162,7 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<GroupCommit, WriteError> {
-        let path = path.as_ref();
-        let file = create_log(path)?;
-        Ok(GroupCommit::from_parts(
-            file,
-            path.to_path_buf(),
-            options,
-            LogPosition::new_log(),
-        ))
-    }
-
-    pub(crate) fn from_parts(
-        file: LockedFile,
-        path: PathBuf,
-        options: WriterOptions,
-        position: LogPosition,
-    ) -> GroupCommit {
-        GroupCommit {
-            log: LogFile::new(file, path, options),
-            state: Mutex::new(State {
-                tail: Tail::new(&options, position),
-                pending: Batch::with_buffer(Vec::new(), position),
-                spare: Vec::new(),
-                pending_units: 0,
-                last_seq: 0,
-                durable_seq: 0,
-                leader_active: false,
-                gather_target: 0,
-                sync_nanos: 0,
-                batches: 0,
-                failure: None,
-            }),
-            batch_done: Condvar::new(),
-            record_added: Condvar::new(),
-            appenders: AtomicUsize::new(0),
-        }
+        Ok(GroupCommit::from_parts(create_log(path.as_ref())?, options).0)
     }
 
     /// The log's path.
@@ -428,6 +392,30 @@ impl GroupCommit {
     #[cfg(test)]
     pub(crate) fn faults(&self) -> &crate::faults::Faults {
         &self.log.faults
+    }
+}
+
+impl Policy for GroupCommit {
+    fn over(log: LogFile, tail: Tail) -> GroupCommit {
+        GroupCommit {
+            log,
+            state: Mutex::new(State {
+                pending: Batch::with_buffer(Vec::new(), tail.written),
+                tail,
+                spare: Vec::new(),
+                pending_units: 0,
+                last_seq: 0,
+                durable_seq: 0,
+                leader_active: false,
+                gather_target: 0,
+                sync_nanos: 0,
+                batches: 0,
+                failure: None,
+            }),
+            batch_done: Condvar::new(),
+            record_added: Condvar::new(),
+            appenders: AtomicUsize::new(0),
+        }
     }
 }
 

@@ -291,11 +291,14 @@ impl Handle {
     /// A handle whose log already ends at `position` (a fake: the file only
     /// holds the magic), to reach positions no test could write.
     fn at(policy: &str, path: &std::path::Path, position: crate::LogPosition) -> Handle {
-        let file = crate::open::create_log(path).unwrap();
-        let (path, options) = (path.to_path_buf(), WriterOptions::default());
+        use crate::file::{LogFile, Policy, Tail};
+        let (file, path, _) = crate::open::create_log(path).unwrap();
+        let options = WriterOptions::default();
+        let log = LogFile::new(file, path, options);
+        let tail = Tail::new(&options, position);
         match policy {
-            "writer" => Handle::Writer(Writer::from_parts(file, path, options, position)),
-            _ => Handle::Group(GroupCommit::from_parts(file, path, options, position)),
+            "writer" => Handle::Writer(Writer::over(log, tail)),
+            _ => Handle::Group(GroupCommit::over(log, tail)),
         }
     }
 

@@ -1,11 +1,10 @@
 //! The single-owner writer: every-append and manual sync policies.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Tail};
-use crate::fsio::LockedFile;
+use crate::file::{Batch, LogFile, Policy, Tail};
 use crate::open::{OpenReport, create_log, open_log};
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions};
 
@@ -69,14 +68,7 @@ impl Writer {
     /// # Errors
     /// `exists` when the file exists; `locked`; `io`.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
-        let path = path.as_ref();
-        let file = create_log(path)?;
-        Ok(Writer::from_parts(
-            file,
-            path.to_path_buf(),
-            options,
-            LogPosition::new_log(),
-        ))
+        Ok(Writer::from_parts(create_log(path.as_ref())?, options).0)
     }
 
     /// Opens the log at `path` for appending, creating it when it does not
@@ -97,24 +89,10 @@ impl Writer {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<(Writer, OpenReport), WriteError> {
-        let (file, path, report) = open_log(path.as_ref(), &options)?;
-        Ok((
-            Writer::from_parts(file, path, options, report.position()),
-            report,
+        Ok(Writer::from_parts(
+            open_log(path.as_ref(), &options)?,
+            options,
         ))
-    }
-
-    pub(crate) fn from_parts(
-        file: LockedFile,
-        path: PathBuf,
-        options: WriterOptions,
-        position: LogPosition,
-    ) -> Writer {
-        Writer {
-            log: LogFile::new(file, path, options),
-            tail: Tail::new(&options, position),
-            pending: Batch::with_buffer(Vec::new(), position),
-        }
     }
 
     /// The log's path.
@@ -290,6 +268,13 @@ impl Writer {
     #[cfg(test)]
     pub(crate) fn faults(&self) -> &crate::faults::Faults {
         &self.log.faults
+    }
+}
+
+impl Policy for Writer {
+    fn over(log: LogFile, tail: Tail) -> Writer {
+        let pending = Batch::with_buffer(Vec::new(), tail.written);
+        Writer { log, tail, pending }
     }
 }
 
