@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use plog_format::{Status, classify};
 
-use crate::{GroupCommit, SyncPolicy, Writer, WriterOptions};
+use crate::{GroupCommit, SyncPolicy, WriteError, Writer, WriterOptions};
 
 fn payload(i: u64) -> Vec<u8> {
     format!(r#"{{"i":{i},"pad":"{}"}}"#, "x".repeat(150)).into_bytes()
@@ -273,6 +273,7 @@ fn the_open_walk_equals_the_sequential_scanner() {
 }
 
 /// The two policies over the one file writer, driven the same way.
+#[allow(clippy::large_enum_variant)] // a handful live at once, in tests
 enum Handle {
     Writer(Writer),
     Group(GroupCommit),
@@ -335,8 +336,6 @@ impl Handle {
         }
     }
 }
-
-use crate::WriteError;
 
 /// An error as the caller sees it, the log's directory replaced by `<dir>`
 /// (each run has its own).
