@@ -244,6 +244,7 @@ impl WriteError {
 
     /// `Ok` for a handle that is not poisoned; else the `poisoned` error
     /// naming its cause and what is durable.
+    #[inline]
     pub(crate) fn unless_poisoned(
         path: &Path,
         poisoned: Option<&Arc<str>>,

@@ -74,6 +74,7 @@ impl Tail {
         }
     }
 
+    #[inline]
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()
     }
@@ -117,19 +118,23 @@ impl Batch {
     }
 
     /// Where the log ends after these records.
+    #[inline]
     pub(crate) fn end(&self) -> LogPosition {
         self.end
     }
 
     /// Encoded bytes held.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
+    #[inline]
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             bytes: self.bytes.len(),
@@ -140,6 +145,7 @@ impl Batch {
     }
 
     /// Drops every record pushed since `mark`.
+    #[inline]
     pub(crate) fn rollback(&mut self, mark: Mark) {
         self.bytes.truncate(mark.bytes);
         self.records = mark.records;
@@ -148,6 +154,7 @@ impl Batch {
     }
 
     /// What was pushed since `mark` (`records` 0 when nothing was).
+    #[inline]
     pub(crate) fn appended_since(&self, mark: Mark) -> Appended {
         Appended {
             offset: mark.end.len,
@@ -174,6 +181,7 @@ impl Batch {
     }
 
     /// Appends a record that [`LogFile::admit`] accepted, with its header.
+    #[inline]
     pub(crate) fn push(&mut self, index: u64, header: &RecordHeader, payload: &[u8]) {
         self.bytes.reserve(HEADER_LEN + payload.len());
         self.bytes.extend_from_slice(header.as_bytes());
@@ -182,6 +190,7 @@ impl Batch {
     }
 
     /// Books a record of `encoded_len` bytes just added to `bytes`.
+    #[inline]
     fn booked(&mut self, index: u64, encoded_len: usize) {
         if self.records == 0 {
             self.first_index = index;
@@ -223,6 +232,7 @@ impl LogFile {
     }
 
     /// `poisoned` (saying what is durable) once the tail is poisoned.
+    #[inline]
     pub(crate) fn check_usable(&self, tail: &Tail) -> Result<(), WriteError> {
         WriteError::unless_poisoned(&self.path, tail.poisoned.as_ref(), tail.durable)
     }
@@ -236,6 +246,7 @@ impl LogFile {
     ///
     /// # Errors
     /// `poisoned`, `index_order`, `payload_too_large`.
+    #[inline]
     pub(crate) fn admit(
         &self,
         tail: &Tail,
@@ -275,6 +286,7 @@ impl LogFile {
     ///
     /// # Errors
     /// As [`LogFile::admit`]; `batch` is then unchanged.
+    #[inline]
     pub(crate) fn push_raw(
         &self,
         tail: &Tail,
@@ -292,6 +304,7 @@ impl LogFile {
     ///
     /// # Errors
     /// `serialize`, then as [`LogFile::admit`]; `batch` is then unchanged.
+    #[inline]
     pub(crate) fn push_json<T: Serialize + ?Sized>(
         &self,
         tail: &Tail,
