@@ -244,6 +244,7 @@ impl WriteError {
 
     /// `Ok` for a handle that is not poisoned; else the `poisoned` error
     /// naming its cause and what is durable.
+    #[inline]
     pub(crate) fn unless_poisoned(
         path: &Path,
         poisoned: Option<&Arc<str>>,
@@ -257,6 +258,47 @@ impl WriteError {
                 durable,
             }),
         }
+    }
+
+    /// A copy of a failed write or sync, for each caller whose record was in
+    /// the failed group-commit batch; `None` for the other kinds (they are
+    /// never shared, and some hold errors that cannot be copied).
+    pub(crate) fn clone_failure(&self) -> Option<WriteError> {
+        Some(match self {
+            WriteError::WriteFailed {
+                path,
+                offset,
+                bytes,
+                records,
+                first_index,
+                last_index,
+                cut,
+                durable,
+                source,
+            } => WriteError::WriteFailed {
+                path: path.clone(),
+                offset: *offset,
+                bytes: *bytes,
+                records: *records,
+                first_index: *first_index,
+                last_index: *last_index,
+                cut: *cut,
+                durable: *durable,
+                source: source.clone(),
+            },
+            WriteError::SyncFailed {
+                path,
+                durable,
+                written,
+                source,
+            } => WriteError::SyncFailed {
+                path: path.clone(),
+                durable: *durable,
+                written: *written,
+                source: source.clone(),
+            },
+            _ => return None,
+        })
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Self {

@@ -1,8 +1,9 @@
 //! Injected I/O failures for the unit tests (compiled only under `cfg(test)`).
 //!
-//! A failed `fdatasync` cannot be provoked on an ordinary file system from a
-//! test, so the writers route their writes and syncs through here in test
-//! builds. The integration tests provoke real failures (EFBIG through
+//! A failed `fdatasync` (or truncation) cannot be provoked on an ordinary
+//! file system from a test, so the one file writer (`file.rs`, under both
+//! policies) routes its writes, cuts and syncs through here in test builds.
+//! The integration tests provoke real failures (EFBIG through
 //! `RLIMIT_FSIZE`) without this.
 
 use std::fs::File;
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::fsio;
 
-/// Failures to inject into the next write or sync.
+/// Failures to inject into the next write, cut or sync.
 #[derive(Debug)]
 pub(crate) struct Faults {
     /// When not `u64::MAX`: the next write stores only this many bytes and
@@ -19,6 +20,8 @@ pub(crate) struct Faults {
     write_fails_after: AtomicU64,
     /// The next sync fails with EIO.
     sync_fails: AtomicBool,
+    /// The next cut (truncation after a failed write) fails with EIO.
+    cut_fails: AtomicBool,
 }
 
 impl Default for Faults {
@@ -26,6 +29,7 @@ impl Default for Faults {
         Faults {
             write_fails_after: AtomicU64::new(u64::MAX),
             sync_fails: AtomicBool::new(false),
+            cut_fails: AtomicBool::new(false),
         }
     }
 }
@@ -39,6 +43,10 @@ impl Faults {
         self.sync_fails.store(true, Ordering::SeqCst);
     }
 
+    pub(crate) fn fail_next_cut(&self) {
+        self.cut_fails.store(true, Ordering::SeqCst);
+    }
+
     pub(crate) fn write(&self, file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
         let after = self.write_fails_after.swap(u64::MAX, Ordering::SeqCst);
         if after == u64::MAX {
@@ -50,9 +58,20 @@ impl Faults {
     }
 
     pub(crate) fn sync(&self, file: &File) -> io::Result<()> {
-        if self.sync_fails.swap(false, Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(5)); // EIO
-        }
+        injected(&self.sync_fails)?;
         file.sync_data()
     }
+
+    pub(crate) fn cut(&self, file: &File, len: u64) -> io::Result<()> {
+        injected(&self.cut_fails)?;
+        file.set_len(len)
+    }
+}
+
+/// EIO once `flag` was set (and clears it).
+fn injected(flag: &AtomicBool) -> io::Result<()> {
+    if flag.swap(false, Ordering::SeqCst) {
+        return Err(io::Error::from_raw_os_error(5)); // EIO
+    }
+    Ok(())
 }

@@ -1,24 +1,20 @@
 //! Group commit: one shared writer, many threads, one write and one
 //! `fdatasync` per gathered batch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::fsio::{LockedFile, Preallocation};
+use crate::file::{Batch, LogFile, Policy, Tail, serialize_into};
 use crate::open::{OpenReport, create_log, open_log};
-use crate::writer::{check_index, check_payload_len, encode_json_record};
-use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
+use crate::{Appended, LogPosition, WriteError, WriterOptions};
 
 /// The longest a leader waits for more appenders to join its batch.
 const MAX_GATHER: Duration = Duration::from_micros(500);
-
-/// Buffers above this capacity are shrunk after their batch.
-const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
 /// A log writer shared by many threads (`&self`, `Send + Sync`, put it in an
 /// `Arc`): concurrent appends are gathered into one write and one
@@ -26,9 +22,10 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 ///
 /// # Design
 ///
-/// Leader/follower. An appender encodes its record (hashing outside the
-/// lock), then, under a mutex, checks the index order, copies the record to
-/// the shared pending buffer and takes a sequence number. If no batch is in
+/// Leader/follower. An appender hashes its payload outside the lock, then,
+/// under a mutex, checks the record exactly as [`Writer`](crate::Writer)
+/// does (poisoned, index order, payload size), copies it to the shared
+/// pending batch and takes a sequence number. If no batch is in
 /// flight it becomes the *leader*: it takes the whole pending buffer, drops
 /// the mutex, writes the buffer with one positioned `write`, calls
 /// `fdatasync`, then publishes the durable sequence number and wakes every
@@ -44,12 +41,14 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 ///
 /// # Failure
 ///
-/// If the write or the `fdatasync` of a batch fails, every caller whose
-/// record was in that batch gets the error (`write_failed` or
-/// `sync_failed`, saying what is durable), a partial write is cut off, and
-/// the handle is poisoned: records that were waiting for the next batch are
-/// dropped unwritten (`poisoned`), and so are all later appends. Reopen the
-/// log to recover.
+/// A batch is written, cut off after a failed write, synced and poisoned
+/// after a failed sync exactly as [`Writer`](crate::Writer) does it: every
+/// caller whose record was in that batch gets the same error (`write_failed`
+/// or `sync_failed`, saying what is durable) and the file is left the same.
+/// One thing differs: any failed batch poisons the handle, even a write that
+/// was cut off cleanly, because the appends waiting for the next batch were
+/// checked against the records that failed. They are dropped unwritten
+/// (`poisoned`), and so are all later appends. Reopen the log to recover.
 ///
 /// ```
 /// # fn main() -> Result<(), plog_writer::WriteError> {
@@ -74,9 +73,7 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 /// ```
 #[derive(Debug)]
 pub struct GroupCommit {
-    file: LockedFile,
-    path: PathBuf,
-    options: WriterOptions,
+    log: LogFile,
     state: Mutex<State>,
     /// Waiters for their batch to become durable.
     batch_done: Condvar,
@@ -84,8 +81,6 @@ pub struct GroupCommit {
     record_added: Condvar,
     /// Threads inside an append call (the gathering heuristic).
     appenders: AtomicUsize,
-    #[cfg(test)]
-    pub(crate) faults: crate::faults::Faults,
 }
 
 /// Counters of a [`GroupCommit`] handle.
@@ -112,19 +107,15 @@ impl GroupStats {
 
 #[derive(Debug)]
 struct State {
-    /// Encoded records waiting for the next batch.
-    pending: Vec<u8>,
+    /// Where the file ends. A leader works on a copy while it writes and
+    /// syncs without the lock, and puts it back.
+    tail: Tail,
+    /// Records waiting for the next batch; its end is the log's end.
+    pending: Batch,
     /// An empty buffer to swap in when a leader takes `pending`.
     spare: Vec<u8>,
     /// Appends (units) in `pending`.
     pending_units: usize,
-    /// Records in `pending` and the index of the first.
-    pending_records: u64,
-    pending_first_index: u64,
-    /// Position after the last record enqueued.
-    enqueued: LogPosition,
-    /// Position covered by the last successful `fdatasync`.
-    durable: LogPosition,
     /// Sequence number of the last append enqueued.
     last_seq: u64,
     /// Every append with a sequence number up to this is durable.
@@ -138,38 +129,12 @@ struct State {
     sync_nanos: u64,
     /// Batches written and synced.
     batches: u64,
-    /// The batch whose write or sync failed.
-    failure: Option<BatchFailure>,
-    /// Set with `failure`: later appends are refused.
-    poisoned: Option<Arc<str>>,
-    /// Zero-filled space ahead of the records, when preallocating.
-    prealloc: Option<Preallocation>,
+    /// The batch whose write or sync failed: its sequence numbers and error.
+    failure: Option<(u64, u64, WriteError)>,
 }
 
-#[derive(Debug, Clone)]
-struct BatchFailure {
-    /// Sequence numbers of the failed batch.
-    first_seq: u64,
-    last_seq: u64,
-    kind: FailureKind,
-    source: Arc<std::io::Error>,
-    durable: LogPosition,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum FailureKind {
-    Write {
-        offset: u64,
-        bytes: u64,
-        records: u64,
-        first_index: u64,
-        last_index: u64,
-        cut: bool,
-    },
-    Sync {
-        written: LogPosition,
-    },
-}
+/// A record hashed outside the lock: its index, header and payload.
+type Hashed<'a> = (u64, RecordHeader, &'a [u8]);
 
 impl GroupCommit {
     /// Opens (or creates) the log at `path`, exactly like
@@ -183,10 +148,9 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<(GroupCommit, OpenReport), WriteError> {
-        let (file, path, report) = open_log(path.as_ref(), &options)?;
-        Ok((
-            GroupCommit::from_parts(file, path, options, report.position()),
-            report,
+        Ok(GroupCommit::from_parts(
+            open_log(path.as_ref(), &options)?,
+            options,
         ))
     }
 
@@ -198,80 +162,37 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<GroupCommit, WriteError> {
-        let path = path.as_ref();
-        let file = create_log(path)?;
-        Ok(GroupCommit::from_parts(
-            file,
-            path.to_path_buf(),
-            options,
-            LogPosition::new_log(),
-        ))
-    }
-
-    pub(crate) fn from_parts(
-        file: LockedFile,
-        path: PathBuf,
-        options: WriterOptions,
-        position: LogPosition,
-    ) -> GroupCommit {
-        GroupCommit {
-            file,
-            path,
-            options,
-            state: Mutex::new(State {
-                pending: Vec::new(),
-                spare: Vec::new(),
-                pending_units: 0,
-                pending_records: 0,
-                pending_first_index: 0,
-                enqueued: position,
-                durable: position,
-                last_seq: 0,
-                durable_seq: 0,
-                leader_active: false,
-                gather_target: 0,
-                sync_nanos: 0,
-                batches: 0,
-                failure: None,
-                poisoned: None,
-                prealloc: Preallocation::new(options.preallocate, position.len),
-            }),
-            batch_done: Condvar::new(),
-            record_added: Condvar::new(),
-            appenders: AtomicUsize::new(0),
-            #[cfg(test)]
-            faults: crate::faults::Faults::default(),
-        }
+        Ok(GroupCommit::from_parts(create_log(path.as_ref())?, options).0)
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.log.path()
     }
 
     /// The options the log was opened with.
     pub fn options(&self) -> &WriterOptions {
-        &self.options
+        self.log.options()
     }
 
     /// What is durable now.
     pub fn durable(&self) -> LogPosition {
-        self.lock().durable
+        self.lock().tail.durable
     }
 
     /// Where the log ends, counting appends still waiting for their batch.
     pub fn position(&self) -> LogPosition {
-        self.lock().enqueued
+        self.lock().pending.end()
     }
 
     /// Index of the last record appended (or waiting for its batch).
     pub fn last_index(&self) -> Option<u64> {
-        self.lock().enqueued.last_index
+        self.lock().pending.end().last_index
     }
 
     /// Whether an earlier failure makes the handle refuse appends.
     pub fn is_poisoned(&self) -> bool {
-        self.lock().poisoned.is_some()
+        self.lock().tail.is_poisoned()
     }
 
     /// How many appends were made durable in how many batches.
@@ -288,17 +209,17 @@ impl GroupCommit {
     /// the record is durable.
     ///
     /// # Errors
-    /// `index_order`, `payload_too_large`, `serialize` (nothing written);
-    /// `write_failed`, `sync_failed` (this record's batch failed),
-    /// `poisoned`.
+    /// `serialize`, then `poisoned`, `index_order`, `payload_too_large`
+    /// (nothing written); `write_failed`, `sync_failed` (this record's batch
+    /// failed).
     pub fn append<T: Serialize + ?Sized>(
         &self,
         index: u64,
         entry: &T,
     ) -> Result<Appended, WriteError> {
-        let mut record = Vec::new();
-        encode_json_record(&mut record, index, entry, &self.options)?;
-        self.submit(&record, 1, index, index)
+        let mut payload = Vec::new();
+        serialize_into(&mut payload, index, entry)?;
+        self.append_raw(index, &payload)
     }
 
     /// Appends `payload` at `index`; returns once the record is durable.
@@ -306,15 +227,13 @@ impl GroupCommit {
     /// # Errors
     /// As [`GroupCommit::append`], except `serialize`.
     pub fn append_raw(&self, index: u64, payload: &[u8]) -> Result<Appended, WriteError> {
-        check_payload_len(&self.options, index, payload.len())?;
-        // Hash outside the lock; copy under it.
-        let header = RecordHeader::new(index, payload);
-        self.submit_parts(&[header.as_bytes(), payload], index)
+        self.submit(&[(index, RecordHeader::new(index, payload), payload)])
     }
 
     /// Appends many `(index, payload)` records as one unit (they go out in
-    /// the same batch, contiguously); returns once all are durable. If any
-    /// record is rejected, nothing is written.
+    /// the same batch, contiguously); returns once all are durable. Each
+    /// record is checked as [`GroupCommit::append_raw`] checks it, in order:
+    /// if any is rejected, nothing is written.
     ///
     /// # Errors
     /// As [`GroupCommit::append_raw`]; an empty batch is a no-op.
@@ -322,21 +241,14 @@ impl GroupCommit {
     where
         I: IntoIterator<Item = (u64, &'a [u8])>,
     {
-        let mut encoded = Vec::new();
-        let mut count = 0u64;
-        let mut first = None;
-        let mut last = 0;
-        for (index, payload) in records {
-            check_payload_len(&self.options, index, payload.len())?;
-            plog_format::encode_record_to_vec(index, payload, &mut encoded);
-            first.get_or_insert(index);
-            last = index;
-            count += 1;
-        }
-        let Some(first) = first else {
+        let hashed: Vec<Hashed<'a>> = records
+            .into_iter()
+            .map(|(index, payload)| (index, RecordHeader::new(index, payload), payload))
+            .collect();
+        if hashed.is_empty() {
             return Ok(None);
-        };
-        self.submit(&encoded, count, first, last).map(Some)
+        }
+        self.submit(&hashed).map(Some)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -345,82 +257,34 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn submit_parts(&self, parts: &[&[u8]], index: u64) -> Result<Appended, WriteError> {
-        let bytes: usize = parts.iter().map(|p| p.len()).sum();
+    /// Checks and enqueues the records (hashed outside the lock) as one
+    /// unit, all or nothing, then waits until they are durable.
+    fn submit(&self, records: &[Hashed<'_>]) -> Result<Appended, WriteError> {
         let _appender = Appender::enter(&self.appenders);
-        let mut state = self.lock();
-        self.check_usable(&state)?;
-        check_index(&self.options, state.enqueued.last_index, index)?;
-        let offset = state.enqueued.len;
-        for part in parts {
-            state.pending.extend_from_slice(part);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let mark = state.pending.mark();
+        for (index, header, payload) in records {
+            if let Err(e) = self
+                .log
+                .admit(&state.tail, &state.pending, *index, payload.len())
+            {
+                state.pending.rollback(mark);
+                return Err(e);
+            }
+            state.pending.push(*index, header, payload);
         }
-        state.enqueued = state.enqueued.advanced(index, pos_u64(bytes));
-        let seq = self.enqueue(&mut state, 1, index);
-        self.wait_durable(state, seq)?;
-        Ok(Appended {
-            offset,
-            records: 1,
-            last_index: index,
-            bytes: pos_u64(bytes),
-        })
-    }
-
-    /// Submits already encoded records (`records` of them, indices
-    /// `first..=last`, every index in between checked here).
-    fn submit(
-        &self,
-        encoded: &[u8],
-        records: u64,
-        first: u64,
-        last: u64,
-    ) -> Result<Appended, WriteError> {
-        let _appender = Appender::enter(&self.appenders);
-        let mut state = self.lock();
-        self.check_usable(&state)?;
-        // Check every index of the unit against the one before it.
-        let mut previous = state.enqueued.last_index;
-        let mut at = 0usize;
-        while let Some(header) = encoded.get(at..).and_then(RecordHeader::from_prefix) {
-            check_index(&self.options, previous, header.index())?;
-            previous = Some(header.index());
-            let len = usize::try_from(header.payload_len()).unwrap_or(usize::MAX);
-            at = at
-                .saturating_add(plog_format::HEADER_LEN)
-                .saturating_add(len);
-        }
-        let offset = state.enqueued.len;
-        state.pending.extend_from_slice(encoded);
-        state.enqueued = LogPosition {
-            len: state.enqueued.len.saturating_add(pos_u64(encoded.len())),
-            records: state.enqueued.records.saturating_add(records),
-            last_index: Some(last),
-        };
-        let seq = self.enqueue(&mut state, records, first);
-        self.wait_durable(state, seq)?;
-        Ok(Appended {
-            offset,
-            records,
-            last_index: last,
-            bytes: pos_u64(encoded.len()),
-        })
-    }
-
-    /// Books an append whose bytes were just added to `pending`; returns its
-    /// sequence number.
-    fn enqueue(&self, state: &mut State, records: u64, first_index: u64) -> u64 {
-        if state.pending_records == 0 {
-            state.pending_first_index = first_index;
-        }
-        state.pending_records += records;
+        let appended = state.pending.appended_since(mark);
         state.pending_units += 1;
         state.last_seq += 1;
+        let seq = state.last_seq;
         // Wake a gathering leader once, when its batch is complete, not for
         // every record (each wake-up is a context switch on a busy machine).
         if state.gather_target > 0 && state.pending_units >= state.gather_target {
             self.record_added.notify_one();
         }
-        state.last_seq
+        self.wait_durable(guard, seq)?;
+        Ok(appended)
     }
 
     /// Waits until append `seq` is durable, leading batches as needed.
@@ -433,12 +297,13 @@ impl GroupCommit {
             if state.durable_seq >= seq {
                 return Ok(());
             }
-            if let Some(failure) = &state.failure
-                && (failure.first_seq..=failure.last_seq).contains(&seq)
+            if let Some((first_seq, last_seq, error)) = &state.failure
+                && (*first_seq..=*last_seq).contains(&seq)
+                && let Some(error) = error.clone_failure()
             {
-                return Err(self.failure_error(failure));
+                return Err(error);
             }
-            self.check_usable(&state)?;
+            self.log.check_usable(&state.tail)?;
             if state.leader_active {
                 state = self
                     .batch_done
@@ -455,34 +320,22 @@ impl GroupCommit {
         state.leader_active = true;
         state = self.gather(state);
 
-        let mut batch = std::mem::take(&mut state.spare);
-        std::mem::swap(&mut batch, &mut state.pending);
+        let next = Batch::with_buffer(std::mem::take(&mut state.spare), state.pending.end());
+        let batch = std::mem::replace(&mut state.pending, next);
         let first_seq = state.durable_seq + 1;
         let last_seq = state.last_seq;
-        let start = state.durable;
-        let end = state.enqueued;
-        let records = state.pending_records;
-        let first_index = state.pending_first_index;
-        let mut prealloc = state.prealloc;
+        let mut tail = state.tail.clone();
         state.pending_units = 0;
-        state.pending_records = 0;
         drop(state);
 
-        let batch_end = start.len.saturating_add(pos_u64(batch.len()));
-        if let Some(prealloc) = &mut prealloc {
-            prealloc.reserve(&self.file, start.len, batch_end);
-        }
-        let result = self.write_batch(&batch, start.len);
-        if let (Some(prealloc), Ok(_) | Err((_, true))) = (&mut prealloc, &result) {
-            // Written (even if the sync then failed).
-            prealloc.wrote(batch_end);
-        }
+        let result = self.log.write(&mut tail, &batch).and_then(|()| {
+            let started = Instant::now();
+            self.log.sync(&mut tail).map(|_| started.elapsed())
+        });
 
         let mut state = self.lock();
-        state.prealloc = prealloc;
         match result {
             Ok(sync_time) => {
-                state.durable = end;
                 state.durable_seq = last_seq;
                 state.batches += 1;
                 let nanos = u64::try_from(sync_time.as_nanos()).unwrap_or(u64::MAX);
@@ -492,45 +345,19 @@ impl GroupCommit {
                     (state.sync_nanos / 4).saturating_mul(3) + nanos / 4
                 };
             }
-            Err((source, during_sync)) => {
-                let kind = if during_sync {
-                    FailureKind::Sync { written: end }
-                } else {
-                    let kind = FailureKind::Write {
-                        offset: start.len,
-                        bytes: pos_u64(batch.len()),
-                        records,
-                        first_index,
-                        last_index: end.last_index.unwrap_or_default(),
-                        cut: self.file.set_len(start.len).is_ok(),
-                    };
-                    if let Some(prealloc) = &mut state.prealloc {
-                        prealloc.cut(start.len);
-                    }
-                    kind
-                };
-                let failure = BatchFailure {
-                    first_seq,
-                    last_seq,
-                    kind,
-                    source: Arc::new(source),
-                    durable: start,
-                };
-                state.poisoned = Some(self.failure_error(&failure).to_string().into());
-                state.failure = Some(failure);
-                // Appends waiting for the next batch are dropped unwritten.
-                state.pending.clear();
+            Err(error) => {
+                // Any failed batch poisons the handle (see the type's docs);
+                // appends waiting for the next batch are dropped unwritten.
+                tail.poison(&error);
+                state.pending.clear(tail.written);
                 state.pending_units = 0;
-                state.pending_records = 0;
-                state.enqueued = start;
+                state.failure = Some((first_seq, last_seq, error));
             }
         }
-        batch.clear();
-        if batch.capacity() > KEEP_BUFFER_BYTES {
-            batch.shrink_to(KEEP_BUFFER_BYTES);
-        }
-        if state.spare.capacity() < batch.capacity() {
-            state.spare = batch;
+        state.tail = tail;
+        let buffer = batch.into_buffer();
+        if state.spare.capacity() < buffer.capacity() {
+            state.spare = buffer;
         }
         state.leader_active = false;
         self.batch_done.notify_all();
@@ -562,53 +389,33 @@ impl GroupCommit {
         state
     }
 
-    /// One write and one `fdatasync`; on failure, whether the sync failed.
-    fn write_batch(&self, batch: &[u8], offset: u64) -> Result<Duration, (std::io::Error, bool)> {
-        #[cfg(test)]
-        let written = self.faults.write(&self.file, batch, offset);
-        #[cfg(not(test))]
-        let written = crate::fsio::write_all_at(&self.file, batch, offset);
-        written.map_err(|e| (e, false))?;
-        let started = Instant::now();
-        #[cfg(test)]
-        let synced = self.faults.sync(&self.file);
-        #[cfg(not(test))]
-        let synced = self.file.sync_data();
-        synced.map_err(|e| (e, true))?;
-        Ok(started.elapsed())
+    #[cfg(test)]
+    pub(crate) fn faults(&self) -> &crate::faults::Faults {
+        &self.log.faults
     }
+}
 
-    fn failure_error(&self, failure: &BatchFailure) -> WriteError {
-        match failure.kind {
-            FailureKind::Write {
-                offset,
-                bytes,
-                records,
-                first_index,
-                last_index,
-                cut,
-            } => WriteError::WriteFailed {
-                path: self.path.clone(),
-                offset,
-                bytes,
-                records,
-                first_index,
-                last_index,
-                cut,
-                durable: failure.durable,
-                source: failure.source.clone(),
-            },
-            FailureKind::Sync { written } => WriteError::SyncFailed {
-                path: self.path.clone(),
-                durable: failure.durable,
-                written,
-                source: failure.source.clone(),
-            },
+impl Policy for GroupCommit {
+    fn over(log: LogFile, tail: Tail) -> GroupCommit {
+        GroupCommit {
+            log,
+            state: Mutex::new(State {
+                pending: Batch::with_buffer(Vec::new(), tail.written),
+                tail,
+                spare: Vec::new(),
+                pending_units: 0,
+                last_seq: 0,
+                durable_seq: 0,
+                leader_active: false,
+                gather_target: 0,
+                sync_nanos: 0,
+                batches: 0,
+                failure: None,
+            }),
+            batch_done: Condvar::new(),
+            record_added: Condvar::new(),
+            appenders: AtomicUsize::new(0),
         }
-    }
-
-    fn check_usable(&self, state: &State) -> Result<(), WriteError> {
-        WriteError::unless_poisoned(&self.path, state.poisoned.as_ref(), state.durable)
     }
 }
 
@@ -617,15 +424,7 @@ impl Drop for GroupCommit {
     /// length (best effort: after a crash, the next open repairs them).
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let len = state.durable.len;
-        if state.poisoned.is_none()
-            && let Some(prealloc) = &mut state.prealloc
-            && prealloc.has_tail_after(len)
-            && self.file.set_len(len).is_ok()
-        {
-            prealloc.cut(len);
-            let _ = self.file.sync_data();
-        }
+        let _ = self.log.trim_preallocation(&mut state.tail);
     }
 }
 

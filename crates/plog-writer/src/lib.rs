@@ -80,6 +80,12 @@
 //!   every open against it). [`inspect`], which runs without the lock, reads
 //!   the file instead of mapping it, so a writer truncating the file
 //!   meanwhile cannot fault the caller.
+//! * [`Writer`] and [`GroupCommit`] are two policies over one private file
+//!   writer: it checks each record (poisoned, index order, payload size,
+//!   room left in a `u64`, in that order) before it joins a batch, writes a
+//!   batch, cuts a failed write off, syncs and poisons the same way for
+//!   both. They differ only in when they sync, and in that a group commit
+//!   handle is poisoned by any failed batch (see [`GroupCommit`]).
 //! * Writes are positioned (`pwrite` at the writer's own idea of the file's
 //!   length), so a cut-off partial write never shifts where the next record
 //!   goes.
@@ -114,6 +120,7 @@
 mod error;
 #[cfg(test)]
 mod faults;
+mod file;
 mod fsio;
 mod group;
 mod inspect;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use plog_format::{IndexViolation, MAGIC, MAGIC_LEN, Summary, TornReason, TornTail};
 
+use crate::file::Policy;
 use crate::fsio::{self, LockedFile, parent_dir, sync_dir};
 use crate::inspect::{scan_file, scan_path};
 use crate::{
@@ -208,11 +209,7 @@ impl LockedLog {
     /// # Errors
     /// `corrupt` for a corrupt log; `io` when the repair fails.
     pub fn into_writer(self, options: WriterOptions) -> Result<(Writer, OpenReport), WriteError> {
-        let (file, path, report) = self.into_parts(&options)?;
-        Ok((
-            Writer::from_parts(file, path, options, report.position()),
-            report,
-        ))
+        Ok(Writer::from_parts(self.into_parts(&options)?, options))
     }
 
     /// Turns the locked log into a [`GroupCommit`] handle, like
@@ -224,17 +221,10 @@ impl LockedLog {
         self,
         options: WriterOptions,
     ) -> Result<(GroupCommit, OpenReport), WriteError> {
-        let (file, path, report) = self.into_parts(&options)?;
-        Ok((
-            GroupCommit::from_parts(file, path, options, report.position()),
-            report,
-        ))
+        Ok(GroupCommit::from_parts(self.into_parts(&options)?, options))
     }
 
-    fn into_parts(
-        mut self,
-        options: &WriterOptions,
-    ) -> Result<(LockedFile, PathBuf, OpenReport), WriteError> {
+    fn into_parts(mut self, options: &WriterOptions) -> Result<Parts, WriteError> {
         let plan = self.plan(RepairOptions::default());
         let repaired = match plan {
             RepairPlan::TruncateTornTail { tail } => Some(tail),
@@ -291,16 +281,16 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<Summary, WriteError> {
     scan_path(path.as_ref())
 }
 
+/// A log locked for appending: the file, its path, and what opening found.
+pub(crate) type Parts = (LockedFile, PathBuf, OpenReport);
+
 /// Opens `path` for appending under the lock, creating it if allowed.
-pub(crate) fn open_log(
-    path: &Path,
-    options: &WriterOptions,
-) -> Result<(LockedFile, PathBuf, OpenReport), WriteError> {
+pub(crate) fn open_log(path: &Path, options: &WriterOptions) -> Result<Parts, WriteError> {
     match fsio::open_rw(path) {
         Ok(file) => LockedLog::from_file(file, path)?.into_parts(options),
         Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_if_missing => {
             match create_log(path) {
-                Ok(file) => Ok((file, path.to_path_buf(), OpenReport::created())),
+                Ok(parts) => Ok(parts),
                 // Someone else created it meanwhile: open theirs.
                 Err(WriteError::Exists { .. }) => {
                     let file =
@@ -316,7 +306,7 @@ pub(crate) fn open_log(
 
 /// Creates a new log: missing parents, the file, the lock, the magic, then
 /// fsync of the file and of its directory.
-pub(crate) fn create_log(path: &Path) -> Result<LockedFile, WriteError> {
+pub(crate) fn create_log(path: &Path) -> Result<Parts, WriteError> {
     fsio::create_parents(path)?;
     let file = fsio::create_new_rw(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
@@ -333,5 +323,5 @@ pub(crate) fn create_log(path: &Path) -> Result<LockedFile, WriteError> {
         .map_err(|e| WriteError::io(path, "write the magic and fsync the new log", e))?;
     let dir = parent_dir(path);
     sync_dir(dir).map_err(|e| WriteError::io(dir, "fsync the log's directory", e))?;
-    Ok(file)
+    Ok((file, path.to_path_buf(), OpenReport::created()))
 }

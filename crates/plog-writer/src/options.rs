@@ -122,15 +122,6 @@ pub struct LogPosition {
 }
 
 impl LogPosition {
-    /// The position of a new log: the magic and no record.
-    pub(crate) fn new_log() -> LogPosition {
-        LogPosition {
-            len: crate::pos_u64(plog_format::MAGIC_LEN),
-            records: 0,
-            last_index: None,
-        }
-    }
-
     /// The position after one more record of `encoded_len` bytes.
     pub(crate) fn advanced(self, index: u64, encoded_len: u64) -> LogPosition {
         LogPosition {

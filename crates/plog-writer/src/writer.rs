@@ -1,23 +1,16 @@
 //! The single-owner writer: every-append and manual sync policies.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
-use crate::fsio::{LockedFile, Preallocation};
+use crate::file::{Batch, LogFile, Policy, Tail};
 use crate::open::{OpenReport, create_log, open_log};
-use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions, pos_u64};
+use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions};
 
 /// Under [`SyncPolicy::Manual`], buffered records are written to the OS once
 /// the buffer holds this many bytes (256 KiB).
 pub const MANUAL_FLUSH_BYTES: usize = 256 * 1024;
-
-/// The buffer a writer keeps between appends is shrunk back to this size
-/// after a larger batch or payload, so that one huge append does not pin
-/// memory for the writer's life.
-const KEEP_BUFFER_BYTES: usize = 4 * MANUAL_FLUSH_BYTES;
 
 /// The one writer of a log file, owned by one thread (`&mut self`).
 ///
@@ -61,27 +54,10 @@ const KEEP_BUFFER_BYTES: usize = 4 * MANUAL_FLUSH_BYTES;
 /// ```
 #[derive(Debug)]
 pub struct Writer {
-    file: LockedFile,
-    path: PathBuf,
-    options: WriterOptions,
-    /// What `fdatasync` has covered.
-    durable: LogPosition,
-    /// What has been handed to the OS (`written.len` is the file's length).
-    written: LogPosition,
-    /// `written` plus the records in `pending`.
-    buffered: LogPosition,
-    /// Encoded records not yet written.
-    pending: Vec<u8>,
-    /// Index of the first record in `pending`.
-    pending_first_index: u64,
-    /// Records in `pending`.
-    pending_records: u64,
-    /// Set by a failed sync (or a failed cut after a failed write).
-    poisoned: Option<Arc<str>>,
-    /// Zero-filled space ahead of the records, when preallocating.
-    prealloc: Option<Preallocation>,
-    #[cfg(test)]
-    pub(crate) faults: crate::faults::Faults,
+    log: LogFile,
+    tail: Tail,
+    /// Records appended and not yet written; its end is the log's end.
+    pending: Batch,
 }
 
 impl Writer {
@@ -92,14 +68,7 @@ impl Writer {
     /// # Errors
     /// `exists` when the file exists; `locked`; `io`.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
-        let path = path.as_ref();
-        let file = create_log(path)?;
-        Ok(Writer::from_parts(
-            file,
-            path.to_path_buf(),
-            options,
-            LogPosition::new_log(),
-        ))
+        Ok(Writer::from_parts(create_log(path.as_ref())?, options).0)
     }
 
     /// Opens the log at `path` for appending, creating it when it does not
@@ -120,74 +89,50 @@ impl Writer {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<(Writer, OpenReport), WriteError> {
-        let (file, path, report) = open_log(path.as_ref(), &options)?;
-        Ok((
-            Writer::from_parts(file, path, options, report.position()),
-            report,
-        ))
-    }
-
-    pub(crate) fn from_parts(
-        file: LockedFile,
-        path: PathBuf,
-        options: WriterOptions,
-        position: LogPosition,
-    ) -> Writer {
-        Writer {
-            file,
-            path,
+        Ok(Writer::from_parts(
+            open_log(path.as_ref(), &options)?,
             options,
-            durable: position,
-            written: position,
-            buffered: position,
-            pending: Vec::new(),
-            pending_first_index: 0,
-            pending_records: 0,
-            poisoned: None,
-            prealloc: Preallocation::new(options.preallocate, position.len),
-            #[cfg(test)]
-            faults: crate::faults::Faults::default(),
-        }
+        ))
     }
 
     /// The log's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.log.path()
     }
 
     /// The options the writer was opened with.
     pub fn options(&self) -> &WriterOptions {
-        &self.options
+        self.log.options()
     }
 
     /// Index of the last record appended (buffered ones included).
     pub fn last_index(&self) -> Option<u64> {
-        self.buffered.last_index
+        self.pending.end().last_index
     }
 
     /// The log's length in bytes, buffered records included.
     pub fn len(&self) -> u64 {
-        self.buffered.len
+        self.pending.end().len
     }
 
     /// Whether the log holds no record (buffered ones included).
     pub fn is_empty(&self) -> bool {
-        self.buffered.records == 0
+        self.pending.end().records == 0
     }
 
     /// Where the log ends, buffered records included.
     pub fn position(&self) -> LogPosition {
-        self.buffered
+        self.pending.end()
     }
 
     /// What is durable: covered by a successful `fdatasync`.
     pub fn durable(&self) -> LogPosition {
-        self.durable
+        self.tail.durable
     }
 
     /// Whether an earlier failure makes the writer refuse appends.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.is_some()
+        self.tail.is_poisoned()
     }
 
     /// Appends `entry` serialized with serde_json (as engenho-store does) at
@@ -195,22 +140,17 @@ impl Writer {
     /// this returns.
     ///
     /// # Errors
-    /// `index_order`, `payload_too_large`, `serialize` (nothing written);
-    /// `write_failed`, `sync_failed`, `poisoned`.
+    /// `serialize`, then `poisoned`, `index_order`, `payload_too_large`
+    /// (nothing written); `write_failed`, `sync_failed`.
     pub fn append<T: Serialize + ?Sized>(
         &mut self,
         index: u64,
         entry: &T,
     ) -> Result<Appended, WriteError> {
-        self.check_usable()?;
-        check_index(&self.options, self.buffered.last_index, index)?;
-        let start = self.pending.len();
-        if let Err(e) = encode_json_record(&mut self.pending, index, entry, &self.options) {
-            self.pending.truncate(start);
-            return Err(e);
-        }
-        let bytes = pos_u64(self.pending.len() - start);
-        self.enqueued(index, 1, bytes)
+        let mark = self.pending.mark();
+        self.log
+            .push_json(&self.tail, &mut self.pending, index, entry)?;
+        self.enqueued(self.pending.appended_since(mark))
     }
 
     /// Appends `payload` as it is at `index`. Under
@@ -219,18 +159,16 @@ impl Writer {
     /// # Errors
     /// As [`Writer::append`], except `serialize`.
     pub fn append_raw(&mut self, index: u64, payload: &[u8]) -> Result<Appended, WriteError> {
-        self.check_usable()?;
-        check_payload_len(&self.options, index, payload.len())?;
-        check_index(&self.options, self.buffered.last_index, index)?;
-        let start = self.pending.len();
-        plog_format::encode_record_to_vec(index, payload, &mut self.pending);
-        let bytes = pos_u64(self.pending.len() - start);
-        self.enqueued(index, 1, bytes)
+        let mark = self.pending.mark();
+        self.log
+            .push_raw(&self.tail, &mut self.pending, index, payload)?;
+        self.enqueued(self.pending.appended_since(mark))
     }
 
     /// Appends many `(index, payload)` records in one write and, under
-    /// [`SyncPolicy::EveryAppend`], one `fdatasync`. All records are checked
-    /// first: if any is rejected, nothing is written.
+    /// [`SyncPolicy::EveryAppend`], one `fdatasync`. Each record is checked
+    /// as [`Writer::append_raw`] checks it, in order: if any is rejected,
+    /// nothing is written.
     ///
     /// # Errors
     /// As [`Writer::append_raw`]; an empty batch is a no-op.
@@ -238,22 +176,9 @@ impl Writer {
     where
         I: IntoIterator<Item = (u64, &'a [u8])>,
     {
-        self.check_usable()?;
-        let start = self.pending.len();
-        let mut previous = self.buffered.last_index;
-        let mut count = 0u64;
-        for (index, payload) in records {
-            let checked = check_payload_len(&self.options, index, payload.len())
-                .and_then(|()| check_index(&self.options, previous, index));
-            if let Err(e) = checked {
-                self.pending.truncate(start);
-                return Err(e);
-            }
-            plog_format::encode_record_to_vec(index, payload, &mut self.pending);
-            previous = Some(index);
-            count += 1;
-        }
-        self.enqueued_batch(start, count, previous)
+        self.append_each(records, |log, tail, batch, (index, payload)| {
+            log.push_raw(tail, batch, index, payload)
+        })
     }
 
     /// Appends many `(index, entry)` records serialized with serde_json, in
@@ -267,76 +192,39 @@ impl Writer {
         T: Serialize + ?Sized + 'a,
         I: IntoIterator<Item = (u64, &'a T)>,
     {
-        self.check_usable()?;
-        let start = self.pending.len();
-        let mut previous = self.buffered.last_index;
-        let mut count = 0u64;
-        for (index, entry) in records {
-            let encoded = check_index(&self.options, previous, index)
-                .and_then(|()| encode_json_record(&mut self.pending, index, entry, &self.options));
-            if let Err(e) = encoded {
-                self.pending.truncate(start);
-                return Err(e);
-            }
-            previous = Some(index);
-            count += 1;
-        }
-        self.enqueued_batch(start, count, previous)
-    }
-
-    fn enqueued_batch(
-        &mut self,
-        start: usize,
-        count: u64,
-        last: Option<u64>,
-    ) -> Result<Option<Appended>, WriteError> {
-        let Some(last_index) = last.filter(|_| count > 0) else {
-            return Ok(None);
-        };
-        let bytes = pos_u64(self.pending.len() - start);
-        let first_index = index_at(&self.pending, start);
-        if self.pending_records == 0 {
-            self.pending_first_index = first_index;
-        }
-        let offset = self.buffered.len;
-        self.pending_records += count;
-        self.buffered = LogPosition {
-            len: self.buffered.len.saturating_add(bytes),
-            records: self.buffered.records.saturating_add(count),
-            last_index: Some(last_index),
-        };
-        self.after_enqueue()?;
-        Ok(Some(Appended {
-            offset,
-            records: count,
-            last_index,
-            bytes,
-        }))
-    }
-
-    /// Books a record just encoded at the end of `pending`.
-    fn enqueued(&mut self, index: u64, records: u64, bytes: u64) -> Result<Appended, WriteError> {
-        if self.pending_records == 0 {
-            self.pending_first_index = index;
-        }
-        let offset = self.buffered.len;
-        self.pending_records += records;
-        self.buffered = self.buffered.advanced(index, bytes);
-        self.after_enqueue()?;
-        Ok(Appended {
-            offset,
-            records,
-            last_index: index,
-            bytes,
+        self.append_each(records, |log, tail, batch, (index, entry)| {
+            log.push_json(tail, batch, index, entry)
         })
     }
 
-    fn after_enqueue(&mut self) -> Result<(), WriteError> {
-        match self.options.sync {
+    /// Pushes every record with `push`, all or nothing.
+    fn append_each<R>(
+        &mut self,
+        records: impl IntoIterator<Item = R>,
+        push: impl Fn(&LogFile, &Tail, &mut Batch, R) -> Result<(), WriteError>,
+    ) -> Result<Option<Appended>, WriteError> {
+        let mark = self.pending.mark();
+        for record in records {
+            if let Err(e) = push(&self.log, &self.tail, &mut self.pending, record) {
+                self.pending.rollback(mark);
+                return Err(e);
+            }
+        }
+        let appended = self.pending.appended_since(mark);
+        if appended.records == 0 {
+            return Ok(None);
+        }
+        self.enqueued(appended).map(Some)
+    }
+
+    /// Applies the sync policy to records just pushed.
+    fn enqueued(&mut self, appended: Appended) -> Result<Appended, WriteError> {
+        match self.log.options().sync {
             SyncPolicy::EveryAppend => self.sync().map(drop),
             SyncPolicy::Manual if self.pending.len() >= MANUAL_FLUSH_BYTES => self.flush(),
             SyncPolicy::Manual => Ok(()),
-        }
+        }?;
+        Ok(appended)
     }
 
     /// Writes the buffered records to the OS (one `write`), without syncing.
@@ -345,58 +233,13 @@ impl Writer {
     /// `write_failed` (the buffered records are dropped and the partial write
     /// cut off), `poisoned`.
     pub fn flush(&mut self) -> Result<(), WriteError> {
-        self.check_usable()?;
-        if self.pending.is_empty() {
-            return Ok(());
+        let written = self.log.write(&mut self.tail, &self.pending);
+        if !self.pending.is_empty() {
+            // Written, or dropped on failure: either way the file's end is
+            // where the next records go.
+            self.pending.clear(self.tail.written);
         }
-        let offset = self.written.len;
-        let end = offset.saturating_add(pos_u64(self.pending.len()));
-        if let Some(prealloc) = &mut self.prealloc {
-            prealloc.reserve(&self.file, offset, end);
-        }
-        let result = {
-            #[cfg(test)]
-            {
-                self.faults.write(&self.file, &self.pending, offset)
-            }
-            #[cfg(not(test))]
-            {
-                crate::fsio::write_all_at(&self.file, &self.pending, offset)
-            }
-        };
-        match result {
-            Ok(()) => {
-                if let Some(prealloc) = &mut self.prealloc {
-                    prealloc.wrote(end);
-                }
-                self.written = self.buffered;
-                self.clear_pending();
-                Ok(())
-            }
-            Err(source) => {
-                let cut = self.file.set_len(offset).is_ok();
-                if let Some(prealloc) = &mut self.prealloc {
-                    prealloc.cut(offset);
-                }
-                let error = WriteError::WriteFailed {
-                    path: self.path.clone(),
-                    offset,
-                    bytes: pos_u64(self.pending.len()),
-                    records: self.pending_records,
-                    first_index: self.pending_first_index,
-                    last_index: self.buffered.last_index.unwrap_or_default(),
-                    cut,
-                    durable: self.durable,
-                    source: Arc::new(source),
-                };
-                self.clear_pending();
-                self.buffered = self.written;
-                if !cut {
-                    self.poisoned = Some(error.to_string().into());
-                }
-                Err(error)
-            }
-        }
+        written
     }
 
     /// Writes the buffered records and makes everything written durable with
@@ -406,35 +249,7 @@ impl Writer {
     /// `write_failed`; `sync_failed` (the writer is poisoned); `poisoned`.
     pub fn sync(&mut self) -> Result<LogPosition, WriteError> {
         self.flush()?;
-        if self.written == self.durable {
-            return Ok(self.durable);
-        }
-        let result = {
-            #[cfg(test)]
-            {
-                self.faults.sync(&self.file)
-            }
-            #[cfg(not(test))]
-            {
-                self.file.sync_data()
-            }
-        };
-        match result {
-            Ok(()) => {
-                self.durable = self.written;
-                Ok(self.durable)
-            }
-            Err(source) => {
-                let error = WriteError::SyncFailed {
-                    path: self.path.clone(),
-                    durable: self.durable,
-                    written: self.written,
-                    source: Arc::new(source),
-                };
-                self.poisoned = Some(error.to_string().into());
-                Err(error)
-            }
-        }
+        self.log.sync(&mut self.tail)
     }
 
     /// Syncs everything and closes the log, releasing the lock. Returns what
@@ -444,108 +259,31 @@ impl Writer {
     /// As [`Writer::sync`].
     pub fn close(mut self) -> Result<LogPosition, WriteError> {
         let durable = self.sync()?;
-        self.trim_preallocation()
-            .map_err(|e| WriteError::io(&self.path, "truncate the preallocated zeros", e))?;
+        self.log
+            .trim_preallocation(&mut self.tail)
+            .map_err(|e| WriteError::io(self.log.path(), "truncate the preallocated zeros", e))?;
         Ok(durable)
     }
 
-    /// Cuts the preallocated zeros off the end of the file and syncs the
-    /// new length.
-    fn trim_preallocation(&mut self) -> std::io::Result<()> {
-        let len = self.written.len;
-        match &mut self.prealloc {
-            Some(prealloc) if prealloc.has_tail_after(len) => {
-                self.file.set_len(len)?;
-                prealloc.cut(len);
-                self.file.sync_data()
-            }
-            _ => Ok(()),
-        }
+    #[cfg(test)]
+    pub(crate) fn faults(&self) -> &crate::faults::Faults {
+        &self.log.faults
     }
+}
 
-    fn clear_pending(&mut self) {
-        self.pending.clear();
-        self.pending_records = 0;
-        if self.pending.capacity() > KEEP_BUFFER_BYTES {
-            self.pending.shrink_to(KEEP_BUFFER_BYTES);
-        }
-    }
-
-    fn check_usable(&self) -> Result<(), WriteError> {
-        WriteError::unless_poisoned(&self.path, self.poisoned.as_ref(), self.durable)
+impl Policy for Writer {
+    fn over(log: LogFile, tail: Tail) -> Writer {
+        let pending = Batch::with_buffer(Vec::new(), tail.written);
+        Writer { log, tail, pending }
     }
 }
 
 impl Drop for Writer {
     /// Writes buffered records to the OS (without syncing them) and cuts off
     /// preallocated zeros; errors are ignored here, call [`Writer::close`]
-    /// to see them.
+    /// to see them. A poisoned writer leaves the file alone.
     fn drop(&mut self) {
-        if self.poisoned.is_none() {
-            if !self.pending.is_empty() {
-                let _ = self.flush();
-            }
-            let _ = self.trim_preallocation();
-        }
+        let _ = self.flush();
+        let _ = self.log.trim_preallocation(&mut self.tail);
     }
-}
-
-/// The index field of the record whose header starts at `start` of `buf`.
-fn index_at(buf: &[u8], start: usize) -> u64 {
-    buf.get(start..)
-        .and_then(RecordHeader::from_prefix)
-        .map_or(0, RecordHeader::index)
-}
-
-pub(crate) fn check_payload_len(
-    options: &WriterOptions,
-    index: u64,
-    payload_len: usize,
-) -> Result<(), WriteError> {
-    match options.max_payload_len {
-        Some(max) if pos_u64(payload_len) > max => Err(WriteError::PayloadTooLarge {
-            index,
-            payload_len: pos_u64(payload_len),
-            max,
-        }),
-        _ => Ok(()),
-    }
-}
-
-pub(crate) fn check_index(
-    options: &WriterOptions,
-    previous: Option<u64>,
-    index: u64,
-) -> Result<(), WriteError> {
-    options
-        .index_order
-        .admits(previous, index)
-        .map_err(|violation| WriteError::IndexOrder {
-            index,
-            // `admits` only fails when there is a previous index.
-            previous: previous.unwrap_or_default(),
-            order: options.index_order,
-            violation,
-        })
-}
-
-/// Serializes `entry` straight into `out` after a header placeholder, then
-/// fills the header in. On error `out` may hold a partial record: the caller
-/// truncates it.
-pub(crate) fn encode_json_record<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
-    index: u64,
-    entry: &T,
-    options: &WriterOptions,
-) -> Result<(), WriteError> {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER_LEN]);
-    serde_json::to_writer(&mut *out, entry)
-        .map_err(|source| WriteError::Serialize { index, source })?;
-    let record = out.get_mut(start..).unwrap_or_default();
-    if let Some((header, payload)) = record.split_first_chunk_mut::<HEADER_LEN>() {
-        check_payload_len(options, index, payload.len())?;
-        *header = *RecordHeader::new(index, payload).as_bytes();
-    }
-    Ok(())
 }
