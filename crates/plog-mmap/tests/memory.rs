@@ -198,9 +198,15 @@ fn peak_memory_of_streaming_recovery_does_not_grow_with_the_record_count() {
             large_peak <= small_peak + small_peak / 2 + (1 << 20),
             "{threads} threads: peak grew from {small_peak} to {large_peak} bytes"
         );
+        // Collecting holds every entry, so what it needs grows with the
+        // records (4x for the large log: measured on the small one, as
+        // collecting 400k entries in a debug build is slow); streaming's
+        // window does not.
         assert!(
-            small_peak * 20 <= held,
-            "{threads} threads: streaming peak {small_peak} is not 5% of collecting {held}"
+            large_peak * 20 <= held * 4,
+            "{threads} threads: streaming 400k peaks at {large_peak} B, over 5% of the \
+             {} B that collecting them holds",
+            held * 4
         );
     }
 }
