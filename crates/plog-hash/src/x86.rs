@@ -35,40 +35,49 @@ pub(crate) unsafe fn sse41_group(jobs: &[Job]) {
     }
 }
 
+/// Four G steps side by side (each on state words `a`, `b`, `c`, `d` with
+/// message words `x`, `y`), interleaved step by step so that the four
+/// independent chains overlap in the pipeline.
+macro_rules! g4 {
+    ($v:ident, $(($a:literal, $b:literal, $c:literal, $d:literal, $x:expr, $y:expr)),*) => {
+        $( $v[$a] = add(add($v[$a], $v[$b]), $x); )*
+        $( $v[$d] = rot16(xor($v[$d], $v[$a])); )*
+        $( $v[$c] = add($v[$c], $v[$d]); )*
+        $( $v[$b] = rot12(xor($v[$b], $v[$c])); )*
+        $( $v[$a] = add(add($v[$a], $v[$b]), $y); )*
+        $( $v[$d] = rot8(xor($v[$d], $v[$a])); )*
+        $( $v[$c] = add($v[$c], $v[$d]); )*
+        $( $v[$b] = rot7(xor($v[$b], $v[$c])); )*
+    };
+}
+
+/// Round `r` (a literal, so that the message schedule folds into constant
+/// indices): the four column steps, then the four diagonal steps.
+macro_rules! round {
+    ($v:ident, $m:ident, $r:literal) => {{
+        const S: [usize; 16] = crate::MSG_SCHEDULE[$r];
+        g4!(
+            $v,
+            (0, 4, 8, 12, $m[S[0]], $m[S[1]]),
+            (1, 5, 9, 13, $m[S[2]], $m[S[3]]),
+            (2, 6, 10, 14, $m[S[4]], $m[S[5]]),
+            (3, 7, 11, 15, $m[S[6]], $m[S[7]])
+        );
+        g4!(
+            $v,
+            (0, 5, 10, 15, $m[S[8]], $m[S[9]]),
+            (1, 6, 11, 12, $m[S[10]], $m[S[11]]),
+            (2, 7, 8, 13, $m[S[12]], $m[S[13]]),
+            (3, 4, 9, 14, $m[S[14]], $m[S[15]])
+        );
+    }};
+}
+
 /// The compression function and the kernel over a module's primitives:
 /// `V` (the vector type), `LANES`, `add`, `xor`, `rot16`, `rot12`, `rot8`,
 /// `rot7`, `splat`, `from_u32s`, `load_transposed` and `store_transposed`.
 macro_rules! lanes_kernel {
     ($feature:literal) => {
-        /// One G step on state words `a`, `b`, `c`, `d` of every lane.
-        #[target_feature(enable = $feature)]
-        #[inline]
-        fn g(v: &mut [V; 16], a: usize, b: usize, c: usize, d: usize, x: V, y: V) {
-            v[a] = add(add(v[a], v[b]), x);
-            v[d] = rot16(xor(v[d], v[a]));
-            v[c] = add(v[c], v[d]);
-            v[b] = rot12(xor(v[b], v[c]));
-            v[a] = add(add(v[a], v[b]), y);
-            v[d] = rot8(xor(v[d], v[a]));
-            v[c] = add(v[c], v[d]);
-            v[b] = rot7(xor(v[b], v[c]));
-        }
-
-        /// Round `r`: columns, then diagonals.
-        #[target_feature(enable = $feature)]
-        #[inline]
-        fn round(v: &mut [V; 16], m: &[V; 16], r: usize) {
-            let s = &crate::MSG_SCHEDULE[r];
-            g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
-            g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
-            g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
-            g(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
-            g(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
-            g(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
-            g(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
-            g(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
-        }
-
         /// Compresses one block per lane into the lanes' chaining values.
         #[target_feature(enable = $feature)]
         #[inline]
@@ -92,13 +101,13 @@ macro_rules! lanes_kernel {
                 len,
                 flags,
             ];
-            round(&mut v, m, 0);
-            round(&mut v, m, 1);
-            round(&mut v, m, 2);
-            round(&mut v, m, 3);
-            round(&mut v, m, 4);
-            round(&mut v, m, 5);
-            round(&mut v, m, 6);
+            round!(v, m, 0);
+            round!(v, m, 1);
+            round!(v, m, 2);
+            round!(v, m, 3);
+            round!(v, m, 4);
+            round!(v, m, 5);
+            round!(v, m, 6);
             for i in 0..8 {
                 cv[i] = xor(v[i], v[i + 8]);
             }
@@ -152,7 +161,35 @@ macro_rules! lanes_kernel {
                 splat(iv[6]),
                 splat(iv[7]),
             ];
+            // The steps where every busy lane compresses a full middle
+            // block (`0 < b < min_last`) skip the per-lane cases: lane i
+            // reads `starts[i] + 64 b` (idle lanes have stride 0 and read
+            // ZERO_BLOCK), with length 64 and its job's constant flags.
+            let mut starts = [ZERO_BLOCK.as_ptr(); LANES];
+            let mut strides = [0usize; LANES];
+            let mut middle_flags = [0u32; LANES];
+            let mut min_last = usize::MAX;
+            for (i, job) in jobs.iter().enumerate() {
+                starts[i] = job.input;
+                strides[i] = BLOCK_LEN;
+                middle_flags[i] = job.flags;
+                min_last = min_last.min(last[i]);
+            }
+            let middle_flags = from_u32s(&middle_flags);
+            let full_len = splat(BLOCK_LEN as u32);
             for b in 0..blocks {
+                if b > 0 && b < min_last {
+                    let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
+                    for i in 0..LANES {
+                        blocks[i] = starts[i].wrapping_add(strides[i] * b);
+                    }
+                    // SAFETY: for a busy lane, `b < last[i]`, so block `b`
+                    // is a full block inside the job's readable `len` bytes;
+                    // an idle lane reads ZERO_BLOCK (stride 0).
+                    let m = unsafe { load_transposed(&blocks) };
+                    compress(&mut cv, &m, counter_lo, counter_hi, full_len, middle_flags);
+                    continue;
+                }
                 let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
                 let mut lens = [0u32; LANES];
                 let mut flags = [0u32; LANES];
