@@ -4,6 +4,8 @@
 //! same lanes. Nothing here allocates: the groups and the chaining values of
 //! multi-chunk inputs live in fixed-size arrays on the stack.
 
+use core::mem::MaybeUninit;
+
 use crate::{BLOCK_LEN, CHUNK_END, CHUNK_LEN, CHUNK_START, PARENT, ROOT};
 
 /// The widest kernel's lane count.
@@ -103,13 +105,19 @@ pub(crate) struct Lanes {
     pub(crate) kernel: Kernel,
     /// Its lane count, `1..=MAX_LANES`.
     pub(crate) width: usize,
+    /// A last group of at most this many jobs hands its whole inputs (of
+    /// one chunk) to `blake3::hash` instead (0: never).
+    pub(crate) solo: usize,
 }
 
 /// Pending jobs, one queue per block count; a queue runs as soon as it
 /// fills the lanes.
+///
+/// The slots start uninitialised (a call with few inputs must not pay for
+/// filling 6 KiB of them): queue `b`'s first `len[b]` slots are written.
 struct Queues {
     lanes: Lanes,
-    jobs: [[Job; MAX_LANES]; CHUNK_BLOCKS + 1],
+    jobs: [[MaybeUninit<Job>; MAX_LANES]; CHUNK_BLOCKS + 1],
     len: [usize; CHUNK_BLOCKS + 1],
 }
 
@@ -118,7 +126,7 @@ impl Queues {
         let width = lanes.width.clamp(1, MAX_LANES);
         Queues {
             lanes: Lanes { width, ..lanes },
-            jobs: [[Job::EMPTY; MAX_LANES]; CHUNK_BLOCKS + 1],
+            jobs: [[const { MaybeUninit::uninit() }; MAX_LANES]; CHUNK_BLOCKS + 1],
             len: [0; CHUNK_BLOCKS + 1],
         }
     }
@@ -137,14 +145,20 @@ impl Queues {
             return;
         };
         if let Some(slot) = queue.get_mut(*len) {
-            *slot = job;
+            slot.write(job);
             *len += 1;
         }
         if *len >= width {
             *len = 0;
-            // SAFETY: every queued job satisfies the kernel's contract (this
+            let jobs = &queue[..width.min(MAX_LANES)];
+            // SAFETY: the first `width` slots of the queue are written (the
+            // invariant of `jobs`), and `MaybeUninit<Job>` has `Job`'s
+            // layout; every queued job satisfies the kernel's contract (this
             // function's precondition), and they run in the order queued.
-            unsafe { (self.lanes.kernel)(&queue[..width]) };
+            unsafe {
+                let jobs = &*(jobs as *const [MaybeUninit<Job>] as *const [Job]);
+                (self.lanes.kernel)(jobs)
+            };
         }
     }
 
@@ -158,7 +172,8 @@ impl Queues {
         for b in (1..=CHUNK_BLOCKS).rev() {
             let len = core::mem::take(&mut self.len[b]);
             for job in &self.jobs[b][..len] {
-                group[n] = *job;
+                // SAFETY: the first `len` slots of queue `b` are written.
+                group[n] = unsafe { job.assume_init() };
                 n += 1;
                 if n == width {
                     // SAFETY: queued jobs satisfy the kernel's contract
@@ -168,10 +183,36 @@ impl Queues {
                 }
             }
         }
-        if n > 0 {
-            // SAFETY: as above.
-            unsafe { (self.lanes.kernel)(&group[..n]) };
+        if n == 0 {
+            return;
         }
+        if n <= self.lanes.solo {
+            // A nearly idle group: a whole input (one chunk) costs less in
+            // blake3's one-input path than a step of every lane per block.
+            let mut kept = 0;
+            for i in 0..n {
+                let job = group[i];
+                if job.start_flags == CHUNK_START && job.end_flags & ROOT != 0 {
+                    // SAFETY: `push`'s precondition: `input` is readable for
+                    // `len` bytes (a shared borrow that outlives the call)
+                    // and `out` writable for 32 bytes.
+                    unsafe {
+                        let input = core::slice::from_raw_parts(job.input, job.len);
+                        let hash = blake3::hash(input);
+                        core::ptr::copy_nonoverlapping(hash.as_bytes().as_ptr(), job.out, 32);
+                    }
+                } else {
+                    group[kept] = job;
+                    kept += 1;
+                }
+            }
+            n = kept;
+            if n == 0 {
+                return;
+            }
+        }
+        // SAFETY: as above.
+        unsafe { (self.lanes.kernel)(&group[..n]) };
     }
 }
 
@@ -189,9 +230,13 @@ struct Tree {
 }
 
 /// Multi-chunk inputs in flight and their chaining values.
+///
+/// Both arrays start uninitialised: `trees[..count]` are written, and a
+/// chaining value of the scratch array is only read (by a parent job or a
+/// carry) after the job that computes it has run.
 struct Trees {
-    scratch: [[u8; 32]; SCRATCH_CHUNKS],
-    trees: [Tree; SCRATCH_CHUNKS / 2],
+    scratch: [MaybeUninit<[u8; 32]>; SCRATCH_CHUNKS],
+    trees: [MaybeUninit<Tree>; SCRATCH_CHUNKS / 2],
     count: usize,
     used: usize,
 }
@@ -202,13 +247,8 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
     let out = out.as_mut_ptr().cast::<u8>();
     let mut queues = Queues::new(lanes);
     let mut trees = Trees {
-        scratch: [[0; 32]; SCRATCH_CHUNKS],
-        trees: [Tree {
-            out: 0,
-            base: 0,
-            nodes: 0,
-            carry: None,
-        }; SCRATCH_CHUNKS / 2],
+        scratch: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS],
+        trees: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS / 2],
         count: 0,
         used: 0,
     };
@@ -245,12 +285,12 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
             finish(&mut queues, &mut trees, out);
         }
         let base = trees.used;
-        trees.trees[trees.count] = Tree {
+        trees.trees[trees.count].write(Tree {
             out: i,
             base,
             nodes: chunks,
             carry: None,
-        };
+        });
         trees.count += 1;
         trees.used += chunks;
         let scratch = trees.scratch.as_mut_ptr().cast::<u8>();
@@ -284,7 +324,12 @@ fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8) {
         // parents are queued.
         queues.flush();
         let mut more = false;
-        for tree in &mut trees.trees[..trees.count] {
+        let count = trees.count.min(trees.trees.len());
+        // SAFETY: the first `count` trees are written (the invariant of
+        // `Trees`), and `MaybeUninit<Tree>` has `Tree`'s layout.
+        let in_flight =
+            unsafe { &mut *(&mut trees.trees[..count] as *mut [MaybeUninit<Tree>] as *mut [Tree]) };
+        for tree in in_flight.iter_mut() {
             if let Some((from, to)) = tree.carry.take() {
                 // SAFETY: both nodes are inside the tree's range of the
                 // scratch array (`to < from < nodes of the previous level`),

@@ -136,19 +136,18 @@ impl Backend {
             return None;
         }
         match self {
-            Backend::Portable => Some(engine::Lanes {
-                kernel: portable::hash_group,
-                width: 1,
-            }),
+            Backend::Portable => Some(PORTABLE),
             #[cfg(target_arch = "x86_64")]
             Backend::Sse41 => Some(engine::Lanes {
                 kernel: x86::sse41_group,
                 width: 4,
+                solo: 1,
             }),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => Some(engine::Lanes {
                 kernel: x86::avx2_group,
                 width: 8,
+                solo: 2,
             }),
             #[cfg(not(target_arch = "x86_64"))]
             _ => None,
@@ -368,12 +367,16 @@ pub fn verify_many_by<'a, T>(
     Ok(())
 }
 
+/// The portable backend's kernel.
+const PORTABLE: engine::Lanes = engine::Lanes {
+    kernel: portable::hash_group,
+    width: 1,
+    solo: 0,
+};
+
 /// The default backend's kernel (always supported: see [`default_backend`]).
 fn default_lanes() -> engine::Lanes {
-    default_backend().lanes_impl().unwrap_or(engine::Lanes {
-        kernel: portable::hash_group,
-        width: 1,
-    })
+    default_backend().lanes_impl().unwrap_or(PORTABLE)
 }
 
 /// The body of the `verify_many` functions: inputs `0..count`, hashed in
