@@ -16,8 +16,14 @@
 //!   compressed level by level, the parents of all such inputs side by side.
 //!   Longer inputs are handed to `blake3::hash`, which already spreads one
 //!   long input's chunks over the lanes.
+//! * A last group that would leave most lanes idle (at most 2 jobs with
+//!   AVX2, 1 with SSE4.1) hands its whole one-chunk inputs to
+//!   `blake3::hash`, whose one-input path is cheaper than a step of every
+//!   lane per block.
 //! * Nothing allocates: the queues and the chaining values of multi-chunk
-//!   inputs live in fixed-size arrays on the stack (about 16 KiB).
+//!   inputs live in fixed-size arrays on the stack (about 20 KiB, left
+//!   uninitialised until used; the `verify_many` functions add 8 KiB of
+//!   hashes).
 //!
 //! The backend is detected once at run time ([`detected_backend`]); the
 //! environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41` or `avx2`),
