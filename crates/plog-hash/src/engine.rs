@@ -91,11 +91,14 @@ impl Job {
 
 /// A kernel: runs every job of the slice, up to its lane count side by side.
 ///
-/// Safety contract (for every kernel): each job's `input` is readable for
-/// `len` bytes and its `out` writable for 32 bytes; a job's `out` may overlap
-/// the input of a job of the same call or a later one only as [`run`]'s
-/// parent levels do (a kernel reads all of a group's blocks before writing
-/// any of its outputs).
+/// Safety contract (for every kernel): the CPU supports the kernel's
+/// instructions; each job's `input` is readable for `len` bytes and its
+/// `out` writable for 32 bytes; a job's `out` overlaps another job's input
+/// only as [`run`]'s parent levels do: single-block jobs whose outputs go to
+/// the same or earlier positions than their inputs. (Kernels run jobs in
+/// order, a group of lanes at a time, and read every lane's block of a step
+/// before writing any output of that step; the parents of a group all
+/// finish in its first step.)
 pub(crate) type Kernel = unsafe fn(&[Job]);
 
 /// A backend's kernel and how many jobs it runs side by side.
