@@ -16,17 +16,20 @@
 //! | [`replay`] | typed and borrowed replay of arbitrary payloads against a sequential decoding |
 //! | [`writer`] | appends, batches, syncs, crashes and reopens against a model of the acknowledged records |
 //! | [`differential`] | plog-mmap's reading paths (in memory, read, mapped; 1, 3 and the current pool's threads) against the sequential reference |
+//! | [`hash`] | plog-hash's batch hashing and verification on every supported backend against `blake3::hash` of each input |
 //!
 //! [`TARGETS`] lists them by the name of their cargo-fuzz target.
 
 mod differential;
 pub mod generate;
+mod hash;
 pub mod oracle;
 mod parse;
 mod replay;
 mod writer;
 
 pub use differential::differential;
+pub use hash::hash;
 pub use parse::{parse, parse_body};
 pub use replay::replay;
 pub use writer::writer;
@@ -42,6 +45,7 @@ pub const TARGETS: &[(&str, TargetFn)] = &[
     ("differential", differential),
     ("replay", replay),
     ("writer", writer),
+    ("hash", hash),
 ];
 
 /// The target called `name`, if there is one.
