@@ -175,10 +175,7 @@ impl<'a, O> Batch<'a, O> {
         if self.copy.is_empty() {
             return Some(*record);
         }
-        let base = self.records.first()?.offset();
-        let start = usize::try_from(record.offset() - base).ok()?;
-        let copied = Record::parse_prefix(self.copy.get(start..)?, record.offset()).ok()?;
-        (copied.payload_len() == record.payload_len()).then_some(copied)
+        view_in(&self.copy, &self.records, record)
     }
 
     /// The batch's last record's end (valid or not).
@@ -261,23 +258,38 @@ impl<'a, O> Batch<'a, O> {
             self.changed = true;
             return;
         }
-        let hashes = work.checks_hashes();
+        // The records as the pass sees them: re-parsed from the copy when
+        // the batch was copied, else where the walk found them.
+        let mut copied: Vec<Record<'_>> = Vec::new();
+        let records: &[Record<'_>] = if self.copy.is_empty() {
+            &self.records
+        } else {
+            for record in &self.records {
+                match view_in(&self.copy, &self.records, record) {
+                    Some(view) => copied.push(view),
+                    None => {
+                        self.changed = true;
+                        return;
+                    }
+                }
+            }
+            &copied
+        };
+        let mut mismatches = std::mem::take(&mut self.mismatches);
+        if work.checks_hashes() {
+            hash_records(records, &mut mismatches);
+        }
         let mut out = std::mem::replace(&mut self.out, work.new_out());
         let mut run = ValidRun::new();
-        for position in 0..self.records.len() {
-            let Some(record) = self.view(position) else {
-                self.changed = true;
-                break;
-            };
-            let mismatch = if hashes { check_hash(&record) } else { None };
-            match mismatch {
-                None => {
-                    run.push(&record);
-                    work.record(&record, &mut out);
-                }
-                Some(corruption) => self.mismatches.push((position, corruption)),
+        let mut next_mismatch = mismatches.iter().map(|(at, _)| *at).peekable();
+        for (position, record) in records.iter().enumerate() {
+            if next_mismatch.next_if_eq(&position).is_some() {
+                continue;
             }
+            run.push(record);
+            work.record(record, &mut out);
         }
+        self.mismatches = mismatches;
         self.out = out;
         self.run = run;
     }
@@ -299,6 +311,54 @@ impl<'a, O> Batch<'a, O> {
             }
             None => false,
         }
+    }
+}
+
+/// `record` (one of `records`, whose bytes from the first record's header on
+/// were copied into `copy`) re-parsed from the copy: `None` when the copy no
+/// longer holds a record of the same length there (the file changed).
+#[inline]
+fn view_in<'c>(copy: &'c [u8], records: &[Record<'_>], record: &Record<'_>) -> Option<Record<'c>> {
+    let base = records.first()?.offset();
+    let start = usize::try_from(record.offset().checked_sub(base)?).ok()?;
+    let copied = Record::parse_prefix(copy.get(start..)?, record.offset()).ok()?;
+    (copied.payload_len() == record.payload_len()).then_some(copied)
+}
+
+/// Checks the hashes of `records`, pushing each mismatch (position, finding)
+/// in order: many payloads side by side in SIMD lanes (plog-hash), and a
+/// payload of [`PARALLEL_HASH_MIN`] or more with BLAKE3's own parallelism.
+/// (A batch ends with its first such payload: its cost passes the batch's.)
+fn hash_records(records: &[Record<'_>], mismatches: &mut Vec<(usize, Corruption)>) {
+    let (lanes, last) = match records.split_last() {
+        Some((last, before)) if last.payload().len() >= PARALLEL_HASH_MIN => (before, Some(last)),
+        _ => (records, None),
+    };
+    let verified = plog_hash::verify_many_by(
+        plog_hash::default_backend(),
+        lanes,
+        |record| record.payload(),
+        |record| &record.header().hash,
+        |position, computed| {
+            if let Some(record) = lanes.get(position) {
+                mismatches.push((position, Corruption::hash_mismatch(record, Hash(computed))));
+            }
+        },
+    );
+    if verified.is_err() {
+        // Only an unsupported backend fails, and the default never is: hash
+        // one by one all the same rather than trust unchecked records.
+        mismatches.clear();
+        for (position, record) in lanes.iter().enumerate() {
+            if let Some(corruption) = check_hash(record) {
+                mismatches.push((position, corruption));
+            }
+        }
+    }
+    if let Some(last) = last
+        && let Some(corruption) = check_hash(last)
+    {
+        mismatches.push((lanes.len(), corruption));
     }
 }
 
