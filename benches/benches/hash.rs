@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
+use plog_benches::median_ns;
 use plog_hash::{Backend, default_backend, hash_many, hash_many_with, verify_many};
 
 /// A deterministic generator (xorshift64*).
@@ -157,19 +158,6 @@ fn bench_group(c: &mut Criterion, name: &str, data: &[Vec<u8>]) {
         });
     }
     group.finish();
-}
-
-/// Median time per iteration (ns) of a benchmark of this run, from
-/// criterion's estimates.
-fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Option<f64> {
-    let path = out.join(group).join(name).join("new/estimates.json");
-    // Only this run's estimates (a filtered-out benchmark keeps an older
-    // run's file).
-    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
 }
 
 fn report_ratios(out: &Path, since: SystemTime) {

@@ -36,25 +36,18 @@
 #![allow(missing_docs)]
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use plog_benches::{env_u64, median_ns, naive_read, pool};
 use plog_format::{HEADER_LEN, MAGIC, RecordHeader};
 use plog_mmap::{Log, OpenOptions, Parallelism, Records, ReplayOptions, VerifyOptions};
 use plog_testdata::k8s_payload;
 use serde::Deserialize;
 
 const THREADS: usize = 2;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The entry type replayed (owned fields, as engenho-store decodes).
 #[derive(Deserialize)]
@@ -98,40 +91,6 @@ fn write_log(path: &Path, records: u64, mut payload: impl FnMut(u64) -> Vec<u8>)
     }
     out.flush().unwrap();
     bytes
-}
-
-/// engenho-store's replay loop: `read_exact` per field from an unbuffered
-/// file, a `Vec` per payload, BLAKE3 per payload, and `decode` of each.
-fn naive_read<T>(path: &Path, mut decode: impl FnMut(&[u8]) -> T) -> Vec<(u64, T)> {
-    let mut file = File::open(path).unwrap();
-    let mut magic = [0u8; 26];
-    file.read_exact(&mut magic).unwrap();
-    assert_eq!(magic, MAGIC);
-    let mut out = Vec::new();
-    loop {
-        let mut index = [0u8; 8];
-        if file.read_exact(&mut index).is_err() {
-            break;
-        }
-        let mut len = [0u8; 8];
-        file.read_exact(&mut len).unwrap();
-        let mut hash = [0u8; 32];
-        file.read_exact(&mut hash).unwrap();
-        let mut payload = vec![0u8; u64::from_le_bytes(len) as usize];
-        file.read_exact(&mut payload).unwrap();
-        assert_eq!(blake3::hash(&payload).as_bytes(), &hash, "hash mismatch");
-        out.push((u64::from_le_bytes(index), decode(&payload)));
-    }
-    out
-}
-
-fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
-    Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap(),
-    )
 }
 
 /// The bytes of a log the bench wrote itself.
@@ -323,20 +282,6 @@ fn bench_l(c: &mut Criterion, dir: &Path) {
         b.iter(|| assert_eq!(naive_read(&path, |_| ()).len() as u64, records))
     });
     group.finish();
-}
-
-/// Median time per iteration (ns) of a benchmark, from criterion's
-/// estimates (the median resists the bursts of a shared machine better than
-/// the mean).
-fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Option<f64> {
-    let path = out.join(group).join(name).join("new/estimates.json");
-    // Only this run's estimates: a filtered-out or skipped benchmark keeps
-    // an older run's file, whose figure must not be mixed with this run's.
-    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
 }
 
 fn report_ratios(out: &Path, since: SystemTime) {
