@@ -163,11 +163,11 @@ fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
             let from = plan.new_len(log.summary()).unwrap_or(0);
             save_backup(&args.path, from, backup)?;
         }
-        let inspection_before = log.summary().clone();
+        let inspection_before = *log.summary();
         log.repair(options).map_err(writer_error)?;
         return report_plan(args, &inspection_before, &plan);
     }
-    let inspection = log.summary().clone();
+    let inspection = *log.summary();
     report_plan(args, &inspection, &plan)
 }
 

@@ -57,15 +57,17 @@ struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        claimed: AtomicBool::new(false),
-        start: AtomicUsize::new(0),
-        len: AtomicUsize::new(0),
-        faulted: AtomicBool::new(false),
-    };
+    const fn empty() -> Slot {
+        Slot {
+            claimed: AtomicBool::new(false),
+            start: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
+            faulted: AtomicBool::new(false),
+        }
+    }
 }
 
-static TABLE: [Slot; SLOTS] = [Slot::EMPTY; SLOTS];
+static TABLE: [Slot; SLOTS] = [const { Slot::empty() }; SLOTS];
 
 /// The page size, read once when the handler is installed.
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);

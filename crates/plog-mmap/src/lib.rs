@@ -25,21 +25,22 @@
 //! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]) or in
 //!   memory ([`Log::from_bytes`], [`Log::read_from`], [`MapPolicy::Never`]),
 //!   with [`Log::refresh`] to see what was appended since.
-//! * Zero-copy iteration: [`Log::records`] (structural: offset, index,
-//!   length, stored hash and a payload slice borrowed from the file, nothing
-//!   allocated per record), [`Log::walk`] / [`Log::walk_from`] (the
-//!   structural steps of `plog_format::Walker`, to resume a walk at an
-//!   offset), [`Log::scan`] (the sequential reference classification).
 //! * [`Log::verify`]: the whole classification of FORMAT.md, hashed across
-//!   rayon workers and reported in file order as a [`VerifyReport`]
-//!   (records, indices, torn tail, corruptions, opt-in index checks, lost
-//!   ranges); [`Log::for_each_event`] streams the same findings.
-//! * Typed replay: [`Log::replay`], [`Log::replay_from`],
-//!   [`Log::replay_with`] and [`Log::replay_borrowed`] (entries borrowing
-//!   from the file), verified and decoded in parallel, failing with the first
-//!   problem in file order ([`ReplayError`]). Payloads are decoded with
-//!   [`decode_json`]: exactly `serde_json::from_slice`, entered through
-//!   serde_json's `&str` reader after one UTF-8 check of the whole payload.
+//!   rayon workers (many payloads side by side in SIMD lanes, plog-hash) and
+//!   folded in file order into a [`VerifyReport`]: plog-format's one model
+//!   ([`Summary`], judged by [`Summary::judge`] under a [`Policy`]) plus the
+//!   bounded [`Findings`] lists (corruptions, index violations, lost
+//!   ranges). [`Log::for_each_event`] and [`Log::for_each_step`] stream the
+//!   findings (verified or structural) from any record boundary, over a
+//!   private copy of each batch.
+//! * Typed replay: [`Log::replay`] (collected) and [`Log::replay_each`]
+//!   (streamed to a callback in bounded memory), verified and decoded in
+//!   parallel, failing with the first problem in file order
+//!   ([`ReplayError`]); records before a snapshot index are walked over.
+//!   Payloads are decoded with [`decode_json`] from a private copy.
+//! * Zero-copy iteration over bytes the caller holds: [`Walk`], [`Records`]
+//!   and `plog_format::Scanner` over [`Log::in_memory`] (or, with the
+//!   caller's promise, [`Log::bytes_unchecked`]).
 //! * Recovery modes ([`RecoveryMode`]): tolerate a torn tail (the default,
 //!   as engenho-store does), strict, or salvage.
 //!
@@ -57,26 +58,30 @@
 //!
 //! # Safety of the mapping
 //!
-//! Mapping a file is the one `unsafe` operation in plog, and it is private to
-//! this crate (the `Mmap` never leaves it; callers see `&[u8]` borrowed from
-//! a [`Log`]). It rests on this contract, which every caller of
-//! [`Log::open`] accepts:
+//! Mapping a file, and the `SIGBUS` guard that keeps a mapping alive when
+//! its file shrinks, are plog-mmap's `unsafe` code (`source.rs`,
+//! `guard.rs`), private to this crate. What happens when another process
+//! changes a mapped file:
 //!
-//! * **The mapping's length is fixed at open.** Appends made to the file
-//!   later are not part of it and are not seen until [`Log::refresh`] (or a
-//!   new open). This is what a reader of an append-only log wants: a
-//!   consistent prefix.
-//! * **Bytes below that length must not change.** A v1 writer never rewrites
-//!   them: it only appends. If another process truncates the file while it is
-//!   mapped, touching a page past the new end raises `SIGBUS` and the process
-//!   is killed: a crash, not a wrong answer and not memory corruption. If it
-//!   rewrites bytes in place, readers may see old or new bytes, which the
-//!   format's checks then report as damage; no length or index read from the
-//!   file is used before it is checked against the slice bounds, so no
-//!   change can make plog read out of bounds.
-//! * When truncation or rewriting by someone else cannot be ruled out (a
-//!   file being repaired by another tool, a network file system), open with
-//!   [`MapPolicy::Never`].
+//! * **Appends** lie past the mapping's length, fixed at open: they are not
+//!   seen until [`Log::refresh`] (or a new open). A reader of an append-only
+//!   log gets a consistent prefix.
+//! * **Truncation**: touching a page past the new end raises `SIGBUS`. The
+//!   guard maps zero pages over the vanished range and flags the mapping;
+//!   the pass finishes over bytes that read as zeros and, checking the flag
+//!   and the file's length ([`Log::check_unchanged`]), returns
+//!   [`ReadError::Changed`] ("the file changed while it was read: truncated
+//!   from N to M bytes") instead of a result. No crash.
+//! * **Rewriting in place**: a pass may read old or new bytes. No code here
+//!   relies on two reads of a mapped byte agreeing: lengths are checked
+//!   against the slice's fixed bounds where they are used, hashing only
+//!   reads, and whatever reaches a caller (records, events, decoded values)
+//!   is made from a private copy of each batch that is re-parsed and hashed
+//!   after the copy. Changed bytes give a different classification, never an
+//!   out-of-bounds read or an invalid `str`.
+//! * No slice of a mapping reaches safe code: [`Log::in_memory`] is `None`
+//!   for a mapped log, and [`Log::bytes_unchecked`] is an `unsafe fn` whose
+//!   caller promises that nobody changes the file while the slice lives.
 //!
 //! # How verification runs in parallel
 //!

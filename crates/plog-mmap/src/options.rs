@@ -33,7 +33,7 @@ pub enum Parallelism {
 /// fits with room to spare; a hostile file made of nothing but damaged
 /// records (one per 48 bytes) would otherwise need twice its own size in
 /// memory for the report. Entries past the limit are counted, not kept
-/// ([`VerifyReport::omitted`](crate::VerifyReport::omitted)).
+/// (`findings.omitted` of a [`VerifyReport`](crate::VerifyReport)).
 pub const DEFAULT_LIST_LIMIT: usize = 1_000_000;
 
 /// Told how far a pass has got: the byte offset of the file reached, in
@@ -82,7 +82,7 @@ impl std::fmt::Debug for Progress {
 pub struct VerifyOptions {
     /// The order that valid records' indices must follow (default: any).
     /// Violations are reported in
-    /// [`VerifyReport::index_violations`](crate::VerifyReport::index_violations).
+    /// `findings.index_violations` of the [`VerifyReport`](crate::VerifyReport).
     pub index_order: IndexOrder,
     /// How damage is judged by
     /// [`VerifyReport::passes`](crate::VerifyReport::passes).

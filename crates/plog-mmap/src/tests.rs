@@ -334,7 +334,7 @@ proptest! {
                 Err(error) => outcome(Err(error)),
             };
             prop_assert_eq!(&got_stream, &want, "{} threads, streamed", threads);
-            if let Err(_) = &want {
+            if want.is_err() {
                 // Every entry before the problem was applied.
                 let (before, _) = oracle_replay_until_error(log.in_memory().unwrap(), &options);
                 prop_assert_eq!(&streamed, &before);

@@ -87,12 +87,8 @@ fn every_corpus_file_verifies_the_same_mapped_and_read_for_1_and_3_threads() {
         for open in [forced_map(), never_map(), OpenOptions::default()] {
             let log = Log::open_with(&file.path, &open).unwrap();
             // SAFETY: the corpus files are not changed while the tests run.
-            assert_eq!(
-                unsafe { log.bytes_unchecked() },
-                &file.bytes[..],
-                "{}",
-                file.name
-            );
+            let bytes = unsafe { log.bytes_unchecked() };
+            assert_eq!(bytes, &file.bytes[..], "{}", file.name);
             mapped_any |= log.is_mapped();
             if open.map == MapPolicy::Never {
                 assert!(!log.is_mapped());
