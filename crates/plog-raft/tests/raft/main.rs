@@ -1,0 +1,5 @@
+//! plog-raft's integration tests: openraft's storage conformance suite,
+//! crash and power-loss tests in child processes, and refused directories.
+
+mod suite;
+mod support;
