@@ -9,7 +9,7 @@ use std::sync::mpsc::Receiver;
 use openraft::RaftTypeConfig;
 use openraft::storage::LogFlushed;
 use plog_writer::{Writer, WriterOptions};
-use tokio::sync::oneshot;
+use std::sync::mpsc::Sender;
 
 use crate::state::sync_dir;
 use crate::{RaftLogError, Shared};
@@ -26,18 +26,33 @@ pub(crate) struct Record {
 pub(crate) enum Cmd<C: RaftTypeConfig> {
     Append {
         records: Vec<Record>,
-        callback: Option<LogFlushed<C>>,
+        callback: Option<Done<C>>,
     },
     Truncate {
         index: u64,
-        done: oneshot::Sender<Result<(), String>>,
+        done: Sender<Result<(), RaftLogError>>,
     },
     Purge {
         index: u64,
-        done: oneshot::Sender<Result<(), String>>,
+        done: Sender<Result<(), RaftLogError>>,
     },
     /// Persist the state file as it is now (the committed id changed).
     SaveState,
+}
+
+/// Who is told when an append is durable.
+pub(crate) enum Done<C: RaftTypeConfig> {
+    Raft(LogFlushed<C>),
+    Fn(Box<dyn FnOnce(std::io::Result<()>) + Send>),
+}
+
+impl<C: RaftTypeConfig> Done<C> {
+    fn complete(self, result: std::io::Result<()>) {
+        match self {
+            Done::Raft(callback) => callback.log_io_completed(result),
+            Done::Fn(f) => f(result),
+        }
+    }
 }
 
 /// The segment being appended to.
@@ -61,7 +76,7 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
             Cmd::Append { records, callback } => {
                 // Group commit: take every append already queued.
                 let mut all = records;
-                let mut callbacks: Vec<LogFlushed<C>> = callback.into_iter().collect();
+                let mut callbacks: Vec<Done<C>> = callback.into_iter().collect();
                 let mut save_state = false;
                 while let Ok(next) = rx.try_recv() {
                     match next {
@@ -87,14 +102,14 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
                 match result {
                     Ok(()) => {
                         for callback in callbacks {
-                            callback.log_io_completed(Ok(()));
+                            callback.complete(Ok(()));
                         }
                     }
                     Err(e) => {
                         let why = e.to_string();
                         poison(&shared, &why);
                         for callback in callbacks {
-                            callback.log_io_completed(Err(std::io::Error::other(why.clone())));
+                            callback.complete(Err(std::io::Error::other(why.clone())));
                         }
                     }
                 }
@@ -113,11 +128,11 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
             }
             Cmd::Truncate { index, done } => {
                 let result = guarded(&shared, |s| truncate(s, &mut active, index));
-                let _ = done.send(result.map_err(|e| e.to_string()));
+                let _ = done.send(result);
             }
             Cmd::Purge { index, done } => {
                 let result = guarded(&shared, |s| purge(s, &mut active, index));
-                let _ = done.send(result.map_err(|e| e.to_string()));
+                let _ = done.send(result);
             }
         }
     }

@@ -81,7 +81,7 @@ pub use error::RaftLogError;
 pub use recover::RecoveryReport;
 pub use state::STATE_FILE;
 
-use io_thread::Cmd;
+use io_thread::{Cmd, Done};
 use state::PersistedState;
 
 /// The name of the lock file inside a log directory.
@@ -244,25 +244,189 @@ where
         &self.shared.dir
     }
 
-    fn send(&self, cmd: Cmd<C>) -> Result<(), StorageError<C::NodeId>> {
+    fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
         self.tx
             .as_ref()
             .and_then(|tx| tx.send(cmd).ok())
-            .ok_or_else(|| write_err("the plog-raft I/O thread has stopped"))
+            .ok_or_else(|| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))
     }
 
-    /// Sends a command that answers, and waits for its answer.
-    async fn call(
+    /// Sends a command that answers, and waits (blocking) for its answer.
+    fn call(
         &self,
-        make: impl FnOnce(tokio::sync::oneshot::Sender<Result<(), String>>) -> Cmd<C>,
-    ) -> Result<(), StorageError<C::NodeId>> {
-        let (done, wait) = tokio::sync::oneshot::channel();
+        make: impl FnOnce(mpsc::Sender<Result<(), RaftLogError>>) -> Cmd<C>,
+    ) -> Result<(), RaftLogError> {
+        let (done, wait) = mpsc::channel();
         self.send(make(done))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(write_err(e)),
-            Err(_) => Err(write_err("the plog-raft I/O thread has stopped")),
+        wait.recv()
+            .map_err(|_| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))?
+    }
+
+    /// Removes entry `index` and every later one, durably (blocking until
+    /// done): later segments are unlinked newest first, the directory is
+    /// synced, then the segment holding `index` is cut and synced.
+    ///
+    /// # Errors
+    /// An I/O error (which poisons the store).
+    pub fn truncate_from(&mut self, index: u64) -> Result<(), RaftLogError> {
+        self.call(|done| Cmd::Truncate { index, done })
+    }
+
+    /// Purges entries up to `log_id` (inclusive), blocking until done: the
+    /// purged id is persisted first, then whole segments at or below it are
+    /// unlinked. A purge at or below the current purged id does nothing.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn purge_to(&mut self, log_id: LogId<C::NodeId>) -> Result<(), RaftLogError> {
+        {
+            let mut state = self.shared.state();
+            if state
+                .purged
+                .as_ref()
+                .is_some_and(|p| p.index >= log_id.index)
+            {
+                return Ok(());
+            }
+            let mut next = state.clone();
+            next.purged = Some(log_id.clone());
+            next.store(&self.shared.dir)?;
+            *state = next;
+            let mut log = self.shared.log();
+            if log.last.as_ref().is_some_and(|l| l.index <= log_id.index) {
+                log.last = None;
+            }
+            log.purged = Some(log_id.clone());
         }
+        self.call(|done| Cmd::Purge {
+            index: log_id.index,
+            done,
+        })
+    }
+
+    /// Appends `entries` (they are readable when this returns) and calls
+    /// `done` from the I/O thread once they are durable (or with the error
+    /// that stopped them). This is openraft's `append` with a plain
+    /// callback, for callers outside a Raft engine.
+    ///
+    /// An entry at or below the purged id is dropped; an entry at or below
+    /// the last index replaces it and everything after it (a truncate
+    /// first); an entry past the next index starts a new segment (a reopen
+    /// then refuses the gap: openraft never does this).
+    ///
+    /// # Errors
+    /// A batch that is not contiguous, a poisoned store, a stopped I/O
+    /// thread, an entry that does not serialize.
+    pub fn append_with<I>(
+        &mut self,
+        entries: I,
+        done: impl FnOnce(std::io::Result<()>) + Send + 'static,
+    ) -> Result<(), RaftLogError>
+    where
+        I: IntoIterator<Item = C::Entry>,
+    {
+        self.append_done(entries, Done::Fn(Box::new(done)))
+    }
+
+    fn append_done<I>(&mut self, entries: I, callback: Done<C>) -> Result<(), RaftLogError>
+    where
+        I: IntoIterator<Item = C::Entry>,
+    {
+        // Serialize and check the batch first: a refused batch changes
+        // nothing.
+        let mut batch: Vec<(LogId<C::NodeId>, Arc<[u8]>)> = Vec::new();
+        for entry in entries {
+            let id = entry.get_log_id().clone();
+            if let Some((prev, _)) = batch.last()
+                && id.index != prev.index + 1
+            {
+                return Err(RaftLogError::Misuse(format!(
+                    "append of log id {id} after {prev} in the same batch: expected index {}",
+                    prev.index + 1
+                )));
+            }
+            let payload: Arc<[u8]> = serde_json::to_vec(&entry)
+                .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))?
+                .into();
+            batch.push((id, payload));
+        }
+        let overwrite = {
+            let log = self.shared.log();
+            if let Some(why) = &log.poisoned {
+                return Err(RaftLogError::Poisoned(why.clone()));
+            }
+            // Entries at or below the purged id are already covered by a
+            // snapshot: they are dropped (openraft's suite appends such
+            // entries; the engine does not).
+            if let Some(purged) = &log.purged {
+                batch.retain(|(id, _)| id.index > purged.index);
+            }
+            let first = batch.first().map(|(id, _)| id.index);
+            first.is_some_and(|f| log.last.as_ref().is_some_and(|l| l.index >= f))
+        };
+        let Some(((first_id, _), (last_id, _))) = batch.first().zip(batch.last()) else {
+            // Nothing to write; the callback still comes after everything
+            // queued before.
+            return self.send(Cmd::Append {
+                records: Vec::new(),
+                callback: Some(callback),
+            });
+        };
+        let (first_id, last_id) = (first_id.clone(), last_id.clone());
+        // An append over existing entries replaces them (openraft's
+        // conformance suite does this; the engine itself truncates first).
+        if overwrite {
+            self.truncate_from(first_id.index)?;
+        }
+        let mut log = self.shared.log();
+        // An index past the next one (only the suite does this) starts a
+        // new segment: reads find nothing in between, and a reopen refuses
+        // the gap.
+        let mut force_new = log.next_index().is_some_and(|next| next != first_id.index);
+        let mut records = Vec::with_capacity(batch.len());
+        let segment_bytes = self.shared.options.segment_bytes;
+        for (id, payload) in batch {
+            let open = !force_new
+                && log
+                    .segments
+                    .last_key_value()
+                    .is_some_and(|(_, s)| !s.sealed && s.end < segment_bytes);
+            force_new = false;
+            if !open {
+                let path = self.shared.dir.join(scan::segment_name(id.index));
+                log.segments.insert(
+                    id.index,
+                    Segment {
+                        path,
+                        file: None,
+                        offsets: Vec::new(),
+                        end: plog_format::MAGIC_LEN as u64,
+                        written: 0,
+                        pending: VecDeque::new(),
+                        sealed: false,
+                    },
+                );
+            }
+            let Some(mut last) = log.segments.last_entry() else {
+                unreachable!("a segment was just ensured")
+            };
+            let first = *last.key();
+            let segment = last.get_mut();
+            segment.offsets.push(segment.end);
+            segment.end += scan::encoded_len(payload.len());
+            segment.pending.push_back(Arc::clone(&payload));
+            records.push(io_thread::Record {
+                segment: first,
+                index: id.index,
+                payload,
+            });
+        }
+        log.last = Some(last_id);
+        drop(log);
+        self.send(Cmd::Append {
+            records,
+            callback: Some(callback),
+        })
     }
 
     fn reader(&self) -> PlogLogReader<C> {
@@ -386,7 +550,7 @@ where
         // coalesced: openraft may lose a committed id in a crash (it only
         // re-applies from an older point).
         self.shared.state().committed = committed;
-        self.send(Cmd::SaveState)
+        self.send(Cmd::SaveState).map_err(write_err)
     }
 
     async fn read_committed(
@@ -404,133 +568,15 @@ where
         I: IntoIterator<Item = C::Entry> + Send,
         I::IntoIter: Send,
     {
-        // Serialize and check the batch first: a refused batch changes
-        // nothing.
-        let mut batch: Vec<(LogId<C::NodeId>, Arc<[u8]>)> = Vec::new();
-        for entry in entries {
-            let id = entry.get_log_id().clone();
-            if let Some((prev, _)) = batch.last()
-                && id.index != prev.index + 1
-            {
-                return Err(write_err(RaftLogError::Misuse(format!(
-                    "append of log id {id} after {prev} in the same batch: expected index {}",
-                    prev.index + 1
-                ))));
-            }
-            let payload: Arc<[u8]> = serde_json::to_vec(&entry).map_err(write_err)?.into();
-            batch.push((id, payload));
-        }
-        let overwrite = {
-            let log = self.shared.log();
-            if let Some(why) = &log.poisoned {
-                return Err(write_err(RaftLogError::Poisoned(why.clone())));
-            }
-            // Entries at or below the purged id are already covered by a
-            // snapshot: they are dropped (openraft's suite appends such
-            // entries; the engine does not).
-            if let Some(purged) = &log.purged {
-                batch.retain(|(id, _)| id.index > purged.index);
-            }
-            let first = batch.first().map(|(id, _)| id.index);
-            first.is_some_and(|f| log.last.as_ref().is_some_and(|l| l.index >= f))
-        };
-        let Some(((first_id, _), (last_id, _))) = batch.first().zip(batch.last()) else {
-            // Nothing to write; the callback still comes after everything
-            // queued before.
-            return self.send(Cmd::Append {
-                records: Vec::new(),
-                callback: Some(callback),
-            });
-        };
-        let (first_id, last_id) = (first_id.clone(), last_id.clone());
-        // An append over existing entries replaces them (openraft's
-        // conformance suite does this; the engine itself truncates first).
-        if overwrite {
-            self.truncate(first_id.clone()).await?;
-        }
-        let mut log = self.shared.log();
-        // An index past the next one (only the suite does this) starts a
-        // new segment: reads find nothing in between, and a reopen refuses
-        // the gap.
-        let mut force_new = log.next_index().is_some_and(|next| next != first_id.index);
-        let mut records = Vec::with_capacity(batch.len());
-        let segment_bytes = self.shared.options.segment_bytes;
-        for (id, payload) in batch {
-            let open = !force_new
-                && log
-                    .segments
-                    .last_key_value()
-                    .is_some_and(|(_, s)| !s.sealed && s.end < segment_bytes);
-            force_new = false;
-            if !open {
-                let path = self.shared.dir.join(scan::segment_name(id.index));
-                log.segments.insert(
-                    id.index,
-                    Segment {
-                        path,
-                        file: None,
-                        offsets: Vec::new(),
-                        end: plog_format::MAGIC_LEN as u64,
-                        written: 0,
-                        pending: VecDeque::new(),
-                        sealed: false,
-                    },
-                );
-            }
-            let Some(mut last) = log.segments.last_entry() else {
-                unreachable!("a segment was just ensured")
-            };
-            let first = *last.key();
-            let segment = last.get_mut();
-            segment.offsets.push(segment.end);
-            segment.end += scan::encoded_len(payload.len());
-            segment.pending.push_back(Arc::clone(&payload));
-            records.push(io_thread::Record {
-                segment: first,
-                index: id.index,
-                payload,
-            });
-        }
-        log.last = Some(last_id);
-        drop(log);
-        self.send(Cmd::Append {
-            records,
-            callback: Some(callback),
-        })
+        self.append_done(entries, Done::Raft(callback))
+            .map_err(write_err)
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.call(|done| Cmd::Truncate {
-            index: log_id.index,
-            done,
-        })
-        .await
+        self.truncate_from(log_id.index).map_err(write_err)
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        {
-            let mut state = self.shared.state();
-            if state
-                .purged
-                .as_ref()
-                .is_some_and(|p| p.index >= log_id.index)
-            {
-                return Ok(());
-            }
-            let mut next = state.clone();
-            next.purged = Some(log_id.clone());
-            next.store(&self.shared.dir).map_err(write_err)?;
-            *state = next;
-            let mut log = self.shared.log();
-            if log.last.as_ref().is_some_and(|l| l.index <= log_id.index) {
-                log.last = None;
-            }
-            log.purged = Some(log_id.clone());
-        }
-        self.call(|done| Cmd::Purge {
-            index: log_id.index,
-            done,
-        })
-        .await
+        self.purge_to(log_id).map_err(write_err)
     }
 }
