@@ -44,6 +44,7 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use openraft::storage::RaftLogStorage;
 //! use plog_raft::{Options, PlogLogStore};
+//! use std::io::Cursor; // the default snapshot data of declare_raft_types!
 //!
 //! openraft::declare_raft_types!(pub Config: D = String, R = String);
 //!
