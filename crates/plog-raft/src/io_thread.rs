@@ -4,7 +4,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use openraft::RaftTypeConfig;
 use openraft::storage::LogFlushed;
@@ -61,30 +62,55 @@ struct Active {
     writer: Writer,
 }
 
+/// How long a changed committed id may wait before the state file is
+/// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
+const COMMITTED_DELAY: Duration = Duration::from_millis(50);
+
 pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>) {
     let mut active: Option<Active> = None;
     let mut held: Option<Cmd<C>> = None;
+    // When the committed id changed without being written yet.
+    let mut dirty_since: Option<Instant> = None;
     loop {
-        let cmd = match held.take() {
-            Some(cmd) => cmd,
-            None => match rx.recv() {
-                Ok(cmd) => cmd,
-                Err(_) => break,
+        let next = match held.take() {
+            Some(cmd) => Ok(cmd),
+            None => match dirty_since {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(since) => rx.recv_timeout(COMMITTED_DELAY.saturating_sub(since.elapsed())),
             },
+        };
+        let cmd = match next {
+            Ok(cmd) => cmd,
+            Err(RecvTimeoutError::Timeout) => {
+                dirty_since = None;
+                if let Err(e) = store_state(&shared) {
+                    poison(&shared, &e.to_string());
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                if dirty_since.is_some()
+                    && let Err(e) = store_state(&shared)
+                {
+                    poison(&shared, &e.to_string());
+                }
+                break;
+            }
         };
         match cmd {
             Cmd::Append { records, callback } => {
                 // Group commit: take every append already queued.
                 let mut all = records;
                 let mut callbacks: Vec<Done<C>> = callback.into_iter().collect();
-                let mut save_state = false;
                 while let Ok(next) = rx.try_recv() {
                     match next {
                         Cmd::Append { records, callback } => {
                             all.extend(records);
                             callbacks.extend(callback);
                         }
-                        Cmd::SaveState => save_state = true,
+                        Cmd::SaveState => {
+                            dirty_since.get_or_insert_with(Instant::now);
+                        }
                         other => {
                             held = Some(other);
                             break;
@@ -92,13 +118,6 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
                     }
                 }
                 let result = append(&shared, &mut active, &all);
-                let result = result.and_then(|()| {
-                    if save_state {
-                        store_state(&shared)
-                    } else {
-                        Ok(())
-                    }
-                });
                 match result {
                     Ok(()) => {
                         for callback in callbacks {
@@ -115,16 +134,10 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
                 }
             }
             Cmd::SaveState => {
-                // Coalesce with every other queued state write.
-                while let Ok(next) = rx.try_recv() {
-                    if !matches!(next, Cmd::SaveState) {
-                        held = Some(next);
-                        break;
-                    }
-                }
-                if let Err(e) = store_state(&shared) {
-                    poison(&shared, &e.to_string());
-                }
+                // Written after a short delay, coalesced with every later
+                // change (openraft may lose a committed id in a crash: it
+                // only re-applies from an older point).
+                dirty_since.get_or_insert_with(Instant::now);
             }
             Cmd::Truncate { index, done } => {
                 let result = guarded(&shared, |s| truncate(s, &mut active, index));
