@@ -47,6 +47,7 @@ struct Connection {
 }
 
 impl Connection {
+    #[allow(clippy::result_large_err)] // openraft's own RPC error type
     fn target<E: std::error::Error>(
         &self,
     ) -> Result<Node, RPCError<u64, BasicNode, RaftError<u64, E>>> {

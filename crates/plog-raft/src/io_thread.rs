@@ -297,10 +297,7 @@ fn purge<C: RaftTypeConfig>(
 ) -> Result<(), RaftLogError> {
     let mut log = shared.log();
     let mut removed = false;
-    loop {
-        let Some((&first, segment)) = log.segments.first_key_value() else {
-            break;
-        };
+    while let Some((&first, segment)) = log.segments.first_key_value() {
         let count = segment.offsets.len() as u64;
         // A segment is wholly purged when the next one starts at or below
         // index + 1, or (the last one) when its records end at or below it.

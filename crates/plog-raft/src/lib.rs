@@ -145,6 +145,9 @@ impl<C: RaftTypeConfig> LogIndex<C> {
     }
 }
 
+/// An entry's log id and its serde_json.
+type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<[u8]>);
+
 /// What the store and its readers share.
 struct Shared<C: RaftTypeConfig> {
     dir: PathBuf,
@@ -335,7 +338,7 @@ where
     {
         // Serialize and check the batch first: a refused batch changes
         // nothing.
-        let mut batch: Vec<(LogId<C::NodeId>, Arc<[u8]>)> = Vec::new();
+        let mut batch: Vec<Serialized<C>> = Vec::new();
         for entry in entries {
             let id = entry.get_log_id().clone();
             if let Some((prev, _)) = batch.last()

@@ -23,17 +23,19 @@ impl StoreBuilder<Config, PlogLogStore<Config>, MemStateMachine, TempDir> for Bu
 }
 
 #[test]
-fn openraft_suite_default_segments() -> Result<(), StorageError<u64>> {
+fn openraft_suite_default_segments() {
     Suite::test_all(Builder {
         options: Options::default(),
     })
+    .unwrap_or_else(|e| panic!("openraft's suite failed: {e}"));
 }
 
 /// The same suite with tiny segments: every few entries start a new one,
 /// so truncate and purge cross segment boundaries.
 #[test]
-fn openraft_suite_tiny_segments() -> Result<(), StorageError<u64>> {
+fn openraft_suite_tiny_segments() {
     Suite::test_all(Builder {
         options: Options { segment_bytes: 200 },
     })
+    .unwrap_or_else(|e| panic!("openraft's suite failed: {e}"));
 }
