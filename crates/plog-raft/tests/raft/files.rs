@@ -61,3 +61,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
         std::fs::write(to.join(path.file_name().unwrap()), bytes).unwrap();
     }
 }
+
+/// A directory for the many copies: in memory where the machine has a
+/// tmpfs (fsync costs nothing there; what is tested is recovery's logic, not
+/// the disk), else the usual temporary directory.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().unwrap()
+}

@@ -5,6 +5,7 @@ mod bad;
 mod child;
 mod crash;
 mod files;
+mod model;
 mod power;
 mod suite;
 mod support;

@@ -8,21 +8,8 @@ use openraft::RaftLogReader;
 use openraft::storage::RaftLogStorage;
 use plog_raft::{Options, PlogLogStore};
 
-use crate::files::{build, copy_dir, fill, segments};
+use crate::files::{build, copy_dir, fill, scratch_dir, segments};
 use crate::support::Config;
-
-/// A directory for the many copies: in memory where the machine has a
-/// tmpfs (fsync costs nothing there; what is tested is recovery's logic, not
-/// the disk), else the usual temporary directory.
-fn scratch_dir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(dir) = tempfile::tempdir_in(shm)
-    {
-        return dir;
-    }
-    tempfile::tempdir().unwrap()
-}
 
 fn check_every_cut(dir: &Path, flushed: u64, segment_bytes: u64) {
     let options = Options { segment_bytes };
