@@ -109,6 +109,7 @@ fn open_fjall(dir: &Path) -> (fjall::Keyspace, fjall::PartitionHandle) {
 }
 
 fn open_raft_log(dir: &Path) -> raft_log::RaftLog<RlTypes> {
+    std::fs::create_dir_all(dir).unwrap();
     let config = raft_log::Config::new(dir.display());
     raft_log::RaftLog::open(Arc::new(config)).unwrap()
 }
