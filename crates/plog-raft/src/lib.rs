@@ -31,6 +31,17 @@
 //! after every open and truncate (segments that were not written by this
 //! store instance are never appended to).
 //!
+//! The committed log id is written by the I/O thread at most 50 ms after
+//! it changes (each rewrite of the state file costs two fsyncs, and openraft
+//! reports every commit); openraft tolerates an older committed id after a
+//! crash. The vote and the purged id are durable before their calls return.
+//!
+//! Beyond what the openraft engine asks for, and because openraft's
+//! conformance suite does it: an append over existing indices replaces them
+//! (a truncate first), entries at or below the purged id are dropped, and an
+//! append past the next index starts a new segment (reads find nothing in
+//! between, and a reopen refuses the gap).
+//!
 //! # Open is recovery
 //!
 //! Every segment is read and verified (hashes in parallel on the rayon
