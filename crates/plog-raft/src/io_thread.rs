@@ -170,8 +170,7 @@ fn poison<C: RaftTypeConfig>(shared: &Shared<C>, why: &str) {
 }
 
 fn store_state<C: RaftTypeConfig>(shared: &Shared<C>) -> Result<(), RaftLogError> {
-    let state = shared.state();
-    state.store(&shared.dir)
+    shared.state().persist_all(&shared.dir)
 }
 
 /// Writes `records` (in index order, grouped by segment) with one batch

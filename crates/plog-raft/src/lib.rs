@@ -303,10 +303,7 @@ where
             {
                 return Ok(());
             }
-            let mut next = state.clone();
-            next.purged = Some(log_id.clone());
-            next.store(&self.shared.dir)?;
-            *state = next;
+            state.update(&self.shared.dir, |s| s.purged = Some(log_id.clone()))?;
             let mut log = self.shared.log();
             if log.last.as_ref().is_some_and(|l| l.index <= log_id.index) {
                 log.last = None;
@@ -544,13 +541,10 @@ where
     }
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        let mut state = self.shared.state();
-        let mut next = state.clone();
-        next.vote = Some(vote.clone());
-        next.store(&self.shared.dir)
-            .map_err(|e| StorageError::from(StorageIOError::write_vote(AnyError::new(&e))))?;
-        *state = next;
-        Ok(())
+        self.shared
+            .state()
+            .update(&self.shared.dir, |s| s.vote = Some(vote.clone()))
+            .map_err(|e| StorageError::from(StorageIOError::write_vote(AnyError::new(&e))))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {

@@ -23,6 +23,9 @@ pub(crate) struct PersistedState<NID: NodeId> {
     pub vote: Option<Vote<NID>>,
     pub committed: Option<LogId<NID>>,
     pub purged: Option<LogId<NID>>,
+    /// The committed id the file holds (`committed` may be newer).
+    #[serde(skip)]
+    pub on_disk_committed: Option<LogId<NID>>,
 }
 
 impl<NID: NodeId> Default for PersistedState<NID> {
@@ -31,6 +34,7 @@ impl<NID: NodeId> Default for PersistedState<NID> {
             vote: None,
             committed: None,
             purged: None,
+            on_disk_committed: None,
         }
     }
 }
@@ -52,15 +56,45 @@ impl<NID: NodeId> PersistedState<NID> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(RaftLogError::io(path, "read the state file", e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| RaftLogError::BadState {
-            path,
-            expected: "the JSON object {vote, committed, purged}",
-            found: e.to_string(),
-        })
+        let mut state: Self =
+            serde_json::from_slice(&bytes).map_err(|e| RaftLogError::BadState {
+                path,
+                expected: "the JSON object {vote, committed, purged}",
+                found: e.to_string(),
+            })?;
+        state.on_disk_committed = state.committed.clone();
+        Ok(state)
+    }
+
+    /// Applies `change` and persists the result durably, keeping the
+    /// committed id already on disk: a caller's thread must not persist a
+    /// committed id ahead of the appends still queued before it (only the
+    /// I/O thread writes a new one, see [`Self::persist_all`]). `self`
+    /// changes only once the file is durable.
+    pub(crate) fn update(
+        &mut self,
+        dir: &Path,
+        change: impl FnOnce(&mut Self),
+    ) -> Result<(), RaftLogError> {
+        let mut next = self.clone();
+        change(&mut next);
+        let mut on_disk = next.clone();
+        on_disk.committed = self.on_disk_committed.clone();
+        on_disk.store(dir)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Persists everything, the newest committed id included (the I/O
+    /// thread, once every append queued before is durable).
+    pub(crate) fn persist_all(&mut self, dir: &Path) -> Result<(), RaftLogError> {
+        self.store(dir)?;
+        self.on_disk_committed = self.committed.clone();
+        Ok(())
     }
 
     /// Replaces the state file of `dir` with `self`, durably.
-    pub(crate) fn store(&self, dir: &Path) -> Result<(), RaftLogError> {
+    fn store(&self, dir: &Path) -> Result<(), RaftLogError> {
         let tmp: PathBuf = dir.join(STATE_TMP);
         let bytes = serde_json::to_vec(self)
             .map_err(|e| RaftLogError::io(&tmp, "serialize the state", io::Error::other(e)))?;
