@@ -29,7 +29,7 @@ pub enum RaftLogError {
     /// A file in the directory that plog-raft did not write.
     #[error(
         "{path}: foreign file in the log directory: expected only segments named \
-         <20-digit first index>.plog, state.json and LOCK"
+         <20-digit first index>.plog, state.plog and LOCK"
     )]
     ForeignFile {
         /// The file.

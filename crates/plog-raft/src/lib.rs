@@ -13,10 +13,12 @@
 //!   `plog dump` and `plog repair` work on them as they are). Each record's
 //!   index field is the Raft index and its payload is the serde_json of the
 //!   openraft entry (log id inside); reads check one against the other.
-//! * `state.json`: the vote, the committed log id and the last purged log
-//!   id, replaced crash-safely (temporary file, fsync, rename, directory
-//!   fsync).
-//! * `LOCK`: one store per directory (an exclusive `flock`).
+//! * `state.plog`: the vote, the committed log id and the last purged log
+//!   id, a v1 log whose last valid record wins (one record, one fdatasync
+//!   per change; compacted through a temporary file, fsync, rename and
+//!   directory fsync).
+//! * `LOCK`: one store per directory (an exclusive `flock`); it holds the v1
+//!   magic, so `plog verify DIR` finds every file of the directory clean.
 //!
 //! # Writes
 //!
@@ -469,7 +471,17 @@ fn lock_dir(dir: &Path) -> Result<File, RaftLogError> {
         .open(&path)
         .map_err(|e| RaftLogError::io(&path, "open the lock file", e))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => {
+            // The lock file holds the v1 magic, an empty v1 log: `plog
+            // verify DIR` finds it clean like the rest of the directory.
+            if file.metadata().is_ok_and(|m| m.len() == 0) {
+                use std::io::Write;
+                (&file)
+                    .write_all(&plog_format::MAGIC)
+                    .map_err(|e| RaftLogError::io(&path, "write the lock file", e))?;
+            }
+            Ok(file)
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(RaftLogError::Locked {
             dir: dir.to_path_buf(),
         }),
