@@ -100,3 +100,36 @@ proptest! {
         }
     }
 }
+
+/// Many vote changes: the state file is compacted (it stays small) and the
+/// last vote saved is the one read back after a reopen.
+#[test]
+fn state_file_compacts_and_keeps_the_last_vote() {
+    let dir = scratch_dir();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let path = dir.path().join(plog_raft::STATE_FILE);
+    let mut largest = 0;
+    for round in 0..3u64 {
+        let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        rt.block_on(async {
+            let before = store
+                .read_vote()
+                .await
+                .unwrap()
+                .map_or(0, |v| v.leader_id.term);
+            assert_eq!(before, round * 500);
+            for term in round * 500 + 1..=(round + 1) * 500 {
+                store
+                    .save_vote(&openraft::Vote::new(term, 1))
+                    .await
+                    .unwrap();
+                largest = largest.max(std::fs::metadata(&path).unwrap().len());
+            }
+        });
+    }
+    assert!(largest < 80 << 10, "the state file grew to {largest} bytes");
+    let status = plog_format::classify(&std::fs::read(&path).unwrap()).status();
+    assert_eq!(status, plog_format::Status::Clean);
+}
