@@ -1,0 +1,603 @@
+//! An [openraft](https://docs.rs/openraft/0.9) log store on plog v1 files.
+//!
+//! [`PlogLogStore`] implements openraft 0.9's `storage-v2`
+//! [`RaftLogStorage`] and [`RaftLogReader`] for any [`RaftTypeConfig`] (its
+//! entries are serde-serializable: openraft's `serde` feature).
+//!
+//! # On disk
+//!
+//! A log directory holds:
+//!
+//! * segment files named by their first Raft index,
+//!   `00000000000000000001.plog`, each a valid plog v1 log (`plog verify`,
+//!   `plog dump` and `plog repair` work on them as they are). Each record's
+//!   index field is the Raft index and its payload is the serde_json of the
+//!   openraft entry (log id inside); reads check one against the other.
+//! * `state.plog`: the vote, the committed log id and the last purged log
+//!   id, a v1 log whose last valid record wins (one record, one fdatasync
+//!   per change; compacted through a temporary file, fsync, rename and
+//!   directory fsync).
+//! * `LOCK`: one store per directory (an exclusive `flock`); it holds the v1
+//!   magic, so `plog verify DIR` finds every file of the directory clean.
+//!
+//! # Writes
+//!
+//! `append` puts the entries in the in-memory index (they are readable when
+//! it returns) and hands them to one I/O thread, which writes everything
+//! queued for a segment in one `write` and one `fdatasync` (plog-writer's
+//! batch append) and only then calls each `LogFlushed` callback, in order.
+//! `truncate` unlinks later segments newest first, fsyncs the directory,
+//! then cuts the segment and syncs it; `purge` persists the purged log id
+//! first, then unlinks whole segments at or below it. A new segment is
+//! started when the current one passes [`Options::segment_bytes`], and
+//! after every open and truncate (segments that were not written by this
+//! store instance are never appended to).
+//!
+//! The committed log id is written by the I/O thread at most 50 ms after
+//! it changes (each rewrite of the state file costs two fsyncs, and openraft
+//! reports every commit); openraft tolerates an older committed id after a
+//! crash. The vote and the purged id are durable before their calls return.
+//!
+//! Beyond what the openraft engine asks for, and because openraft's
+//! conformance suite does it: an append over existing indices replaces them
+//! (a truncate first), entries at or below the purged id are dropped, and an
+//! append past the next index starts a new segment (reads find nothing in
+//! between, and a reopen refuses the gap).
+//!
+//! # Open is recovery
+//!
+//! Every segment is read and verified (hashes in parallel on the rayon
+//! pool). Only the last segment may end in a torn tail (it is cut and
+//! synced); any other damage, a missing segment, a gap or a non-contiguous
+//! index, a foreign file or a segment whose log ids go backwards refuses to
+//! open with a [`RaftLogError`] that names the segment, offset and index,
+//! and nothing is changed.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use openraft::storage::RaftLogStorage;
+//! use plog_raft::{Options, PlogLogStore};
+//! use std::io::Cursor; // the default snapshot data of declare_raft_types!
+//!
+//! openraft::declare_raft_types!(pub Config: D = String, R = String);
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default())?;
+//! let state = store.get_log_state().await?;
+//! assert_eq!(state.last_log_id, None);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod io_thread;
+mod read;
+mod recover;
+mod scan;
+mod state;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Debug;
+use std::fs::File;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{AnyError, LogId, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, Vote};
+use openraft::{StorageIOError, StorageIOError as SIO};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::RaftLogError;
+pub use recover::RecoveryReport;
+pub use state::STATE_FILE;
+
+use io_thread::{Cmd, Done};
+use state::PersistedState;
+
+/// The name of the lock file inside a log directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// How a [`PlogLogStore`] lays out its segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// A new segment is started once the current one holds at least this
+    /// many bytes (default 64 MiB). Purge works in whole segments, and
+    /// recovery verifies segments in parallel.
+    pub segment_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One segment in the in-memory index.
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    /// A read handle, once the file exists.
+    file: Option<Arc<File>>,
+    /// The offset of each record (indices `first..first + offsets.len()`),
+    /// written or still queued.
+    offsets: Vec<u64>,
+    /// Where the next record goes.
+    end: u64,
+    /// How many records (a prefix) the I/O thread has written and synced.
+    written: usize,
+    /// The payloads of records `written..`, until they are durable.
+    pending: VecDeque<Arc<[u8]>>,
+    /// Found at open or cut by a truncate: never appended to again.
+    sealed: bool,
+}
+
+/// The index of the log: segments by first index, and the log ids.
+#[derive(Debug)]
+struct LogIndex<C: RaftTypeConfig> {
+    segments: BTreeMap<u64, Segment>,
+    /// The last entry present above `purged`.
+    last: Option<LogId<C::NodeId>>,
+    purged: Option<LogId<C::NodeId>>,
+    /// Set by a failed write: every later write is refused.
+    poisoned: Option<String>,
+}
+
+impl<C: RaftTypeConfig> LogIndex<C> {
+    /// The index the next append must carry, if any is determined.
+    fn next_index(&self) -> Option<u64> {
+        self.last
+            .as_ref()
+            .or(self.purged.as_ref())
+            .map(|id| id.index + 1)
+    }
+}
+
+/// An entry's log id and its serde_json.
+type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<[u8]>);
+
+/// What the store and its readers share.
+struct Shared<C: RaftTypeConfig> {
+    dir: PathBuf,
+    options: Options,
+    log: Mutex<LogIndex<C>>,
+    state: Mutex<PersistedState<C::NodeId>>,
+}
+
+impl<C: RaftTypeConfig> Shared<C> {
+    fn log(&self) -> MutexGuard<'_, LogIndex<C>> {
+        // A panic while the lock was held (there is none in this crate)
+        // leaves a consistent index: every update is a few field writes.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state(&self) -> MutexGuard<'_, PersistedState<C::NodeId>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The openraft log store: a directory of plog v1 segments (see the crate
+/// documentation).
+pub struct PlogLogStore<C: RaftTypeConfig> {
+    shared: Arc<Shared<C>>,
+    tx: Option<mpsc::Sender<Cmd<C>>>,
+    thread: Option<JoinHandle<()>>,
+    lock: File,
+    recovery: RecoveryReport,
+}
+
+/// A cloneable reader of a [`PlogLogStore`]'s entries, for openraft's
+/// replication tasks.
+pub struct PlogLogReader<C: RaftTypeConfig> {
+    shared: Arc<Shared<C>>,
+}
+
+impl<C: RaftTypeConfig> Clone for PlogLogReader<C> {
+    fn clone(&self) -> Self {
+        PlogLogReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+fn write_err<NID: openraft::NodeId>(e: impl ToString) -> StorageError<NID> {
+    SIO::write_logs(AnyError::error(e)).into()
+}
+
+fn read_err<NID: openraft::NodeId>(e: impl ToString) -> StorageError<NID> {
+    SIO::read_logs(AnyError::error(e)).into()
+}
+
+impl<C> PlogLogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    /// Opens (creating if missing) the log directory `dir`: takes its lock,
+    /// verifies every segment and recovers (see the crate documentation).
+    ///
+    /// # Errors
+    /// [`RaftLogError::Locked`] when another store has the directory; the
+    /// other variants for damage, which leave the directory as it is.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self, RaftLogError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| RaftLogError::io(&dir, "create the log directory", e))?;
+        let lock = lock_dir(&dir)?;
+        let recovered = recover::recover::<C>(&dir)?;
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            options,
+            log: Mutex::new(recovered.index),
+            state: Mutex::new(recovered.state),
+        });
+        let (tx, rx) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("plog-raft-io".into())
+            .spawn(move || io_thread::run(thread_shared, rx))
+            .map_err(|e| RaftLogError::io(&dir, "start the I/O thread", e))?;
+        Ok(PlogLogStore {
+            shared,
+            tx: Some(tx),
+            thread: Some(thread),
+            lock,
+            recovery: recovered.report,
+        })
+    }
+
+    /// What the open found and repaired.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
+        self.tx
+            .as_ref()
+            .and_then(|tx| tx.send(cmd).ok())
+            .ok_or_else(|| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))
+    }
+
+    /// Sends a command that answers, and waits (blocking) for its answer.
+    fn call(
+        &self,
+        make: impl FnOnce(mpsc::Sender<Result<(), RaftLogError>>) -> Cmd<C>,
+    ) -> Result<(), RaftLogError> {
+        let (done, wait) = mpsc::channel();
+        self.send(make(done))?;
+        wait.recv()
+            .map_err(|_| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))?
+    }
+
+    /// Removes entry `index` and every later one, durably (blocking until
+    /// done): later segments are unlinked newest first, the directory is
+    /// synced, then the segment holding `index` is cut and synced.
+    ///
+    /// # Errors
+    /// An I/O error (which poisons the store).
+    pub fn truncate_from(&mut self, index: u64) -> Result<(), RaftLogError> {
+        self.call(|done| Cmd::Truncate { index, done })
+    }
+
+    /// Purges entries up to `log_id` (inclusive), blocking until done: the
+    /// purged id is persisted first, then whole segments at or below it are
+    /// unlinked. A purge at or below the current purged id does nothing.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn purge_to(&mut self, log_id: LogId<C::NodeId>) -> Result<(), RaftLogError> {
+        {
+            let mut state = self.shared.state();
+            if state
+                .purged
+                .as_ref()
+                .is_some_and(|p| p.index >= log_id.index)
+            {
+                return Ok(());
+            }
+            state.update(&self.shared.dir, |s| s.purged = Some(log_id.clone()))?;
+            let mut log = self.shared.log();
+            if log.last.as_ref().is_some_and(|l| l.index <= log_id.index) {
+                log.last = None;
+            }
+            log.purged = Some(log_id.clone());
+        }
+        self.call(|done| Cmd::Purge {
+            index: log_id.index,
+            done,
+        })
+    }
+
+    /// Appends `entries` (they are readable when this returns) and calls
+    /// `done` from the I/O thread once they are durable (or with the error
+    /// that stopped them). This is openraft's `append` with a plain
+    /// callback, for callers outside a Raft engine.
+    ///
+    /// An entry at or below the purged id is dropped; an entry at or below
+    /// the last index replaces it and everything after it (a truncate
+    /// first); an entry past the next index starts a new segment (a reopen
+    /// then refuses the gap: openraft never does this).
+    ///
+    /// # Errors
+    /// A batch that is not contiguous, a poisoned store, a stopped I/O
+    /// thread, an entry that does not serialize.
+    pub fn append_with<I>(
+        &mut self,
+        entries: I,
+        done: impl FnOnce(std::io::Result<()>) + Send + 'static,
+    ) -> Result<(), RaftLogError>
+    where
+        I: IntoIterator<Item = C::Entry>,
+    {
+        self.append_done(entries, Done::Fn(Box::new(done)))
+    }
+
+    fn append_done<I>(&mut self, entries: I, callback: Done<C>) -> Result<(), RaftLogError>
+    where
+        I: IntoIterator<Item = C::Entry>,
+    {
+        // Serialize and check the batch first: a refused batch changes
+        // nothing.
+        let mut batch: Vec<Serialized<C>> = Vec::new();
+        for entry in entries {
+            let id = entry.get_log_id().clone();
+            if let Some((prev, _)) = batch.last()
+                && id.index != prev.index + 1
+            {
+                return Err(RaftLogError::Misuse(format!(
+                    "append of log id {id} after {prev} in the same batch: expected index {}",
+                    prev.index + 1
+                )));
+            }
+            let payload: Arc<[u8]> = serde_json::to_vec(&entry)
+                .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))?
+                .into();
+            batch.push((id, payload));
+        }
+        let overwrite = {
+            let log = self.shared.log();
+            if let Some(why) = &log.poisoned {
+                return Err(RaftLogError::Poisoned(why.clone()));
+            }
+            // Entries at or below the purged id are already covered by a
+            // snapshot: they are dropped (openraft's suite appends such
+            // entries; the engine does not).
+            if let Some(purged) = &log.purged {
+                batch.retain(|(id, _)| id.index > purged.index);
+            }
+            let first = batch.first().map(|(id, _)| id.index);
+            first.is_some_and(|f| log.last.as_ref().is_some_and(|l| l.index >= f))
+        };
+        let Some(((first_id, _), (last_id, _))) = batch.first().zip(batch.last()) else {
+            // Nothing to write; the callback still comes after everything
+            // queued before.
+            return self.send(Cmd::Append {
+                records: Vec::new(),
+                callback: Some(callback),
+            });
+        };
+        let (first_id, last_id) = (first_id.clone(), last_id.clone());
+        // An append over existing entries replaces them (openraft's
+        // conformance suite does this; the engine itself truncates first).
+        if overwrite {
+            self.truncate_from(first_id.index)?;
+        }
+        let mut log = self.shared.log();
+        // An index past the next one (only the suite does this) starts a
+        // new segment: reads find nothing in between, and a reopen refuses
+        // the gap.
+        let mut force_new = log.next_index().is_some_and(|next| next != first_id.index);
+        let mut records = Vec::with_capacity(batch.len());
+        let segment_bytes = self.shared.options.segment_bytes;
+        for (id, payload) in batch {
+            let open = !force_new
+                && log
+                    .segments
+                    .last_key_value()
+                    .is_some_and(|(_, s)| !s.sealed && s.end < segment_bytes);
+            force_new = false;
+            if !open {
+                let path = self.shared.dir.join(scan::segment_name(id.index));
+                log.segments.insert(
+                    id.index,
+                    Segment {
+                        path,
+                        file: None,
+                        offsets: Vec::new(),
+                        end: plog_format::MAGIC_LEN as u64,
+                        written: 0,
+                        pending: VecDeque::new(),
+                        sealed: false,
+                    },
+                );
+            }
+            let Some(mut last) = log.segments.last_entry() else {
+                unreachable!("a segment was just ensured")
+            };
+            let first = *last.key();
+            let segment = last.get_mut();
+            segment.offsets.push(segment.end);
+            segment.end += scan::encoded_len(payload.len());
+            segment.pending.push_back(Arc::clone(&payload));
+            records.push(io_thread::Record {
+                segment: first,
+                index: id.index,
+                payload,
+            });
+        }
+        log.last = Some(last_id);
+        drop(log);
+        self.send(Cmd::Append {
+            records,
+            callback: Some(callback),
+        })
+    }
+
+    fn reader(&self) -> PlogLogReader<C> {
+        PlogLogReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<C: RaftTypeConfig> Drop for PlogLogStore<C> {
+    fn drop(&mut self) {
+        // Closing the channel lets the I/O thread finish what is queued
+        // (and call its callbacks) and stop.
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = self.lock.unlock();
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File, RaftLogError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| RaftLogError::io(&path, "open the lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // The lock file holds the v1 magic, an empty v1 log: `plog
+            // verify DIR` finds it clean like the rest of the directory.
+            if file.metadata().is_ok_and(|m| m.len() == 0) {
+                use std::io::Write;
+                (&file)
+                    .write_all(&plog_format::MAGIC)
+                    .map_err(|e| RaftLogError::io(&path, "write the lock file", e))?;
+            }
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(RaftLogError::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(RaftLogError::io(path, "lock the directory", e))
+        }
+    }
+}
+
+fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(&x) => x,
+        Bound::Excluded(&x) => x.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&x) => x.saturating_add(1),
+        Bound::Excluded(&x) => x,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
+impl<C> RaftLogReader<C> for PlogLogReader<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
+        let (start, end) = bounds(&range);
+        let pieces = read::plan(&self.shared.log(), start, end);
+        read::load::<C>(&pieces).map_err(read_err)
+    }
+}
+
+impl<C> RaftLogReader<C> for PlogLogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
+        self.reader().try_get_log_entries(range).await
+    }
+}
+
+impl<C> RaftLogStorage<C> for PlogLogStore<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    type LogReader = PlogLogReader<C>;
+
+    async fn get_log_state(&mut self) -> Result<LogState<C>, StorageError<C::NodeId>> {
+        let log = self.shared.log();
+        Ok(LogState {
+            last_purged_log_id: log.purged.clone(),
+            last_log_id: log.last.clone().or_else(|| log.purged.clone()),
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.reader()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        self.shared
+            .state()
+            .update(&self.shared.dir, |s| s.vote = Some(vote.clone()))
+            .map_err(|e| StorageError::from(StorageIOError::write_vote(AnyError::new(&e))))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {
+        Ok(self.shared.state().vote.clone())
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<C::NodeId>>,
+    ) -> Result<(), StorageError<C::NodeId>> {
+        // Persisted by the I/O thread after the appends queued before it,
+        // coalesced: openraft may lose a committed id in a crash (it only
+        // re-applies from an older point).
+        self.shared.state().committed = committed;
+        self.send(Cmd::SaveState).map_err(write_err)
+    }
+
+    async fn read_committed(
+        &mut self,
+    ) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
+        Ok(self.shared.state().committed.clone())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<C>,
+    ) -> Result<(), StorageError<C::NodeId>>
+    where
+        I: IntoIterator<Item = C::Entry> + Send,
+        I::IntoIter: Send,
+    {
+        self.append_done(entries, Done::Raft(callback))
+            .map_err(write_err)
+    }
+
+    async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        self.truncate_from(log_id.index).map_err(write_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        self.purge_to(log_id).map_err(write_err)
+    }
+}

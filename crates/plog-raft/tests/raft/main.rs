@@ -1,0 +1,11 @@
+//! plog-raft's integration tests: openraft's storage conformance suite,
+//! crash and power-loss tests in child processes, and refused directories.
+
+mod bad;
+mod child;
+mod crash;
+mod files;
+mod model;
+mod power;
+mod suite;
+mod support;
