@@ -17,21 +17,17 @@ use serde_json::json;
 
 const RECORDS: u64 = 3_000;
 
-/// A small deterministic generator (SplitMix64): the sample must not change
-/// from one regeneration to the next.
-struct SplitMix(u64);
+/// A small deterministic generator: the sample must not change from one
+/// regeneration to the next.
+struct SplitMix(plog_testdata::SplitMix64);
 
 impl SplitMix {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+        self.0.pick(items)
     }
 }
 
@@ -112,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..WriterOptions::default()
     };
     let mut writer = Writer::create(&path, options)?;
-    let mut rng = SplitMix(0x706c_6f67); // "plog"
+    let mut rng = SplitMix(plog_testdata::SplitMix64(0x706c_6f67)); // "plog"
     for index in 1..=RECORDS {
         writer.append(index, &entry(index, &mut rng))?;
     }

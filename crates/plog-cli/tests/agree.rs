@@ -8,28 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use plog_mmap::{IndexOrder, Log, Problem, RecoveryMode, Verdict, VerifyOptions, VerifyReport};
-use plog_testdata::{build_log, corpus, k8s_payload};
+use plog_testdata::{SplitMix64, build_log, corpus, k8s_payload};
 use serde_json::Value;
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// A small log with indices that mostly follow, and random damage.
-fn damaged_log(rng: &mut Rng) -> Vec<u8> {
+fn damaged_log(rng: &mut SplitMix64) -> Vec<u8> {
     let count = rng.below(40);
     let mut index = rng.below(5);
     let payloads: Vec<(u64, Vec<u8>)> = (0..count)
@@ -56,12 +39,12 @@ fn damaged_log(rng: &mut Rng) -> Vec<u8> {
             3 if len > 42 => {
                 // Overwrite eight bytes (a length or index field, or text).
                 let at = rng.below(len - 8) as usize;
-                let value = rng.next().to_le_bytes();
+                let value = rng.next_u64().to_le_bytes();
                 bytes[at..at + 8].copy_from_slice(&value);
             }
             4 => {
                 let at = rng.below(len + 1) as usize;
-                let junk: Vec<u8> = (0..rng.below(60)).map(|_| rng.next() as u8).collect();
+                let junk: Vec<u8> = (0..rng.below(60)).map(|_| rng.next_u64() as u8).collect();
                 bytes.splice(at..at, junk);
             }
             _ => {}
@@ -215,7 +198,7 @@ fn verify_json_equals_the_library_on_the_corpus() {
 fn verify_json_equals_the_library_on_1200_damaged_files() {
     let seed = 0x5eed_2026_u64;
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let mut files = Vec::new();
     for i in 0..1_200 {
         let path = dir.path().join(format!("{i:04}.plog"));

@@ -224,10 +224,24 @@ impl Log {
                 self.replay_batches(options, tuning, &mut move |batch, _| {
                     let mut next = recycle.try_recv().unwrap_or_default();
                     std::mem::swap(batch, &mut next);
-                    match sender.send(next) {
-                        Ok(()) => ControlFlow::Continue(()),
-                        // The consumer stopped.
-                        Err(_) => ControlFlow::Break(()),
+                    // This runs on the pool thread that drives the walk:
+                    // while the consumer has no room, it decodes batches in
+                    // flight instead of blocking (a blocked driver would
+                    // leave the pool a thread short).
+                    loop {
+                        match sender.try_send(next) {
+                            Ok(()) => return ControlFlow::Continue(()),
+                            Err(mpsc::TrySendError::Full(back)) => {
+                                next = back;
+                                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                                    std::thread::sleep(std::time::Duration::from_micros(50));
+                                }
+                            }
+                            // The consumer stopped.
+                            Err(mpsc::TrySendError::Disconnected(_)) => {
+                                return ControlFlow::Break(());
+                            }
+                        }
                     }
                 })
             });

@@ -3,7 +3,7 @@
 //! "changed while it was read" error (and, for a truncation or an append,
 //! exactly one of: the full result of the original bytes, or that error).
 //!
-//! The seed is printed on failure; `PLOG_CHANGING_SEED` replays one.
+//! The seed is printed on failure; `PLOG_TEST_SEED` replays one.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -12,20 +12,7 @@ use std::time::{Duration, Instant};
 use plog_mmap::{
     Log, MapPolicy, OpenOptions, Parallelism, ReadError, ReplayError, ReplayOptions, VerifyOptions,
 };
-use plog_testdata::{build_log, k8s_payload};
-
-/// What happens to the file during the pass.
-#[derive(Clone, Copy, Debug)]
-enum Change {
-    /// `truncate -s N` to a random shorter length.
-    Truncate,
-    /// Bytes appended (a live writer).
-    Extend,
-    /// Random bytes written over a random range, length unchanged.
-    Rewrite,
-    /// Cut to zero, then the same length of other bytes written (`cp`).
-    Replace,
-}
+use plog_testdata::{FileChange, SplitMix64, build_log, k8s_payload, test_seed};
 
 /// A library entry point, reduced to what the test compares.
 #[derive(Clone, Copy, Debug)]
@@ -44,13 +31,6 @@ const PASSES: [Pass; 5] = [
     Pass::Events,
     Pass::Steps,
 ];
-const CHANGES: [Change; 4] = [
-    Change::Truncate,
-    Change::Extend,
-    Change::Rewrite,
-    Change::Replace,
-];
-
 /// What a pass gave: a summary of its result, or the kind of its error.
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -123,69 +103,18 @@ fn run(log: &Log, pass: Pass) -> Outcome {
     }
 }
 
-/// splitmix64: a small, seedable generator (the test needs no more).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn change_file(path: &Path, change: Change, len: u64, rng: &mut Rng) {
-    use std::io::{Seek, SeekFrom, Write};
-    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    match change {
-        Change::Truncate => file.set_len(rng.below(len)).unwrap(),
-        Change::Extend => {
-            file.seek(SeekFrom::End(0)).unwrap();
-            file.write_all(&vec![0x5a; 1 + rng.below(100_000) as usize])
-                .unwrap();
-        }
-        Change::Rewrite => {
-            let at = rng.below(len);
-            let n = 1 + rng.below((len - at).min(1 << 20));
-            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-            file.seek(SeekFrom::Start(at)).unwrap();
-            file.write_all(&bytes).unwrap();
-        }
-        Change::Replace => {
-            file.set_len(0).unwrap();
-            let bytes: Vec<u8> = (0..len).map(|i| (i as u8) ^ 0x33).collect();
-            file.write_all(&bytes).unwrap();
-        }
-    }
-}
-
 #[test]
 fn passes_survive_a_file_changing_underneath() {
-    let seed = std::env::var("PLOG_CHANGING_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = test_seed();
     let result = std::panic::catch_unwind(|| trials(seed));
     if let Err(panic) = result {
-        eprintln!(
-            "passes_survive_a_file_changing_underneath failed with PLOG_CHANGING_SEED={seed}"
-        );
+        eprintln!("passes_survive_a_file_changing_underneath failed with PLOG_TEST_SEED={seed}");
         std::panic::resume_unwind(panic);
     }
 }
 
 fn trials(seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let payloads: Vec<Vec<u8>> = (0..3_000u64).map(|i| k8s_payload(i, 300)).collect();
     let original = build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])));
     let len = original.len() as u64;
@@ -210,7 +139,7 @@ fn trials(seed: u64) {
     let mut counts = std::collections::BTreeMap::new();
     for trial in 0..120 {
         let pass = PASSES[trial % PASSES.len()];
-        let change = CHANGES[(trial / PASSES.len()) % CHANGES.len()];
+        let change = FileChange::ALL[(trial / PASSES.len()) % FileChange::ALL.len()];
         let (want, took) = &reference[trial % PASSES.len()];
         std::fs::write(&path, &original).unwrap();
         let log = Log::open_with(&path, &mapped).unwrap();
@@ -218,23 +147,23 @@ fn trials(seed: u64) {
         let delay = Duration::from_nanos(rng.below(took.as_nanos() as u64 * 5 / 4 + 1));
         let got = std::thread::scope(|scope| {
             let path = &path;
-            let mut change_rng = Rng(rng.next());
+            let mut change_rng = SplitMix64(rng.next_u64());
             scope.spawn(move || {
                 std::thread::sleep(delay);
-                change_file(path, change, len, &mut change_rng);
+                change.apply(path, len, &mut change_rng).unwrap();
             });
             run(&log, pass)
         });
         let what = format!("trial {trial}: {pass:?} with {change:?} after {delay:?}: {got:?}");
         match change {
             // Appends lie past the mapping: the result is the original's.
-            Change::Extend => assert_eq!(&got, want, "{what}"),
+            FileChange::Extend => assert_eq!(&got, want, "{what}"),
             // Shorter: the original result (the pass ended first) or the
             // error, never a result computed from a cut file.
-            Change::Truncate => assert!(got == *want || got == Outcome::Changed, "{what}"),
+            FileChange::Truncate => assert!(got == *want || got == Outcome::Changed, "{what}"),
             // Rewritten bytes may read as damage; any result or the error
             // is fine, as long as the process is alive to say so.
-            Change::Rewrite | Change::Replace => {}
+            FileChange::Rewrite | FileChange::Replace => {}
         }
         let kind = match &got {
             Outcome::Done(_) if got == *want => "original",

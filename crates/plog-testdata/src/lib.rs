@@ -13,13 +13,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod changing;
 mod engenho;
+mod rng;
 
+pub use changing::{FileChange, test_seed};
 pub use engenho::{
     BasicNode, ENGENHO_TERM_SPAN, EngenhoEntry, EntryPayload, JournalEntry, LeaderId, LogId,
     Membership, ResourceKey, engenho_entry, engenho_payload, write_engenho_log,
     write_engenho_log_file,
 };
+pub use rng::SplitMix64;
 
 /// The directory holding the v1 corpus (`testdata/v1` at the repository root).
 pub fn corpus_dir() -> PathBuf {
