@@ -6,7 +6,6 @@
 //! The seed is printed on failure; `PLOG_TEST_SEED` replays one.
 
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use plog_mmap::{
