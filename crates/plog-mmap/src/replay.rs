@@ -245,20 +245,17 @@ impl Log {
                     }
                 })
             });
-            let mut stopped = false;
             for mut batch in &receiver {
                 if apply_batch(&mut batch).is_break() {
-                    stopped = true;
                     break;
                 }
                 let _ = returned.send(batch);
             }
+            // Dropping the receiver tells the producer the caller stopped.
             drop(receiver);
-            let result = producer
+            producer
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let _ = stopped;
-            result
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
 
