@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plog_testdata::{FileChange, SplitMix64, build_log, k8s_payload, test_seed};
+use plog_testdata::{FileChange, SplitMix64, build_log, k8s_payload, seeded};
 
 /// The commands under test (with `--follow`, the command is stopped after
 /// the change: it must still be alive, or have ended on the error).
@@ -27,12 +27,7 @@ const COMMANDS: [&[&str]; 8] = [
 
 #[test]
 fn commands_survive_a_file_changing_underneath() {
-    let seed = test_seed();
-    let result = std::panic::catch_unwind(|| trials(seed));
-    if let Err(panic) = result {
-        eprintln!("commands_survive_a_file_changing_underneath failed with PLOG_TEST_SEED={seed}");
-        std::panic::resume_unwind(panic);
-    }
+    seeded("commands_survive_a_file_changing_underneath", trials);
 }
 
 fn trials(seed: u64) {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use plog_mmap::{
     Log, MapPolicy, OpenOptions, Parallelism, ReadError, ReplayError, ReplayOptions, VerifyOptions,
 };
-use plog_testdata::{FileChange, SplitMix64, build_log, k8s_payload, test_seed};
+use plog_testdata::{FileChange, SplitMix64, build_log, k8s_payload, seeded};
 
 /// A library entry point, reduced to what the test compares.
 #[derive(Clone, Copy, Debug)]
@@ -104,12 +104,7 @@ fn run(log: &Log, pass: Pass) -> Outcome {
 
 #[test]
 fn passes_survive_a_file_changing_underneath() {
-    let seed = test_seed();
-    let result = std::panic::catch_unwind(|| trials(seed));
-    if let Err(panic) = result {
-        eprintln!("passes_survive_a_file_changing_underneath failed with PLOG_TEST_SEED={seed}");
-        std::panic::resume_unwind(panic);
-    }
+    seeded("passes_survive_a_file_changing_underneath", trials);
 }
 
 fn trials(seed: u64) {

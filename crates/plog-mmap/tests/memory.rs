@@ -63,17 +63,33 @@ static GLOBAL: Counting = Counting;
 /// The counters are process-wide: one measuring test at a time.
 static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// (peak live bytes above the start, allocations) of one verification.
-fn measure(log: &Log, options: &VerifyOptions) -> (usize, usize) {
+/// `run`'s result, the peak of live heap bytes above the start while it
+/// ran, and the allocations it made.
+fn measured<R>(run: impl FnOnce() -> R) -> (R, usize, usize) {
     let start = LIVE.load(Ordering::SeqCst);
     PEAK.store(start, Ordering::SeqCst);
     let allocations = ALLOCATIONS.load(Ordering::SeqCst);
-    let report = log.verify(options).unwrap();
+    let result = run();
     let peak = PEAK.load(Ordering::SeqCst) - start;
     let count = ALLOCATIONS.load(Ordering::SeqCst) - allocations;
+    (result, peak, count)
+}
+
+/// (peak live bytes above the start, allocations) of one verification.
+fn measure(log: &Log, options: &VerifyOptions) -> (usize, usize) {
+    let (report, peak, count) = measured(|| log.verify(options).unwrap());
     assert!(report.passes());
-    drop(report);
     (peak, count)
+}
+
+/// A pool of `threads` threads.
+fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap(),
+    )
 }
 
 /// A log of `records` copies of a few K8s-like records (cheap to build).
@@ -95,12 +111,7 @@ fn peak_memory_of_verification_does_not_grow_with_the_record_count() {
     let small = log_of(100_000);
     let large = log_of(300_000);
     for threads in [1, 2] {
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap(),
-        );
+        let pool = pool(threads);
         let options = VerifyOptions {
             parallelism: Parallelism::Pool(pool),
             ..VerifyOptions::default()
@@ -141,17 +152,15 @@ fn peak_memory_of_verification_does_not_grow_with_the_record_count() {
 /// `serde_json::Value`, each entry dropped by the callback; and the entries
 /// applied.
 fn measure_stream(log: &Log, options: &ReplayOptions) -> (usize, u64) {
-    let start = LIVE.load(Ordering::SeqCst);
-    PEAK.store(start, Ordering::SeqCst);
     let mut applied = 0u64;
-    let report = log
-        .replay_each(options, |_, entry: serde_json::Value| {
+    let (report, peak, _) = measured(|| {
+        log.replay_each(options, |_, entry: serde_json::Value| {
             applied += 1;
             drop(entry);
             ControlFlow::Continue(())
         })
-        .unwrap();
-    let peak = PEAK.load(Ordering::SeqCst) - start;
+        .unwrap()
+    });
     assert_eq!(report.summary.records, applied);
     (peak, applied)
 }
@@ -162,12 +171,7 @@ fn peak_memory_of_streaming_recovery_does_not_grow_with_the_record_count() {
     let small = log_of(100_000);
     let large = log_of(400_000);
     for threads in [1, 2] {
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap(),
-        );
+        let pool = pool(threads);
         let options = ReplayOptions {
             verify: VerifyOptions {
                 parallelism: Parallelism::Pool(pool),
@@ -180,14 +184,7 @@ fn peak_memory_of_streaming_recovery_does_not_grow_with_the_record_count() {
         let (large_peak, large_applied) = measure_stream(&large, &options);
         assert_eq!((small_applied, large_applied), (100_000, 400_000));
         // The whole replay, held: what `replay` (collect) needs at least.
-        let held = {
-            let start = LIVE.load(Ordering::SeqCst);
-            PEAK.store(start, Ordering::SeqCst);
-            let replayed = small.replay::<serde_json::Value>(&options).unwrap();
-            let peak = PEAK.load(Ordering::SeqCst) - start;
-            drop(replayed);
-            peak
-        };
+        let (_, held, _) = measured(|| small.replay::<serde_json::Value>(&options).unwrap());
         eprintln!(
             "{threads} threads: streamed 100k: peak {small_peak} B; 400k: peak {large_peak} B; \
              collected 100k: peak {held} B"

@@ -60,15 +60,20 @@ impl FileChange {
     }
 }
 
-/// The seed of a randomized test: `PLOG_TEST_SEED` when set (to replay a
-/// failure), else the clock.
-pub fn test_seed() -> u64 {
-    std::env::var("PLOG_TEST_SEED")
+/// Runs a randomized test with its seed: `PLOG_TEST_SEED` when set (to
+/// replay a failure), else the clock. On failure the seed is printed, named
+/// after `test`, and the panic goes on.
+pub fn seeded(test: &str, run: impl FnOnce(u64) + std::panic::UnwindSafe) {
+    let seed = std::env::var("PLOG_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
-        })
+        });
+    if let Err(panic) = std::panic::catch_unwind(|| run(seed)) {
+        eprintln!("{test} failed with PLOG_TEST_SEED={seed}");
+        std::panic::resume_unwind(panic);
+    }
 }

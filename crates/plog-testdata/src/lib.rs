@@ -17,7 +17,7 @@ mod changing;
 mod engenho;
 mod rng;
 
-pub use changing::{FileChange, test_seed};
+pub use changing::{FileChange, seeded};
 pub use engenho::{
     BasicNode, ENGENHO_TERM_SPAN, EngenhoEntry, EntryPayload, JournalEntry, LeaderId, LogId,
     Membership, ResourceKey, engenho_entry, engenho_payload, write_engenho_log,
