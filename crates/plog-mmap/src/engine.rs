@@ -8,6 +8,9 @@
 //! of batches while it cuts the next window. Either way the sink sees the
 //! batches in file order and [`Batch::events`] yields their findings in file
 //! order, so the result does not depend on the thread count.
+//! [`run_ordered`] (streaming replay) has no cutting thread: each pool
+//! thread cuts a batch from the shared walk, processes it and hands it to
+//! the sink itself when its turn in file order comes.
 //!
 //! Memory: a bounded number of batches is alive at a time, and their vectors
 //! are reused. Nothing is allocated per record except a [`Corruption`] per
@@ -15,7 +18,8 @@
 
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use plog_format::{Corruption, Event, Hash, Record, Step, ValidRun};
 use rayon::ThreadPool;
@@ -56,24 +60,6 @@ impl Tuning {
         batch_cost: BATCH_COST,
         batches_per_thread: BATCHES_PER_THREAD,
     };
-
-    /// Streaming replay: decoded entries cost many times their payload in
-    /// memory, so fewer batches are in flight (what a caller of
-    /// `replay_each` holds at most is this window plus the channel).
-    pub(crate) const STREAM: Tuning = Tuning {
-        batch_cost: BATCH_COST,
-        batches_per_thread: 4,
-    };
-}
-
-/// How many threads `parallelism` hashes and decodes with.
-pub(crate) fn threads(parallelism: &Parallelism) -> usize {
-    match parallelism {
-        Parallelism::Current | Parallelism::Threads(0) => rayon::current_num_threads(),
-        Parallelism::Threads(threads) => *threads,
-        Parallelism::Pool(pool) => pool.current_num_threads(),
-    }
-    .max(1)
 }
 
 /// What is done, in parallel, with each record whose hash matched.
@@ -420,6 +406,19 @@ impl Runner {
         }
     }
 
+    /// Runs `job` once on every thread of the pool (the calling thread
+    /// takes part when it is one of them).
+    fn broadcast(&self, job: impl Fn() + Sync) {
+        match self {
+            Runner::Current => {
+                rayon::broadcast(|_| job());
+            }
+            Runner::Pool(pool) => {
+                pool.broadcast(|_| job());
+            }
+        }
+    }
+
     /// Runs `job` on a thread of the pool (the calling thread when it is
     /// one), so that its joins do not each cross from outside the pool.
     fn run_inside(&self, job: impl FnOnce() + Send) {
@@ -508,6 +507,160 @@ pub(crate) fn run<'a, W, S>(
             }
         });
     });
+}
+
+/// [`run`] for a sink that runs where each batch was processed: every
+/// thread of the pool cuts a batch from the shared walk, processes it
+/// (copy, hash, the work's per-record part), then waits for the batch's turn
+/// and hands it to `sink` itself, in file order, one call at a time.
+///
+/// For a work whose output is costly to give up (a replay's decoded
+/// values, freed by the sink's caller), this keeps each value on the thread
+/// that made it, from allocation to drop: no third thread competes with the
+/// pool for the cores, and no thread frees memory another one is allocating
+/// from. At most one batch per thread is alive.
+///
+/// A thread only waits for batches that other threads took before it and
+/// are processing (none waits on one still in the walk), and a panic in the
+/// work or the sink stops every thread, so it cannot deadlock. It runs on
+/// every thread of the pool ([`rayon::broadcast`]); a caller that is a
+/// worker of the pool takes part.
+pub(crate) fn run_ordered<'a, W, S>(
+    walker: Walk<'a>,
+    parallelism: &Parallelism,
+    tuning: Tuning,
+    work: &W,
+    sink: S,
+) where
+    W: BatchWork,
+    S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
+{
+    let runner = Runner::new(parallelism);
+    let batch_cost = tuning.batch_cost.max(1);
+    let walk = Mutex::new(SharedWalk {
+        walker,
+        cut: 0,
+        ended: false,
+    });
+    let turns = Turns {
+        state: Mutex::new(TurnState {
+            next: 0,
+            stopped: false,
+            sink,
+        }),
+        changed: Condvar::new(),
+        stopped: AtomicBool::new(false),
+    };
+    let turns = &turns;
+    runner.broadcast(|| {
+        let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
+        while !turns.stopped.load(Ordering::Acquire) {
+            let Some((turn, mut batch)) = lock(&walk).cut(batch_cost, &mut spare, work) else {
+                return;
+            };
+            let stop_on_unwind = StopOnUnwind(turns);
+            batch.process(work);
+            turns.deliver(turn, &mut batch);
+            std::mem::forget(stop_on_unwind);
+            spare.push(batch);
+        }
+    });
+}
+
+/// The walk that the threads of [`run_ordered`] cut batches from.
+struct SharedWalk<'a> {
+    walker: Walk<'a>,
+    /// Batches cut so far (the next batch's turn).
+    cut: u64,
+    ended: bool,
+}
+
+impl<'a> SharedWalk<'a> {
+    /// The next batch and its turn; `None` at the end of the walk.
+    fn cut<W: BatchWork>(
+        &mut self,
+        batch_cost: usize,
+        spare: &mut Vec<Batch<'a, W::Out>>,
+        work: &W,
+    ) -> Option<(u64, Batch<'a, W::Out>)> {
+        if self.ended {
+            return None;
+        }
+        let Some(batch) = cut_batch(&mut self.walker, batch_cost, spare, work) else {
+            self.ended = true;
+            return None;
+        };
+        let turn = self.cut;
+        self.cut += 1;
+        Some((turn, batch))
+    }
+}
+
+/// Whose turn it is to hand a batch to the sink of [`run_ordered`].
+struct Turns<S> {
+    state: Mutex<TurnState<S>>,
+    /// Signalled whenever `next` moves or the run stops.
+    changed: Condvar,
+    /// Set with `state.stopped`, read without the lock.
+    stopped: AtomicBool,
+}
+
+struct TurnState<S> {
+    /// The turn of the next batch to hand on.
+    next: u64,
+    /// The sink broke, or a thread panicked: nothing more is handed on.
+    stopped: bool,
+    sink: S,
+}
+
+impl<S> Turns<S> {
+    /// Waits for `turn`, hands `batch` to the sink (unless the run stopped)
+    /// and passes the turn on.
+    fn deliver<B>(&self, turn: u64, batch: &mut B)
+    where
+        S: FnMut(&mut B) -> ControlFlow<()>,
+    {
+        let mut state = lock(&self.state);
+        while state.next != turn && !state.stopped {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if !state.stopped && (state.sink)(batch).is_break() {
+            self.stop(&mut state);
+        }
+        state.next = turn + 1;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self, state: &mut TurnState<S>) {
+        state.stopped = true;
+        self.stopped.store(true, Ordering::Release);
+    }
+}
+
+/// Stops a [`run_ordered`] when its thread unwinds before handing its batch
+/// on (a panic in the work or the sink), so that no thread waits for a turn
+/// that will never come; the panic then reaches the caller.
+struct StopOnUnwind<'t, S>(&'t Turns<S>);
+
+impl<S> Drop for StopOnUnwind<'_, S> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0.state);
+        self.0.stop(&mut state);
+        drop(state);
+        self.0.changed.notify_all();
+    }
+}
+
+/// Locks `mutex`; a poisoned lock only means another thread panicked, whose
+/// panic reaches the caller anyway.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Where a spawned batch is left once hashed.

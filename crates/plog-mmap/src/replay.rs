@@ -3,14 +3,13 @@
 
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
-use std::sync::mpsc;
 
 use plog_format::{Event, Record};
 use serde::de::DeserializeOwned;
 
 use crate::engine::{self, Batch, BatchWork, Tuning};
 use crate::report::Reporter;
-use crate::{Log, Parallelism, ReplayError, ReplayOptions, VerifyReport};
+use crate::{Log, ReplayError, ReplayOptions, VerifyReport};
 
 /// What a replay produced: the decoded entries in file order, and the report
 /// of the walk (torn tail, and in salvage mode the corruptions and lost
@@ -150,12 +149,19 @@ impl Log {
 
     /// Streaming recovery: replays like [`Log::replay`] but hands each
     /// `(index, value)` to `apply` in file order as soon as its batch is
-    /// decoded, holding at most a bounded window of decoded entries (a few
-    /// batches per thread), so memory does not grow with the log. Decoding
-    /// runs on the pool while `apply` runs on the calling thread (which
-    /// need not be `Send`-safe: `apply` is not). `apply` may stop the replay
-    /// with [`ControlFlow::Break`]; the report then covers what was
-    /// delivered.
+    /// decoded, holding at most one batch of decoded entries per thread, so
+    /// memory does not grow with the log. `apply` may stop the replay with
+    /// [`ControlFlow::Break`]; the report then covers what was delivered.
+    ///
+    /// `apply` runs on the pool's threads, one call at a time and in file
+    /// order: each thread of the pool takes the next batch of the walk,
+    /// copies, hashes and decodes it, waits for the batches before it to be
+    /// applied, then applies its own. A value is made, applied and dropped
+    /// on one thread, so the caller's work shares the cores with the
+    /// decoding instead of competing with it from another thread, and no
+    /// thread frees memory that another one is allocating from. That is why
+    /// `apply` must be `Send` (a closure over `&mut` state is). The calling
+    /// thread waits, or takes part when it is a worker of the pool.
     ///
     /// On an error, every entry before the problem was applied and none
     /// after it.
@@ -186,9 +192,9 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError>
     where
         T: DeserializeOwned + Send,
-        F: FnMut(u64, T) -> ControlFlow<()>,
+        F: FnMut(u64, T) -> ControlFlow<()> + Send,
     {
-        self.replay_each_tuned(options, Tuning::STREAM, apply)
+        self.replay_each_tuned(options, Tuning::DEFAULT, apply)
     }
 
     pub(crate) fn replay_each_tuned<T, F>(
@@ -199,82 +205,23 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError>
     where
         T: DeserializeOwned + Send,
-        F: FnMut(u64, T) -> ControlFlow<()>,
+        F: FnMut(u64, T) -> ControlFlow<()> + Send,
     {
-        let mut apply_batch = |batch: &mut Delivery<T>| {
-            for (index, value) in batch.drain(..) {
-                apply(index, value)?;
-            }
-            ControlFlow::Continue(())
-        };
-        if consumer_is_in_pool(&options.verify.parallelism) {
-            // The calling thread is a worker of the pool that would decode:
-            // it cannot wait for that pool. Decode window by window and
-            // apply each window on this thread in between.
-            return self.replay_windows(options, tuning, &mut apply_batch);
-        }
-        // The pool decodes ahead (a producer thread drives it) while this
-        // thread applies; the channel bounds what is decoded but not yet
-        // applied.
-        let threads = engine::threads(&options.verify.parallelism);
-        let (sender, receiver) = mpsc::sync_channel::<Delivery<T>>(threads.saturating_mul(2));
-        let (returned, recycle) = mpsc::channel::<Delivery<T>>();
-        std::thread::scope(|scope| {
-            let producer = scope.spawn(move || {
-                self.replay_batches(options, tuning, &mut move |batch, _| {
-                    let mut next = recycle.try_recv().unwrap_or_default();
-                    std::mem::swap(batch, &mut next);
-                    // This runs on the pool thread that drives the walk:
-                    // while the consumer has no room, it decodes batches in
-                    // flight instead of blocking (a blocked driver would
-                    // leave the pool a thread short).
-                    loop {
-                        match sender.try_send(next) {
-                            Ok(()) => return ControlFlow::Continue(()),
-                            Err(mpsc::TrySendError::Full(back)) => {
-                                next = back;
-                                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                                    std::thread::sleep(std::time::Duration::from_micros(50));
-                                }
-                            }
-                            // The consumer stopped.
-                            Err(mpsc::TrySendError::Disconnected(_)) => {
-                                return ControlFlow::Break(());
-                            }
-                        }
-                    }
-                })
-            });
-            for mut batch in &receiver {
-                if apply_batch(&mut batch).is_break() {
-                    break;
-                }
-                let _ = returned.send(batch);
-            }
-            // Dropping the receiver tells the producer the caller stopped.
-            drop(receiver);
-            producer
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    }
-
-    /// [`Log::replay_each`] with the decoding and the applying taking turns,
-    /// for a caller that is itself a worker of the decoding pool.
-    fn replay_windows<T: DeserializeOwned + Send>(
-        &self,
-        options: &ReplayOptions,
-        tuning: Tuning,
-        deliver: &mut dyn FnMut(&mut Delivery<T>) -> ControlFlow<()>,
-    ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        engine::run_local(
+        engine::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            |batch| judge.batch(batch, &mut |entries: &mut Delivery<T>, _| deliver(entries)),
+            |batch| {
+                judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
+                    for (index, value) in entries.drain(..) {
+                        apply(index, value)?;
+                    }
+                    ControlFlow::Continue(())
+                })
+            },
         );
         judge.finish(self)
     }
@@ -307,16 +254,6 @@ impl Log {
             check_hashes: options.check_hashes,
             _type: PhantomData,
         }
-    }
-}
-
-/// Whether the calling thread is a worker of the pool that `parallelism`
-/// names (so it must not block waiting for that pool).
-fn consumer_is_in_pool(parallelism: &Parallelism) -> bool {
-    match parallelism {
-        Parallelism::Current | Parallelism::Threads(0) => rayon::current_thread_index().is_some(),
-        Parallelism::Threads(_) => false,
-        Parallelism::Pool(pool) => pool.current_thread_index().is_some(),
     }
 }
 

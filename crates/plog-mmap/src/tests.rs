@@ -322,8 +322,8 @@ proptest! {
             let got = outcome(log.replay_tuned::<serde_json::Value>(&options, tuning));
             prop_assert_eq!(&got, &want, "{} threads", threads);
             // Streaming: the same entries, in order, and the same first
-            // error, whether the caller is outside the pool (pipelined) or
-            // one of its workers (windows).
+            // error, whether the caller is outside the pool or one of its
+            // workers (then it takes part in the decoding).
             let mut streamed = Vec::new();
             let result = log.replay_each_tuned(&options, tuning, |index, value: serde_json::Value| {
                 streamed.push((index, value));
@@ -391,4 +391,90 @@ fn a_large_payload_is_hashed_in_parallel_and_checked() {
     );
     assert_eq!(report.summary.records, 1);
     assert_eq!(report.findings.corruptions[0].kind(), "hash_mismatch");
+}
+
+/// A log of `records` small JSON payloads `{"n":index}`.
+fn numbered_log(records: u64) -> Vec<u8> {
+    let mut bytes = MAGIC.to_vec();
+    for index in 1..=records {
+        encode_record_to_vec(index, format!("{{\"n\":{index}}}").as_bytes(), &mut bytes);
+    }
+    bytes
+}
+
+/// Decodes like `u64` but panics on `panic_on`, as a faulty `Deserialize`
+/// impl would.
+struct PanicsOn<const N: u64>;
+
+impl<'de, const N: u64> serde::Deserialize<'de> for PanicsOn<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        assert_ne!(value["n"].as_u64(), Some(N), "decoding {N} panics");
+        Ok(PanicsOn)
+    }
+}
+
+#[test]
+fn a_panic_in_apply_or_in_decode_reaches_the_caller_without_a_hang() {
+    let log = Log::from_bytes(numbered_log(2_000));
+    let tuning = Tuning {
+        batch_cost: 512,
+        batches_per_thread: 1,
+    };
+    for threads in 1..=4 {
+        let options = ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: pool(threads),
+                ..VerifyOptions::default()
+            },
+            ..ReplayOptions::default()
+        };
+        let mut applied = 0u64;
+        let apply_panics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            log.replay_each_tuned(&options, tuning, |index, _: serde_json::Value| {
+                assert_ne!(index, 700, "apply panics");
+                applied += 1;
+                ControlFlow::Continue(())
+            })
+        }));
+        assert!(apply_panics.is_err(), "{threads} threads");
+        // Every entry before the panicking one was applied, none after.
+        assert_eq!(applied, 699, "{threads} threads");
+        let decode_panics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            log.replay_each_tuned(&options, tuning, |_, _: PanicsOn<1500>| {
+                ControlFlow::Continue(())
+            })
+        }));
+        assert!(decode_panics.is_err(), "{threads} threads");
+        // The pool is still usable: a later replay completes.
+        let report = log
+            .replay_each_tuned(&options, tuning, |_, _: serde_json::Value| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(report.summary.records, 2_000);
+    }
+}
+
+#[test]
+fn streaming_a_large_payload_hashes_it_in_parallel_inside_the_replay() {
+    let big = format!("[{}1]", "1,".repeat(engine::PARALLEL_HASH_MIN / 2 + 10));
+    let mut bytes = numbered_log(100);
+    encode_record_to_vec(101, big.as_bytes(), &mut bytes);
+    encode_record_to_vec(102, b"{\"n\":102}", &mut bytes);
+    let log = Log::from_bytes(bytes);
+    let options = ReplayOptions {
+        verify: VerifyOptions {
+            parallelism: pool(2),
+            ..VerifyOptions::default()
+        },
+        ..ReplayOptions::default()
+    };
+    let mut indices = Vec::new();
+    log.replay_each(&options, |index, _: serde_json::Value| {
+        indices.push(index);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(indices, (1..=102).collect::<Vec<u64>>());
 }

@@ -327,9 +327,11 @@ impl PersistentLog {
     }
 
     /// Streaming recovery: every entry in file order, handed to `apply` one
-    /// at a time as the pool decodes ahead, so that memory holds a bounded
-    /// window of entries whatever the log's length (engenho-store: apply
-    /// each entry to the state, drop it). Entries with an index below
+    /// at a time, in file order, so that memory holds a bounded window of
+    /// entries whatever the log's length (engenho-store: apply each entry to
+    /// the state, drop it). `apply` runs on the pool's threads, one call at
+    /// a time, each on the thread that decoded the entry (see
+    /// [`plog_mmap::Log::replay_each`]), hence its `Send` bound. Entries with an index below
     /// `from_index` (covered by a snapshot) are skipped without being
     /// hashed or decoded. Checks and errors as [`PersistentLog::replay`];
     /// on an error, every entry before the problem was applied.
@@ -355,7 +357,7 @@ impl PersistentLog {
     pub fn replay_each<T: DeserializeOwned + Send>(
         &self,
         from_index: Option<u64>,
-        mut apply: impl FnMut(u64, T),
+        mut apply: impl FnMut(u64, T) + Send,
     ) -> Result<(), PersistentLogError> {
         let log = self.open_reader()?;
         let options = ReplayOptions {
