@@ -239,7 +239,7 @@ impl<'a, O> Batch<'a, O> {
 
     /// Copies the batch's bytes when the work asks for it, then hashes each
     /// record (from the copy) and hands the valid ones to the work.
-    fn process<W: BatchWork<Out = O>>(&mut self, work: &W) {
+    fn process<W: BatchWork<Out = O>>(&mut self, work: &W, large: LargePayloads) {
         if W::COPIES && !self.copy_out() {
             self.changed = true;
             return;
@@ -263,7 +263,7 @@ impl<'a, O> Batch<'a, O> {
         };
         let mut mismatches = std::mem::take(&mut self.mismatches);
         if work.checks_hashes() {
-            hash_records(records, &mut mismatches);
+            hash_records(records, large, &mut mismatches);
         }
         let mut out = std::mem::replace(&mut self.out, work.new_out());
         let mut run = ValidRun::new();
@@ -311,13 +311,35 @@ fn view_in<'c>(copy: &'c [u8], records: &[Record<'_>], record: &Record<'_>) -> O
     (copied.payload_len() == record.payload_len()).then_some(copied)
 }
 
+/// How a batch hashes a payload of [`PARALLEL_HASH_MIN`] or more.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum LargePayloads {
+    /// With BLAKE3's own parallelism (`update_rayon`), so that a log of a
+    /// few huge payloads still uses every core.
+    Parallel,
+    /// On the batch's thread alone. [`run_ordered`] needs it: a rayon join
+    /// lets a waiting thread run other jobs, and one of them could be
+    /// another ordered run's thread waiting for a turn that this thread's
+    /// suspended batch holds. Its threads work on different batches at
+    /// once, so the cores stay busy anyway.
+    OnThisThread,
+}
+
 /// Checks the hashes of `records`, pushing each mismatch (position, finding)
 /// in order: many payloads side by side in SIMD lanes (plog-hash), and a
 /// payload of [`PARALLEL_HASH_MIN`] or more with BLAKE3's own parallelism.
 /// (A batch ends with its first such payload: its cost passes the batch's.)
-fn hash_records(records: &[Record<'_>], mismatches: &mut Vec<(usize, Corruption)>) {
+fn hash_records(
+    records: &[Record<'_>],
+    large: LargePayloads,
+    mismatches: &mut Vec<(usize, Corruption)>,
+) {
     let (lanes, last) = match records.split_last() {
-        Some((last, before)) if last.payload().len() >= PARALLEL_HASH_MIN => (before, Some(last)),
+        Some((last, before))
+            if large == LargePayloads::Parallel && last.payload().len() >= PARALLEL_HASH_MIN =>
+        {
+            (before, Some(last))
+        }
         _ => (records, None),
     };
     let verified = plog_hash::verify_many_by(
@@ -490,7 +512,7 @@ pub(crate) fn run<'a, W, S>(
                             let done = Arc::clone(&slot);
                             in_flight.push_back(slot);
                             scope.spawn_fifo(move |_| {
-                                batch.process(work);
+                                batch.process(work, LargePayloads::Parallel);
                                 done.put(batch);
                             });
                         }
@@ -559,7 +581,9 @@ pub(crate) fn run_ordered<'a, W, S>(
                 return;
             };
             let stop_on_unwind = StopOnUnwind(turns);
-            batch.process(work);
+            // No rayon join while this thread holds a batch whose turn
+            // others may wait for (see `LargePayloads`).
+            batch.process(work, LargePayloads::OnThisThread);
             turns.deliver(turn, &mut batch);
             std::mem::forget(stop_on_unwind);
             spare.push(batch);
@@ -713,7 +737,11 @@ pub(crate) fn run_local<'a, W: BatchWork>(
         runner.run(|| {
             rayon::join(
                 || fill_window(&mut walker, sizes, &mut spare, &mut next, work),
-                || current.par_iter_mut().for_each(|batch| batch.process(work)),
+                || {
+                    current
+                        .par_iter_mut()
+                        .for_each(|batch| batch.process(work, LargePayloads::Parallel))
+                },
             )
         });
         for batch in &mut current {

@@ -457,12 +457,12 @@ fn a_panic_in_apply_or_in_decode_reaches_the_caller_without_a_hang() {
 }
 
 #[test]
-fn streaming_a_large_payload_hashes_it_in_parallel_inside_the_replay() {
+fn streaming_checks_a_large_payload_on_the_batch_thread() {
     let big = format!("[{}1]", "1,".repeat(engine::PARALLEL_HASH_MIN / 2 + 10));
     let mut bytes = numbered_log(100);
     encode_record_to_vec(101, big.as_bytes(), &mut bytes);
+    let big_end = bytes.len();
     encode_record_to_vec(102, b"{\"n\":102}", &mut bytes);
-    let log = Log::from_bytes(bytes);
     let options = ReplayOptions {
         verify: VerifyOptions {
             parallelism: pool(2),
@@ -471,10 +471,29 @@ fn streaming_a_large_payload_hashes_it_in_parallel_inside_the_replay() {
         ..ReplayOptions::default()
     };
     let mut indices = Vec::new();
-    log.replay_each(&options, |index, _: serde_json::Value| {
-        indices.push(index);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    Log::from_bytes(bytes.clone())
+        .replay_each(&options, |index, _: serde_json::Value| {
+            indices.push(index);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert_eq!(indices, (1..=102).collect::<Vec<u64>>());
+    // The same log with the large payload's last byte flipped: the replay
+    // stops at it, after applying every entry before it.
+    bytes[big_end - 2] ^= 1;
+    indices.clear();
+    let error = Log::from_bytes(bytes)
+        .replay_each(&options, |index, _: serde_json::Value| {
+            indices.push(index);
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ReplayError::Corrupt(Corruption::HashMismatch { index: 101, .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(indices, (1..=100).collect::<Vec<u64>>());
 }
