@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
-use plog_benches::{env_u64, median_ns, naive_read, pool};
+use plog_benches::{env_u64, median_ns, naive_read, pool, print_ratio, ratio};
 use plog_format::{HEADER_LEN, MAGIC, RecordHeader};
 use plog_mmap::{Log, OpenOptions, Parallelism, Records, ReplayOptions, VerifyOptions};
 use plog_testdata::k8s_payload;
@@ -289,11 +289,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
     let l = |name| median_ns(out, since, "read_L", name);
     let records = env_u64("PLOG_BENCH_S_RECORDS", 1_000_000) as f64;
     println!("\n== plog-mmap reader: ratios (higher is better) ==");
-    let line = |label: &str, value: Option<f64>, target: &str| match value {
-        Some(v) => println!("{label:<58} {v:>8.2}   (target {target})"),
-        None => println!("{label:<58} {:>8}   (target {target})", "n/a"),
-    };
-    let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let line = print_ratio;
     line(
         "verify S 2t vs naive reader (x)",
         ratio(s("naive_verify"), s("verify_2t")),

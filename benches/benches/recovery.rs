@@ -54,7 +54,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use plog_benches::stream_replay;
-use plog_benches::{env_u64, median_ns, naive_read, pool};
+use plog_benches::{env_u64, median_ns, naive_read, pool, print_ratio, ratio};
 use plog_mmap::decode_json;
 use plog_testdata::{EngenhoEntry, write_engenho_log_file};
 use rayon::prelude::*;
@@ -179,10 +179,7 @@ fn bench_e1m(c: &mut Criterion, dir: &Path, pools: &Pools) {
 
 fn report_ratios(out: &Path, since: SystemTime) {
     println!("\n== recovery on engenho-shaped entries: ratios (higher is better) ==");
-    let line = |label: &str, value: Option<f64>, target: &str| match value {
-        Some(v) => println!("{label:<60} {v:>8.2}   (target {target})"),
-        None => println!("{label:<60} {:>8}   (target {target})", "n/a"),
-    };
+    let line = print_ratio;
     // (label, the slower or baseline benchmark, the faster one, target):
     // each ratio is the first's median time over the second's.
     let on_e = [
@@ -218,7 +215,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
         let m = |name: &str| median_ns(out, since, group, name);
         println!("-- decoding into {decoded} --");
         for (label, base, new, target) in on_e {
-            line(label, m(base).zip(m(new)).map(|(a, b)| a / b), target);
+            line(label, ratio(m(base), m(new)), target);
         }
         line(
             "naive (thousand records/s)",
@@ -230,7 +227,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
     println!("-- E1M, EngenhoEntry, 2 threads --");
     line(
         "replay from the last 1% vs full replay (x)",
-        m("full_2t").zip(m("from_last_1pct_2t")).map(|(a, b)| a / b),
+        ratio(m("full_2t"), m("from_last_1pct_2t")),
         ">= 20",
     );
 }

@@ -77,6 +77,20 @@ pub fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Opti
     json["median"]["point_estimate"].as_f64()
 }
 
+/// Prints one line of a bench's closing table of ratios: `label`, the ratio
+/// (`n/a` when a benchmark it needs did not run in this run) and its target.
+pub fn print_ratio(label: &str, value: Option<f64>, target: &str) {
+    match value {
+        Some(v) => println!("{label:<72} {v:>8.2}   (target {target})"),
+        None => println!("{label:<72} {:>8}   (target {target})", "n/a"),
+    }
+}
+
+/// `a / b` when both were measured: how many times faster `b` is.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? / b?)
+}
+
 /// Streams every entry of the log at `path` from `from_index` (all when
 /// `None`) through plog-mmap's `replay_each` on `pool`, decoding each as
 /// `T` and dropping it in the callback; returns how many entries it saw.
