@@ -39,13 +39,13 @@ pub(crate) unsafe fn sse41_group(jobs: &[Job]) {
 /// message words `x`, `y`), interleaved step by step so that the four
 /// independent chains overlap in the pipeline.
 macro_rules! g4 {
-    ($v:ident, $(($a:literal, $b:literal, $c:literal, $d:literal, $x:expr, $y:expr)),*) => {
+    ($v:ident, $k:ident, $(($a:literal, $b:literal, $c:literal, $d:literal, $x:expr, $y:expr)),*) => {
         $( $v[$a] = add(add($v[$a], $v[$b]), $x); )*
-        $( $v[$d] = rot16(xor($v[$d], $v[$a])); )*
+        $( $v[$d] = shuffle(xor($v[$d], $v[$a]), $k.rot16); )*
         $( $v[$c] = add($v[$c], $v[$d]); )*
         $( $v[$b] = rot12(xor($v[$b], $v[$c])); )*
         $( $v[$a] = add(add($v[$a], $v[$b]), $y); )*
-        $( $v[$d] = rot8(xor($v[$d], $v[$a])); )*
+        $( $v[$d] = shuffle(xor($v[$d], $v[$a]), $k.rot8); )*
         $( $v[$c] = add($v[$c], $v[$d]); )*
         $( $v[$b] = rot7(xor($v[$b], $v[$c])); )*
     };
@@ -54,10 +54,11 @@ macro_rules! g4 {
 /// Round `r` (a literal, so that the message schedule folds into constant
 /// indices): the four column steps, then the four diagonal steps.
 macro_rules! round {
-    ($v:ident, $m:ident, $r:literal) => {{
+    ($v:ident, $m:ident, $k:ident, $r:literal) => {{
         const S: [usize; 16] = crate::MSG_SCHEDULE[$r];
         g4!(
             $v,
+            $k,
             (0, 4, 8, 12, $m[S[0]], $m[S[1]]),
             (1, 5, 9, 13, $m[S[2]], $m[S[3]]),
             (2, 6, 10, 14, $m[S[4]], $m[S[5]]),
@@ -65,6 +66,7 @@ macro_rules! round {
         );
         g4!(
             $v,
+            $k,
             (0, 5, 10, 15, $m[S[8]], $m[S[9]]),
             (1, 6, 11, 12, $m[S[10]], $m[S[11]]),
             (2, 7, 8, 13, $m[S[12]], $m[S[13]]),
@@ -74,14 +76,36 @@ macro_rules! round {
 }
 
 /// The compression function and the kernel over a module's primitives:
-/// `V` (the vector type), `LANES`, `add`, `xor`, `rot16`, `rot12`, `rot8`,
-/// `rot7`, `splat`, `from_u32s`, `load_transposed` and `store_transposed`.
+/// `V` (the vector type), `LANES`, `add`, `xor`, `shuffle`, `rot12`,
+/// `rot7`, `splat`, `from_u32s`, `masks`, `load_transposed` and
+/// `store_transposed`.
 macro_rules! lanes_kernel {
     ($feature:literal) => {
+        /// The byte shuffles that rotate each word right by 16 and by 8.
+        ///
+        /// They reach the rounds through [`core::hint::black_box`], as
+        /// values the compiler cannot see: knowing them, it rewrites
+        /// `rot8(rot16(x) ^ y)` into two shuffles and a rotation by 16 into
+        /// two half-register shuffles, a third more work on the shuffle
+        /// ports, which bound the kernel.
+        #[derive(Clone, Copy)]
+        struct Masks {
+            rot16: V,
+            rot8: V,
+        }
+
         /// Compresses one block per lane into the lanes' chaining values.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn compress(cv: &mut [V; 8], m: &[V; 16], counter_lo: V, counter_hi: V, len: V, flags: V) {
+        fn compress(
+            cv: &mut [V; 8],
+            m: &[V; 16],
+            k: Masks,
+            counter_lo: V,
+            counter_hi: V,
+            len: V,
+            flags: V,
+        ) {
             let iv = crate::IV;
             let mut v = [
                 cv[0],
@@ -101,13 +125,13 @@ macro_rules! lanes_kernel {
                 len,
                 flags,
             ];
-            round!(v, m, 0);
-            round!(v, m, 1);
-            round!(v, m, 2);
-            round!(v, m, 3);
-            round!(v, m, 4);
-            round!(v, m, 5);
-            round!(v, m, 6);
+            round!(v, m, k, 0);
+            round!(v, m, k, 1);
+            round!(v, m, k, 2);
+            round!(v, m, k, 3);
+            round!(v, m, k, 4);
+            round!(v, m, k, 5);
+            round!(v, m, k, 6);
             for i in 0..8 {
                 cv[i] = xor(v[i], v[i + 8]);
             }
@@ -125,6 +149,7 @@ macro_rules! lanes_kernel {
             use crate::engine::ZERO_BLOCK;
 
             let jobs = &jobs[..jobs.len().min(LANES)];
+            let k = core::hint::black_box(masks());
             // The last block of each lane, zero-padded when partial.
             let mut pads = [[0u8; BLOCK_LEN]; LANES];
             for (job, pad) in jobs.iter().zip(pads.iter_mut()) {
@@ -178,48 +203,37 @@ macro_rules! lanes_kernel {
             let middle_flags = from_u32s(&middle_flags);
             let full_len = splat(BLOCK_LEN as u32);
             for b in 0..blocks {
-                if b > 0 && b < min_last {
-                    let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
+                let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
+                let (len, flags, done) = if b > 0 && b < min_last {
                     for i in 0..LANES {
                         blocks[i] = starts[i].wrapping_add(strides[i] * b);
                     }
-                    // SAFETY: for a busy lane, `b < last[i]`, so block `b`
-                    // is a full block inside the job's readable `len` bytes;
-                    // an idle lane reads ZERO_BLOCK (stride 0).
-                    let m = unsafe { load_transposed(&blocks) };
-                    compress(&mut cv, &m, counter_lo, counter_hi, full_len, middle_flags);
-                    continue;
-                }
-                let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
-                let mut lens = [0u32; LANES];
-                let mut flags = [0u32; LANES];
-                let mut done = false;
-                for (i, job) in jobs.iter().enumerate() {
-                    if b < last[i] {
-                        // SAFETY: block `b` is a full block inside the job's
-                        // readable `len` bytes.
-                        blocks[i] = unsafe { job.input.add(b * BLOCK_LEN) };
-                        lens[i] = BLOCK_LEN as u32;
-                    } else if b == last[i] {
-                        blocks[i] = pads[i].as_ptr();
-                        lens[i] = last_len[i];
-                        done = true;
-                    } else {
-                        continue;
+                    (full_len, middle_flags, false)
+                } else {
+                    let mut lens = [0u32; LANES];
+                    let mut flags = [0u32; LANES];
+                    let mut done = false;
+                    for (i, job) in jobs.iter().enumerate() {
+                        if b < last[i] {
+                            blocks[i] = job.input.wrapping_add(b * BLOCK_LEN);
+                            lens[i] = BLOCK_LEN as u32;
+                        } else if b == last[i] {
+                            blocks[i] = pads[i].as_ptr();
+                            lens[i] = last_len[i];
+                            done = true;
+                        } else {
+                            continue;
+                        }
+                        flags[i] = job.flags_of(b);
                     }
-                    flags[i] = job.flags_of(b);
-                }
+                    (from_u32s(&lens), from_u32s(&flags), done)
+                };
                 // SAFETY: every pointer is to 64 readable bytes: a full block
-                // of a job's input, a local pad or ZERO_BLOCK.
+                // of a job's input (`b < last[i]`, so block `b` is inside
+                // its readable `len` bytes), a local pad or ZERO_BLOCK (idle
+                // lanes, and lanes past their last block).
                 let m = unsafe { load_transposed(&blocks) };
-                compress(
-                    &mut cv,
-                    &m,
-                    counter_lo,
-                    counter_hi,
-                    from_u32s(&lens),
-                    from_u32s(&flags),
-                );
+                compress(&mut cv, &m, k, counter_lo, counter_hi, len, flags);
                 if done {
                     let mut rows = [[0u8; 32]; LANES];
                     store_transposed(&cv, &mut rows);
@@ -262,28 +276,29 @@ mod avx2 {
 
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn rot16(a: V) -> V {
-        let mask = _mm256_setr_epi8(
-            2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11,
-            8, 9, 14, 15, 12, 13,
-        );
+    fn shuffle(a: V, mask: V) -> V {
         _mm256_shuffle_epi8(a, mask)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn masks() -> Masks {
+        Masks {
+            rot16: _mm256_setr_epi8(
+                2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10,
+                11, 8, 9, 14, 15, 12, 13,
+            ),
+            rot8: _mm256_setr_epi8(
+                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9,
+                10, 11, 8, 13, 14, 15, 12,
+            ),
+        }
     }
 
     #[target_feature(enable = "avx2")]
     #[inline]
     fn rot12(a: V) -> V {
         _mm256_or_si256(_mm256_srli_epi32::<12>(a), _mm256_slli_epi32::<20>(a))
-    }
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn rot8(a: V) -> V {
-        let mask = _mm256_setr_epi8(
-            1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10,
-            11, 8, 13, 14, 15, 12,
-        );
-        _mm256_shuffle_epi8(a, mask)
     }
 
     #[target_feature(enable = "avx2")]
@@ -408,26 +423,23 @@ mod sse41 {
 
     #[target_feature(enable = "sse4.1")]
     #[inline]
-    fn rot16(a: V) -> V {
-        _mm_shuffle_epi8(
-            a,
-            _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13),
-        )
+    fn shuffle(a: V, mask: V) -> V {
+        _mm_shuffle_epi8(a, mask)
+    }
+
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    fn masks() -> Masks {
+        Masks {
+            rot16: _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13),
+            rot8: _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12),
+        }
     }
 
     #[target_feature(enable = "sse4.1")]
     #[inline]
     fn rot12(a: V) -> V {
         _mm_or_si128(_mm_srli_epi32::<12>(a), _mm_slli_epi32::<20>(a))
-    }
-
-    #[target_feature(enable = "sse4.1")]
-    #[inline]
-    fn rot8(a: V) -> V {
-        _mm_shuffle_epi8(
-            a,
-            _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12),
-        )
     }
 
     #[target_feature(enable = "sse4.1")]
