@@ -139,6 +139,13 @@ macro_rules! lanes_kernel {
 
         /// Runs up to [`LANES`] jobs side by side (more are ignored).
         ///
+        /// Step `b` compresses block `b` of every lane at once. Lane i
+        /// reads `input + 64 b` while `b < last[i]`, then its tail: its last
+        /// block in place when full, else a zero-padded copy (idle lanes
+        /// read zeros). Block lengths and flags come from one vector
+        /// comparison of `b` with the lanes' last block indices; a lane past
+        /// its last block computes garbage that is never stored.
+        ///
         /// # Safety
         ///
         /// The CPU must support the module's feature, and every job must
@@ -150,31 +157,50 @@ macro_rules! lanes_kernel {
 
             let jobs = &jobs[..jobs.len().min(LANES)];
             let k = core::hint::black_box(masks());
-            // The last block of each lane, zero-padded when partial.
             let mut pads = [[0u8; BLOCK_LEN]; LANES];
-            for (job, pad) in jobs.iter().zip(pads.iter_mut()) {
-                let (start, len) = job.block_range(job.blocks() - 1);
-                // SAFETY: `block_range` is within the job's `len` readable
-                // bytes (the Kernel contract); `pad` is a local 64-byte
-                // array and `len <= 64`.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(job.input.add(start), pad.as_mut_ptr(), len)
-                };
-            }
-            let mut last = [usize::MAX; LANES];
+            let mut starts = [ZERO_BLOCK.as_ptr(); LANES];
+            let mut tails = [ZERO_BLOCK.as_ptr(); LANES];
+            let mut last = [0u32; LANES];
             let mut last_len = [0u32; LANES];
             let mut counter_lo = [0u32; LANES];
             let mut counter_hi = [0u32; LANES];
-            let mut blocks = 0;
+            let mut base_flags = [0u32; LANES];
+            let mut start_flags = [0u32; LANES];
+            let mut end_flags = [0u32; LANES];
+            // Bit b: some lane ends at step b.
+            let mut finishes = 0u32;
+            let mut steps = 0;
             for (i, job) in jobs.iter().enumerate() {
-                last[i] = job.blocks() - 1;
-                last_len[i] = job.block_range(last[i]).1 as u32;
+                let blocks = job.blocks();
+                let (tail_start, tail_len) = job.block_range(blocks - 1);
+                starts[i] = job.input;
+                tails[i] = if tail_len == BLOCK_LEN {
+                    job.input.wrapping_add(tail_start)
+                } else {
+                    // SAFETY: the tail is within the job's `len` readable
+                    // bytes (the Kernel contract); `pads[i]` is a local
+                    // 64-byte array and `tail_len < 64`.
+                    unsafe { super::copy_short(job.input.add(tail_start), &mut pads[i], tail_len) };
+                    pads[i].as_ptr()
+                };
+                last[i] = (blocks - 1) as u32;
+                last_len[i] = tail_len as u32;
                 counter_lo[i] = job.counter as u32;
                 counter_hi[i] = (job.counter >> 32) as u32;
-                blocks = blocks.max(job.blocks());
+                base_flags[i] = job.flags;
+                start_flags[i] = job.start_flags;
+                end_flags[i] = job.end_flags;
+                finishes |= 1 << (blocks - 1);
+                steps = steps.max(blocks);
             }
             let counter_lo = from_u32s(&counter_lo);
             let counter_hi = from_u32s(&counter_hi);
+            let last_v = from_u32s(&last);
+            let last_len = from_u32s(&last_len);
+            let base_flags = from_u32s(&base_flags);
+            let start_flags = from_u32s(&start_flags);
+            let end_flags = from_u32s(&end_flags);
+            let full_len = splat(BLOCK_LEN as u32);
             let iv = crate::IV;
             let mut cv = [
                 splat(iv[0]),
@@ -186,59 +212,31 @@ macro_rules! lanes_kernel {
                 splat(iv[6]),
                 splat(iv[7]),
             ];
-            // The steps where every busy lane compresses a full middle
-            // block (`0 < b < min_last`) skip the per-lane cases: lane i
-            // reads `starts[i] + 64 b` (idle lanes have stride 0 and read
-            // ZERO_BLOCK), with length 64 and its job's constant flags.
-            let mut starts = [ZERO_BLOCK.as_ptr(); LANES];
-            let mut strides = [0usize; LANES];
-            let mut middle_flags = [0u32; LANES];
-            let mut min_last = usize::MAX;
-            for (i, job) in jobs.iter().enumerate() {
-                starts[i] = job.input;
-                strides[i] = BLOCK_LEN;
-                middle_flags[i] = job.flags;
-                min_last = min_last.min(last[i]);
-            }
-            let middle_flags = from_u32s(&middle_flags);
-            let full_len = splat(BLOCK_LEN as u32);
-            for b in 0..blocks {
+            for b in 0..steps {
                 let mut blocks = [ZERO_BLOCK.as_ptr(); LANES];
-                let (len, flags, done) = if b > 0 && b < min_last {
-                    for i in 0..LANES {
-                        blocks[i] = starts[i].wrapping_add(strides[i] * b);
-                    }
-                    (full_len, middle_flags, false)
-                } else {
-                    let mut lens = [0u32; LANES];
-                    let mut flags = [0u32; LANES];
-                    let mut done = false;
-                    for (i, job) in jobs.iter().enumerate() {
-                        if b < last[i] {
-                            blocks[i] = job.input.wrapping_add(b * BLOCK_LEN);
-                            lens[i] = BLOCK_LEN as u32;
-                        } else if b == last[i] {
-                            blocks[i] = pads[i].as_ptr();
-                            lens[i] = last_len[i];
-                            done = true;
-                        } else {
-                            continue;
-                        }
-                        flags[i] = job.flags_of(b);
-                    }
-                    (from_u32s(&lens), from_u32s(&flags), done)
-                };
+                for i in 0..LANES {
+                    blocks[i] = if (b as u32) < last[i] {
+                        starts[i].wrapping_add(b * BLOCK_LEN)
+                    } else {
+                        tails[i]
+                    };
+                }
+                let ends = eq(splat(b as u32), last_v);
+                let len = select(ends, last_len, full_len);
+                let mut flags = or(base_flags, and(ends, end_flags));
+                if b == 0 {
+                    flags = or(flags, start_flags);
+                }
                 // SAFETY: every pointer is to 64 readable bytes: a full block
-                // of a job's input (`b < last[i]`, so block `b` is inside
-                // its readable `len` bytes), a local pad or ZERO_BLOCK (idle
-                // lanes, and lanes past their last block).
+                // of a job's input (block `b < last[i]`, or its full last
+                // block), a local pad or ZERO_BLOCK.
                 let m = unsafe { load_transposed(&blocks) };
                 compress(&mut cv, &m, k, counter_lo, counter_hi, len, flags);
-                if done {
+                if finishes & (1 << b) != 0 {
                     let mut rows = [[0u8; 32]; LANES];
                     store_transposed(&cv, &mut rows);
                     for (i, job) in jobs.iter().enumerate() {
-                        if b == last[i] {
+                        if last[i] == b as u32 {
                             // SAFETY: `out` is writable for 32 bytes (the
                             // Kernel contract); `rows[i]` is local. Every
                             // block of this step was loaded above.
@@ -251,6 +249,49 @@ macro_rules! lanes_kernel {
             }
         }
     };
+}
+
+/// Copies `len < 64` bytes from `src` to the start of `pad`, whose other
+/// bytes stay as they are, in at most two overlapping moves of a fixed
+/// width (no call to `memcpy` for a variable length).
+///
+/// # Safety
+///
+/// `src` must be readable for `len` bytes, and `len < 64`.
+#[inline(always)]
+unsafe fn copy_short(src: *const u8, pad: &mut [u8; 64], len: usize) {
+    /// Copies the first and the last `W` bytes of `src[..len]` (`W <= len
+    /// <= 2 W`), which together cover all of them.
+    ///
+    /// # Safety
+    ///
+    /// As for `copy_short`, with `W <= len <= 2 W <= 64`.
+    #[inline(always)]
+    unsafe fn two<const W: usize>(src: *const u8, pad: &mut [u8; 64], len: usize) {
+        // SAFETY: `W <= len` and `len - W + W = len`: both reads are within
+        // the `len` readable bytes at `src`; both writes end at `len <= 64`.
+        unsafe {
+            let head = src.cast::<[u8; W]>().read_unaligned();
+            let tail = src.add(len - W).cast::<[u8; W]>().read_unaligned();
+            pad.as_mut_ptr().cast::<[u8; W]>().write_unaligned(head);
+            pad.as_mut_ptr()
+                .add(len - W)
+                .cast::<[u8; W]>()
+                .write_unaligned(tail);
+        }
+    }
+    // SAFETY: each branch meets `two`'s bounds for its width.
+    unsafe {
+        match len {
+            32..=63 => two::<32>(src, pad, len),
+            16..=31 => two::<16>(src, pad, len),
+            8..=15 => two::<8>(src, pad, len),
+            4..=7 => two::<4>(src, pad, len),
+            2..=3 => two::<2>(src, pad, len),
+            1 => pad[0] = src.read(),
+            _ => {}
+        }
+    }
 }
 
 /// Eight lanes of `__m256i`.
@@ -313,6 +354,32 @@ mod avx2 {
         _mm256_set1_epi32(x as i32)
     }
 
+    /// All ones in the words where `a == b`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn eq(a: V, b: V) -> V {
+        _mm256_cmpeq_epi32(a, b)
+    }
+
+    /// `yes` in the words where `mask` is all ones, else `no`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn select(mask: V, yes: V, no: V) -> V {
+        _mm256_blendv_epi8(no, yes, mask)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn and(a: V, b: V) -> V {
+        _mm256_and_si256(a, b)
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn or(a: V, b: V) -> V {
+        _mm256_or_si256(a, b)
+    }
+
     #[target_feature(enable = "avx2")]
     #[inline]
     fn from_u32s(x: &[u32; LANES]) -> V {
@@ -361,28 +428,42 @@ mod avx2 {
     /// The 16 message words of each lane's block, word j of every lane in
     /// vector j.
     ///
+    /// Each 16-byte quarter of lane i's block is loaded with the same
+    /// quarter of lane i + 4's in the high half, so that the 4x4 transposes
+    /// stay within the 128-bit halves: 8 in-lane shuffles a quarter and no
+    /// lane-crossing one.
+    ///
     /// # Safety
     ///
     /// Every pointer must be readable for 64 bytes.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn load_transposed(blocks: &[*const u8; LANES]) -> [V; 16] {
-        let mut lo = [_mm256_setzero_si256(); 8];
-        let mut hi = [_mm256_setzero_si256(); 8];
-        for i in 0..LANES {
-            // SAFETY: the caller guarantees 64 readable bytes at each
-            // pointer; loadu has no alignment requirement.
-            unsafe {
-                lo[i] = _mm256_loadu_si256(blocks[i].cast());
-                hi[i] = _mm256_loadu_si256(blocks[i].add(32).cast());
+        let mut m = [_mm256_setzero_si256(); 16];
+        for q in 0..4 {
+            let mut r = [_mm256_setzero_si256(); 4];
+            for j in 0..4 {
+                // SAFETY: the caller guarantees 64 readable bytes at each
+                // pointer and `16 q + 16 <= 64`; loadu has no alignment
+                // requirement.
+                r[j] = unsafe {
+                    let low = _mm_loadu_si128(blocks[j].add(16 * q).cast());
+                    let high = _mm_loadu_si128(blocks[j + 4].add(16 * q).cast());
+                    _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(low), high)
+                };
             }
+            // Within each half: t0 = words 0, 1 of rows 0, 1 interleaved,
+            // t1 = words 2, 3 of rows 0, 1, t2 and t3 the same of rows 2, 3.
+            let t0 = _mm256_unpacklo_epi32(r[0], r[1]);
+            let t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+            let t2 = _mm256_unpacklo_epi32(r[2], r[3]);
+            let t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+            m[4 * q] = _mm256_unpacklo_epi64(t0, t2);
+            m[4 * q + 1] = _mm256_unpackhi_epi64(t0, t2);
+            m[4 * q + 2] = _mm256_unpacklo_epi64(t1, t3);
+            m[4 * q + 3] = _mm256_unpackhi_epi64(t1, t3);
         }
-        let lo = transpose(lo);
-        let hi = transpose(hi);
-        [
-            lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7], hi[0], hi[1], hi[2], hi[3],
-            hi[4], hi[5], hi[6], hi[7],
-        ]
+        m
     }
 
     /// Each lane's chaining value as 32 little-endian bytes.
@@ -452,6 +533,32 @@ mod sse41 {
     #[inline]
     fn splat(x: u32) -> V {
         _mm_set1_epi32(x as i32)
+    }
+
+    /// All ones in the words where `a == b`.
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    fn eq(a: V, b: V) -> V {
+        _mm_cmpeq_epi32(a, b)
+    }
+
+    /// `yes` in the words where `mask` is all ones, else `no`.
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    fn select(mask: V, yes: V, no: V) -> V {
+        _mm_blendv_epi8(no, yes, mask)
+    }
+
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    fn and(a: V, b: V) -> V {
+        _mm_and_si128(a, b)
+    }
+
+    #[target_feature(enable = "sse4.1")]
+    #[inline]
+    fn or(a: V, b: V) -> V {
+        _mm_or_si128(a, b)
     }
 
     #[target_feature(enable = "sse4.1")]
