@@ -236,6 +236,9 @@ macro_rules! lanes_kernel {
                 if b == 0 {
                     flags = or(flags, start_flags);
                 }
+                for block in blocks {
+                    super::prefetch(block.wrapping_add(2 * BLOCK_LEN));
+                }
                 // SAFETY: every pointer is to 64 readable bytes: a full block
                 // of a job's input (block `b < last[i]`, or its full last
                 // block), a local pad or ZERO_BLOCK.
@@ -258,6 +261,15 @@ macro_rules! lanes_kernel {
             }
         }
     };
+}
+
+/// Asks the CPU to bring the line at `p` into its caches (a hint: any
+/// address, readable or not, is allowed).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch reads nothing and cannot fault, whatever the
+    // address; SSE (which it needs) is part of x86-64.
+    unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast()) }
 }
 
 /// Copies `len < 64` bytes from `src` to the start of `pad`, whose other
