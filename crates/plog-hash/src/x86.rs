@@ -88,7 +88,7 @@ macro_rules! intrinsics_compress {
         fn compress(
             cv: &mut [V; 8],
             m: &[V; 16],
-            k: Masks,
+            k: &Masks,
             counter_lo: V,
             counter_hi: V,
             len: V,
@@ -141,6 +141,7 @@ macro_rules! lanes_kernel {
         /// shuffle ports, which bound the kernel. (The AVX2 assembly reads
         /// them from memory.)
         #[derive(Clone, Copy)]
+        #[repr(C)]
         struct Masks {
             rot16: V,
             rot8: V,
@@ -243,7 +244,7 @@ macro_rules! lanes_kernel {
                 // of a job's input (block `b < last[i]`, or its full last
                 // block), a local pad or ZERO_BLOCK.
                 let m = unsafe { load_transposed(&blocks) };
-                compress(&mut cv, &m, k, counter_lo, counter_hi, len, flags);
+                compress(&mut cv, &m, &k, counter_lo, counter_hi, len, flags);
                 if finishes & (1 << b) != 0 {
                     let mut rows = [[0u8; 32]; LANES];
                     store_transposed(&cv, &mut rows);
@@ -700,7 +701,7 @@ mod avx2 {
     fn compress(
         cv: &mut [V; 8],
         m: &[V; 16],
-        k: Masks,
+        k: &Masks,
         counter_lo: V,
         counter_hi: V,
         len: V,
@@ -708,7 +709,6 @@ mod avx2 {
     ) {
         let iv = crate::IV;
         let mut slot = [splat(iv[0])];
-        let masks = [k.rot16, k.rot8];
         let mut v = [
             cv[0],
             cv[1],
@@ -727,7 +727,12 @@ mod avx2 {
             len,
             flags,
         ];
-        let (m, k, s) = (m.as_ptr(), masks.as_ptr(), slot.as_mut_ptr());
+        // `Masks` is `repr(C)`: the mask by 16, then the one by 8.
+        let (m, k, s) = (
+            m.as_ptr(),
+            (k as *const Masks).cast::<u8>(),
+            slot.as_mut_ptr(),
+        );
         // SAFETY: the CPU supports AVX2 (this function's target feature).
         // The rounds read 512 bytes at `m` (offsets `32 S[i] < 512`), 64
         // bytes at `k`, and read and write the 32 bytes at `s`: all three
