@@ -20,6 +20,13 @@
 //!   AVX2, 1 with SSE4.1) hands its whole one-chunk inputs to
 //!   `blake3::hash`, whose one-input path is cheaper than a step of every
 //!   lane per block.
+//! * The AVX2 compression rounds are inline assembly (`core::arch::asm!`,
+//!   the state pinned in the 16 vector registers, the message words read as
+//!   memory operands): the compiler's allocation of the same rounds in
+//!   intrinsics spills about a hundred vectors a block and runs about a
+//!   tenth slower. The rest of the kernels, and the SSE4.1 rounds, are
+//!   intrinsics. Each `unsafe` block says why it is sound; the property
+//!   tests and the fuzz target compare every backend with `blake3::hash`.
 //! * Nothing allocates: the queues and the chaining values of multi-chunk
 //!   inputs live in fixed-size arrays on the stack (about 20 KiB, left
 //!   uninitialised until used; the `verify_many` functions add 8 KiB of
