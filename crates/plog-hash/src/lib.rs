@@ -16,10 +16,17 @@
 //!   compressed level by level, the parents of all such inputs side by side.
 //!   Longer inputs are handed to `blake3::hash`, which already spreads one
 //!   long input's chunks over the lanes.
-//! * A last group that would leave most lanes idle (at most 2 jobs with
-//!   AVX2, 1 with SSE4.1) hands its whole one-chunk inputs to
-//!   `blake3::hash`, whose one-input path is cheaper than a step of every
-//!   lane per block.
+//! * A last group of a single job hands its input (if it is a whole
+//!   one-chunk input) to `blake3::hash`, whose one-input path is cheaper
+//!   than a step of every lane per block; from two jobs on, the lanes win
+//!   (measured: a step of 8 AVX2 lanes costs about 1.6 one-input blocks).
+//! * The AVX2 compression rounds are inline assembly (`core::arch::asm!`,
+//!   the state pinned in the 16 vector registers, the message words read as
+//!   memory operands): the compiler's allocation of the same rounds in
+//!   intrinsics spills about a hundred vectors a block and runs about a
+//!   tenth slower. The rest of the kernels, and the SSE4.1 rounds, are
+//!   intrinsics. Each `unsafe` block says why it is sound; the property
+//!   tests and the fuzz target compare every backend with `blake3::hash`.
 //! * Nothing allocates: the queues and the chaining values of multi-chunk
 //!   inputs live in fixed-size arrays on the stack (about 20 KiB, left
 //!   uninitialised until used; the `verify_many` functions add 8 KiB of
@@ -153,7 +160,7 @@ impl Backend {
             Backend::Avx2 => Some(engine::Lanes {
                 kernel: x86::avx2_group,
                 width: 8,
-                solo: 2,
+                solo: 1,
             }),
             #[cfg(not(target_arch = "x86_64"))]
             _ => None,
