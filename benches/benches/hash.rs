@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
-use plog_benches::median_ns;
+use plog_benches::{median_ns, print_ratio, ratio};
 use plog_hash::{Backend, default_backend, hash_many, hash_many_with, verify_many};
 
 /// A deterministic generator (xorshift64*).
@@ -206,12 +206,8 @@ fn report_ratios(out: &Path, since: SystemTime) {
             let Some(t) = median_ns(out, since, &g, name) else {
                 continue;
             };
-            let ratio = base.map(|b| b / t);
             let target = if name == "hash_many" { target } else { "-" };
-            match ratio {
-                Some(r) => println!("{g:<14} {name:<22} {r:>7.2}x   (target {target})"),
-                None => println!("{g:<14} {name:<22} {:>8}   (target {target})", "n/a"),
-            }
+            print_ratio(&format!("{g} {name} (x)"), ratio(base, Some(t)), target);
         }
     }
     println!(
@@ -222,10 +218,8 @@ fn report_ratios(out: &Path, since: SystemTime) {
         "group", "loop us", "many us", "ceil us", "many/loop", "ceil/loop", "many of ceiling"
     );
     let us = |t: Option<f64>| t.map_or("n/a".to_string(), |t| format!("{:.1}", t / 1e3));
-    let ratio = |a: Option<f64>, b: Option<f64>, unit: &str| match (a, b) {
-        (Some(a), Some(b)) => format!("{:.2}{unit}", a / b),
-        _ => "n/a".to_string(),
-    };
+    let shown =
+        |r: Option<f64>, unit: &str| r.map_or("n/a".to_string(), |r| format!("{r:.2}{unit}"));
     for (group, _) in targets {
         let g = format!("hash_{group}");
         let base = median_ns(out, since, &g, "blake3_loop");
@@ -236,9 +230,9 @@ fn report_ratios(out: &Path, since: SystemTime) {
             us(base),
             us(many),
             us(ceiling),
-            ratio(base, many, "x"),
-            ratio(base, ceiling, "x"),
-            ratio(ceiling, many, ""),
+            shown(ratio(base, many), "x"),
+            shown(ratio(base, ceiling), "x"),
+            shown(ratio(ceiling, many), ""),
         );
     }
 }
