@@ -272,7 +272,7 @@ fn truncate<C: RaftTypeConfig>(
         None => None,
         Some(i) => {
             let pieces = crate::read::plan_unclamped(&log, i, i + 1);
-            match crate::read::load::<C>(&pieces) {
+            match crate::read::load::<C>(&pieces, true) {
                 Ok(mut entries) => entries
                     .pop()
                     .map(|e| openraft::RaftLogId::get_log_id(&e).clone()),

@@ -88,6 +88,7 @@ use std::thread::JoinHandle;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, LogId, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, Vote};
 use openraft::{StorageIOError, StorageIOError as SIO};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -108,12 +109,23 @@ pub struct Options {
     /// many bytes (default 64 MiB). Purge works in whole segments, and
     /// recovery verifies segments in parallel.
     pub segment_bytes: u64,
+    /// Whether `try_get_log_entries` checks every record's BLAKE3 hash
+    /// again (default `false`). Every record a store holds was verified
+    /// once already: at open (recovery hashes every record of every
+    /// segment) or when this store wrote it from memory. Reads always check
+    /// each record's structure, that its index is the one asked for, and
+    /// that its payload decodes to an entry of that index; hashing again
+    /// only guards against the file being changed under the open store
+    /// (by another program or the medium), at about a tenth of the cost of
+    /// decoding an engenho-sized entry.
+    pub verify_reads: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             segment_bytes: 64 << 20,
+            verify_reads: false,
         }
     }
 }
@@ -157,6 +169,9 @@ impl<C: RaftTypeConfig> LogIndex<C> {
             .map(|id| id.index + 1)
     }
 }
+
+/// Batches of at least this many entries are serialized on the rayon pool.
+const PARALLEL_SERIALIZE: usize = 64;
 
 /// An entry's log id and its serde_json.
 type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<[u8]>);
@@ -348,22 +363,34 @@ where
     {
         // Serialize and check the batch first: a refused batch changes
         // nothing.
-        let mut batch: Vec<Serialized<C>> = Vec::new();
-        for entry in entries {
-            let id = entry.get_log_id().clone();
-            if let Some((prev, _)) = batch.last()
-                && id.index != prev.index + 1
-            {
+        let entries: Vec<C::Entry> = entries.into_iter().collect();
+        for pair in entries.windows(2) {
+            let (prev, id) = (pair[0].get_log_id(), pair[1].get_log_id());
+            if id.index != prev.index + 1 {
                 return Err(RaftLogError::Misuse(format!(
                     "append of log id {id} after {prev} in the same batch: expected index {}",
                     prev.index + 1
                 )));
             }
-            let payload: Arc<[u8]> = serde_json::to_vec(&entry)
-                .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))?
-                .into();
-            batch.push((id, payload));
         }
+        let serialize = |entry: &C::Entry| {
+            let id = entry.get_log_id().clone();
+            serde_json::to_vec(entry)
+                .map(|json| (id.clone(), Arc::from(json)))
+                .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
+        };
+        // Serializing is most of an append's CPU: large batches are spread
+        // over the rayon pool.
+        let mut batch: Vec<Serialized<C>> = if entries.len() >= PARALLEL_SERIALIZE {
+            entries
+                .par_iter()
+                .with_min_len(PARALLEL_SERIALIZE / 2)
+                .map(serialize)
+                .collect::<Result<_, _>>()?
+        } else {
+            entries.iter().map(serialize).collect::<Result<_, _>>()?
+        };
+        drop(entries);
         let overwrite = {
             let log = self.shared.log();
             if let Some(why) = &log.poisoned {
@@ -516,7 +543,7 @@ where
     ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
         let (start, end) = bounds(&range);
         let pieces = read::plan(&self.shared.log(), start, end);
-        read::load::<C>(&pieces).map_err(read_err)
+        read::load::<C>(&pieces, self.shared.options.verify_reads).map_err(read_err)
     }
 }
 
