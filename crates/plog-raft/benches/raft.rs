@@ -5,7 +5,8 @@
 //!
 //! * `append_flush/{1,64,1024}`: append a batch of entries (owned openraft
 //!   entries, built outside the timing) and wait until it is durable; every
-//!   store serializes the entries itself. Limits: `floor_grow`, one `pwrite`
+//!   store serializes the entries itself and drops them (as openraft hands
+//!   them over) within the timing. Limits: `floor_grow`, one `pwrite`
 //!   at the end of a growing file + one `fdatasync` of the same record bytes
 //!   (what a log that appends must pay); `floor_overwrite`, the same into a
 //!   file whose blocks are already written (what a preallocated journal
@@ -33,7 +34,11 @@
 //! Sizes: `PLOG_RAFT_BENCH_ENTRIES` entries in the recovery and read logs
 //! (default 1,000,000: ~1.7 GB per store), `PLOG_RAFT_BENCH_SUSTAINED`
 //! entries in the sustained run (default 1,000,000);
-//! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,sustained` picks groups;
+//! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,sustained` picks groups,
+//! `PLOG_RAFT_BENCH_BATCHES=1,64,1024` the append batch sizes;
+//! `PLOG_RAFT_BENCH_ROUNDS` (default 200) and
+//! `PLOG_RAFT_BENCH_RECOVERY_ROUNDS` (default 3) set the rounds of the
+//! interleaved comparisons;
 //! `PLOG_BENCH_DIR` is where the files go (default: the temporary
 //! directory).
 
@@ -350,7 +355,10 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
         Box::new(move || {
             let entries = batch(next, n);
             next += n;
-            timed(|| fjall_append(&ks, &part, &entries))
+            timed(|| {
+                fjall_append(&ks, &part, &entries);
+                drop(entries);
+            })
         }),
     ));
 
@@ -361,7 +369,10 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
         Box::new(move || {
             let entries = batch(next, n);
             next += n;
-            timed(|| raft_log_append(&mut log, &entries))
+            timed(|| {
+                raft_log_append(&mut log, &entries);
+                drop(entries);
+            })
         }),
     ));
     steps
@@ -378,7 +389,8 @@ fn append_flush(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     let root = tempfile::tempdir_in(bench_root()).unwrap();
     let rounds = env_u64("PLOG_RAFT_BENCH_ROUNDS", 200) as usize;
-    for n in [1u64, 64, 1024] {
+    let sizes = std::env::var("PLOG_RAFT_BENCH_BATCHES").unwrap_or_else(|_| "1,64,1024".into());
+    for n in sizes.split(',').filter_map(|n| n.parse::<u64>().ok()) {
         group.throughput(Throughput::Elements(n));
         let mut steps = append_steps(&root.path().join(n.to_string()), n);
         bench_steps(&mut group, n, &mut steps);

@@ -20,7 +20,7 @@ pub(crate) struct Record {
     /// The first index of its segment (the segment's key and name).
     pub segment: u64,
     pub index: u64,
-    pub payload: Arc<[u8]>,
+    pub payload: Arc<Vec<u8>>,
 }
 
 /// What the I/O thread is asked to do.

@@ -144,7 +144,7 @@ struct Segment {
     /// How many records (a prefix) the I/O thread has written and synced.
     written: usize,
     /// The payloads of records `written..`, until they are durable.
-    pending: VecDeque<Arc<[u8]>>,
+    pending: VecDeque<Arc<Vec<u8>>>,
     /// Found at open or cut by a truncate: never appended to again.
     sealed: bool,
 }
@@ -174,7 +174,7 @@ impl<C: RaftTypeConfig> LogIndex<C> {
 const PARALLEL_SERIALIZE: usize = 64;
 
 /// An entry's log id and its serde_json.
-type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<[u8]>);
+type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<Vec<u8>>);
 
 /// What the store and its readers share.
 struct Shared<C: RaftTypeConfig> {
@@ -376,11 +376,11 @@ where
         let serialize = |entry: &C::Entry| {
             let id = entry.get_log_id().clone();
             serde_json::to_vec(entry)
-                .map(|json| (id.clone(), Arc::from(json)))
+                .map(|json| (id.clone(), Arc::new(json)))
                 .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
         };
-        // Serializing is most of an append's CPU: large batches are spread
-        // over the rayon pool.
+        // Serializing the entries is most of an append's CPU: large batches
+        // are spread over the rayon pool.
         let mut batch: Vec<Serialized<C>> = if entries.len() >= PARALLEL_SERIALIZE {
             entries
                 .par_iter()
@@ -390,7 +390,6 @@ where
         } else {
             entries.iter().map(serialize).collect::<Result<_, _>>()?
         };
-        drop(entries);
         let overwrite = {
             let log = self.shared.log();
             if let Some(why) = &log.poisoned {
@@ -464,10 +463,15 @@ where
         }
         log.last = Some(last_id);
         drop(log);
-        self.send(Cmd::Append {
+        let sent = self.send(Cmd::Append {
             records,
             callback: Some(callback),
-        })
+        });
+        // Dropping the entries costs about as much as serializing them (a
+        // tree of small allocations each): done here, by the thread whose
+        // allocator arena holds them, while the I/O thread writes and syncs.
+        drop(entries);
+        sent
     }
 
     fn reader(&self) -> PlogLogReader<C> {

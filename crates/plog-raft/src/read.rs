@@ -26,7 +26,7 @@ pub(crate) enum Piece {
         to: u64,
     },
     /// One record not yet durable: its payload.
-    Memory { index: u64, payload: Arc<[u8]> },
+    Memory { index: u64, payload: Arc<Vec<u8>> },
 }
 
 /// The pieces that hold entries `start..end` (clamped to what the log has).
