@@ -32,8 +32,10 @@
 //!   the size left on disk).
 //!
 //! Sizes: `PLOG_RAFT_BENCH_ENTRIES` entries in the recovery and read logs
-//! (default 1,000,000: ~1.7 GB per store), `PLOG_RAFT_BENCH_SUSTAINED`
-//! entries in the sustained run (default 1,000,000);
+//! (default 100,000, ~170 MB per store; the 1,000,000 makes each
+//! recovery step 10 to 30 s on a 2-core machine, about 40 minutes for the
+//! group: set it for a long run), `PLOG_RAFT_BENCH_SUSTAINED` entries in
+//! the sustained run (default 1,000,000);
 //! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,sustained` picks groups,
 //! `PLOG_RAFT_BENCH_BATCHES=1,64,1024` the append batch sizes;
 //! `PLOG_RAFT_BENCH_ROUNDS` (default 200) and
@@ -119,7 +121,7 @@ fn batch(first: u64, n: u64) -> Vec<E> {
 }
 
 fn log_id(index: u64) -> LogId<u64> {
-    LogId::new(pool()[0].log_id.leader_id.clone(), index)
+    LogId::new(pool()[0].log_id.leader_id, index)
 }
 
 fn json(e: &E) -> Vec<u8> {
@@ -412,7 +414,7 @@ struct Logs {
 fn logs() -> &'static Logs {
     static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let count = env_u64("PLOG_RAFT_BENCH_ENTRIES", 1_000_000);
+        let count = env_u64("PLOG_RAFT_BENCH_ENTRIES", 100_000);
         let started = Instant::now();
         let root = tempfile::tempdir_in(bench_root()).unwrap();
         let plog = root.path().join("plog");
@@ -655,9 +657,10 @@ fn read_1000(c: &mut Criterion) {
             let start = s[k % s.len()];
             k += 1;
             timed(|| {
-                let entries = pool
-                    .install(|| rt.block_on(store.try_get_log_entries(start..start + 1000)))
-                    .unwrap();
+                let entries = pool.install(|| {
+                    rt.block_on(store.try_get_log_entries(start..start + 1000))
+                        .unwrap()
+                });
                 assert_eq!(entries.len(), 1000);
             })
         }),

@@ -22,8 +22,9 @@
 //!
 //! # Writes
 //!
-//! `append` puts the entries in the in-memory index (they are readable when
-//! it returns) and hands them to one I/O thread, which writes everything
+//! `append` serializes the entries (a batch of 64 or more on the rayon
+//! pool), puts them in the in-memory index (they are readable when it
+//! returns) and hands them to one I/O thread, which writes everything
 //! queued for a segment in one `write` and one `fdatasync` (plog-writer's
 //! batch append) and only then calls each `LogFlushed` callback, in order.
 //! `truncate` unlinks later segments newest first, fsyncs the directory,
@@ -43,6 +44,16 @@
 //! (a truncate first), entries at or below the purged id are dropped, and an
 //! append past the next index starts a new segment (reads find nothing in
 //! between, and a reopen refuses the gap).
+//!
+//! # Reads
+//!
+//! `try_get_log_entries` finds the first record of the range through the
+//! in-memory offsets (no record before it is read), reads the range's bytes
+//! in one `pread` per segment, checks each record's structure and index,
+//! and decodes the entries on the rayon pool, checking that each entry's
+//! log id has the record's index. Records are not hashed again by default:
+//! each one was verified at open or written from memory by this store (see
+//! [`Options::verify_reads`]).
 //!
 //! # Open is recovery
 //!

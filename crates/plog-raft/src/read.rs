@@ -1,5 +1,5 @@
 //! Reading entries: plan under the index lock (which bytes, from which file
-//! or from memory), then read, verify and decode without it.
+//! or from memory), then read, check and decode without it.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -10,7 +10,7 @@ use plog_format::Record;
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
-/// Records per rayon task when verifying and decoding a read.
+/// Records per rayon task when decoding (and verifying) a read.
 const PARALLEL_MIN: usize = 64;
 
 use crate::LogIndex;
