@@ -312,6 +312,32 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
             t
         }),
     ));
+    // The same growing file with its blocks allocated ahead
+    // (`fallocate(FALLOC_FL_KEEP_SIZE)`: the size still grows with each
+    // write, so a crash never shows the allocated tail).
+    let file = File::create(root.join(format!("floor-keep-size-{n}"))).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; fallocate only reads its arguments.
+        let rc =
+            unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, 1 << 30) };
+        assert_eq!(rc, 0, "fallocate: {}", io::Error::last_os_error());
+    }
+    let (mut end, mut k) = (0u64, 0usize);
+    let keep = Arc::clone(&batches);
+    steps.push((
+        "floor_keep_size".into(),
+        Box::new(move || {
+            let bytes = &keep[k % keep.len()];
+            k += 1;
+            let t = timed(|| {
+                file.write_all_at(bytes, end).unwrap();
+                file.sync_data().unwrap();
+            });
+            end += bytes.len() as u64;
+            t
+        }),
+    ));
     const CAP: u64 = 64 << 20;
     let file = File::create(root.join(format!("floor-overwrite-{n}"))).unwrap();
     let zeros = vec![0u8; 1 << 20];
