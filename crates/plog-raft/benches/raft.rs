@@ -437,8 +437,17 @@ struct Logs {
     raft_log: PathBuf,
 }
 
+static LOGS: OnceLock<Logs> = OnceLock::new();
+
+/// Removes the logs' files once their groups have run (a static is never
+/// dropped).
+fn remove_logs() {
+    if let Some(logs) = LOGS.get() {
+        let _ = std::fs::remove_dir_all(logs._root.path());
+    }
+}
+
 fn logs() -> &'static Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
         let count = env_u64("PLOG_RAFT_BENCH_ENTRIES", 100_000);
         let started = Instant::now();
@@ -858,6 +867,8 @@ fn sustained_run(store: &mut impl Sustained, total: u64) -> (f64, u64) {
 }
 
 fn sustained(_: &mut Criterion) {
+    // The recovery and read groups, which run before this one, are done.
+    remove_logs();
     if !selected("sustained") {
         return;
     }
