@@ -1,57 +1,135 @@
-//! plog-raft against its physical limits and two baselines, in the same run.
+//! plog-raft against its physical limits and two baselines, in the same run,
+//! on engenho-shaped entries: openraft `Entry`s whose application data is
+//! engenho-store's journal entry (Kubernetes objects; plog-testdata's
+//! engenho log: median ~1.1 KB of serde_json, up to ~4.5 KB).
 //!
-//! * `append_flush/{1,64,1024}`: append a batch of entries and wait until it
-//!   is durable. Limit: `flush_floor`, one `write` + one `fdatasync` of the
-//!   same record bytes. Baselines: fjall (keys = big-endian index, values =
-//!   the same serde_json, `persist(SyncData)` per batch) and raft-log
+//! * `append_flush/{1,64,1024}`: append a batch of entries (owned openraft
+//!   entries, built outside the timing) and wait until it is durable; every
+//!   store serializes the entries itself and drops them (as openraft hands
+//!   them over) within the timing. Limits: `floor_grow`, one `pwrite`
+//!   at the end of a growing file + one `fdatasync` of the same record bytes
+//!   (what a log that appends must pay); `floor_overwrite`, the same into a
+//!   file whose blocks are already written (what a preallocated journal
+//!   pays, as fjall's is); `serialize`, `serde_json::to_vec` of the batch
+//!   alone. Baselines: fjall (keys = big-endian index, values = the same
+//!   serde_json, `persist(SyncData)` per batch: fjall's journal is
+//!   preallocated, so this is durable without a size change) and raft-log
 //!   (`append` + `flush(sync = true)`, waiting for its callback).
-//! * `recovery_1m`: open a 1,000,000-entry log on a 2-thread rayon pool.
-//!   Limit: `decode_limit`, reading every segment and checking every
-//!   record's BLAKE3 on the same 2 threads (what any verified recovery must
-//!   do). Baselines: fjall's open (+ last key) and raft-log's open.
-//! * `read_1000`: `try_get_log_entries` of 1,000 consecutive entries from
-//!   the 1M log, decoded to openraft entries; the baselines read the same
-//!   range and decode the same serde_json.
+//! * `recovery`: open the log and read every entry into openraft entries,
+//!   in chunks of 8,192 (dropped as a state machine would apply them), on a
+//!   2-thread rayon pool. Limit: `decode_limit`, the same payloads already in
+//!   memory decoded into openraft entries with rayon on the same 2 threads.
+//!   Baselines: fjall and raft-log open, then iterate and decode every
+//!   value on one thread (what a `RaftLogReader` on them does), and with the
+//!   decoding spread over the same 2 threads (`*_par`).
+//! * `read_1000`: `try_get_log_entries` of 1,000 consecutive entries
+//!   anywhere in the log; the baselines read the same range and decode the
+//!   same serde_json.
+//! * `sustained` (printed, not criterion): entries in batches of 64, each
+//!   durable before the next, a purge every 100,000 entries (keeping the
+//!   last 10,000) and a truncate of the last 1,000 every 250,000; throughput
+//!   and bytes written (the process's `write_bytes` in `/proc/self/io`, and
+//!   the size left on disk).
 //!
-//! The 1M-entry logs are built once per run in a temporary directory (about
-//! 200 MB each).
+//! Sizes: `PLOG_RAFT_BENCH_ENTRIES` entries in the recovery and read logs
+//! (default 100,000, ~170 MB per store; the 1,000,000 makes each
+//! recovery step 10 to 30 s on a 2-core machine, about 40 minutes for the
+//! group: set it for a long run), `PLOG_RAFT_BENCH_SUSTAINED` entries in
+//! the sustained run (default 1,000,000);
+//! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,sustained` picks groups,
+//! `PLOG_RAFT_BENCH_BATCHES=1,64,1024` the append batch sizes;
+//! `PLOG_RAFT_BENCH_ROUNDS` (default 200) and
+//! `PLOG_RAFT_BENCH_RECOVERY_ROUNDS` (default 3) set the rounds of the
+//! interleaved comparisons;
+//! `PLOG_BENCH_DIR` is where the files go (default: the temporary
+//! directory).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Cursor};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader};
-use plog_format::{Step, Walker};
+use openraft::{Entry, LogId, RaftLogReader};
+use plog_format::Walker;
 use plog_raft::{Options, PlogLogStore};
+use plog_testdata::{JournalEntry, engenho_payload};
 use raft_log::api::raft_log_writer::RaftLogWriter;
 use rayon::prelude::*;
 
-#[path = "../tests/raft/support.rs"]
-mod support;
-use support::{Config, Request};
+openraft::declare_raft_types!(
+    /// engenho-store's shape: journal entries as application data.
+    pub Eng: D = JournalEntry, R = ()
+);
 
-const ONE_MILLION: u64 = 1_000_000;
+type E = Entry<Eng>;
 
-fn entry(index: u64) -> Entry<Config> {
-    Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
-        payload: EntryPayload::Normal(Request {
-            key: format!("pods/default/web-{index}"),
-            value: format!(
-                "{{\"phase\":\"Running\",\"node\":\"n{}\",\"rv\":{index}}}",
-                index % 7
-            ),
-        }),
-    }
+/// The engenho log's seed.
+const SEED: u64 = 15;
+/// Distinct entries the append benchmarks and the sustained run cycle
+/// through (indices rewritten).
+const POOL: usize = 4096;
+/// Entries per read when recovering.
+const CHUNK: u64 = 8192;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
-fn json(index: u64) -> Vec<u8> {
-    serde_json::to_vec(&entry(index)).unwrap()
+fn selected(group: &str) -> bool {
+    std::env::var("PLOG_RAFT_BENCH_ONLY").map_or(true, |only| only.split(',').any(|g| g == group))
+}
+
+/// Entry `index` of the engenho log, as an openraft entry.
+fn engenho(index: u64) -> E {
+    serde_json::from_slice(&engenho_payload(SEED, index)).expect("an engenho payload is an Entry")
+}
+
+fn pool() -> &'static [E] {
+    static POOL_ENTRIES: OnceLock<Vec<E>> = OnceLock::new();
+    POOL_ENTRIES.get_or_init(|| {
+        let entries: Vec<E> = (1..=POOL as u64).into_par_iter().map(engenho).collect();
+        // The openraft entry serializes to the engenho payload byte for
+        // byte: the stores write engenho-shaped bytes.
+        for e in &entries[..64] {
+            assert_eq!(
+                serde_json::to_vec(e).unwrap(),
+                engenho_payload(SEED, e.log_id.index)
+            );
+        }
+        entries
+    })
+}
+
+/// Entries `first..first + n`: the pool's, with their index rewritten.
+fn batch(first: u64, n: u64) -> Vec<E> {
+    let pool = pool();
+    (first..first + n)
+        .map(|i| {
+            let mut e = pool[((i - 1) % POOL as u64) as usize].clone();
+            e.log_id.index = i;
+            e
+        })
+        .collect()
+}
+
+fn log_id(index: u64) -> LogId<u64> {
+    LogId::new(pool()[0].log_id.leader_id, index)
+}
+
+fn json(e: &E) -> Vec<u8> {
+    serde_json::to_vec(e).unwrap()
+}
+
+fn decode(bytes: &[u8]) -> E {
+    serde_json::from_slice(bytes).unwrap()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,31 +151,34 @@ impl raft_log::Types for RlTypes {
     }
 }
 
-fn plog_append_wait(store: &mut PlogLogStore<Config>, first: u64, n: u64) {
+fn plog_append(store: &mut PlogLogStore<Eng>, entries: Vec<E>) {
     let (tx, rx) = sync_channel(1);
     store
-        .append_with((first..first + n).map(entry), move |r| {
+        .append_with(entries, move |r| {
             let _ = tx.send(r);
         })
         .unwrap();
     rx.recv().unwrap().unwrap();
 }
 
-fn fjall_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, first: u64, n: u64) {
+fn fjall_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, entries: &[E]) {
     let mut batch = ks.batch();
-    for i in first..first + n {
-        batch.insert(part, i.to_be_bytes(), json(i));
+    for e in entries {
+        batch.insert(part, e.log_id.index.to_be_bytes(), json(e));
     }
     batch.commit().unwrap();
     ks.persist(fjall::PersistMode::SyncData).unwrap();
 }
 
-fn raft_log_append(log: &mut raft_log::RaftLog<RlTypes>, first: u64, n: u64) {
-    log.append((first..first + n).map(|i| ((1, i), json(i))))
-        .unwrap();
+fn raft_log_flush(log: &mut raft_log::RaftLog<RlTypes>) {
     let (tx, rx) = sync_channel(1);
     log.flush(true, Some(tx)).unwrap();
     rx.recv().unwrap().unwrap();
+}
+
+fn raft_log_append(log: &mut raft_log::RaftLog<RlTypes>, entries: &[E]) {
+    RaftLogWriter::append(log, entries.iter().map(|e| ((1, e.log_id.index), json(e)))).unwrap();
+    raft_log_flush(log);
 }
 
 fn open_fjall(dir: &Path) -> (fjall::Keyspace, fjall::PartitionHandle) {
@@ -114,101 +195,10 @@ fn open_raft_log(dir: &Path) -> raft_log::RaftLog<RlTypes> {
     raft_log::RaftLog::open(Arc::new(config)).unwrap()
 }
 
-fn append_flush(c: &mut Criterion) {
-    let mut group = c.benchmark_group("append_flush");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(4))
-        .warm_up_time(Duration::from_secs(1));
-    let root = tempfile::tempdir_in(bench_root()).unwrap();
-    for batch in [1u64, 64, 1024] {
-        group.throughput(Throughput::Elements(batch));
-
-        let dir = root.path().join(format!("plog-{batch}"));
-        let mut store = PlogLogStore::<Config>::open(&dir, Options::default()).unwrap();
-        let mut next = 1;
-        group.bench_function(BenchmarkId::new("plog_raft", batch), |b| {
-            b.iter(|| {
-                plog_append_wait(&mut store, next, batch);
-                next += batch;
-            })
-        });
-        drop(store);
-
-        // The floor: the same record bytes, one write and one fdatasync.
-        let mut bytes = Vec::new();
-        for i in 1..=batch {
-            plog_format::encode_record_to_vec(i, &json(i), &mut bytes);
-        }
-        let file = File::create(root.path().join(format!("floor-{batch}"))).unwrap();
-        let mut end = 0u64;
-        group.bench_function(BenchmarkId::new("flush_floor", batch), |b| {
-            b.iter(|| {
-                file.write_all_at(&bytes, end).unwrap();
-                file.sync_data().unwrap();
-                end += bytes.len() as u64;
-            })
-        });
-
-        let (ks, part) = open_fjall(&root.path().join(format!("fjall-{batch}")));
-        let mut next = 1;
-        group.bench_function(BenchmarkId::new("fjall", batch), |b| {
-            b.iter(|| {
-                fjall_append(&ks, &part, next, batch);
-                next += batch;
-            })
-        });
-        drop((part, ks));
-
-        let mut log = open_raft_log(&root.path().join(format!("raft-log-{batch}")));
-        let mut next = 1;
-        group.bench_function(BenchmarkId::new("raft_log", batch), |b| {
-            b.iter(|| {
-                raft_log_append(&mut log, next, batch);
-                next += batch;
-            })
-        });
-    }
-    group.finish();
-}
-
 /// Where the benchmark's files go: `PLOG_BENCH_DIR`, else the temporary
 /// directory.
 fn bench_root() -> PathBuf {
     std::env::var_os("PLOG_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
-}
-
-/// The three 1M-entry logs, built once.
-struct Million {
-    _root: tempfile::TempDir,
-    plog: PathBuf,
-    fjall: PathBuf,
-    raft_log: PathBuf,
-}
-
-fn million() -> &'static Million {
-    static LOGS: OnceLock<Million> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let root = tempfile::tempdir_in(bench_root()).unwrap();
-        let plog = root.path().join("plog");
-        let fjall = root.path().join("fjall");
-        let raft_log = root.path().join("raft-log");
-        const BATCH: u64 = 10_000;
-        let mut store = PlogLogStore::<Config>::open(&plog, Options::default()).unwrap();
-        let (ks, part) = open_fjall(&fjall);
-        let mut log = open_raft_log(&raft_log);
-        for first in (1..=ONE_MILLION).step_by(BATCH as usize) {
-            plog_append_wait(&mut store, first, BATCH);
-            fjall_append(&ks, &part, first, BATCH);
-            raft_log_append(&mut log, first, BATCH);
-        }
-        Million {
-            _root: root,
-            plog,
-            fjall,
-            raft_log,
-        }
-    })
 }
 
 fn two_threads() -> rayon::ThreadPool {
@@ -218,126 +208,714 @@ fn two_threads() -> rayon::ThreadPool {
         .unwrap()
 }
 
-/// Reads every segment and checks every record's hash: the work any
-/// verified recovery does, and nothing else.
-fn decode_limit(dir: &Path) -> u64 {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "plog"))
-        .collect();
-    segments.sort();
-    segments
-        .par_iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).unwrap();
-            let records: Vec<_> = Walker::new(&bytes)
-                .filter_map(|s| match s {
-                    Step::Record(r) => Some(r),
-                    _ => None,
-                })
-                .collect();
-            records.par_iter().filter(|r| r.hash_matches()).count() as u64
+/// One measured step: does one unit of work and returns how long the part
+/// that counts took.
+type Step = Box<dyn FnMut() -> Duration>;
+
+/// Runs every step once per round, in turn, so that a change of load (the
+/// machine is shared) hits all of them alike, and prints each one's median
+/// and its ratio to the first step's.
+fn interleaved(title: &str, rounds: usize, steps: &mut [(String, Step)]) {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); steps.len()];
+    for _ in 0..rounds {
+        for (k, (_, step)) in steps.iter_mut().enumerate() {
+            times[k].push(step());
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2]
         })
-        .sum()
+        .collect();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "interleaved {title} ({rounds} rounds, load average {}):",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for ((name, _), median) in steps.iter().zip(&medians) {
+        println!(
+            "  {name:<16} median {median:>12.3?}  (first / this = {:.2})",
+            medians[0].as_secs_f64() / median.as_secs_f64()
+        );
+    }
 }
 
-fn recovery(c: &mut Criterion) {
-    let logs = million();
-    let pool = two_threads();
-    let mut group = c.benchmark_group("recovery_1m");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(8))
-        .warm_up_time(Duration::from_secs(1));
-    group.throughput(Throughput::Elements(ONE_MILLION));
-    group.bench_function("plog_raft", |b| {
-        b.iter(|| {
-            pool.install(|| {
-                let store = PlogLogStore::<Config>::open(&logs.plog, Options::default()).unwrap();
-                assert_eq!(store.recovery().records, ONE_MILLION);
+/// Each step of `steps` as a criterion benchmark in `group`.
+fn bench_steps(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    parameter: u64,
+    steps: &mut [(String, Step)],
+) {
+    for (name, step) in steps.iter_mut() {
+        group.bench_function(BenchmarkId::new(name.as_str(), parameter), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| step()).sum())
+        });
+    }
+}
+
+/// Times `f`.
+fn timed(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+/// The append steps for batches of `n` entries: plog-raft, the floors,
+/// serializing alone, and the baselines, each in its own files under `root`.
+fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
+    std::fs::create_dir_all(root).unwrap();
+    let mut steps: Vec<(String, Step)> = Vec::new();
+
+    let mut store =
+        PlogLogStore::<Eng>::open(root.join(format!("plog-{n}")), Options::default()).unwrap();
+    let mut next = 1;
+    steps.push((
+        "plog_raft".into(),
+        Box::new(move || {
+            let entries = batch(next, n);
+            next += n;
+            timed(|| plog_append(&mut store, entries))
+        }),
+    ));
+
+    // The floors: the same record bytes (the pool's batches in turn), one
+    // pwrite and one fdatasync.
+    let batches: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..POOL as u64 / n)
+            .map(|k| {
+                let mut bytes = Vec::new();
+                for e in batch(1 + k * n, n) {
+                    plog_format::encode_record_to_vec(e.log_id.index, &json(&e), &mut bytes);
+                }
+                bytes
             })
-        })
-    });
-    group.bench_function("decode_limit", |b| {
-        b.iter(|| assert_eq!(pool.install(|| decode_limit(&logs.plog)), ONE_MILLION))
-    });
-    group.bench_function("fjall", |b| {
-        b.iter(|| {
-            let (_ks, part) = open_fjall(&logs.fjall);
-            let (key, _) = part.last_key_value().unwrap().unwrap();
-            assert_eq!(&*key, &ONE_MILLION.to_be_bytes());
-        })
-    });
-    group.bench_function("raft_log", |b| {
-        b.iter(|| {
-            let log = open_raft_log(&logs.raft_log);
-            drop(log);
-        })
-    });
+            .collect(),
+    );
+    let file = File::create(root.join(format!("floor-grow-{n}"))).unwrap();
+    let (mut end, mut k) = (0u64, 0usize);
+    let grow = Arc::clone(&batches);
+    steps.push((
+        "floor_grow".into(),
+        Box::new(move || {
+            let bytes = &grow[k % grow.len()];
+            k += 1;
+            let t = timed(|| {
+                file.write_all_at(bytes, end).unwrap();
+                file.sync_data().unwrap();
+            });
+            end += bytes.len() as u64;
+            t
+        }),
+    ));
+    // The same growing file with its blocks allocated ahead
+    // (`fallocate(FALLOC_FL_KEEP_SIZE)`: the size still grows with each
+    // write, so a crash never shows the allocated tail).
+    let file = File::create(root.join(format!("floor-keep-size-{n}"))).unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; fallocate only reads its arguments.
+        let rc =
+            unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, 1 << 30) };
+        assert_eq!(rc, 0, "fallocate: {}", io::Error::last_os_error());
+    }
+    let (mut end, mut k) = (0u64, 0usize);
+    let keep = Arc::clone(&batches);
+    steps.push((
+        "floor_keep_size".into(),
+        Box::new(move || {
+            let bytes = &keep[k % keep.len()];
+            k += 1;
+            let t = timed(|| {
+                file.write_all_at(bytes, end).unwrap();
+                file.sync_data().unwrap();
+            });
+            end += bytes.len() as u64;
+            t
+        }),
+    ));
+    const CAP: u64 = 64 << 20;
+    let file = File::create(root.join(format!("floor-overwrite-{n}"))).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for k in 0..CAP >> 20 {
+        file.write_all_at(&zeros, k << 20).unwrap();
+    }
+    file.sync_all().unwrap();
+    let (mut at, mut k) = (0u64, 0usize);
+    steps.push((
+        "floor_overwrite".into(),
+        Box::new(move || {
+            let bytes = &batches[k % batches.len()];
+            k += 1;
+            if at + bytes.len() as u64 > CAP {
+                at = 0;
+            }
+            let t = timed(|| {
+                file.write_all_at(bytes, at).unwrap();
+                file.sync_data().unwrap();
+            });
+            at += bytes.len() as u64;
+            t
+        }),
+    ));
+
+    let entries = batch(1, POOL as u64);
+    let mut k = 0;
+    steps.push((
+        "serialize".into(),
+        Box::new(move || {
+            let chunk = &entries[k * n as usize % POOL..][..n as usize];
+            k += 1;
+            timed(|| {
+                std::hint::black_box(chunk.iter().map(|e| json(e).len()).sum::<usize>());
+            })
+        }),
+    ));
+
+    let (ks, part) = open_fjall(&root.join(format!("fjall-{n}")));
+    let mut next = 1;
+    steps.push((
+        "fjall".into(),
+        Box::new(move || {
+            let entries = batch(next, n);
+            next += n;
+            timed(|| {
+                fjall_append(&ks, &part, &entries);
+                drop(entries);
+            })
+        }),
+    ));
+
+    let mut log = open_raft_log(&root.join(format!("raft-log-{n}")));
+    let mut next = 1;
+    steps.push((
+        "raft_log".into(),
+        Box::new(move || {
+            let entries = batch(next, n);
+            next += n;
+            timed(|| {
+                raft_log_append(&mut log, &entries);
+                drop(entries);
+            })
+        }),
+    ));
+    steps
+}
+
+fn append_flush(c: &mut Criterion) {
+    if !selected("append") {
+        return;
+    }
+    let mut group = c.benchmark_group("append_flush");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let root = tempfile::tempdir_in(bench_root()).unwrap();
+    let rounds = env_u64("PLOG_RAFT_BENCH_ROUNDS", 200) as usize;
+    let sizes = std::env::var("PLOG_RAFT_BENCH_BATCHES").unwrap_or_else(|_| "1,64,1024".into());
+    for n in sizes.split(',').filter_map(|n| n.parse::<u64>().ok()) {
+        group.throughput(Throughput::Elements(n));
+        let mut steps = append_steps(&root.path().join(n.to_string()), n);
+        bench_steps(&mut group, n, &mut steps);
+        let rounds = if n == 1024 { rounds / 4 } else { rounds };
+        interleaved(&format!("append_flush/{n}"), rounds.max(1), &mut steps);
+    }
     group.finish();
 }
 
+/// The three logs of the engenho entries `1..=count`, built once.
+struct Logs {
+    _root: tempfile::TempDir,
+    count: u64,
+    plog: PathBuf,
+    fjall: PathBuf,
+    raft_log: PathBuf,
+}
+
+static LOGS: OnceLock<Logs> = OnceLock::new();
+
+/// Removes the logs' files once their groups have run (a static is never
+/// dropped).
+fn remove_logs() {
+    if let Some(logs) = LOGS.get() {
+        let _ = std::fs::remove_dir_all(logs._root.path());
+    }
+}
+
+fn logs() -> &'static Logs {
+    LOGS.get_or_init(|| {
+        let count = env_u64("PLOG_RAFT_BENCH_ENTRIES", 100_000);
+        let started = Instant::now();
+        let root = tempfile::tempdir_in(bench_root()).unwrap();
+        let plog = root.path().join("plog");
+        let fjall = root.path().join("fjall");
+        let raft_log = root.path().join("raft-log");
+        const BATCH: u64 = 10_000;
+        let mut store = PlogLogStore::<Eng>::open(&plog, Options::default()).unwrap();
+        let (ks, part) = open_fjall(&fjall);
+        let mut log = open_raft_log(&raft_log);
+        for first in (1..=count).step_by(BATCH as usize) {
+            let last = (first + BATCH - 1).min(count);
+            let entries: Vec<E> = (first..=last).into_par_iter().map(engenho).collect();
+            fjall_append(&ks, &part, &entries);
+            raft_log_append(&mut log, &entries);
+            plog_append(&mut store, entries);
+        }
+        drop(store);
+        drop((part, ks));
+        drop(log);
+        eprintln!(
+            "built three logs of {count} engenho entries in {:.1?}",
+            started.elapsed()
+        );
+        Logs {
+            _root: root,
+            count,
+            plog,
+            fjall,
+            raft_log,
+        }
+    })
+}
+
+/// Every payload of a plog-raft directory, in memory: per segment, its
+/// bytes and each payload's range.
+fn payloads_in_memory(dir: &Path) -> Vec<(Vec<u8>, Vec<Range<usize>>)> {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "plog") && p.file_name().unwrap() != "state.plog"
+        })
+        .collect();
+    segments.sort();
+    segments
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            let base = bytes.as_ptr() as usize;
+            let ranges = Walker::new(&bytes)
+                .filter_map(|s| match s {
+                    plog_format::Step::Record(r) => {
+                        let start = r.payload().as_ptr() as usize - base;
+                        Some(start..start + r.payload().len())
+                    }
+                    _ => None,
+                })
+                .collect();
+            (bytes, ranges)
+        })
+        .collect()
+}
+
+/// Decodes raw payloads on the current rayon pool.
+fn par_decode(raw: &[impl AsRef<[u8]> + Sync]) -> Vec<E> {
+    raw.par_iter()
+        .with_min_len(64)
+        .map(|v| decode(v.as_ref()))
+        .collect()
+}
+
+fn plog_read_all(store: &mut PlogLogStore<Eng>, rt: &tokio::runtime::Runtime, count: u64) {
+    let mut read = 0;
+    for first in (1..=count).step_by(CHUNK as usize) {
+        let end = (first + CHUNK).min(count + 1);
+        let entries = rt.block_on(store.try_get_log_entries(first..end)).unwrap();
+        assert_eq!(entries.len() as u64, end - first);
+        read += entries.len() as u64;
+    }
+    assert_eq!(read, count);
+}
+
+fn fjall_read_all(part: &fjall::PartitionHandle, parallel: bool) -> u64 {
+    let mut read = 0u64;
+    let mut raw = Vec::with_capacity(CHUNK as usize);
+    let mut flush = |raw: &mut Vec<fjall::Slice>| {
+        let n = if parallel {
+            par_decode(raw).len()
+        } else {
+            raw.iter().map(|v| decode(v)).collect::<Vec<E>>().len()
+        };
+        read += n as u64;
+        raw.clear();
+    };
+    for kv in part.iter() {
+        raw.push(kv.unwrap().1);
+        if raw.len() as u64 == CHUNK {
+            flush(&mut raw);
+        }
+    }
+    flush(&mut raw);
+    read
+}
+
+fn raft_log_read_all(log: &raft_log::RaftLog<RlTypes>, count: u64, parallel: bool) -> u64 {
+    let mut read = 0u64;
+    for first in (1..=count).step_by(CHUNK as usize) {
+        let end = (first + CHUNK).min(count + 1);
+        let raw: Vec<Vec<u8>> = log.read(first, end).map(|r| r.unwrap().1).collect();
+        let n = if parallel {
+            par_decode(&raw).len()
+        } else {
+            raw.iter().map(|v| decode(v)).collect::<Vec<E>>().len()
+        };
+        read += n as u64;
+    }
+    read
+}
+
+fn recovery(c: &mut Criterion) {
+    if !selected("recovery") {
+        return;
+    }
+    let logs = logs();
+    let count = logs.count;
+    let pool = Arc::new(two_threads());
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    );
+    let mut steps: Vec<(String, Step)> = Vec::new();
+    {
+        let (pool, rt) = (Arc::clone(&pool), Arc::clone(&rt));
+        steps.push((
+            "plog_raft".into(),
+            Box::new(move || {
+                timed(|| {
+                    pool.install(|| {
+                        let mut store =
+                            PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
+                        assert_eq!(store.recovery().records, count);
+                        plog_read_all(&mut store, &rt, count);
+                    })
+                })
+            }),
+        ));
+    }
+    let memory = payloads_in_memory(&logs.plog);
+    assert_eq!(
+        memory.iter().map(|(_, r)| r.len() as u64).sum::<u64>(),
+        count
+    );
+    {
+        let pool = Arc::clone(&pool);
+        steps.push((
+            "decode_limit".into(),
+            Box::new(move || {
+                timed(|| {
+                    pool.install(|| {
+                        let mut read = 0;
+                        for (bytes, ranges) in &memory {
+                            for chunk in ranges.chunks(CHUNK as usize) {
+                                let entries: Vec<E> = chunk
+                                    .par_iter()
+                                    .with_min_len(64)
+                                    .map(|r| decode(&bytes[r.clone()]))
+                                    .collect();
+                                read += entries.len() as u64;
+                            }
+                        }
+                        assert_eq!(read, count);
+                    })
+                })
+            }),
+        ));
+    }
+    for parallel in [false, true] {
+        let suffix = if parallel { "_par" } else { "" };
+        let p = Arc::clone(&pool);
+        steps.push((
+            format!("fjall{suffix}"),
+            Box::new(move || {
+                timed(|| {
+                    p.install(|| {
+                        let (_ks, part) = open_fjall(&logs.fjall);
+                        assert_eq!(fjall_read_all(&part, parallel), count);
+                    })
+                })
+            }),
+        ));
+        let p = Arc::clone(&pool);
+        steps.push((
+            format!("raft_log{suffix}"),
+            Box::new(move || {
+                timed(|| {
+                    p.install(|| {
+                        let log = open_raft_log(&logs.raft_log);
+                        assert_eq!(raft_log_read_all(&log, count, parallel), count);
+                    })
+                })
+            }),
+        ));
+    }
+    let mut group = c.benchmark_group("recovery");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(count));
+    bench_steps(&mut group, count, &mut steps);
+    group.finish();
+    let rounds = env_u64("PLOG_RAFT_BENCH_RECOVERY_ROUNDS", 3) as usize;
+    interleaved(&format!("recovery/{count}"), rounds.max(1), &mut steps);
+}
+
 fn read_1000(c: &mut Criterion) {
-    let logs = million();
+    if !selected("read") {
+        return;
+    }
+    let logs = logs();
+    let count = logs.count;
+    // Ranges spread over the log, the same sequence for everyone.
+    let starts: Arc<Vec<u64>> = Arc::new(
+        (0..64u64)
+            .map(|k| 1 + (k * 15_485_863) % (count - 1000))
+            .collect(),
+    );
+    let mut steps: Vec<(String, Step)> = Vec::new();
+
+    let pool = two_threads();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    let mut store = PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
+    let (mut k, s) = (0, Arc::clone(&starts));
+    steps.push((
+        "plog_raft".into(),
+        Box::new(move || {
+            let start = s[k % s.len()];
+            k += 1;
+            timed(|| {
+                let entries = pool.install(|| {
+                    rt.block_on(store.try_get_log_entries(start..start + 1000))
+                        .unwrap()
+                });
+                assert_eq!(entries.len(), 1000);
+            })
+        }),
+    ));
+
+    let (ks, part) = open_fjall(&logs.fjall);
+    let (mut k, s) = (0, Arc::clone(&starts));
+    steps.push((
+        "fjall".into(),
+        Box::new(move || {
+            let start = s[k % s.len()];
+            k += 1;
+            let _keyspace = &ks;
+            timed(|| {
+                let entries: Vec<E> = part
+                    .range(start.to_be_bytes()..(start + 1000).to_be_bytes())
+                    .map(|kv| decode(&kv.unwrap().1))
+                    .collect();
+                assert_eq!(entries.len(), 1000);
+            })
+        }),
+    ));
+
+    let log = open_raft_log(&logs.raft_log);
+    let (mut k, s) = (0, Arc::clone(&starts));
+    steps.push((
+        "raft_log".into(),
+        Box::new(move || {
+            let start = s[k % s.len()];
+            k += 1;
+            timed(|| {
+                let entries: Vec<E> = log
+                    .read(start, start + 1000)
+                    .map(|r| decode(&r.unwrap().1))
+                    .collect();
+                assert_eq!(entries.len(), 1000);
+            })
+        }),
+    ));
+
     let mut group = c.benchmark_group("read_1000");
     group
         .sample_size(30)
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(1000));
-    // Ranges spread over the log, the same sequence for everyone.
-    let starts: Vec<u64> = (0..64u64)
-        .map(|k| 1 + (k * 15_485_863) % (ONE_MILLION - 1000))
-        .collect();
-
-    let mut store = PlogLogStore::<Config>::open(&logs.plog, Options::default()).unwrap();
-    let mut k = 0;
-    group.bench_function("plog_raft", |b| {
-        b.iter(|| {
-            let start = starts[k % starts.len()];
-            k += 1;
-            let entries = rt
-                .block_on(store.try_get_log_entries(start..start + 1000))
-                .unwrap();
-            assert_eq!(entries.len(), 1000);
-        })
-    });
-    drop(store);
-
-    let (ks, part) = open_fjall(&logs.fjall);
-    let mut k = 0;
-    group.bench_function("fjall", |b| {
-        b.iter(|| {
-            let start = starts[k % starts.len()];
-            k += 1;
-            let entries: Vec<Entry<Config>> = part
-                .range(start.to_be_bytes()..(start + 1000).to_be_bytes())
-                .map(|kv| serde_json::from_slice(&kv.unwrap().1).unwrap())
-                .collect();
-            assert_eq!(entries.len(), 1000);
-        })
-    });
-    drop((part, ks));
-
-    let log = open_raft_log(&logs.raft_log);
-    let mut k = 0;
-    group.bench_function("raft_log", |b| {
-        b.iter(|| {
-            let start = starts[k % starts.len()];
-            k += 1;
-            let entries: Vec<Entry<Config>> = log
-                .read(start, start + 1000)
-                .map(|r| serde_json::from_slice(&r.unwrap().1).unwrap())
-                .collect();
-            assert_eq!(entries.len(), 1000);
-        })
-    });
+    bench_steps(&mut group, count, &mut steps);
     group.finish();
+    let rounds = env_u64("PLOG_RAFT_BENCH_ROUNDS", 200) as usize;
+    interleaved("read_1000", rounds.max(1), &mut steps);
 }
 
-criterion_group!(benches, append_flush, recovery, read_1000);
+/// The operations of the sustained run, for each store.
+trait Sustained {
+    fn append(&mut self, entries: Vec<E>);
+    /// Purge entries up to `index` (inclusive), durably.
+    fn purge(&mut self, index: u64);
+    /// Remove entry `index` and every later one, durably.
+    fn truncate(&mut self, index: u64);
+}
+
+impl Sustained for PlogLogStore<Eng> {
+    fn append(&mut self, entries: Vec<E>) {
+        plog_append(self, entries);
+    }
+    fn purge(&mut self, index: u64) {
+        self.purge_to(log_id(index)).unwrap();
+    }
+    fn truncate(&mut self, index: u64) {
+        self.truncate_from(index).unwrap();
+    }
+}
+
+/// fjall, with the index range it holds.
+struct FjallLog {
+    ks: fjall::Keyspace,
+    part: fjall::PartitionHandle,
+    first: u64,
+    next: u64,
+}
+
+impl Sustained for FjallLog {
+    fn append(&mut self, entries: Vec<E>) {
+        fjall_append(&self.ks, &self.part, &entries);
+        self.next = entries.last().map_or(self.next, |e| e.log_id.index + 1);
+    }
+    fn purge(&mut self, index: u64) {
+        let mut batch = self.ks.batch();
+        for i in self.first..=index {
+            batch.remove(&self.part, i.to_be_bytes());
+        }
+        batch.commit().unwrap();
+        self.ks.persist(fjall::PersistMode::SyncData).unwrap();
+        self.first = index + 1;
+    }
+    fn truncate(&mut self, index: u64) {
+        let mut batch = self.ks.batch();
+        for i in index..self.next {
+            batch.remove(&self.part, i.to_be_bytes());
+        }
+        batch.commit().unwrap();
+        self.ks.persist(fjall::PersistMode::SyncData).unwrap();
+        self.next = index;
+    }
+}
+
+impl Sustained for raft_log::RaftLog<RlTypes> {
+    fn append(&mut self, entries: Vec<E>) {
+        raft_log_append(self, &entries);
+    }
+    fn purge(&mut self, index: u64) {
+        RaftLogWriter::purge(self, (1, index)).unwrap();
+        raft_log_flush(self);
+    }
+    fn truncate(&mut self, index: u64) {
+        RaftLogWriter::truncate(self, index).unwrap();
+        raft_log_flush(self);
+    }
+}
+
+/// The process's bytes written to storage so far (`write_bytes` of
+/// `/proc/self/io`: counted when pages are dirtied, so buffered writes that
+/// are still in the page cache count too).
+fn write_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn du(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for item in std::fs::read_dir(dir).unwrap() {
+        let item = item.unwrap();
+        let meta = item.metadata().unwrap();
+        total += if meta.is_dir() {
+            du(&item.path())
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    total
+}
+
+/// Runs the sustained workload of `total` entries on `store`; returns the
+/// seconds it took and the bytes it wrote.
+fn sustained_run(store: &mut impl Sustained, total: u64) -> (f64, u64) {
+    const BATCH: u64 = 64;
+    let before = write_bytes();
+    let started = Instant::now();
+    let mut next = 1u64;
+    let mut appended = 0u64;
+    while appended < total {
+        let entries = batch(next, BATCH);
+        store.append(entries);
+        next += BATCH;
+        appended += BATCH;
+        if appended / 100_000 != (appended - BATCH) / 100_000 && next > 10_001 {
+            store.purge(next - 10_001);
+        }
+        if appended / 250_000 != (appended - BATCH) / 250_000 {
+            next -= 1000;
+            store.truncate(next);
+        }
+    }
+    (started.elapsed().as_secs_f64(), write_bytes() - before)
+}
+
+fn sustained(_: &mut Criterion) {
+    // The recovery and read groups, which run before this one, are done.
+    remove_logs();
+    if !selected("sustained") {
+        return;
+    }
+    let total = env_u64("PLOG_RAFT_BENCH_SUSTAINED", 1_000_000);
+    let root = tempfile::tempdir_in(bench_root()).unwrap();
+    // What building the entries costs (part of every store's time).
+    let started = Instant::now();
+    let mut built = 0;
+    for first in (1..=total).step_by(64) {
+        built += batch(first, 64).len();
+    }
+    let build = started.elapsed().as_secs_f64();
+    println!(
+        "sustained/{total}: building {built} entries alone takes {build:.2} s (included below)"
+    );
+    let report = |name: &str, (secs, bytes): (f64, u64), dir: &Path| {
+        println!(
+            "sustained/{total}/{name}: {secs:.2} s, {:.0} entries/s, {:.0} MB written (write_bytes), {:.0} MB on disk at the end",
+            total as f64 / secs,
+            bytes as f64 / 1e6,
+            du(dir) as f64 / 1e6
+        );
+    };
+    let dir = root.path().join("plog");
+    let mut store = PlogLogStore::<Eng>::open(&dir, Options::default()).unwrap();
+    let result = sustained_run(&mut store, total);
+    drop(store);
+    report("plog_raft", result, &dir);
+
+    let dir = root.path().join("fjall");
+    let (ks, part) = open_fjall(&dir);
+    let mut log = FjallLog {
+        ks,
+        part,
+        first: 1,
+        next: 1,
+    };
+    let result = sustained_run(&mut log, total);
+    drop(log);
+    report("fjall", result, &dir);
+
+    let dir = root.path().join("raft-log");
+    let mut log = open_raft_log(&dir);
+    let result = sustained_run(&mut log, total);
+    drop(log);
+    report("raft_log", result, &dir);
+}
+
+criterion_group!(benches, append_flush, recovery, read_1000, sustained);
 criterion_main!(benches);

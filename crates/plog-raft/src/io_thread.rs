@@ -20,7 +20,7 @@ pub(crate) struct Record {
     /// The first index of its segment (the segment's key and name).
     pub segment: u64,
     pub index: u64,
-    pub payload: Arc<[u8]>,
+    pub payload: Arc<Vec<u8>>,
 }
 
 /// What the I/O thread is asked to do.
@@ -272,7 +272,7 @@ fn truncate<C: RaftTypeConfig>(
         None => None,
         Some(i) => {
             let pieces = crate::read::plan_unclamped(&log, i, i + 1);
-            match crate::read::load::<C>(&pieces) {
+            match crate::read::load::<C>(&pieces, true) {
                 Ok(mut entries) => entries
                     .pop()
                     .map(|e| openraft::RaftLogId::get_log_id(&e).clone()),

@@ -15,6 +15,7 @@ const SEGMENT_BYTES: u64 = 700;
 fn options() -> Options {
     Options {
         segment_bytes: SEGMENT_BYTES,
+        ..Options::default()
     }
 }
 
@@ -196,4 +197,54 @@ fn segment_from_another_log_is_refused() {
     std::fs::copy(&extra, mixed.path().join(extra.file_name().unwrap())).unwrap();
     let err = refused(mixed.path());
     assert!(matches!(&err, RaftLogError::Gap { .. }), "{err:?}");
+}
+
+/// A record whose hash changes on disk after the open (the payload intact,
+/// so it still decodes to the right entry): a store with
+/// `Options::verify_reads` refuses to read it and names the entry; a store
+/// without it (the default: every record was verified at open) returns the
+/// entry, whose structure, index and log id still check.
+#[test]
+fn verify_reads_catches_a_change_after_open() {
+    use openraft::RaftLogReader;
+    use std::os::unix::fs::FileExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 10, 1, 1 << 20, 10);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for verify_reads in [true, false] {
+        let options = Options {
+            verify_reads,
+            ..Options::default()
+        };
+        let mut store = PlogLogStore::<Config>::open(dir.path(), options).unwrap();
+        let segment = segments(dir.path()).remove(0);
+        let bytes = std::fs::read(&segment).unwrap();
+        let record = Walker::new(&bytes)
+            .find_map(|s| match s {
+                Step::Record(r) if r.index() == 5 => Some(r.offset()),
+                _ => None,
+            })
+            .unwrap();
+        // The first byte of the record's hash (after its index and length).
+        let at = record + 16;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap();
+        file.write_all_at(&[bytes[at as usize] ^ 1], at).unwrap();
+        let read = rt.block_on(store.try_get_log_entries(1..11));
+        if verify_reads {
+            let err = read.expect_err("a read of a changed record with verify_reads");
+            assert!(err.to_string().contains("entry 5"), "{err}");
+        } else {
+            let entries = read.unwrap();
+            let indices: Vec<u64> = entries.iter().map(|e| e.log_id.index).collect();
+            assert_eq!(indices, (1..11).collect::<Vec<_>>());
+        }
+        file.write_all_at(&[bytes[at as usize]], at).unwrap();
+        drop(store);
+    }
 }

@@ -121,6 +121,7 @@ fn entry() {
     rt.block_on(async move {
         let options = Options {
             segment_bytes: SEGMENT_BYTES,
+            ..Options::default()
         };
         let mut store = PlogLogStore::<Config>::open(&dir, options).unwrap();
         let state = store.get_log_state().await.unwrap();

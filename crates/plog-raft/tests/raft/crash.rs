@@ -118,6 +118,7 @@ fn sigkill_during_append_truncate_purge_and_vote() {
             dir.path(),
             Options {
                 segment_bytes: child::SEGMENT_BYTES,
+                ..Options::default()
             },
         )
         .unwrap_or_else(|e| panic!("{ctx}: reopen refused: {e}"));

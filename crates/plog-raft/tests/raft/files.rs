@@ -23,7 +23,14 @@ pub fn fill(store: &mut PlogLogStore<Config>, indices: std::ops::Range<u64>, ter
 /// A closed log in `dir` with entries `1..=last` of term `term`, in
 /// segments of `segment_bytes`, appended in batches of `batch`.
 pub fn build(dir: &Path, last: u64, term: u64, segment_bytes: u64, batch: u64) {
-    let mut store = PlogLogStore::<Config>::open(dir, Options { segment_bytes }).unwrap();
+    let mut store = PlogLogStore::<Config>::open(
+        dir,
+        Options {
+            segment_bytes,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let mut next = 1;
     while next <= last {
         let end = (next + batch).min(last + 1);

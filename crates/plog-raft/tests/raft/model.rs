@@ -37,7 +37,10 @@ proptest! {
     #[test]
     fn store_matches_the_oracle(ops in proptest::collection::vec(op(), 1..30), segment_bytes in 200u64..3000) {
         let dir = scratch_dir();
-        let options = Options { segment_bytes };
+        let options = Options {
+            segment_bytes,
+            ..Options::default()
+        };
         let mut store = PlogLogStore::<Config>::open(dir.path(), options).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         // The oracle: index -> (term, uid), and the purged index.

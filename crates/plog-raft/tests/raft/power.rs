@@ -12,7 +12,10 @@ use crate::files::{build, copy_dir, fill, scratch_dir, segments};
 use crate::support::Config;
 
 fn check_every_cut(dir: &Path, flushed: u64, segment_bytes: u64) {
-    let options = Options { segment_bytes };
+    let options = Options {
+        segment_bytes,
+        ..Options::default()
+    };
     let last = segments(dir).pop().unwrap();
     let full = std::fs::read(&last).unwrap();
     // Where the last flushed entry ends in the last segment (0 when the
@@ -73,6 +76,7 @@ fn cut_inside_the_last_segment() {
         dir.path(),
         Options {
             segment_bytes: 1 << 20,
+            ..Options::default()
         },
     )
     .unwrap();
@@ -87,8 +91,14 @@ fn cut_a_new_last_segment_from_its_first_byte() {
     build(dir.path(), 30, 1, 600, 4);
     // The unflushed entries start a segment of their own (every open starts
     // a new segment), whose creation a power loss may cut as well.
-    let mut store =
-        PlogLogStore::<Config>::open(dir.path(), Options { segment_bytes: 600 }).unwrap();
+    let mut store = PlogLogStore::<Config>::open(
+        dir.path(),
+        Options {
+            segment_bytes: 600,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     fill(&mut store, 31..36, 1);
     drop(store);
     check_every_cut(dir.path(), 30, 600);

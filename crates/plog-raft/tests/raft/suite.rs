@@ -35,7 +35,10 @@ fn openraft_suite_default_segments() {
 #[test]
 fn openraft_suite_tiny_segments() {
     Suite::test_all(Builder {
-        options: Options { segment_bytes: 200 },
+        options: Options {
+            segment_bytes: 200,
+            verify_reads: true,
+        },
     })
     .unwrap_or_else(|e| panic!("openraft's suite failed: {e}"));
 }
