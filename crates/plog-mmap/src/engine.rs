@@ -592,9 +592,16 @@ pub(crate) fn run_ordered<'a, W, S>(
             batch.process(work, LargePayloads::OnThisThread);
             order.hand_on(turn, batch, &mut spare);
             std::mem::forget(stop_on_unwind);
+            // A thread that hands on parked batches gets their vectors: keep
+            // a few, or the thread that parks would allocate new ones while
+            // this one's pile grew with the log.
+            spare.truncate(SPARE_PER_THREAD);
         }
     });
 }
+
+/// Emptied batches a thread of [`run_ordered`] keeps for reuse.
+const SPARE_PER_THREAD: usize = 2;
 
 /// How many processed batches may wait for their turn in a
 /// [`run_ordered`] on `threads` threads before a thread waits instead of
