@@ -311,6 +311,29 @@ fn view_in<'c>(copy: &'c [u8], records: &[Record<'_>], record: &Record<'_>) -> O
     (copied.payload_len() == record.payload_len()).then_some(copied)
 }
 
+/// The records among `records` whose payload's BLAKE3 differs from the hash
+/// in their header, as `(position in records, finding)` in order: the check
+/// every pass of this crate makes, many payloads side by side in SIMD lanes
+/// (plog-hash), on the calling thread. Spread a long slice over threads
+/// with `par_chunks`.
+///
+/// ```
+/// let mut bytes = plog_format::MAGIC.to_vec();
+/// for index in 1..=3 {
+///     plog_format::encode_record_to_vec(index, b"payload", &mut bytes);
+/// }
+/// bytes[plog_format::MAGIC.len() + 16] ^= 1; // the first record's stored hash
+/// let records: Vec<_> = plog_mmap::Records::new(&bytes).collect();
+/// let mismatches = plog_mmap::hash_mismatches(&records);
+/// assert_eq!(mismatches.len(), 1);
+/// assert_eq!((mismatches[0].0, mismatches[0].1.index()), (0, Some(1)));
+/// ```
+pub fn hash_mismatches(records: &[Record<'_>]) -> Vec<(usize, Corruption)> {
+    let mut mismatches = Vec::new();
+    hash_records(records, LargePayloads::OnThisThread, &mut mismatches);
+    mismatches
+}
+
 /// How a batch hashes a payload of [`PARALLEL_HASH_MIN`] or more.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum LargePayloads {

@@ -150,6 +150,7 @@ mod walk;
 use std::ops::ControlFlow;
 
 pub use decode::decode_json;
+pub use engine::hash_mismatches;
 pub use error::{FileChanged, OpenError, ReadError, ReplayError};
 pub use options::{
     DEFAULT_LIST_LIMIT, Parallelism, Progress, RecoveryMode, ReplayOptions, VerifyOptions,

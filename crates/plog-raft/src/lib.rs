@@ -50,10 +50,10 @@
 //! `try_get_log_entries` finds the first record of the range through the
 //! in-memory offsets (no record before it is read), reads the range's bytes
 //! in one `pread` per segment, checks each record's structure and index,
-//! and decodes the entries on the rayon pool, checking that each entry's
-//! log id has the record's index. Records are not hashed again by default:
-//! each one was verified at open or written from memory by this store (see
-//! [`Options::verify_reads`]).
+//! verifies their hashes (many side by side in SIMD lanes, plog-hash) and
+//! decodes the entries on the rayon pool, checking that each entry's log id
+//! has the record's index. [`Options::verify_reads`] (on by default) can
+//! turn the hashing off for a store that trusts its medium.
 //!
 //! # Open is recovery
 //!
@@ -121,14 +121,14 @@ pub struct Options {
     /// recovery verifies segments in parallel.
     pub segment_bytes: u64,
     /// Whether `try_get_log_entries` checks every record's BLAKE3 hash
-    /// again (default `false`). Every record a store holds was verified
-    /// once already: at open (recovery hashes every record of every
-    /// segment) or when this store wrote it from memory. Reads always check
-    /// each record's structure, that its index is the one asked for, and
-    /// that its payload decodes to an entry of that index; hashing again
-    /// only guards against the file being changed under the open store
-    /// (by another program or the medium), at about a tenth of the cost of
-    /// decoding an engenho-sized entry.
+    /// again (default `true`). Every record a store holds was verified once
+    /// already (at open, or written from memory by this store), but the
+    /// bytes are read again from the file, where another program or the
+    /// medium may have changed them since: a replicated log must not serve
+    /// an entry that is not the one made durable. Reads always check each
+    /// record's structure, that its index is the one asked for, and that
+    /// its payload decodes to an entry of that index; the hashing costs
+    /// about 3 % of decoding an engenho-sized entry. `false` skips it.
     pub verify_reads: bool,
 }
 
@@ -136,7 +136,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             segment_bytes: 64 << 20,
-            verify_reads: false,
+            verify_reads: true,
         }
     }
 }

@@ -123,17 +123,13 @@ where
                     pos += record.encoded_len() as usize;
                     records.push(record);
                 }
+                if verify && let Some(bad) = crate::scan::first_hash_mismatch(&records) {
+                    return Err(format!("entry {}: {bad}", bad.index().unwrap_or(0)));
+                }
                 let decoded: Vec<C::Entry> = records
                     .par_iter()
                     .with_min_len(PARALLEL_MIN)
-                    .map(|record| {
-                        if verify {
-                            record
-                                .verify()
-                                .map_err(|e| format!("entry {}: {e}", record.index()))?;
-                        }
-                        decode::<C>(record.index(), record.payload())
-                    })
+                    .map(|record| decode::<C>(record.index(), record.payload()))
                     .collect::<Result<_, String>>()?;
                 entries.extend(decoded);
             }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plog_format::{HEADER_LEN, Record, Step, TornTail, Walker};
+use plog_format::{Corruption, HEADER_LEN, Record, Step, TornTail, Walker};
 use rayon::prelude::*;
 
 use crate::RaftLogError;
@@ -78,18 +78,14 @@ pub(crate) fn scan_bytes(
             Step::Torn(t) => torn = Some(t),
         }
     }
-    // Hash every payload across the pool; report the first failure in file
-    // order.
-    if let Some(bad) = records.par_iter().find_first(|r| !r.hash_matches()) {
-        let detail = bad
-            .verify()
-            .err()
-            .map_or_else(|| "hash mismatch".to_owned(), |c| c.to_string());
+    // Hash every payload across the pool (many side by side in SIMD lanes
+    // per task); report the first failure in file order.
+    if let Some(bad) = first_hash_mismatch(&records) {
         return Err(RaftLogError::Corrupt {
             segment: path.to_path_buf(),
             offset: bad.offset(),
-            index: Some(bad.index()),
-            detail,
+            index: bad.index(),
+            detail: bad.to_string(),
         });
     }
     let mut offsets = Vec::with_capacity(records.len());
@@ -129,6 +125,20 @@ pub(crate) fn scan_bytes(
         torn,
         first_payload: records.first().map(|r| r.payload().to_vec()),
         last_payload: records.last().map(|r| r.payload().to_vec()),
+    })
+}
+
+/// Records per rayon task when hashing.
+const HASH_CHUNK: usize = 256;
+
+/// The first record of `records` (in order) whose payload does not match its
+/// stored hash, hashed across the rayon pool.
+pub(crate) fn first_hash_mismatch(records: &[Record<'_>]) -> Option<Corruption> {
+    records.par_chunks(HASH_CHUNK).find_map_first(|chunk| {
+        plog_mmap::hash_mismatches(chunk)
+            .into_iter()
+            .next()
+            .map(|(_, corruption)| corruption)
     })
 }
 
