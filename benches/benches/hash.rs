@@ -42,7 +42,7 @@
 //! and `hash_many`'s fraction of the ceiling's speed.
 #![allow(missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
@@ -238,11 +238,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
 }
 
 fn main() {
-    let out: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
-    let mut c = Criterion::default()
-        .output_directory(&out)
-        .configure_from_args();
-    let since = SystemTime::now();
+    let (mut c, out, since) = plog_benches::criterion_run();
     eprintln!(
         "plog-hash backend: {} (detected {})",
         default_backend(),

@@ -37,7 +37,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
@@ -354,11 +354,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
 }
 
 fn main() {
-    let out: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
-    let mut c = Criterion::default()
-        .output_directory(&out)
-        .configure_from_args();
-    let since = SystemTime::now();
+    let (mut c, out, since) = plog_benches::criterion_run();
     let dir = tempfile::tempdir().unwrap();
     bench_s(&mut c, dir.path());
     if std::env::var_os("PLOG_BENCH_SKIP_L").is_none() {

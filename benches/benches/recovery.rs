@@ -48,7 +48,7 @@
 //! `PLOG_BENCH_SKIP_E1M=1` to skip E1M.
 #![allow(missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -233,11 +233,7 @@ fn report_ratios(out: &Path, since: SystemTime) {
 }
 
 fn main() {
-    let out: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
-    let mut c = Criterion::default()
-        .output_directory(&out)
-        .configure_from_args();
-    let since = SystemTime::now();
+    let (mut c, out, since) = plog_benches::criterion_run();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let records = env_u64("PLOG_BENCH_E_RECORDS", DEFAULT_E_RECORDS);
     let path = dir.path().join("e.plog");

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -75,6 +75,18 @@ pub fn median_ns(out: &Path, since: SystemTime, group: &str, name: &str) -> Opti
     }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     json["median"]["point_estimate"].as_f64()
+}
+
+/// The start of a bench that prints its own table of ratios: criterion
+/// configured from the command line and writing under the workspace's
+/// `target/criterion` (returned, for [`median_ns`]), and the time the run
+/// started (what [`median_ns`] needs to ignore older runs' figures).
+pub fn criterion_run() -> (criterion::Criterion, PathBuf, SystemTime) {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let criterion = criterion::Criterion::default()
+        .output_directory(&out)
+        .configure_from_args();
+    (criterion, out, SystemTime::now())
 }
 
 /// Prints one line of a bench's closing table of ratios: `label`, the ratio
