@@ -771,19 +771,11 @@ impl<O> Default for Slot<'_, O> {
 
 impl<'a, O> Slot<'a, O> {
     fn put(&self, batch: Batch<'a, O>) {
-        // A poisoned lock only means a task panicked; the panic is raised
-        // again by the scope.
-        *self
-            .batch
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(batch);
+        *lock(&self.batch) = Some(batch);
     }
 
     fn take(&self) -> Option<Batch<'a, O>> {
-        self.batch
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+        lock(&self.batch).take()
     }
 }
 
