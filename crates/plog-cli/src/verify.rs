@@ -366,6 +366,8 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         } else {
             MapPolicy::Auto
         },
+        // One pass per file: the mapping's pages go as they are verified.
+        release_behind: true,
         ..OpenOptions::default()
     };
     let verify = VerifyOptions {

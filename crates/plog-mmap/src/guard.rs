@@ -76,6 +76,11 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
 /// outside plog's mappings are handed. Set once, before the handler can run.
 static PREVIOUS: OnceLock<Previous> = OnceLock::new();
 
+/// The page size (known once a mapping is registered).
+pub(crate) fn page_size() -> usize {
+    PAGE_SIZE.load(Ordering::Relaxed)
+}
+
 /// Whether plog's handler is installed (`false` when `sigaction` failed:
 /// then nothing is mapped, see [`register`]).
 static INSTALLED: OnceLock<bool> = OnceLock::new();

@@ -158,7 +158,8 @@ pub use options::{
 pub use replay::Replayed;
 pub use report::VerifyReport;
 pub use source::{
-    DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, Refresh, SEQUENTIAL_ADVICE_MIN_LEN,
+    DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, RELEASE_STEP, Refresh,
+    SEQUENTIAL_ADVICE_MIN_LEN,
 };
 pub use walk::Walk;
 
@@ -214,6 +215,7 @@ impl Log {
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
         let mut reporter = Reporter::new(self.len(), options);
+        let mut release = self.release_behind();
         engine::run(
             self.walk_data(),
             &options.parallelism,
@@ -223,15 +225,15 @@ impl Log {
                 if let Some(progress) = &options.progress {
                     progress.reached(batch.end);
                 }
-                if let Some(run) = batch.all_valid()
-                    && reporter.valid_run(run)
-                {
-                    return ControlFlow::Continue(());
+                let all_valid = batch.all_valid().is_some_and(|run| reporter.valid_run(run));
+                if !all_valid {
+                    let _ = batch.events(|event| {
+                        reporter.event(&event);
+                        ControlFlow::Continue(())
+                    });
                 }
-                batch.events(|event| {
-                    reporter.event(&event);
-                    ControlFlow::Continue(())
-                })
+                release.reached(batch.end);
+                ControlFlow::Continue(())
             },
         );
         if let Some(progress) = &options.progress {
@@ -317,6 +319,7 @@ impl Log {
         };
         let mut flow = ControlFlow::Continue(());
         let mut changed = false;
+        let mut release = self.release_behind();
         engine::run_local(
             walk,
             parallelism,
@@ -329,6 +332,7 @@ impl Log {
                 } else {
                     sink(batch)
                 };
+                release.reached(batch.end);
                 flow
             },
         );

@@ -209,18 +209,21 @@ impl Log {
     {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
+        let mut release = self.release_behind();
         engine::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
             |batch| {
-                judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
+                let flow = judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
                     for (index, value) in entries.drain(..) {
                         apply(index, value)?;
                     }
                     ControlFlow::Continue(())
-                })
+                });
+                release.reached(batch.end);
+                flow
             },
         );
         judge.finish(self)
@@ -238,12 +241,17 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
+        let mut release = self.release_behind();
         engine::run(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            |batch| judge.batch(batch, deliver),
+            |batch| {
+                let flow = judge.batch(batch, deliver);
+                release.reached(batch.end);
+                flow
+            },
         );
         judge.finish(self)
     }

@@ -20,6 +20,10 @@ pub const DEFAULT_MIN_MAP_LEN: u64 = 64 * 1024;
 /// (`madvise(MADV_SEQUENTIAL)`: aggressive read-ahead, pages freed behind).
 pub const SEQUENTIAL_ADVICE_MIN_LEN: u64 = 4 * 1024 * 1024;
 
+/// How far a pass with [`OpenOptions::release_behind`] gets between two
+/// releases of the pages behind it.
+pub const RELEASE_STEP: u64 = 8 * 1024 * 1024;
+
 /// Whether [`Log::open_with`] may memory-map a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MapPolicy {
@@ -54,6 +58,18 @@ pub struct OpenOptions {
     /// with [`OpenError::TooLarge`] instead of growing a buffer without end
     /// (`/dev/zero` never ends).
     pub read_limit: Option<u64>,
+    /// For a log read once from start to end (`plog verify`, bulk checks):
+    /// each pass drops the pages it has finished with from this process's
+    /// page tables as it goes, in steps of [`RELEASE_STEP`]
+    /// (`madvise(MADV_DONTNEED)`; the kernel's page cache keeps them, and
+    /// the bytes read are the file's as before). The mapping's resident
+    /// memory then stays at a few MiB on a file of any length, and the cost
+    /// of unmapping its pages (about a tenth of a pass over a file in the
+    /// page cache) is paid by the pass's threads along the way instead of by
+    /// one thread when the `Log` is dropped. The price: a later pass over
+    /// the same `Log` faults the pages in again. Default `false`; no effect
+    /// on a log that is read rather than mapped.
+    pub release_behind: bool,
 }
 
 impl Default for OpenOptions {
@@ -62,6 +78,7 @@ impl Default for OpenOptions {
             map: MapPolicy::Auto,
             min_map_len: DEFAULT_MIN_MAP_LEN,
             read_limit: None,
+            release_behind: false,
         }
     }
 }
@@ -309,6 +326,17 @@ impl Log {
         })
     }
 
+    /// What a pass calls as it finishes with the bytes before an offset:
+    /// releases them when the log was opened with
+    /// [`OpenOptions::release_behind`] (does nothing otherwise).
+    pub(crate) fn release_behind(&self) -> ReleaseBehind<'_> {
+        let map = match &self.backing {
+            Backing::Mapped(mapping) if self.options.release_behind => Some(&mapping.map),
+            _ => None,
+        };
+        ReleaseBehind { map, released: 0 }
+    }
+
     /// The file's length in bytes, as seen.
     #[inline]
     pub fn len(&self) -> u64 {
@@ -490,6 +518,54 @@ fn read_limited(
         });
     }
     Ok(bytes)
+}
+
+/// A pass's progress through a mapping whose pages it releases behind it
+/// (see [`OpenOptions::release_behind`]).
+pub(crate) struct ReleaseBehind<'l> {
+    /// The mapping, when its pages are to be released.
+    map: Option<&'l Mmap>,
+    /// Pages before this offset were released (a page boundary).
+    released: usize,
+}
+
+impl ReleaseBehind<'_> {
+    /// The pass is done with every byte before `offset`: once that is
+    /// [`RELEASE_STEP`] past the last release, the whole pages in between
+    /// leave the page tables. (The page holding `offset` stays: bytes after
+    /// it are still to be read.)
+    pub(crate) fn reached(&mut self, offset: u64) {
+        let Some(map) = self.map else {
+            return;
+        };
+        let page = guard::page_size();
+        let done = usize::try_from(offset).unwrap_or(usize::MAX).min(map.len());
+        let end = done - done % page;
+        if end.saturating_sub(self.released) < RELEASE_STEP as usize {
+            return;
+        }
+        release_pages(map, self.released, end - self.released);
+        self.released = end;
+    }
+}
+
+/// Drops `len` bytes of `map` from `offset` (whole pages) from the page
+/// tables; the next read of them faults them in again from the page cache.
+#[allow(unsafe_code)]
+fn release_pages(map: &Mmap, offset: usize, len: usize) {
+    // SAFETY: `MADV_DONTNEED` is unsafe in general because, on a private or
+    // anonymous mapping, it replaces modified pages with zeros or the file's
+    // bytes. This mapping is a shared, read-only mapping of a file
+    // (`map_file`): it holds no page of its own, and a released page reads,
+    // when touched again, the file's bytes from the page cache, exactly what
+    // it read before (a file changed meanwhile is the case `map_file`
+    // already covers; a page past a truncation raises SIGBUS, which the
+    // guard turns into zeros and a "changed" error, as for any page). Pages
+    // that the guard replaced with anonymous zero pages read zeros again.
+    // The range is inside the mapping (`offset + len <= map.len()`, checked
+    // by memmap2 too). Advice only: an error changes memory use, not what
+    // is read, so it is ignored.
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
 }
 
 /// Maps the first `len` bytes of a regular file read-only and registers the

@@ -117,7 +117,7 @@ fn trials(seed: u64) {
     let mapped = OpenOptions {
         map: MapPolicy::Auto,
         min_map_len: 1,
-        read_limit: None,
+        ..OpenOptions::default()
     };
     // Each pass's result on the unchanged file, and how long it takes.
     std::fs::write(&path, &original).unwrap();

@@ -29,7 +29,7 @@ fn forced_map() -> OpenOptions {
     OpenOptions {
         map: MapPolicy::Auto,
         min_map_len: 1,
-        read_limit: None,
+        ..OpenOptions::default()
     }
 }
 
