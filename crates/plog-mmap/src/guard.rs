@@ -37,7 +37,8 @@
 //! inside its last page): that is why a pass also compares the file's
 //! length with the mapping's.
 //!
-//! This module and `source::map_file` hold all of plog-mmap's `unsafe` code.
+//! This module and `source.rs` (the mapping, the release of its pages) hold
+//! plog-mmap's `unsafe` code, with a prefetch hint in `walk.rs`.
 #![allow(unsafe_code)]
 
 use std::sync::OnceLock;

@@ -60,7 +60,8 @@
 //!
 //! Mapping a file, and the `SIGBUS` guard that keeps a mapping alive when
 //! its file shrinks, are plog-mmap's `unsafe` code (`source.rs`,
-//! `guard.rs`), private to this crate. What happens when another process
+//! `guard.rs`; the only other `unsafe` is a prefetch hint in `walk.rs`,
+//! which reads nothing), private to this crate. What happens when another process
 //! changes a mapped file:
 //!
 //! * **Appends** lie past the mapping's length, fixed at open: they are not
@@ -124,8 +125,9 @@
 //! files with `par_iter`. [`Parallelism::Threads`] builds a pool for one
 //! call; [`Parallelism::Pool`] uses the caller's.
 #![deny(missing_docs)]
-// The one exception is `source::map_file`, the memory map, with its SAFETY
-// contract; nothing else in the crate may use `unsafe`.
+// The exceptions, each with its SAFETY contract: the memory map and the
+// release of its pages (`source.rs`), the `SIGBUS` guard (`guard.rs`) and
+// the walk's prefetch hint (`walk.rs`); nothing else may use `unsafe`.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

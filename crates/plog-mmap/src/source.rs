@@ -1,6 +1,6 @@
 //! Opening a log: a read-only memory map of a regular file, or the bytes read
-//! into memory. With `guard.rs`, [`map_file`] holds plog-mmap's `unsafe`
-//! code.
+//! into memory. With `guard.rs`, [`map_file`] and [`release_pages`] hold
+//! plog-mmap's `unsafe` code (besides a prefetch hint in `walk.rs`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
