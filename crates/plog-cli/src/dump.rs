@@ -289,7 +289,12 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
             "dump: --follow needs a file to watch, found `-` (standard input)",
         ));
     }
-    let mut log = open_log(&args.path, &plog_mmap::OpenOptions::default())
+    // One pass over each part of the file: its pages go once dumped.
+    let open = plog_mmap::OpenOptions {
+        release_behind: true,
+        ..plog_mmap::OpenOptions::default()
+    };
+    let mut log = open_log(&args.path, &open)
         .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
     let stdout = io::stdout();
     let mut printer = Printer {

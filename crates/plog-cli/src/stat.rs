@@ -176,7 +176,12 @@ fn human_size(bytes: u64) -> String {
 
 /// Runs `plog stat`.
 pub fn run(args: StatArgs) -> Result<u8, CliError> {
-    let log = match open_log(&args.path, &plog_mmap::OpenOptions::default()) {
+    // One pass: the mapping's pages go once counted.
+    let open = plog_mmap::OpenOptions {
+        release_behind: true,
+        ..plog_mmap::OpenOptions::default()
+    };
+    let log = match open_log(&args.path, &open) {
         Ok(log) => log,
         Err(error) if args.json => {
             out::print_json(&out::JsonError::new(&args.path, error))?;
