@@ -294,8 +294,8 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         release_behind: true,
         ..plog_mmap::OpenOptions::default()
     };
-    let mut log = open_log(&args.path, &open)
-        .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+    let mut log =
+        open_log(&args.path, &open).map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
     let stdout = io::stdout();
     let mut printer = Printer {
         out: io::BufWriter::new(stdout.lock()),

@@ -181,8 +181,13 @@ pub(crate) fn scan_file(file: &File, path: &Path) -> Result<Summary, WriteError>
     let handle = file
         .try_clone()
         .map_err(|e| WriteError::io(path, "duplicate the log's file handle", e))?;
-    let log =
-        Log::from_file(handle, path, &OpenOptions::default()).map_err(|e| read_error(path, e))?;
+    // One pass, then the mapping is dropped: its pages go as they are
+    // verified rather than all at once on this thread when it is.
+    let options = OpenOptions {
+        release_behind: true,
+        ..OpenOptions::default()
+    };
+    let log = Log::from_file(handle, path, &options).map_err(|e| read_error(path, e))?;
     summarize(&log, path)
 }
 

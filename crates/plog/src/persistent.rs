@@ -372,14 +372,18 @@ impl PersistentLog {
         .map_err(PersistentLogError::from_replay)
     }
 
-    /// The locked file, mapped (or read when small).
+    /// The locked file, mapped (or read when small), for one pass: its
+    /// pages are released as the pass goes.
     fn open_reader(&self) -> Result<Log, PersistentLogError> {
         let handle = self
             .reader
             .try_clone()
             .map_err(|e| PersistentLogError::Io(format!("{}: {e}", self.path.display())))?;
-        Log::from_file(handle, &self.path, &OpenOptions::default())
-            .map_err(PersistentLogError::from_open)
+        let options = OpenOptions {
+            release_behind: true,
+            ..OpenOptions::default()
+        };
+        Log::from_file(handle, &self.path, &options).map_err(PersistentLogError::from_open)
     }
 
     /// engenho-store's replay rules (a torn tail ends it, any index is
