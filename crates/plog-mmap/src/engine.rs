@@ -39,7 +39,14 @@ pub(crate) const BATCH_COST: usize = 256 * 1024;
 pub(crate) const RECORD_COST: usize = 128;
 
 /// Batches per thread in flight ([`run`]) or in a window ([`run_local`]).
-pub(crate) const BATCHES_PER_THREAD: usize = 16;
+///
+/// Few enough that a batch is hashed soon after the walk fetched its lines
+/// (4 batches a thread: the window is 2 MiB at 2 threads, and the walk's
+/// lines are still in the caches when a thread hashes them); enough that a
+/// thread always finds a batch to take. With 16, `plog verify` of the
+/// engenho-shaped dataset spent about 4 % more CPU and wall time (session
+/// 5, `BENCHMARKS.md`).
+pub(crate) const BATCHES_PER_THREAD: usize = 4;
 
 /// Payloads at least this long are hashed with BLAKE3's own parallelism
 /// (`Hasher::update_rayon`) instead of on one thread.
