@@ -7,6 +7,8 @@
 //! * [`engenho_payload`], [`EngenhoEntry`] and [`write_engenho_log`]: a log
 //!   shaped like engenho-store's real Raft log (openraft entries carrying
 //!   Kubernetes objects, ~1.1 KB median payload), from a seed.
+//! * [`spawn_child`], [`wait_for_line`] and [`crash_seed`]: the child
+//!   processes of the crash tests (the test binary re-executed).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,10 +16,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod changing;
+mod child;
 mod engenho;
 mod rng;
 
 pub use changing::{FileChange, seeded};
+pub use child::{crash_seed, spawn_child, wait_for_line};
 pub use engenho::{
     BasicNode, ENGENHO_TERM_SPAN, EngenhoEntry, EntryPayload, JournalEntry, LeaderId, LogId,
     Membership, ResourceKey, engenho_entry, engenho_payload, write_engenho_log,

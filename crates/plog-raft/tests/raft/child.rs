@@ -10,14 +10,16 @@
 //! * `purging P` / `purged P`;
 //! * `voting V` / `voted V` (the vote's term).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::ffi::OsString;
+use std::io::{BufReader, Write};
+use std::process::{Child, ChildStdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::RaftLogStorage;
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Vote};
 use plog_raft::{Options, PlogLogStore};
+use plog_testdata::SplitMix64;
 
 use crate::support::{Config, Request};
 
@@ -30,51 +32,18 @@ const UID_VAR: &str = "PLOG_RAFT_CHILD_UID";
 /// cross and remove segments all the time.
 pub const SEGMENT_BYTES: u64 = 2048;
 
-/// xorshift64*: a tiny deterministic generator (seeds are printed).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// A child running the random operations on `dir`.
 pub fn spawn(dir: &std::path::Path, seed: u64, uid_base: u64) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child::entry", "--ignored", "--nocapture"])
-        .args(["--test-threads", "1", "-q"])
-        .env(MODE_VAR, "ops")
-        .env(DIR_VAR, dir)
-        .env(SEED_VAR, seed.to_string())
-        .env(UID_VAR, uid_base.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
-}
-
-/// Reads lines until one equals `line`; panics at end of output.
-pub fn wait_for_line(stdout: &mut BufReader<ChildStdout>, line: &str) {
-    let mut buf = String::new();
-    loop {
-        buf.clear();
-        let n = stdout.read_line(&mut buf).unwrap();
-        assert!(n > 0, "the child ended before printing {line:?}");
-        if buf.trim_end() == line {
-            return;
-        }
-    }
+    plog_testdata::spawn_child(
+        "child::entry",
+        [
+            (MODE_VAR, OsString::from("ops")),
+            (DIR_VAR, dir.as_os_str().to_owned()),
+            (SEED_VAR, seed.to_string().into()),
+            (UID_VAR, uid_base.to_string().into()),
+        ],
+        false,
+    )
 }
 
 /// The entry the crash test writes: its uid is the key.
@@ -113,7 +82,7 @@ fn entry() {
     };
     assert_eq!(mode, "ops");
     let dir = std::path::PathBuf::from(std::env::var_os(DIR_VAR).unwrap());
-    let mut rng = Rng(std::env::var(SEED_VAR).unwrap().parse().unwrap());
+    let mut rng = SplitMix64(std::env::var(SEED_VAR).unwrap().parse().unwrap());
     let mut uid: u64 = std::env::var(UID_VAR).unwrap().parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

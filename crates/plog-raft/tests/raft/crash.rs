@@ -13,8 +13,9 @@ use openraft::RaftLogReader;
 use openraft::storage::RaftLogStorage;
 use plog_raft::{Options, PlogLogStore};
 
-use crate::child::{self, Rng, uid_of};
+use crate::child::{self, uid_of};
 use crate::support::Config;
+use plog_testdata::{SplitMix64, wait_for_line};
 
 /// What the parent knows must (or must not) be in the log.
 #[derive(Default)]
@@ -75,18 +76,8 @@ impl Model {
 #[test]
 fn sigkill_during_append_truncate_purge_and_vote() {
     const ROUNDS: u64 = 110;
-    let seed = std::env::var("PLOG_RAFT_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: {seed} (set PLOG_RAFT_CRASH_SEED to replay)");
-    let mut rng = Rng(seed);
+    let seed = plog_testdata::crash_seed("PLOG_RAFT_CRASH_SEED");
+    let mut rng = SplitMix64(seed);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut model = Model::default();
@@ -98,8 +89,9 @@ fn sigkill_during_append_truncate_purge_and_vote() {
 
     for round in 0..ROUNDS {
         let ctx = format!("round {round}, seed {seed}");
-        let (mut child, mut stdout) = child::spawn(dir.path(), rng.next() | 1, (round + 1) << 32);
-        child::wait_for_line(&mut stdout, "ready");
+        let (mut child, mut stdout) =
+            child::spawn(dir.path(), rng.next_u64() | 1, (round + 1) << 32);
+        wait_for_line(&mut stdout, "ready");
         std::thread::sleep(Duration::from_micros(rng.below(60_000)));
         child.kill().unwrap(); // SIGKILL on Unix
         for line in stdout.lines() {

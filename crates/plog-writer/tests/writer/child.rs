@@ -3,8 +3,9 @@
 // limit is process-wide). The child is this test binary itself, re-executed
 // to run only the ignored `child::entry` test with `PLOG_WRITER_CHILD` set.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::ffi::OsStr;
+use std::io::{BufReader, Write};
+use std::process::{Child, ChildStdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,32 +17,14 @@ const PATH_VAR: &str = "PLOG_WRITER_CHILD_PATH";
 
 /// A child running `mode` on the log at `path`, with stdin and stdout piped.
 pub fn spawn(mode: &str, path: &std::path::Path) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child::entry", "--ignored", "--nocapture"])
-        .args(["--test-threads", "1", "-q"])
-        .env(MODE_VAR, mode)
-        .env(PATH_VAR, path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
+    plog_testdata::spawn_child(
+        "child::entry",
+        [(MODE_VAR, OsStr::new(mode)), (PATH_VAR, path.as_os_str())],
+        true,
+    )
 }
 
-/// Reads lines until one equals `line`; panics at end of output.
-pub fn wait_for_line(stdout: &mut BufReader<ChildStdout>, line: &str) {
-    let mut buf = String::new();
-    loop {
-        buf.clear();
-        let n = stdout.read_line(&mut buf).unwrap();
-        assert!(n > 0, "the child ended before printing {line:?}");
-        if buf.trim_end() == line {
-            return;
-        }
-    }
-}
+pub use plog_testdata::wait_for_line;
 
 /// Not a test: the entry point of the child processes (ignored, so that it
 /// only runs when a test re-executes this binary with `--ignored`).

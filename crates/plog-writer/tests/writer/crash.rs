@@ -8,42 +8,16 @@ use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use plog_format::Status;
+use plog_testdata::SplitMix64;
 use plog_writer::{Writer, WriterOptions};
 
 use crate::child;
 
-/// xorshift64*: a tiny deterministic generator, seeded from the clock and
-/// printed so that a failing run can be replayed with `PLOG_CRASH_SEED`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn sigkill_at_random_moments_never_loses_an_acknowledged_record() {
     const ROUNDS: usize = 60;
-    let seed = std::env::var("PLOG_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: {seed} (set PLOG_CRASH_SEED to replay)");
-    let mut rng = Rng(seed);
+    let seed = plog_testdata::crash_seed("PLOG_CRASH_SEED");
+    let mut rng = SplitMix64(seed);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let modes = ["every", "prealloc", "batch", "manual", "group"];
