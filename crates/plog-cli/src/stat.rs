@@ -30,23 +30,47 @@ pub struct StatArgs {
 /// How many missing ranges `stat` lists (all are counted).
 const MISSING_RANGES_LISTED: usize = 1000;
 
-/// The indices between the smallest and the largest that no valid record
-/// holds: their count and the first ranges `[first, last]`, from the
-/// indices sorted and deduplicated.
-pub fn missing(sorted_unique: &[u64], listed: usize) -> (u64, Vec<[u64; 2]>, u64) {
-    let (mut count, mut ranges, mut omitted) = (0u64, Vec::new(), 0u64);
-    for pair in sorted_unique.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if b - a > 1 {
-            count = count.saturating_add(b - a - 1);
-            if ranges.len() < listed {
-                ranges.push([a + 1, b - 1]);
-            } else {
-                omitted += 1;
-            }
+/// The indices of the valid records, kept as runs of consecutive values in
+/// the order they came: one run for a contiguous log, one more per gap,
+/// repeat out of place or step back. Memory grows with a log's
+/// irregularities, not with its length.
+#[derive(Debug, Default)]
+pub struct IndexRuns {
+    runs: Vec<[u64; 2]>,
+}
+
+impl IndexRuns {
+    /// Counts a record's index.
+    pub fn add(&mut self, index: u64) {
+        match self.runs.last_mut() {
+            Some(run) if run[1].checked_add(1) == Some(index) => run[1] = index,
+            Some(run) if run[0] <= index && index <= run[1] => {}
+            _ => self.runs.push([index, index]),
         }
     }
-    (count, ranges, omitted)
+
+    /// The indices between the smallest and the largest that no valid
+    /// record holds: their count, the first `listed` ranges `[first, last]`
+    /// in ascending order, and how many more ranges there are.
+    pub fn missing(mut self, listed: usize) -> (u64, Vec<[u64; 2]>, u64) {
+        self.runs.sort_unstable();
+        let (mut count, mut ranges, mut omitted) = (0u64, Vec::new(), 0u64);
+        let mut covered_to: Option<u64> = None;
+        for [start, end] in self.runs {
+            if let Some(covered) = covered_to
+                && start > covered.saturating_add(1)
+            {
+                count = count.saturating_add(start - covered - 1);
+                if ranges.len() < listed {
+                    ranges.push([covered + 1, start - 1]);
+                } else {
+                    omitted += 1;
+                }
+            }
+            covered_to = Some(covered_to.map_or(end, |covered| covered.max(end)));
+        }
+        (count, ranges, omitted)
+    }
 }
 
 /// Payload size distribution.
@@ -125,38 +149,70 @@ pub struct Stats {
     pub verify_seconds: f64,
 }
 
-/// The distribution of `sizes` (sorted in place), or None when empty.
-pub fn sizes(sizes: &mut [u64]) -> Option<Sizes> {
-    sizes.sort_unstable();
-    let n = sizes.len();
-    let last = n.checked_sub(1)?;
-    // Nearest rank: the smallest value with at least 99% of values at or below it.
-    let p99_rank = (n * 99).div_ceil(100).saturating_sub(1);
-    Some(Sizes {
-        min: sizes[0],
-        median: sizes[last / 2],
-        p99: sizes[p99_rank.min(last)],
-        max: sizes[last],
-    })
+/// Payload sizes counted by value: exact quantiles in memory that grows
+/// with the number of distinct sizes, not of records. Distinct sizes sum to
+/// at most the file's length, so a file of `L` bytes has fewer than
+/// `sqrt(2 L) + 1` of them (1.5 million for a terabyte) however many
+/// records it holds; an engenho-store log has a few thousand.
+#[derive(Debug, Default)]
+pub struct SizeCounts {
+    counts: BTreeMap<u64, u64>,
+    total: u64,
 }
 
-/// Power-of-two buckets: 0, 1, 2-3, 4-7, ... up to the largest size.
-pub fn histogram(sorted_sizes: &[u64]) -> Vec<Bucket> {
-    let mut buckets: Vec<Bucket> = Vec::new();
-    for &size in sorted_sizes {
-        let (from, to) = match size {
-            0 => (0, 0),
-            _ => {
-                let from = 1u64 << (63 - size.leading_zeros());
-                (from, from.saturating_mul(2).saturating_sub(1).max(from))
-            }
-        };
-        match buckets.last_mut() {
-            Some(bucket) if bucket.from == from => bucket.count += 1,
-            _ => buckets.push(Bucket { from, to, count: 1 }),
-        }
+impl SizeCounts {
+    /// Counts a record's payload size.
+    pub fn add(&mut self, size: u64) {
+        *self.counts.entry(size).or_default() += 1;
+        self.total += 1;
     }
-    buckets
+
+    /// The size at 0-based `rank` in ascending order.
+    fn at_rank(&self, rank: u64) -> Option<u64> {
+        let mut below = 0u64;
+        for (&size, &count) in &self.counts {
+            below += count;
+            if rank < below {
+                return Some(size);
+            }
+        }
+        None
+    }
+
+    /// The distribution, or `None` without records.
+    pub fn distribution(&self) -> Option<Sizes> {
+        let last = self.total.checked_sub(1)?;
+        // Nearest rank: the smallest value with at least 99% of values at
+        // or below it.
+        let p99_rank = (self.total.saturating_mul(99))
+            .div_ceil(100)
+            .saturating_sub(1);
+        Some(Sizes {
+            min: *self.counts.keys().next()?,
+            median: self.at_rank(last / 2)?,
+            p99: self.at_rank(p99_rank.min(last))?,
+            max: *self.counts.keys().next_back()?,
+        })
+    }
+
+    /// Power-of-two buckets: 0, 1, 2-3, 4-7, ... up to the largest size.
+    pub fn histogram(&self) -> Vec<Bucket> {
+        let mut buckets: Vec<Bucket> = Vec::new();
+        for (&size, &count) in &self.counts {
+            let (from, to) = match size {
+                0 => (0, 0),
+                _ => {
+                    let from = 1u64 << (63 - size.leading_zeros());
+                    (from, from.saturating_mul(2).saturating_sub(1).max(from))
+                }
+            };
+            match buckets.last_mut() {
+                Some(bucket) if bucket.from == from => bucket.count += count,
+                _ => buckets.push(Bucket { from, to, count }),
+            }
+        }
+        buckets
+    }
 }
 
 fn human_size(bytes: u64) -> String {
@@ -199,15 +255,15 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     // shows beyond it: the payload sizes, the indices (for the missing
     // ones) and the corruptions by kind.
     let mut fold = Fold::new(log.len());
-    let mut payload_sizes: Vec<u64> = Vec::new();
-    let mut indices: Vec<u64> = Vec::new();
+    let mut payload_sizes = SizeCounts::default();
+    let mut indices = IndexRuns::default();
     let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     let complete = log.for_each_event(0, &Parallelism::Current, |event| {
         fold.event(&event);
         match event {
             Event::Record(record) => {
-                payload_sizes.push(record.payload_len());
-                indices.push(record.index());
+                payload_sizes.add(record.payload_len());
+                indices.add(record.index());
             }
             Event::Corrupt(corruption) => *by_kind.entry(corruption.kind()).or_default() += 1,
             Event::Torn(_) => {}
@@ -223,11 +279,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     })?;
     let summary = fold.finish();
     let verify_seconds = started.elapsed().as_secs_f64();
-    let distribution = sizes(&mut payload_sizes);
-    indices.sort_unstable();
-    indices.dedup();
-    let (missing, missing_ranges, missing_ranges_omitted) =
-        missing(&indices, MISSING_RANGES_LISTED);
+    let (missing, missing_ranges, missing_ranges_omitted) = indices.missing(MISSING_RANGES_LISTED);
     let stats = Stats {
         path: JsonPath::new(&args.path),
         status: summary.status().as_str(),
@@ -244,8 +296,8 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         decreases: summary.indices.decreases,
         bytes: summary.file_len,
         payload_bytes: summary.payload_bytes,
-        payload_len: distribution,
-        histogram: histogram(&payload_sizes),
+        payload_len: payload_sizes.distribution(),
+        histogram: payload_sizes.histogram(),
         torn: summary.torn.map(JsonTorn::from),
         corruptions: summary.corruptions,
         corruptions_by_kind: by_kind,
@@ -368,14 +420,114 @@ fn human(s: &Stats, path: &str) -> String {
 mod tests {
     use super::*;
 
+    use plog_testdata::SplitMix64;
+
+    /// The slow obvious oracle of the distribution: every size, sorted.
+    fn sorted_distribution(values: &[u64]) -> Option<(u64, u64, u64, u64)> {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        let p99_rank = (sorted.len() * 99).div_ceil(100).saturating_sub(1);
+        Some((
+            sorted[0],
+            sorted[last / 2],
+            sorted[p99_rank.min(last)],
+            sorted[last],
+        ))
+    }
+
+    /// The slow obvious oracle of the histogram: each size's bucket, found
+    /// by scanning the powers of two.
+    fn scanned_histogram(values: &[u64]) -> Vec<(u64, u64, u64)> {
+        let mut buckets: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        for &size in values {
+            let (from, to) = if size == 0 {
+                (0, 0)
+            } else {
+                let mut from = 1u64;
+                while from <= size / 2 {
+                    from *= 2;
+                }
+                (from, from.saturating_mul(2).saturating_sub(1).max(from))
+            };
+            buckets.entry(from).or_insert((to, 0)).1 += 1;
+        }
+        buckets
+            .into_iter()
+            .map(|(from, (to, count))| (from, to, count))
+            .collect()
+    }
+
+    /// The slow obvious oracle of the missing indices: sorted, deduplicated,
+    /// and the holes between neighbours.
+    fn sorted_missing(indices: &[u64], listed: usize) -> (u64, Vec<[u64; 2]>, u64) {
+        let mut sorted = indices.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let (mut count, mut ranges, mut omitted) = (0u64, Vec::new(), 0u64);
+        for pair in sorted.windows(2) {
+            if pair[1] - pair[0] > 1 {
+                count += pair[1] - pair[0] - 1;
+                if ranges.len() < listed {
+                    ranges.push([pair[0] + 1, pair[1] - 1]);
+                } else {
+                    omitted += 1;
+                }
+            }
+        }
+        (count, ranges, omitted)
+    }
+
+    fn counted(values: &[u64]) -> SizeCounts {
+        let mut counts = SizeCounts::default();
+        for &value in values {
+            counts.add(value);
+        }
+        counts
+    }
+
+    fn runs(indices: &[u64]) -> IndexRuns {
+        let mut runs = IndexRuns::default();
+        for &index in indices {
+            runs.add(index);
+        }
+        runs
+    }
+
+    /// Index sequences of the shapes logs have: contiguous, with gaps,
+    /// repeats, steps back, shuffled, and values at the ends of `u64`.
+    fn index_cases(rng: &mut SplitMix64) -> Vec<Vec<u64>> {
+        let mut cases = Vec::new();
+        for _ in 0..400 {
+            let len = rng.below(60) as usize;
+            let base = match rng.below(3) {
+                0 => 0,
+                1 => rng.below(1_000),
+                _ => u64::MAX - rng.below(100),
+            };
+            let mut next = base;
+            let mut case = Vec::new();
+            for _ in 0..len {
+                case.push(next);
+                next = match rng.below(10) {
+                    0 => next.saturating_add(rng.below(5)),
+                    1 => next.saturating_sub(rng.below(8)),
+                    2 => base.saturating_add(rng.below(80)),
+                    _ => next.saturating_add(1),
+                };
+            }
+            cases.push(case);
+        }
+        cases
+    }
+
     #[test]
     fn percentiles_use_nearest_rank() {
-        let mut v: Vec<u64> = (1..=100).rev().collect();
-        let d = sizes(&mut v).unwrap();
+        let v: Vec<u64> = (1..=100).rev().collect();
+        let d = counted(&v).distribution().unwrap();
         assert_eq!((d.min, d.median, d.p99, d.max), (1, 50, 99, 100));
-        let mut one = vec![7];
         assert_eq!(
-            sizes(&mut one),
+            counted(&[7]).distribution(),
             Some(Sizes {
                 min: 7,
                 median: 7,
@@ -383,19 +535,37 @@ mod tests {
                 max: 7
             })
         );
-        assert_eq!(sizes(&mut []), None);
+        assert_eq!(counted(&[]).distribution(), None);
+    }
+
+    #[test]
+    fn counted_sizes_give_what_sorting_every_size_gives() {
+        let mut rng = SplitMix64(0x5eed);
+        for _ in 0..500 {
+            let n = rng.below(300) as usize;
+            let spread = [2, 50, 5_000, u64::MAX][rng.below(4) as usize];
+            let values: Vec<u64> = (0..n).map(|_| rng.below(spread)).collect();
+            let counts = counted(&values);
+            let got = counts
+                .distribution()
+                .map(|d| (d.min, d.median, d.p99, d.max));
+            assert_eq!(got, sorted_distribution(&values), "{values:?}");
+            let histogram: Vec<(u64, u64, u64)> = counts
+                .histogram()
+                .iter()
+                .map(|b| (b.from, b.to, b.count))
+                .collect();
+            assert_eq!(histogram, scanned_histogram(&values), "{values:?}");
+        }
     }
 
     #[test]
     fn missing_indices_are_those_no_record_holds() {
-        // The slow obvious oracle: every index between min and max, tested.
+        // The slowest obvious oracle: every index between min and max, tested.
         let cases: &[&[u64]] = &[&[1, 2, 5, 4, 4], &[], &[7], &[1, 10, 3, 3, 20], &[5, 1]];
         for &case in cases {
-            let mut sorted = case.to_vec();
-            sorted.sort_unstable();
-            sorted.dedup();
-            let (count, ranges, omitted) = missing(&sorted, 1000);
-            let want: Vec<u64> = match (sorted.first(), sorted.last()) {
+            let (count, ranges, omitted) = runs(case).missing(1000);
+            let want: Vec<u64> = match (case.iter().min(), case.iter().max()) {
                 (Some(&lo), Some(&hi)) => (lo..=hi).filter(|i| !case.contains(i)).collect(),
                 _ => Vec::new(),
             };
@@ -406,13 +576,34 @@ mod tests {
                 "{case:?}"
             );
         }
-        let (count, ranges, omitted) = missing(&[1, 3, 5, 7], 2);
+        let (count, ranges, omitted) = runs(&[1, 3, 5, 7]).missing(2);
         assert_eq!((count, ranges, omitted), (3, vec![[2, 2], [4, 4]], 1));
     }
 
     #[test]
+    fn index_runs_give_what_sorting_every_index_gives() {
+        let mut rng = SplitMix64(0x1d5);
+        for case in index_cases(&mut rng) {
+            for listed in [0, 1, 3, 1000] {
+                assert_eq!(
+                    runs(&case).missing(listed),
+                    sorted_missing(&case, listed),
+                    "{case:?}, listing {listed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_contiguous_log_is_one_run() {
+        let indices = runs(&(1..=100_000).collect::<Vec<u64>>());
+        assert_eq!(indices.runs, [[1, 100_000]]);
+        assert_eq!(indices.missing(10), (0, Vec::new(), 0));
+    }
+
+    #[test]
     fn histogram_buckets_are_powers_of_two() {
-        let h = histogram(&[0, 1, 2, 3, 4, 7, 8, 200]);
+        let h = counted(&[0, 1, 2, 3, 4, 7, 8, 200]).histogram();
         let got: Vec<(u64, u64, u64)> = h.iter().map(|b| (b.from, b.to, b.count)).collect();
         assert_eq!(
             got,
