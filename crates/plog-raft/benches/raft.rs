@@ -265,6 +265,27 @@ fn timed(f: impl FnOnce()) -> Duration {
     started.elapsed()
 }
 
+/// A floor step: the next of `batches` (in turn) written with one `pwrite`
+/// after the previous one, then one `fdatasync`. With `wrap_at`, a batch
+/// that would end past it starts again at offset 0 (overwriting what the
+/// file already holds) instead.
+fn flush_floor(file: File, batches: Arc<Vec<Vec<u8>>>, wrap_at: Option<u64>) -> Step {
+    let (mut at, mut k) = (0u64, 0usize);
+    Box::new(move || {
+        let bytes = &batches[k % batches.len()];
+        k += 1;
+        if wrap_at.is_some_and(|cap| at + bytes.len() as u64 > cap) {
+            at = 0;
+        }
+        let t = timed(|| {
+            file.write_all_at(bytes, at).unwrap();
+            file.sync_data().unwrap();
+        });
+        at += bytes.len() as u64;
+        t
+    })
+}
+
 /// The append steps for batches of `n` entries: plog-raft, the floors,
 /// serializing alone, and the baselines, each in its own files under `root`.
 fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
@@ -297,20 +318,9 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
             .collect(),
     );
     let file = File::create(root.join(format!("floor-grow-{n}"))).unwrap();
-    let (mut end, mut k) = (0u64, 0usize);
-    let grow = Arc::clone(&batches);
     steps.push((
         "floor_grow".into(),
-        Box::new(move || {
-            let bytes = &grow[k % grow.len()];
-            k += 1;
-            let t = timed(|| {
-                file.write_all_at(bytes, end).unwrap();
-                file.sync_data().unwrap();
-            });
-            end += bytes.len() as u64;
-            t
-        }),
+        flush_floor(file, Arc::clone(&batches), None),
     ));
     // The same growing file with its blocks allocated ahead
     // (`fallocate(FALLOC_FL_KEEP_SIZE)`: the size still grows with each
@@ -323,20 +333,9 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
             unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, 1 << 30) };
         assert_eq!(rc, 0, "fallocate: {}", io::Error::last_os_error());
     }
-    let (mut end, mut k) = (0u64, 0usize);
-    let keep = Arc::clone(&batches);
     steps.push((
         "floor_keep_size".into(),
-        Box::new(move || {
-            let bytes = &keep[k % keep.len()];
-            k += 1;
-            let t = timed(|| {
-                file.write_all_at(bytes, end).unwrap();
-                file.sync_data().unwrap();
-            });
-            end += bytes.len() as u64;
-            t
-        }),
+        flush_floor(file, Arc::clone(&batches), None),
     ));
     const CAP: u64 = 64 << 20;
     let file = File::create(root.join(format!("floor-overwrite-{n}"))).unwrap();
@@ -345,22 +344,9 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
         file.write_all_at(&zeros, k << 20).unwrap();
     }
     file.sync_all().unwrap();
-    let (mut at, mut k) = (0u64, 0usize);
     steps.push((
         "floor_overwrite".into(),
-        Box::new(move || {
-            let bytes = &batches[k % batches.len()];
-            k += 1;
-            if at + bytes.len() as u64 > CAP {
-                at = 0;
-            }
-            let t = timed(|| {
-                file.write_all_at(bytes, at).unwrap();
-                file.sync_data().unwrap();
-            });
-            at += bytes.len() as u64;
-            t
-        }),
+        flush_floor(file, batches, Some(CAP)),
     ));
 
     let entries = batch(1, POOL as u64);
