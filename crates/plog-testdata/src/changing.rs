@@ -64,16 +64,22 @@ impl FileChange {
 /// replay a failure), else the clock. On failure the seed is printed, named
 /// after `test`, and the panic goes on.
 pub fn seeded(test: &str, run: impl FnOnce(u64) + std::panic::UnwindSafe) {
-    let seed = std::env::var("PLOG_TEST_SEED")
+    let seed = seed_from_env_or_clock("PLOG_TEST_SEED");
+    if let Err(panic) = std::panic::catch_unwind(|| run(seed)) {
+        eprintln!("{test} failed with PLOG_TEST_SEED={seed}");
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The seed of a randomised test: the environment variable `replay` when it
+/// holds a number (to replay a failing run), else the clock's nanoseconds.
+pub(crate) fn seed_from_env_or_clock(replay: &str) -> u64 {
+    std::env::var(replay)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
-        });
-    if let Err(panic) = std::panic::catch_unwind(|| run(seed)) {
-        eprintln!("{test} failed with PLOG_TEST_SEED={seed}");
-        std::panic::resume_unwind(panic);
-    }
+        })
 }

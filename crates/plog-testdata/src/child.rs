@@ -58,15 +58,7 @@ pub fn wait_for_line(stdout: &mut BufReader<ChildStdout>, line: &str) {
 /// when set (to replay a failing run), else one from the clock. Printed to
 /// standard error either way, with the variable that replays it.
 pub fn crash_seed(replay: &str) -> u64 {
-    let seed = std::env::var(replay)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |since| since.as_nanos() as u64)
-                | 1
-        });
+    let seed = crate::changing::seed_from_env_or_clock(replay);
     eprintln!("crash test seed: {seed} (set {replay} to replay)");
     seed
 }
