@@ -217,26 +217,25 @@ impl Log {
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
         let mut reporter = Reporter::new(self.len(), options);
-        let mut release = self.release_behind();
         engine::run(
             self.walk_data(),
             &options.parallelism,
             tuning,
             &HashOnly,
-            |batch| {
+            self.release_after(|batch| {
                 if let Some(progress) = &options.progress {
                     progress.reached(batch.end);
                 }
-                let all_valid = batch.all_valid().is_some_and(|run| reporter.valid_run(run));
-                if !all_valid {
-                    let _ = batch.events(|event| {
-                        reporter.event(&event);
-                        ControlFlow::Continue(())
-                    });
+                if let Some(run) = batch.all_valid()
+                    && reporter.valid_run(run)
+                {
+                    return ControlFlow::Continue(());
                 }
-                release.reached(batch.end);
-                ControlFlow::Continue(())
-            },
+                batch.events(|event| {
+                    reporter.event(&event);
+                    ControlFlow::Continue(())
+                })
+            }),
         );
         if let Some(progress) = &options.progress {
             progress.reached(self.len());
@@ -321,22 +320,20 @@ impl Log {
         };
         let mut flow = ControlFlow::Continue(());
         let mut changed = false;
-        let mut release = self.release_behind();
         engine::run_local(
             walk,
             parallelism,
             Tuning::DEFAULT,
             &CopyAndHash { hashes },
-            |batch| {
+            self.release_after(|batch| {
                 changed |= batch.changed;
                 flow = if changed {
                     ControlFlow::Break(())
                 } else {
                     sink(batch)
                 };
-                release.reached(batch.end);
                 flow
-            },
+            }),
         );
         self.check_unchanged()?;
         if changed {

@@ -209,22 +209,19 @@ impl Log {
     {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        let mut release = self.release_behind();
         engine::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            |batch| {
-                let flow = judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
+            self.release_after(|batch| {
+                judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
                     for (index, value) in entries.drain(..) {
                         apply(index, value)?;
                     }
                     ControlFlow::Continue(())
-                });
-                release.reached(batch.end);
-                flow
-            },
+                })
+            }),
         );
         judge.finish(self)
     }
@@ -241,17 +238,12 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        let mut release = self.release_behind();
         engine::run(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            |batch| {
-                let flow = judge.batch(batch, deliver);
-                release.reached(batch.end);
-                flow
-            },
+            self.release_after(|batch| judge.batch(batch, deliver)),
         );
         judge.finish(self)
     }

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
+use std::ops::ControlFlow;
+
+use crate::engine::Batch;
 use crate::guard::{self, Registration};
 use crate::{FileChanged, OpenError, ReadError};
 
@@ -326,15 +329,23 @@ impl Log {
         })
     }
 
-    /// What a pass calls as it finishes with the bytes before an offset:
-    /// releases them when the log was opened with
-    /// [`OpenOptions::release_behind`] (does nothing otherwise).
-    pub(crate) fn release_behind(&self) -> ReleaseBehind<'_> {
+    /// A pass's sink for the engine: `sink`, then, when the log was opened
+    /// with [`OpenOptions::release_behind`], the release of the pages before
+    /// the batch's end (the pass is done with them).
+    pub(crate) fn release_after<'l, O>(
+        &'l self,
+        mut sink: impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()>,
+    ) -> impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()> {
         let map = match &self.backing {
             Backing::Mapped(mapping) if self.options.release_behind => Some(&mapping.map),
             _ => None,
         };
-        ReleaseBehind { map, released: 0 }
+        let mut release = ReleaseBehind { map, released: 0 };
+        move |batch| {
+            let flow = sink(batch);
+            release.reached(batch.end);
+            flow
+        }
     }
 
     /// The file's length in bytes, as seen.
@@ -522,7 +533,7 @@ fn read_limited(
 
 /// A pass's progress through a mapping whose pages it releases behind it
 /// (see [`OpenOptions::release_behind`]).
-pub(crate) struct ReleaseBehind<'l> {
+struct ReleaseBehind<'l> {
     /// The mapping, when its pages are to be released.
     map: Option<&'l Mmap>,
     /// Pages before this offset were released (a page boundary).
@@ -534,7 +545,7 @@ impl ReleaseBehind<'_> {
     /// [`RELEASE_STEP`] past the last release, the whole pages in between
     /// leave the page tables. (The page holding `offset` stays: bytes after
     /// it are still to be read.)
-    pub(crate) fn reached(&mut self, offset: u64) {
+    fn reached(&mut self, offset: u64) {
         let Some(map) = self.map else {
             return;
         };
