@@ -9,7 +9,7 @@ use core::mem::MaybeUninit;
 use crate::{BLOCK_LEN, CHUNK_END, CHUNK_LEN, CHUNK_START, PARENT, ROOT};
 
 /// The widest kernel's lane count.
-pub(crate) const MAX_LANES: usize = 8;
+pub(crate) const MAX_LANES: usize = 16;
 
 /// Blocks in a chunk.
 const CHUNK_BLOCKS: usize = CHUNK_LEN / BLOCK_LEN;

@@ -4,7 +4,8 @@
 //! gets its speed from the independence of the inputs: a payload of up to
 //! 1 KiB is one BLAKE3 chunk, compressed block after block on one lane when
 //! hashed alone; here the chunks of several inputs are compressed side by
-//! side in SIMD lanes (8 with AVX2, 4 with SSE4.1), with per-lane counters,
+//! side in SIMD lanes (16 with AVX-512, 8 with AVX2, 4 with SSE4.1), with
+//! per-lane counters,
 //! block lengths and flags so that every lane's last, partial block is in
 //! the vector too.
 //!
@@ -24,8 +25,9 @@
 //!   the state pinned in the 16 vector registers, the message words read as
 //!   memory operands): the compiler's allocation of the same rounds in
 //!   intrinsics spills about a hundred vectors a block and runs about a
-//!   tenth slower. The rest of the kernels, and the SSE4.1 rounds, are
-//!   intrinsics. Each `unsafe` block says why it is sound; the property
+//!   tenth slower. The rest of the kernels, and the SSE4.1 and AVX-512
+//!   rounds, are intrinsics (AVX-512's 32 registers hold the whole state,
+//!   and its rotations are one instruction). Each `unsafe` block says why it is sound; the property
 //!   tests and the fuzz target compare every backend with `blake3::hash`.
 //! * Nothing allocates: the queues and the chaining values of multi-chunk
 //!   inputs live in fixed-size arrays on the stack (about 20 KiB, left
@@ -33,7 +35,8 @@
 //!   hashes).
 //!
 //! The backend is detected once at run time ([`detected_backend`]); the
-//! environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41` or `avx2`),
+//! environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41`, `avx2` or
+//! `avx512`),
 //! read once, forces another one ([`default_backend`]), and
 //! [`hash_many_with`] picks one per call. The portable backend is this
 //! crate's own one-lane compression function.
@@ -105,18 +108,27 @@ pub enum Backend {
     Sse41,
     /// AVX2, 8 inputs side by side (x86-64).
     Avx2,
+    /// AVX-512 (F and VL), 16 inputs side by side (x86-64).
+    Avx512,
 }
 
 impl Backend {
     /// Every backend, slowest first.
-    pub const ALL: [Backend; 3] = [Backend::Portable, Backend::Sse41, Backend::Avx2];
+    pub const ALL: [Backend; 4] = [
+        Backend::Portable,
+        Backend::Sse41,
+        Backend::Avx2,
+        Backend::Avx512,
+    ];
 
-    /// The name `PLOG_HASH_BACKEND` takes: `portable`, `sse41` or `avx2`.
+    /// The name `PLOG_HASH_BACKEND` takes: `portable`, `sse41`, `avx2` or
+    /// `avx512`.
     pub const fn name(self) -> &'static str {
         match self {
             Backend::Portable => "portable",
             Backend::Sse41 => "sse41",
             Backend::Avx2 => "avx2",
+            Backend::Avx512 => "avx512",
         }
     }
 
@@ -131,6 +143,7 @@ impl Backend {
             Backend::Portable => 1,
             Backend::Sse41 => 4,
             Backend::Avx2 => 8,
+            Backend::Avx512 => 16,
         }
     }
 
@@ -140,6 +153,7 @@ impl Backend {
             Backend::Portable => true,
             Backend::Sse41 => features() & SSE41 != 0,
             Backend::Avx2 => features() & AVX2 != 0,
+            Backend::Avx512 => features() & AVX512 != 0,
         }
     }
 
@@ -162,6 +176,12 @@ impl Backend {
                 width: 8,
                 solo: 1,
             }),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => Some(engine::Lanes {
+                kernel: x86::avx512_group,
+                width: 16,
+                solo: 1,
+            }),
             #[cfg(not(target_arch = "x86_64"))]
             _ => None,
         }
@@ -177,6 +197,8 @@ impl fmt::Display for Backend {
 const KNOWN: u8 = 1;
 const SSE41: u8 = 2;
 const AVX2: u8 = 4;
+/// AVX-512F and AVX-512VL.
+const AVX512: u8 = 8;
 
 /// The CPU features the kernels need, detected once.
 fn features() -> u8 {
@@ -197,6 +219,10 @@ fn detect() -> u8 {
         found |= SSE41;
         if std::is_x86_feature_detected!("avx2") {
             found |= AVX2;
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+            {
+                found |= AVX512;
+            }
         }
     }
     found
@@ -209,6 +235,9 @@ fn detect() -> u8 {
         found |= SSE41;
         if cfg!(target_feature = "avx2") {
             found |= AVX2;
+            if cfg!(target_feature = "avx512f") && cfg!(target_feature = "avx512vl") {
+                found |= AVX512;
+            }
         }
     }
     found
@@ -229,7 +258,8 @@ pub fn detected_backend() -> Backend {
 }
 
 /// The backend [`hash_many`] and [`verify_many`] use: the one named by the
-/// environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41`, `avx2`)
+/// environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41`, `avx2`,
+/// `avx512`)
 /// when it is set to a backend this CPU supports, else
 /// [`detected_backend`]. The variable is read once, on the first call; an
 /// unknown or unsupported value is ignored (see [`backend_override`]).

@@ -1,0 +1,83 @@
+//! Batches whose inputs cross every lane count (4, 8, 16) at every
+//! position: one-chunk inputs of every block count, multi-chunk inputs
+//! (chunk counters up to 31 in the lanes, parents level by level) and
+//! inputs of more than 32 chunks, on every backend this CPU supports,
+//! against `blake3::hash`.
+
+use plog_hash::{Backend, hash_many_with};
+
+/// Deterministic bytes.
+fn data(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(0x9E37_79B1).rotate_left(11) as u8 ^ (i >> 10) as u8)
+        .collect()
+}
+
+/// The lengths the batches are made of: every block count of one chunk
+/// (full and partial last blocks), chunk boundaries, trees of 2 to 32
+/// chunks with odd node counts at several levels, and one of 33 chunks.
+const KINDS: &[usize] = &[
+    0,
+    1,
+    64,
+    65,
+    200,
+    511,
+    960,
+    1023,
+    1024,
+    1025,
+    2048,
+    3 * 1024 + 7,
+    5 * 1024,
+    7 * 1024 - 1,
+    9 * 1024 + 100,
+    16 * 1024,
+    17 * 1024 + 1,
+    31 * 1024 + 5,
+    32 * 1024,
+    33 * 1024 - 3,
+];
+
+#[test]
+fn batches_across_lane_boundaries() {
+    let buf = data(40 * 1024);
+    let backends: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|b| {
+            let ok = b.is_supported();
+            if !ok {
+                eprintln!("note: skipping backend {b}: this CPU does not support it");
+            }
+            ok
+        })
+        .collect();
+    for n in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49] {
+        for shift in 0..KINDS.len() {
+            // Input i has kind (i * 7 + shift) mod the kind count: over the
+            // shifts, every kind sits in every lane position, and neighbours
+            // differ.
+            let inputs: Vec<&[u8]> = (0..n)
+                .map(|i| {
+                    let len = KINDS[(i * 7 + shift) % KINDS.len()];
+                    let start = (i * 131) % (buf.len() - len + 1);
+                    &buf[start..start + len]
+                })
+                .collect();
+            let expected: Vec<[u8; 32]> =
+                inputs.iter().map(|i| *blake3::hash(i).as_bytes()).collect();
+            for &backend in &backends {
+                let mut out = vec![[0u8; 32]; n];
+                hash_many_with(backend, &inputs, &mut out).unwrap();
+                for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
+                    assert_eq!(
+                        got,
+                        want,
+                        "backend {backend}, {n} inputs, shift {shift}, input {i} of length {}",
+                        inputs[i].len()
+                    );
+                }
+            }
+        }
+    }
+}
