@@ -390,3 +390,63 @@ fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8) {
     trees.count = 0;
     trees.used = 0;
 }
+
+/// What [`crate::schedule`] counts: the engine run with a kernel that
+/// compresses nothing and counts the steps it would take.
+#[cfg(feature = "std")]
+pub(crate) mod counting {
+    use std::cell::Cell;
+
+    use super::{Job, Lanes};
+    use crate::Schedule;
+
+    std::thread_local! {
+        /// The simulated lane count and the counts so far.
+        static STATE: Cell<(usize, Schedule)> = const { Cell::new((1, Schedule::ZERO)) };
+    }
+
+    /// Counts `jobs` as a kernel of the current lane count would run them,
+    /// and writes zeros where their chaining values go.
+    ///
+    /// # Safety
+    ///
+    /// Each job's `out` must be writable for 32 bytes.
+    unsafe fn kernel(jobs: &[Job]) {
+        let (width, mut counts) = STATE.get();
+        for group in jobs.chunks(width.max(1)) {
+            let steps = group.iter().map(Job::blocks).max().unwrap_or(0);
+            counts.calls += 1;
+            counts.steps += steps;
+            counts.lane_steps += width * steps;
+            counts.compressions += group.iter().map(Job::blocks).sum::<usize>();
+            if steps == 1 && group.iter().all(|job| job.flags & crate::PARENT != 0) {
+                counts.parent_calls += 1;
+            }
+            for job in group {
+                // SAFETY: the caller guarantees 32 writable bytes at `out`;
+                // the source is a local array.
+                unsafe { core::ptr::copy_nonoverlapping([0u8; 32].as_ptr(), job.out, 32) };
+            }
+        }
+        STATE.set((width, counts));
+    }
+
+    /// The engine's schedule of `inputs` on `width` lanes (with the solo
+    /// threshold of the real backends, 1 job).
+    pub(crate) fn run<'a>(
+        width: usize,
+        count: usize,
+        input: impl Fn(usize) -> &'a [u8],
+    ) -> Schedule {
+        let width = width.clamp(1, super::MAX_LANES);
+        STATE.set((width, Schedule::ZERO));
+        let lanes = Lanes {
+            kernel,
+            width,
+            solo: usize::from(width > 1),
+        };
+        let mut out = std::vec![[0u8; 32]; count];
+        super::run(lanes, &mut out, input);
+        STATE.get().1
+    }
+}

@@ -81,3 +81,39 @@ fn batches_across_lane_boundaries() {
         }
     }
 }
+
+#[test]
+fn schedule_counts_the_steps_the_engine_takes() {
+    use plog_hash::{Schedule, schedule};
+    let buf = data(4096);
+    // Sixteen one-chunk inputs fill sixteen lanes for sixteen steps.
+    let full: Vec<&[u8]> = (0..16).map(|_| &buf[..1024]).collect();
+    let s = schedule(16, &full);
+    assert_eq!(
+        s,
+        Schedule {
+            calls: 1,
+            parent_calls: 0,
+            steps: 16,
+            lane_steps: 256,
+            compressions: 256,
+        }
+    );
+    assert_eq!(s.busy(), 1.0);
+    // On eight lanes: two calls.
+    assert_eq!(schedule(8, &full).calls, 2);
+    // A tree of two chunks: both chunks side by side, then its root parent
+    // alone in a one-step call.
+    let s = schedule(16, &[&buf[..2048]]);
+    assert_eq!(
+        (s.calls, s.parent_calls, s.steps, s.compressions),
+        (2, 1, 17, 33)
+    );
+    assert_eq!(s.lane_steps, 17 * 16);
+    // A lone one-chunk input goes to blake3::hash: no kernel call.
+    assert_eq!(schedule(16, &[&buf[..100]]), Schedule::default());
+    // Three block counts, sixteen of each: three full calls.
+    let mixed: Vec<&[u8]> = (0..48).map(|i| &buf[..64 * (1 + i % 3)]).collect();
+    let s = schedule(16, &mixed);
+    assert_eq!((s.calls, s.steps, s.compressions), (3, 6, 96));
+}
