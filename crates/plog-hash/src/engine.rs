@@ -113,6 +113,21 @@ pub(crate) struct Lanes {
     pub(crate) solo: usize,
 }
 
+/// The `solo` threshold of a kernel of `width` lanes: the most jobs of a
+/// last group that go to `blake3::hash` instead (whole one-chunk inputs
+/// only). A step of the lanes costs about as many one-input blocks as this
+/// plus a fraction (measured in the one-input path of blake3 1.8 against a
+/// kernel step: 8 AVX2 lanes about 1.6 blocks, 16 AVX-512 lanes about 2.6,
+/// BENCHMARKS.md, sessions 4 and 6); the portable kernel is one input at
+/// a time already.
+pub(crate) const fn solo(width: usize) -> usize {
+    match width {
+        0 | 1 => 0,
+        2..=8 => 1,
+        _ => 2,
+    }
+}
+
 /// Pending jobs, one queue per block count; a queue runs as soon as it
 /// fills the lanes.
 ///
@@ -431,8 +446,8 @@ pub(crate) mod counting {
         STATE.set((width, counts));
     }
 
-    /// The engine's schedule of `inputs` on `width` lanes (with the solo
-    /// threshold of the real backends, 1 job).
+    /// The engine's schedule of `inputs` on `width` lanes (with the real
+    /// backends' [`solo`](super::solo) threshold).
     pub(crate) fn run<'a>(
         width: usize,
         count: usize,
@@ -443,7 +458,7 @@ pub(crate) mod counting {
         let lanes = Lanes {
             kernel,
             width,
-            solo: usize::from(width > 1),
+            solo: super::solo(width),
         };
         let mut out = std::vec![[0u8; 32]; count];
         super::run(lanes, &mut out, input);

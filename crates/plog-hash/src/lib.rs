@@ -17,10 +17,12 @@
 //!   compressed level by level, the parents of all such inputs side by side.
 //!   Longer inputs are handed to `blake3::hash`, which already spreads one
 //!   long input's chunks over the lanes.
-//! * A last group of a single job hands its input (if it is a whole
-//!   one-chunk input) to `blake3::hash`, whose one-input path is cheaper
-//!   than a step of every lane per block; from two jobs on, the lanes win
-//!   (measured: a step of 8 AVX2 lanes costs about 1.6 one-input blocks).
+//! * A last group of a single job (two with AVX-512) hands its inputs (if
+//!   they are whole one-chunk inputs) to `blake3::hash`, whose one-input
+//!   path is cheaper than a step of every lane per block; from two jobs on
+//!   (three with AVX-512), the lanes win (measured: a step of 8 AVX2 lanes
+//!   costs about 1.6 one-input blocks, a step of 16 AVX-512 lanes about
+//!   2.6).
 //! * The AVX2 compression rounds are inline assembly (`core::arch::asm!`,
 //!   the state pinned in the 16 vector registers, the message words read as
 //!   memory operands): the compiler's allocation of the same rounds in
@@ -168,19 +170,19 @@ impl Backend {
             Backend::Sse41 => Some(engine::Lanes {
                 kernel: x86::sse41_group,
                 width: 4,
-                solo: 1,
+                solo: engine::solo(4),
             }),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => Some(engine::Lanes {
                 kernel: x86::avx2_group,
                 width: 8,
-                solo: 1,
+                solo: engine::solo(8),
             }),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => Some(engine::Lanes {
                 kernel: x86::avx512_group,
                 width: 16,
-                solo: 1,
+                solo: engine::solo(16),
             }),
             #[cfg(not(target_arch = "x86_64"))]
             _ => None,
@@ -465,7 +467,7 @@ pub fn schedule(lanes: usize, inputs: &[&[u8]]) -> Schedule {
 const PORTABLE: engine::Lanes = engine::Lanes {
     kernel: portable::hash_group,
     width: 1,
-    solo: 0,
+    solo: engine::solo(1),
 };
 
 /// The default backend's kernel (always supported: see [`default_backend`]).

@@ -112,6 +112,15 @@ fn schedule_counts_the_steps_the_engine_takes() {
     assert_eq!(s.lane_steps, 17 * 16);
     // A lone one-chunk input goes to blake3::hash: no kernel call.
     assert_eq!(schedule(16, &[&buf[..100]]), Schedule::default());
+    // Two go to it on sixteen lanes (a step of sixteen costs more than two
+    // one-input blocks), not on eight; three run in the lanes.
+    let pair: [&[u8]; 2] = [&buf[..100], &buf[..900]];
+    assert_eq!(schedule(16, &pair).calls, 0);
+    assert_eq!(schedule(8, &pair).calls, 1);
+    assert_eq!(
+        schedule(16, &[&buf[..100], &buf[..900], &buf[..5]]).calls,
+        1
+    );
     // Three block counts, sixteen of each: three full calls.
     let mixed: Vec<&[u8]> = (0..48).map(|i| &buf[..64 * (1 + i % 3)]).collect();
     let s = schedule(16, &mixed);
