@@ -132,7 +132,7 @@ pub(crate) const fn solo(width: usize) -> usize {
 /// fills the lanes.
 ///
 /// The slots start uninitialised (a call with few inputs must not pay for
-/// filling 6 KiB of them): queue `b`'s first `len[b]` slots are written.
+/// filling 13 KiB of them): queue `b`'s first `len[b]` slots are written.
 struct Queues {
     lanes: Lanes,
     jobs: [[MaybeUninit<Job>; MAX_LANES]; CHUNK_BLOCKS + 1],

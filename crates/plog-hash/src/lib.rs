@@ -32,7 +32,7 @@
 //!   and its rotations are one instruction). Each `unsafe` block says why it is sound; the property
 //!   tests and the fuzz target compare every backend with `blake3::hash`.
 //! * Nothing allocates: the queues and the chaining values of multi-chunk
-//!   inputs live in fixed-size arrays on the stack (about 20 KiB, left
+//!   inputs live in fixed-size arrays on the stack (about 27 KiB, left
 //!   uninitialised until used; the `verify_many` functions add 8 KiB of
 //!   hashes).
 //!
