@@ -82,6 +82,8 @@ fn batches_across_lane_boundaries() {
     }
 }
 
+/// `schedule` needs the `std` feature.
+#[cfg(feature = "std")]
 #[test]
 fn schedule_counts_the_steps_the_engine_takes() {
     use plog_hash::{Schedule, schedule};

@@ -344,7 +344,7 @@ mod avx2;
 mod avx512;
 mod sse41;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     //! Each SIMD kernel against the portable one on hand-made jobs: any
     //! 64-bit counter (the engine only makes counters below 32), any flags,
