@@ -93,7 +93,26 @@ pub struct WriterOptions {
     /// preallocating writer should read rather than map it (plog-mmap's
     /// `MapPolicy::Never`).
     pub preallocate: Option<u64>,
+    /// The permission bits of a log this writer creates (default
+    /// [`DEFAULT_FILE_MODE`], `0o600`: only the owner reads it; a log of
+    /// engenho-store carries Kubernetes Secrets). Set exactly, whatever the
+    /// process's umask. An existing log keeps its mode; the
+    /// [`OpenReport::exposure`](crate::OpenReport::exposure) says when
+    /// others can read it. Ignored where there are no Unix permissions.
+    pub file_mode: u32,
+    /// The permission bits of each missing parent directory this writer
+    /// creates (default [`DEFAULT_DIR_MODE`], `0o700`), set exactly,
+    /// whatever the umask. Existing directories are left as they are.
+    pub dir_mode: u32,
 }
+
+/// The default mode of a log plog creates: read and write for the owner
+/// only (as etcd creates its WAL files).
+pub const DEFAULT_FILE_MODE: u32 = 0o600;
+
+/// The default mode of a directory plog creates: the owner only (as etcd
+/// creates its data directory).
+pub const DEFAULT_DIR_MODE: u32 = 0o700;
 
 impl Default for WriterOptions {
     fn default() -> WriterOptions {
@@ -103,6 +122,8 @@ impl Default for WriterOptions {
             max_payload_len: None,
             create_if_missing: true,
             preallocate: None,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
         }
     }
 }

@@ -1,13 +1,20 @@
 //! Copying every valid record of a damaged log into a new log.
 
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
-use plog_format::{Event, IndexOrder, Scanner, TornTail};
+use plog_format::{Event, Findings, Fold, IndexOrder, Policy, RecoveryMode, TornTail};
+use plog_mmap::{
+    DEFAULT_LIST_LIMIT, Log, OpenOptions, Parallelism, ReadError, VerifyReport,
+};
 
-use crate::{SyncPolicy, WriteError, Writer, WriterOptions, pos_u64};
+use crate::{
+    DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, SyncPolicy, WriteError, Writer, WriterOptions, pos_u64,
+};
 
 /// What [`salvage`] copied and what it left behind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SalvageReport {
     /// Valid records copied, in file order.
     pub records: u64,
@@ -24,11 +31,66 @@ pub struct SalvageReport {
     pub skipped_bytes: u64,
     /// The source's torn tail, if any.
     pub torn: Option<TornTail>,
+    /// The source's verification, from the same pass that copied it
+    /// ([`RecoveryMode::Salvage`]): its summary and the bounded lists of
+    /// corruptions and lost byte and index ranges, exactly what
+    /// `plog_mmap::Log::verify` reports for the file.
+    pub verify: VerifyReport,
 }
 
+/// A callback told how far into the source a salvage has got (bytes).
+pub type SalvageProgress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// How [`salvage_with`] runs and what it creates.
+#[derive(Clone)]
+pub struct SalvageOptions {
+    /// Which threads verify the source (default: the current rayon pool).
+    pub parallelism: Parallelism,
+    /// Told how far into the source the copy has got, every few MiB and at
+    /// the end (default: nobody), e.g. for a progress bar.
+    pub progress: Option<SalvageProgress>,
+    /// The most entries kept in each list of [`SalvageReport::verify`]
+    /// (default [`DEFAULT_LIST_LIMIT`]); counts stay exact.
+    pub list_limit: usize,
+    /// The new log's permission bits (default [`DEFAULT_FILE_MODE`],
+    /// `0o600`), set exactly whatever the umask.
+    pub file_mode: u32,
+    /// The permission bits of the missing parent directories created
+    /// (default [`DEFAULT_DIR_MODE`], `0o700`).
+    pub dir_mode: u32,
+}
+
+impl std::fmt::Debug for SalvageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SalvageOptions")
+            .field("parallelism", &self.parallelism)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn(u64)"))
+            .field("list_limit", &self.list_limit)
+            .field("file_mode", &format_args!("{:#o}", self.file_mode))
+            .field("dir_mode", &format_args!("{:#o}", self.dir_mode))
+            .finish()
+    }
+}
+
+impl Default for SalvageOptions {
+    fn default() -> SalvageOptions {
+        SalvageOptions {
+            parallelism: Parallelism::default(),
+            progress: None,
+            list_limit: DEFAULT_LIST_LIMIT,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
+        }
+    }
+}
+
+/// How often a salvage tells its [`SalvageOptions::progress`] (bytes of the
+/// source).
+const PROGRESS_STEP: u64 = 4 << 20;
+
 /// Writes a NEW log at `destination` holding every valid record of `source`
-/// (in file order, byte for byte), and syncs it. `source` is only read, and
-/// needs no lock.
+/// (in file order, byte for byte), and syncs it: [`salvage_with`] with the
+/// default options. `source` is only read, and needs no lock.
 ///
 /// ```
 /// use plog_writer::salvage;
@@ -42,57 +104,169 @@ pub struct SalvageReport {
 ///
 /// let report = salvage(dir.path().join("bad.plog"), dir.path().join("good.plog")).unwrap();
 /// assert_eq!((report.records, report.corruptions, report.skipped_bytes), (2, 1, 51));
+/// assert_eq!(report.verify.findings.lost[0].lost_indices(), Some((2, 2)));
 /// let good = std::fs::read(dir.path().join("good.plog")).unwrap();
 /// assert_eq!(plog_format::classify(&good).records.len(), 2);
 /// ```
 ///
 /// # Errors
-/// `exists` when `destination` exists; `io` when `source` cannot be read;
-/// any error of [`Writer::create`] and [`Writer::sync`].
+/// As [`salvage_with`].
 pub fn salvage(
     source: impl AsRef<Path>,
     destination: impl AsRef<Path>,
 ) -> Result<SalvageReport, WriteError> {
-    let source = source.as_ref();
-    let data = std::fs::read(source).map_err(|e| WriteError::io(source, "read the log", e))?;
-    let options = WriterOptions {
+    salvage_with(source, destination, &SalvageOptions::default())
+}
+
+/// Writes a NEW log at `destination` holding every valid record of `source`
+/// (in file order, byte for byte), and syncs it.
+///
+/// One pass: the source is mapped (plog-mmap's guarded mapping, its pages
+/// released behind the pass) and verified across the pool of
+/// `options.parallelism`; each valid record is appended to the new log as
+/// it is found (buffered, written every 256 KiB), so memory does not grow
+/// with the file. The same pass is folded into [`SalvageReport::verify`].
+///
+/// Nothing is created when the source's magic is bad (nothing can be
+/// salvaged from it). When the pass fails (the source changed while it was
+/// read, a write failed), the partial new log is removed.
+///
+/// # Errors
+/// `exists` when `destination` exists; `corrupt` when the source's magic is
+/// bad or unsupported; `io` when `source` cannot be read or changed while
+/// it was read; any error of [`Writer::create`] and [`Writer::sync`].
+pub fn salvage_with(
+    source: impl AsRef<Path>,
+    destination: impl AsRef<Path>,
+    options: &SalvageOptions,
+) -> Result<SalvageReport, WriteError> {
+    let (source, destination) = (source.as_ref(), destination.as_ref());
+    let open = OpenOptions {
+        release_behind: true,
+        ..OpenOptions::default()
+    };
+    let log = Log::open_with(source, &open)
+        .map_err(|e| WriteError::io(source, "read the log", std::io::Error::other(e)))?;
+    if destination.exists() {
+        return Err(WriteError::Exists {
+            path: destination.to_path_buf(),
+        });
+    }
+    let writer_options = WriterOptions {
         sync: SyncPolicy::Manual,
         index_order: IndexOrder::Any,
         max_payload_len: None,
         create_if_missing: true,
         preallocate: None,
+        file_mode: options.file_mode,
+        dir_mode: options.dir_mode,
     };
-    let mut writer = Writer::create(destination, options)?;
-    let mut report = SalvageReport {
-        records: 0,
-        last_index: None,
-        len: 0,
-        source_len: pos_u64(data.len()),
-        corruptions: 0,
-        skipped_bytes: 0,
-        torn: None,
-    };
-    let mut copied_bytes = 0u64;
-    for event in Scanner::new(&data) {
-        match event {
-            Event::Record(record) => {
-                writer.append_raw(record.index(), record.payload())?;
-                report.records += 1;
-                report.last_index = Some(record.index());
-                copied_bytes += record.encoded_len();
-            }
-            Event::Corrupt(_) => report.corruptions += 1,
-            Event::Torn(tail) => report.torn = Some(tail),
+    let source_len = log.len();
+    let policy = Policy::new(RecoveryMode::Salvage, IndexOrder::Any);
+    let mut fold = Fold::new(source_len);
+    let mut findings = Findings::new(source_len, IndexOrder::Any, options.list_limit.max(1));
+    let mut writer: Option<Writer> = None;
+    let mut failed: Option<WriteError> = None;
+    let mut next_progress = PROGRESS_STEP;
+    let pass = log.for_each_event(0, &options.parallelism, |event| {
+        let finding = fold.event(&event);
+        findings.push(&finding);
+        if policy.reject(&finding).is_some() {
+            // A bad or unsupported magic: the first and only event.
+            return ControlFlow::Break(());
         }
-    }
-    report.len = writer.close()?.len;
-    let magic = match plog_format::check_magic(&data) {
-        plog_format::Magic::V1 => pos_u64(plog_format::MAGIC_LEN),
-        _ => 0,
+        if let Event::Record(record) = &event {
+            if writer.is_none() {
+                match Writer::create(destination, writer_options) {
+                    Ok(created) => writer = Some(created),
+                    Err(e) => {
+                        failed = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            if let Some(writer) = writer.as_mut()
+                && let Err(e) = writer.append_verified(record)
+            {
+                failed = Some(e);
+                return ControlFlow::Break(());
+            }
+            if let Some(progress) = &options.progress
+                && record.end_offset() >= next_progress
+            {
+                progress_reached(progress, record.end_offset());
+                next_progress = record.end_offset().saturating_add(PROGRESS_STEP);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let remove_partial = |writer: Option<Writer>| {
+        if let Some(writer) = writer {
+            drop(writer);
+            let _ = std::fs::remove_file(destination);
+        }
     };
-    report.skipped_bytes = report
-        .source_len
-        .saturating_sub(copied_bytes)
-        .saturating_sub(magic);
-    Ok(report)
+    if let Some(e) = failed {
+        remove_partial(writer);
+        return Err(e);
+    }
+    if let Err(e) = pass {
+        remove_partial(writer);
+        return Err(read_error(source, &e));
+    }
+    let verify = VerifyReport {
+        summary: fold.finish(),
+        findings: findings.finish(),
+        policy,
+    };
+    if let Some(corruption) = verify.summary.first_corruption.filter(|c| c.is_magic()) {
+        remove_partial(writer);
+        return Err(WriteError::NothingToSalvage {
+            path: source.to_path_buf(),
+            corruption: Box::new(corruption),
+        });
+    }
+    // A log without one valid record still gets its (empty) new log.
+    let writer = match writer {
+        Some(writer) => writer,
+        None => Writer::create(destination, writer_options)?,
+    };
+    let len = match writer.close() {
+        Ok(durable) => durable.len,
+        Err(e) => {
+            let _ = std::fs::remove_file(destination);
+            return Err(e);
+        }
+    };
+    if let Some(progress) = &options.progress {
+        progress_reached(progress, source_len);
+    }
+    let summary = &verify.summary;
+    let magic = if summary.records_end == 0 {
+        0
+    } else {
+        pos_u64(plog_format::MAGIC_LEN)
+    };
+    // Every copied record is encoded as it was: the bytes copied are the
+    // new log's length past its magic.
+    let copied_bytes = len.saturating_sub(pos_u64(plog_format::MAGIC_LEN));
+    Ok(SalvageReport {
+        records: summary.records,
+        last_index: summary.last_index,
+        len,
+        source_len,
+        corruptions: summary.corruptions,
+        skipped_bytes: source_len.saturating_sub(copied_bytes).saturating_sub(magic),
+        torn: summary.torn,
+        verify,
+    })
+}
+
+/// Tells `progress` that the salvage reached `offset`.
+fn progress_reached(progress: &SalvageProgress, offset: u64) {
+    progress(offset);
+}
+
+fn read_error(path: &Path, error: &ReadError) -> WriteError {
+    WriteError::io(path, "read the log", std::io::Error::other(error.to_string()))
 }

@@ -68,7 +68,7 @@ impl Writer {
     /// # Errors
     /// `exists` when the file exists; `locked`; `io`.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
-        Ok(Writer::from_parts(create_log(path.as_ref())?, options).0)
+        Ok(Writer::from_parts(create_log(path.as_ref(), &options)?, options).0)
     }
 
     /// Opens the log at `path` for appending, creating it when it does not
@@ -162,6 +162,24 @@ impl Writer {
         let mark = self.pending.mark();
         self.log
             .push_raw(&self.tail, &mut self.pending, index, payload)?;
+        self.enqueued(self.pending.appended_since(mark))
+    }
+
+    /// Appends a record read (and verified) elsewhere as it is, with its
+    /// stored header: no hashing again. The caller promises that the
+    /// record's hash matched (a salvage copies only verified records).
+    ///
+    /// # Errors
+    /// As [`Writer::append_raw`].
+    pub(crate) fn append_verified(
+        &mut self,
+        record: &plog_format::Record<'_>,
+    ) -> Result<Appended, WriteError> {
+        let mark = self.pending.mark();
+        let payload = record.payload();
+        self.log
+            .admit(&self.tail, &self.pending, record.index(), payload.len())?;
+        self.pending.push(record.index(), record.header(), payload);
         self.enqueued(self.pending.appended_since(mark))
     }
 

@@ -8,6 +8,8 @@ mod crash;
 mod faults;
 mod group;
 mod model;
+#[cfg(unix)]
+mod modes;
 mod open;
 mod power;
 mod prealloc;
