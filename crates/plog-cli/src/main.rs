@@ -5,6 +5,7 @@
 mod append;
 mod dump;
 mod error;
+mod mode;
 mod out;
 mod paths;
 mod progress;
@@ -33,7 +34,8 @@ const AFTER_HELP: &str = "\
 Exit status (every subcommand):
   0  every file is clean / the command did what was asked (or dump's
      reader closed the pipe)
-  1  corruption found (with --strict, a torn tail counts as corruption)
+  1  corruption found (with --strict, a torn tail counts as corruption;
+     for dump: any record whose hash fails, printed or skipped)
   2  a file could not be read or written, no file matched, bad input or
      bad usage
   3  no corruption, but some file ends in a torn tail
@@ -105,6 +107,10 @@ enum Command {
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(verify::VerifyArgs),
     /// Print the records of a log in file order.
+    ///
+    /// Exit status 1 whenever a record failed its hash, whether it was
+    /// skipped or (--no-verify) printed. Records outside --from/--to are
+    /// walked over by their headers only, never hashed or printed.
     #[command(after_help = DUMP_EXAMPLES)]
     Dump(dump::DumpArgs),
     /// Statistics of a log: records, index range, gaps and repeats, payload sizes.

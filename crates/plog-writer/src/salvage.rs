@@ -5,9 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use plog_format::{Event, Findings, Fold, IndexOrder, Policy, RecoveryMode, TornTail};
-use plog_mmap::{
-    DEFAULT_LIST_LIMIT, Log, OpenOptions, Parallelism, ReadError, VerifyReport,
-};
+use plog_mmap::{DEFAULT_LIST_LIMIT, Log, OpenOptions, Parallelism, ReadError, VerifyReport};
 
 use crate::{
     DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, SyncPolicy, WriteError, Writer, WriterOptions, pos_u64,
@@ -256,7 +254,9 @@ pub fn salvage_with(
         len,
         source_len,
         corruptions: summary.corruptions,
-        skipped_bytes: source_len.saturating_sub(copied_bytes).saturating_sub(magic),
+        skipped_bytes: source_len
+            .saturating_sub(copied_bytes)
+            .saturating_sub(magic),
         torn: summary.torn,
         verify,
     })
@@ -268,5 +268,9 @@ fn progress_reached(progress: &SalvageProgress, offset: u64) {
 }
 
 fn read_error(path: &Path, error: &ReadError) -> WriteError {
-    WriteError::io(path, "read the log", std::io::Error::other(error.to_string()))
+    WriteError::io(
+        path,
+        "read the log",
+        std::io::Error::other(error.to_string()),
+    )
 }

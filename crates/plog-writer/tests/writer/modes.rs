@@ -57,10 +57,18 @@ fn everything_created_is_private_whatever_the_umask_and_a_chosen_mode_is_exact()
         std::io::Read::read_to_end(&mut out, &mut Vec::new()).unwrap();
         assert!(child.wait().unwrap().success(), "umask {umask:o}");
         for file in ["new/dirs/w.plog", "g/g.plog", "salvaged/s.plog"] {
-            assert_eq!(mode(&root.join(file)), 0o600, "{file} under umask {umask:o}");
+            assert_eq!(
+                mode(&root.join(file)),
+                0o600,
+                "{file} under umask {umask:o}"
+            );
         }
         for created in ["new", "new/dirs", "g", "salvaged"] {
-            assert_eq!(mode(&root.join(created)), 0o700, "{created} under umask {umask:o}");
+            assert_eq!(
+                mode(&root.join(created)),
+                0o700,
+                "{created} under umask {umask:o}"
+            );
         }
         // Chosen modes are set exactly, even where the umask removes bits.
         assert_eq!(mode(&root.join("open/o.plog")), 0o644, "umask {umask:o}");
