@@ -20,7 +20,7 @@
 //!   anonymous zero pages over the vanished part (from the faulting page to
 //!   the end of the mapping, with `MAP_FIXED`) and returns. The faulting
 //!   load runs again and reads zeros; the pass that made it stops at its
-//!   next batch ([`Registration::faulted`], checked before each batch's
+//!   next batch (the flag is checked before each batch's
 //!   results are used) and reports "the file changed while it was read".
 //! * **anything else** — a fault outside plog's mappings, a hardware memory
 //!   error (`BUS_MCEERR_*`), a `SIGBUS` sent by `kill`, `sigqueue` or
