@@ -165,9 +165,9 @@ impl PersistentLogError {
 /// How the log was found at open.
 #[derive(Debug)]
 enum Appender {
-    /// Clean (or repaired): appends go through group commit. Every record
-    /// was verified at open or written by this process since, under the
-    /// lock, so a replay need not hash them again.
+    /// Clean (or repaired): appends go through group commit. (A replay
+    /// checks every hash all the same: the lock does not keep another
+    /// process from rewriting the file's bytes.)
     Ready(GroupCommit),
     /// Corrupt: the lock is held, appends are refused, replay reports the
     /// damage (as engenho-store's replay did).
