@@ -209,12 +209,12 @@ impl Log {
     {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        engine::run_ordered(
+        let walked = engine::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            self.release_after(|batch| {
+            self.pass_sink(|batch| {
                 judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
                     for (index, value) in entries.drain(..) {
                         apply(index, value)?;
@@ -223,6 +223,7 @@ impl Log {
                 })
             }),
         );
+        self.walked(walked);
         judge.finish(self)
     }
 
@@ -238,13 +239,14 @@ impl Log {
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
         let mut judge = Judge::new(self, options);
-        engine::run(
+        let walked = engine::run(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            self.release_after(|batch| judge.batch(batch, deliver)),
+            self.pass_sink(|batch| judge.batch(batch, deliver)),
         );
+        self.walked(walked);
         judge.finish(self)
     }
 

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
@@ -131,6 +132,10 @@ pub struct Log {
     file: Option<File>,
     path: Option<PathBuf>,
     options: OpenOptions,
+    /// Where the walk of the last pass stopped: how far past the last
+    /// batch it used a pass read (the bound of the crate docs, "A pass
+    /// stops where the file stopped", which the tests measure with it).
+    walked_to: AtomicU64,
 }
 
 impl std::fmt::Debug for Log {
@@ -172,10 +177,11 @@ impl Log {
     /// # Errors
     /// [`OpenError::Io`] when the file cannot be opened or read.
     ///
-    /// # Safety of the mapping
-    /// The file must not be truncated or rewritten in place by another
-    /// process while the `Log` is alive (appending is fine). See the crate
-    /// docs; use [`MapPolicy::Never`] when that cannot be promised.
+    /// What happens when another process changes a mapped file meanwhile
+    /// (appending is fine; a truncation ends a pass with
+    /// [`ReadError::Changed`]; an in-place rewrite is outside what the
+    /// language promises) is written once, in the crate docs ("Safety of the
+    /// mapping").
     pub fn open(path: impl AsRef<Path>) -> Result<Log, OpenError> {
         Log::open_with(path, &OpenOptions::default())
     }
@@ -218,6 +224,7 @@ impl Log {
                 file: Some(file),
                 path: Some(path.to_path_buf()),
                 options: *options,
+                walked_to: AtomicU64::new(0),
             })
         } else {
             // Pipes, character devices, sockets: read what they yield.
@@ -227,6 +234,7 @@ impl Log {
                 file: None,
                 path: Some(path.to_path_buf()),
                 options: *options,
+                walked_to: AtomicU64::new(0),
             })
         }
     }
@@ -248,6 +256,7 @@ impl Log {
             file: None,
             path: None,
             options: OpenOptions::default(),
+            walked_to: AtomicU64::new(0),
         }
     }
 
@@ -292,10 +301,11 @@ impl Log {
 
     /// Whether the bytes of a mapped log are still those of the file: no
     /// page vanished under the mapping and the file is not shorter than the
-    /// mapping. Every pass of [`Log`] calls this at its end and returns its
-    /// error instead of a result computed from changed bytes; callers of
-    /// [`Log::bytes_unchecked`] call it themselves. Always `Ok` for a log in
-    /// memory.
+    /// mapping. Every pass of [`Log`] checks this before each batch it uses
+    /// and at its end, and returns its error instead of a result computed
+    /// from changed bytes (the crate docs, "A pass stops where the file
+    /// stopped"); callers of [`Log::bytes_unchecked`] call it themselves.
+    /// Always `Ok` for a log in memory.
     ///
     /// # Errors
     /// [`ReadError::Changed`] naming the mapped and the current length.
@@ -329,10 +339,43 @@ impl Log {
         })
     }
 
-    /// A pass's sink for the engine: `sink`, then, when the log was opened
-    /// with [`OpenOptions::release_behind`], the release of the pages before
-    /// the batch's end (the pass is done with them).
-    pub(crate) fn release_after<'l, O>(
+    /// Whether the bytes a pass read, up to offset `end`, are still the
+    /// file's: no page of the mapping vanished (the guard's flag, one
+    /// atomic load) and the file is still at least `end` bytes long (one
+    /// `fstat`: a truncation inside the last page raises no fault, the
+    /// kernel reads zeros there). Always true for a log in memory.
+    ///
+    /// Every pass asks before it uses a batch's results (see the crate
+    /// docs, "A pass stops where the file stopped"). Bytes read before a
+    /// truncation that this check, made after them, does not see were in
+    /// the file: a file only shrinks by a truncation, and the check sees
+    /// every one that happened before it.
+    pub(crate) fn intact_to(&self, end: u64) -> bool {
+        let Backing::Mapped(mapping) = &self.backing else {
+            return true;
+        };
+        if mapping.registration.faulted() {
+            return false;
+        }
+        match self.file.as_ref().map(File::metadata) {
+            Some(Ok(metadata)) => metadata.len() >= end,
+            // A file that can no longer be inspected: the flag above is
+            // all there is to go by (the pass's end checks again).
+            _ => true,
+        }
+    }
+
+    /// A pass's sink for the engine, in the one place every pass shares:
+    ///
+    /// 1. before `sink` uses a batch, [`Log::intact_to`] its end: a batch
+    ///    read after the file shrank is marked
+    ///    [changed](Batch::changed), handed to `sink` so that the pass
+    ///    remembers it (a changed batch yields no event, no entry, no
+    ///    count), and the pass stops there;
+    /// 2. after `sink`, when the log was opened with
+    ///    [`OpenOptions::release_behind`], the release of the pages before
+    ///    the batch's end (the pass is done with them).
+    pub(crate) fn pass_sink<'l, O>(
         &'l self,
         mut sink: impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()>,
     ) -> impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()> {
@@ -342,10 +385,26 @@ impl Log {
         };
         let mut release = ReleaseBehind { map, released: 0 };
         move |batch| {
+            if !self.intact_to(batch.end) {
+                batch.changed = true;
+                let _ = sink(batch);
+                return ControlFlow::Break(());
+            }
             let flow = sink(batch);
             release.reached(batch.end);
             flow
         }
+    }
+
+    /// Records where the walk of a pass stopped.
+    pub(crate) fn walked(&self, offset: u64) {
+        self.walked_to.store(offset, Ordering::Relaxed);
+    }
+
+    /// Where the walk of the last pass over this log stopped.
+    #[cfg(test)]
+    pub(crate) fn last_walk_end(&self) -> u64 {
+        self.walked_to.load(Ordering::Relaxed)
     }
 
     /// The file's length in bytes, as seen.
@@ -589,30 +648,20 @@ fn release_pages(map: &Mmap, offset: usize, len: usize) {
 fn map_file(file: &File, len: u64) -> Option<Mapping> {
     let len_usize = usize::try_from(len).ok()?;
     // SAFETY: `Mmap` hands out a `&[u8]` over the page cache of `file`, and
-    // Rust assumes that the bytes behind a shared reference never change.
-    // Another process can change them anyway; this is what happens then,
-    // and why it is memory-safe:
-    //
-    // * The mapping is read-only, private to this crate and dropped with the
-    //   `Log`; no slice of it reaches safe code outside plog-mmap
-    //   (`Log::bytes_unchecked` is an `unsafe fn` whose caller takes over
-    //   this contract). What plog hands out is copied first: replay and the
-    //   event passes copy each batch of records and re-parse and hash the
-    //   copy, so a value handed out is always the bytes that were checked.
-    // * Its length is fixed here. Appends land past it and are not seen
-    //   until `Log::refresh`.
-    // * Truncation: touching a page past the new end of the file raises
-    //   SIGBUS. The mapping is registered with `guard` below, whose handler
-    //   maps zero pages over the vanished range and flags it; the pass reads
-    //   zeros, finishes, and `Log::check_unchanged` turns its result into a
-    //   "changed while it was read" error. No crash.
-    // * Rewriting in place: plog's passes may read old or new bytes. No code
-    //   of plog relies on two reads of a mapped byte agreeing: every length
-    //   is checked against the slice's fixed bounds right where it is used,
-    //   hashing only reads, and decoding runs over a private copy (a `str`
-    //   is never made from mapped bytes). Changed bytes therefore give a
-    //   wrong classification (a hash mismatch, a damaged length), never an
-    //   out-of-bounds access or an invalid `str`.
+    // Rust assumes that the bytes behind a shared reference never change;
+    // another process can change them anyway. The contract under which this
+    // is acceptable, and what plog does to contain a change, is the crate
+    // docs' "Safety of the mapping"; in short: the mapping is read-only,
+    // private to this crate and dropped with the `Log` (no slice of it
+    // reaches safe code; what plog hands out is a private copy, re-parsed
+    // and hashed after the copy); its length is fixed here, so appends are
+    // not seen; a vanished page is absorbed by the `guard` registration made
+    // below (the mapping is not used unless it succeeds), and every pass
+    // checks the guard's flag and the file's length before it uses a
+    // batch; no code relies on two reads of a mapped byte agreeing (lengths
+    // are checked against the slice's fixed bounds where used, a `str` is
+    // never made from mapped bytes), so a rewrite gives a wrong
+    // classification, never an out-of-bounds access or an invalid `str`.
     let map = unsafe { MmapOptions::new().len(len_usize).map(file) }.ok()?;
     let registration = guard::register(map.as_ptr() as usize, map.len())?;
     if len >= SEQUENTIAL_ADVICE_MIN_LEN {

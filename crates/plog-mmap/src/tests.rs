@@ -497,3 +497,133 @@ fn streaming_checks_a_large_payload_on_the_batch_thread() {
     );
     assert_eq!(indices, (1..=100).collect::<Vec<u64>>());
 }
+
+/// The bound of the crate docs ("A pass stops where the file stopped"): how
+/// far past the first vanished byte a pass on `threads` threads may walk,
+/// for records of at most `largest_record` bytes.
+fn walk_bound(threads: usize, largest_record: u64) -> u64 {
+    let batches = 2 * threads as u64 * engine::BATCHES_PER_THREAD as u64;
+    batches * (engine::BATCH_COST as u64 + largest_record)
+}
+
+/// Truncates a mapped 40 MB log, ahead of each pass, once the pass has
+/// handed on a record some MiB before the new end: every pass ends with the
+/// changed-file error, its walk stops within the bound past the new end,
+/// and nothing it hands on after the truncation lies past the new end. Two
+/// cuts: in the middle (not on a page boundary: the walk faults on the next
+/// page), and one byte off the end (inside the last page: no fault at all,
+/// the zero byte reads like any other, and only the length check before
+/// each batch keeps the last record's mismatch from being handed on).
+#[test]
+fn a_pass_over_a_truncated_file_stops_within_the_bound_and_hands_on_nothing_past_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let mut bytes = MAGIC.to_vec();
+    let mut ends = vec![0u64]; // ends[index]: where record `index` ends
+    for index in 1..=80_000u64 {
+        let payload = format!("{{\"n\":{index},\"pad\":\"{}\"}}", "x".repeat(450));
+        encode_record_to_vec(index, payload.as_bytes(), &mut bytes);
+        ends.push(bytes.len() as u64);
+    }
+    let largest = ends.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    let bound = walk_bound(2, largest);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truncated.plog");
+    let options = crate::OpenOptions {
+        min_map_len: 1,
+        ..crate::OpenOptions::default()
+    };
+    let truncate = |path: &std::path::Path, new_end: u64| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(new_end)
+            .unwrap();
+    };
+    let len = bytes.len() as u64;
+    assert_ne!((len - 1) % 4096, 0, "the last byte shares its page");
+    let cuts = [(4 << 20, (24 << 20) + 123), (len - (8 << 20), len - 1)];
+    for (pass, (trigger, new_end)) in ["events", "steps", "replay_each", "verify"]
+        .into_iter()
+        .flat_map(|pass| cuts.map(|cut| (pass, cut)))
+    {
+        std::fs::write(&path, &bytes).unwrap();
+        let log = Log::open_with(&path, &options).unwrap();
+        assert!(log.is_mapped());
+        let cut = Arc::new(AtomicBool::new(false));
+        // Called with the end of each record handed on: truncates at the
+        // trigger, then checks that nothing past the new end is handed on.
+        let handed_on = |end: u64| {
+            if cut.load(Ordering::Relaxed) {
+                assert!(end <= new_end, "{pass}: handed on a record ending at {end}");
+            } else if end >= trigger {
+                truncate(&path, new_end);
+                cut.store(true, Ordering::Relaxed);
+            }
+        };
+        let error = match pass {
+            "events" => log
+                .for_each_event(0, &pool(2), |event| {
+                    match event {
+                        Event::Record(record) => handed_on(record.end_offset()),
+                        other => panic!("{pass}: {other:?}"),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .map(drop),
+            "steps" => log
+                .for_each_step(0, &pool(2), |step| {
+                    match step {
+                        plog_format::Step::Record(record) => handed_on(record.end_offset()),
+                        other => panic!("{pass}: {other:?}"),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .map(drop),
+            "replay_each" => {
+                let options = ReplayOptions {
+                    verify: VerifyOptions {
+                        parallelism: pool(2),
+                        ..VerifyOptions::default()
+                    },
+                    ..ReplayOptions::default()
+                };
+                let result = log.replay_each(&options, |index, _: serde_json::Value| {
+                    handed_on(ends[index as usize]);
+                    ControlFlow::Continue(())
+                });
+                match result {
+                    Err(ReplayError::Read(error)) => Err(error),
+                    other => panic!("{pass}: {other:?}"),
+                }
+            }
+            _ => {
+                let (cut, path) = (Arc::clone(&cut), path.clone());
+                let options = VerifyOptions {
+                    parallelism: pool(2),
+                    progress: Some(crate::Progress::new(move |offset| {
+                        if offset >= trigger && !cut.swap(true, Ordering::Relaxed) {
+                            truncate(&path, new_end);
+                        }
+                    })),
+                    ..VerifyOptions::default()
+                };
+                log.verify(&options).map(drop)
+            }
+        };
+        assert!(
+            cut.load(Ordering::Relaxed),
+            "{pass} {new_end}: never truncated"
+        );
+        assert!(
+            matches!(error, Err(crate::ReadError::Changed(_))),
+            "{pass} {new_end}: {error:?}"
+        );
+        let walked = log.last_walk_end();
+        assert!(
+            walked <= new_end + bound,
+            "{pass}: walked to {walked}, past {new_end} + {bound}"
+        );
+    }
+}
