@@ -107,10 +107,11 @@
 //!   the field writes, and a crash at any moment reopens without help.
 //! * The writer only ever shrinks the file in three cases: cutting a torn
 //!   tail at open (or in a repair), cutting off a failed write, and trimming
-//!   preallocated zeros at close. A reader that mapped the file whole and
-//!   touches the cut pages afterwards gets `SIGBUS` (plog-mmap's mapping
-//!   contract); without preallocation the first two only happen after a
-//!   crash or an I/O error.
+//!   preallocated zeros at close. A plog-mmap reader that mapped the file
+//!   meanwhile ends its pass with the changed-file error, never a crash
+//!   (what a mapping may and may not see is stated once, in plog-mmap's
+//!   "Safety of the mapping"); without preallocation the first two only
+//!   happen after a crash or an I/O error.
 //! * Only the Unix build is tested (positioned writes use `pwrite`; other
 //!   platforms fall back to seek and write, and skip the directory fsync,
 //!   which they cannot do).

@@ -87,11 +87,11 @@ pub struct WriterOptions {
     /// `plog repair --drop-corrupt-tail` (the record was never acknowledged,
     /// so nothing durable is lost, but the restart needs an operator).
     ///
-    /// Truncating the zeros at close shrinks the file: a reader that mapped
-    /// it whole meanwhile (plog-mmap's `Log::open` maps the length it finds)
-    /// and then touches the cut pages gets `SIGBUS`. Readers of a log with a
-    /// preallocating writer should read rather than map it (plog-mmap's
-    /// `MapPolicy::Never`).
+    /// Truncating the zeros at close shrinks the file: a plog-mmap reader
+    /// that mapped it meanwhile (`Log::open` maps the length it finds) ends
+    /// its pass with the changed-file error rather than a result, and opens
+    /// it again (plog-mmap's "Safety of the mapping" is the one statement
+    /// of what a mapping may see).
     pub preallocate: Option<u64>,
     /// The permission bits of a log this writer creates (default
     /// [`DEFAULT_FILE_MODE`], `0o600`: only the owner reads it; a log of

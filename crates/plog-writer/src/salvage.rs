@@ -2,7 +2,7 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use plog_format::{Event, Findings, Fold, IndexOrder, Policy, RecoveryMode, TornTail};
 use plog_mmap::{DEFAULT_LIST_LIMIT, Log, OpenOptions, Parallelism, ReadError, VerifyReport};
@@ -163,48 +163,66 @@ pub fn salvage_with(
     let policy = Policy::new(RecoveryMode::Salvage, IndexOrder::Any);
     let mut fold = Fold::new(source_len);
     let mut findings = Findings::new(source_len, IndexOrder::Any, options.list_limit.max(1));
-    let mut writer: Option<Writer> = None;
-    let mut failed: Option<WriteError> = None;
     let mut next_progress = PROGRESS_STEP;
-    let pass = log.for_each_event(0, &options.parallelism, |event| {
-        let finding = fold.event(&event);
-        findings.push(&finding);
-        if policy.reject(&finding).is_some() {
-            // A bad or unsupported magic: the first and only event.
-            return ControlFlow::Break(());
-        }
-        if let Event::Record(record) = &event {
-            if writer.is_none() {
-                match Writer::create(destination, writer_options) {
-                    Ok(created) => writer = Some(created),
-                    Err(e) => {
-                        failed = Some(e);
+    // The pass hands each window of verified batches to this thread in
+    // turn; the writes go to a thread of their own (at most CHUNKS_IN_FLIGHT
+    // chunks of CHUNK_BYTES queued), so that they overlap the hashing of
+    // the next window instead of following it.
+    let (pass, written) = std::thread::scope(|scope| {
+        let (chunks, received) = mpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
+        let writing =
+            scope.spawn(move || write_chunks(destination, writer_options, received, recycle));
+        let mut chunk = Chunk::default();
+        let mut writer_gone = false;
+        let pass = log.for_each_event(0, &options.parallelism, |event| {
+            let finding = fold.event(&event);
+            findings.push(&finding);
+            if policy.reject(&finding).is_some() {
+                // A bad or unsupported magic: the first and only event.
+                return ControlFlow::Break(());
+            }
+            if let Event::Record(record) = &event {
+                chunk.push(record);
+                if chunk.bytes.len() >= CHUNK_BYTES {
+                    let reuse = recycled.try_recv().unwrap_or_default();
+                    let full = std::mem::replace(&mut chunk, Chunk::with_buffer(reuse));
+                    if chunks.send(full).is_err() {
+                        // The writer failed: its error is reported below.
+                        writer_gone = true;
                         return ControlFlow::Break(());
                     }
                 }
+                if let Some(progress) = &options.progress
+                    && record.end_offset() >= next_progress
+                {
+                    progress_reached(progress, record.end_offset());
+                    next_progress = record.end_offset().saturating_add(PROGRESS_STEP);
+                }
             }
-            if let Some(writer) = writer.as_mut()
-                && let Err(e) = writer.append_verified(record)
-            {
-                failed = Some(e);
-                return ControlFlow::Break(());
-            }
-            if let Some(progress) = &options.progress
-                && record.end_offset() >= next_progress
-            {
-                progress_reached(progress, record.end_offset());
-                next_progress = record.end_offset().saturating_add(PROGRESS_STEP);
-            }
+            ControlFlow::Continue(())
+        });
+        if !writer_gone && chunk.records > 0 {
+            let _ = chunks.send(chunk);
         }
-        ControlFlow::Continue(())
+        drop(chunks);
+        let written = writing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (pass, written)
     });
+    let Written {
+        writer,
+        created,
+        error,
+    } = written;
     let remove_partial = |writer: Option<Writer>| {
-        if let Some(writer) = writer {
-            drop(writer);
+        drop(writer);
+        if created {
             let _ = std::fs::remove_file(destination);
         }
     };
-    if let Some(e) = failed {
+    if let Some(e) = error {
         remove_partial(writer);
         return Err(e);
     }
@@ -260,6 +278,100 @@ pub fn salvage_with(
         torn: summary.torn,
         verify,
     })
+}
+
+/// How many bytes of records the pass gathers before handing them to the
+/// writing thread (one `write` each).
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// How many full chunks may wait for the writing thread.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Verified records, encoded as they were in the source, to be written.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    records: u64,
+    first_index: u64,
+    last_index: u64,
+}
+
+impl Chunk {
+    /// An empty chunk in `buffer`'s memory.
+    fn with_buffer(mut buffer: Vec<u8>) -> Chunk {
+        buffer.clear();
+        Chunk {
+            bytes: buffer,
+            ..Chunk::default()
+        }
+    }
+
+    /// Adds a verified record, header and payload as they were.
+    fn push(&mut self, record: &plog_format::Record<'_>) {
+        if self.records == 0 {
+            self.first_index = record.index();
+        }
+        self.bytes.extend_from_slice(record.header().as_bytes());
+        self.bytes.extend_from_slice(record.payload());
+        self.records += 1;
+        self.last_index = record.index();
+    }
+}
+
+/// What the writing thread of a salvage ended with.
+struct Written {
+    /// The new log, when one was created (a record came).
+    writer: Option<Writer>,
+    /// Whether the new log was created by this salvage (so that a failure
+    /// removes it, and only it).
+    created: bool,
+    /// What stopped the writing.
+    error: Option<WriteError>,
+}
+
+/// The writing thread of a salvage: creates the new log at the first chunk
+/// and writes each chunk with one `write`, giving the buffers back.
+fn write_chunks(
+    destination: &Path,
+    options: WriterOptions,
+    chunks: mpsc::Receiver<Chunk>,
+    recycle: mpsc::Sender<Vec<u8>>,
+) -> Written {
+    let mut written = Written {
+        writer: None,
+        created: false,
+        error: None,
+    };
+    for chunk in chunks {
+        let writer = match written.writer.as_mut() {
+            Some(writer) => writer,
+            None => match Writer::create(destination, options) {
+                Ok(created) => {
+                    written.created = true;
+                    written.writer.insert(created)
+                }
+                Err(e) => {
+                    written.error = Some(e);
+                    return written;
+                }
+            },
+        };
+        match writer.write_encoded(
+            chunk.bytes,
+            chunk.records,
+            chunk.first_index,
+            chunk.last_index,
+        ) {
+            Ok(buffer) => {
+                let _ = recycle.send(buffer);
+            }
+            Err(e) => {
+                written.error = Some(e);
+                return written;
+            }
+        }
+    }
+    written
 }
 
 /// Tells `progress` that the salvage reached `offset`.

@@ -165,22 +165,27 @@ impl Writer {
         self.enqueued(self.pending.appended_since(mark))
     }
 
-    /// Appends a record read (and verified) elsewhere as it is, with its
-    /// stored header: no hashing again. The caller promises that the
-    /// record's hash matched (a salvage copies only verified records).
+    /// Writes `records` records already encoded in `bytes` (read and
+    /// verified elsewhere: a salvage copies only verified records, byte for
+    /// byte), the first of index `first_index`, the last `last_index`, with
+    /// one write and no sync. Nothing is hashed again and the index order
+    /// is not checked (a salvage's writer accepts any). Gives `bytes` back
+    /// for reuse.
     ///
     /// # Errors
-    /// As [`Writer::append_raw`].
-    pub(crate) fn append_verified(
+    /// `write_failed`, `poisoned`.
+    pub(crate) fn write_encoded(
         &mut self,
-        record: &plog_format::Record<'_>,
-    ) -> Result<Appended, WriteError> {
-        let mark = self.pending.mark();
-        let payload = record.payload();
-        self.log
-            .admit(&self.tail, &self.pending, record.index(), payload.len())?;
-        self.pending.push(record.index(), record.header(), payload);
-        self.enqueued(self.pending.appended_since(mark))
+        bytes: Vec<u8>,
+        records: u64,
+        first_index: u64,
+        last_index: u64,
+    ) -> Result<Vec<u8>, WriteError> {
+        self.flush()?;
+        let batch = Batch::encoded(bytes, self.tail.written, records, first_index, last_index);
+        let written = self.log.write(&mut self.tail, &batch);
+        self.pending.clear(self.tail.written);
+        written.map(|()| batch.into_bytes())
     }
 
     /// Appends many `(index, payload)` records in one write and, under
