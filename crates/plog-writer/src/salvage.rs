@@ -284,6 +284,9 @@ pub fn salvage_with(
 /// writing thread (one `write` each).
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// How many bytes the writing thread writes between two syncs.
+const SYNC_EVERY_BYTES: u64 = 64 << 20;
+
 /// How many full chunks may wait for the writing thread.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
@@ -342,6 +345,7 @@ fn write_chunks(
         created: false,
         error: None,
     };
+    let mut unsynced = 0u64;
     for chunk in chunks {
         let writer = match written.writer.as_mut() {
             Some(writer) => writer,
@@ -356,6 +360,7 @@ fn write_chunks(
                 }
             },
         };
+        let bytes = pos_u64(chunk.bytes.len());
         match writer.write_encoded(
             chunk.bytes,
             chunk.records,
@@ -366,6 +371,16 @@ fn write_chunks(
                 let _ = recycle.send(buffer);
             }
             Err(e) => {
+                written.error = Some(e);
+                return written;
+            }
+        }
+        // Sync as the copy goes: the disk writes then overlap the pass
+        // instead of all waiting for the final sync.
+        unsynced += bytes;
+        if unsynced >= SYNC_EVERY_BYTES {
+            unsynced = 0;
+            if let Err(e) = writer.sync() {
                 written.error = Some(e);
                 return written;
             }
