@@ -49,7 +49,9 @@ enum Outcome {
     Other(String),
 }
 
-fn run(log: &Log, pass: Pass) -> Outcome {
+/// Runs `pass`; replays decode `T` (engenho-store's typed entry for an
+/// engenho-shaped log, as its recovery does).
+fn run<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(log: &Log, pass: Pass) -> Outcome {
     let parallelism = Parallelism::Threads(2);
     let read = |error: ReadError| match error {
         ReadError::Changed(_) => Outcome::Changed,
@@ -71,7 +73,7 @@ fn run(log: &Log, pass: Pass) -> Outcome {
             Ok(report) => Outcome::Done(format!("{report:?}")),
             Err(error) => read(error),
         },
-        Pass::Replay => match log.replay::<serde_json::Value>(&options) {
+        Pass::Replay => match log.replay::<T>(&options) {
             Ok(replayed) => Outcome::Done(format!(
                 "{} {:?}",
                 replayed.entries.len(),
@@ -81,7 +83,7 @@ fn run(log: &Log, pass: Pass) -> Outcome {
         },
         Pass::ReplayEach => {
             let (mut count, mut last) = (0u64, None);
-            match log.replay_each(&options, |index, value: serde_json::Value| {
+            match log.replay_each(&options, |index, value: T| {
                 count += 1;
                 last = Some((index, value));
                 ControlFlow::Continue(())
@@ -120,7 +122,7 @@ const TRIAL_LIMIT: Duration = Duration::from_secs(10);
 fn passes_survive_a_file_changing_underneath() {
     seeded("passes_survive_a_file_changing_underneath", |seed| {
         let payloads: Vec<Vec<u8>> = (0..3_000).map(|i| k8s_payload(i, 300)).collect();
-        trials(seed, &payloads, false, 120)
+        trials::<serde_json::Value>(seed, &payloads, false, 120)
     });
 }
 
@@ -142,7 +144,7 @@ fn production_scale_passes_survive_a_file_changing_underneath() {
         "production_scale_passes_survive_a_file_changing_underneath",
         |seed| {
             let payloads: Vec<Vec<u8>> = (1..=records).map(|i| engenho_payload(7, i)).collect();
-            trials(seed, &payloads, true, count)
+            trials::<plog_testdata::EngenhoEntry>(seed, &payloads, true, count)
         },
     );
 }
@@ -158,12 +160,17 @@ fn released_passes_survive_a_file_changing_underneath() {
         "released_passes_survive_a_file_changing_underneath",
         |seed| {
             let payloads: Vec<Vec<u8>> = (0..60_000).map(|i| k8s_payload(i, 300)).collect();
-            trials(seed, &payloads, true, 40)
+            trials::<serde_json::Value>(seed, &payloads, true, 40)
         },
     );
 }
 
-fn trials(seed: u64, payloads: &[Vec<u8>], release_behind: bool, count: usize) {
+fn trials<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(
+    seed: u64,
+    payloads: &[Vec<u8>],
+    release_behind: bool,
+    count: usize,
+) {
     let mut rng = SplitMix64(seed);
     let original = build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])));
     let len = original.len() as u64;
@@ -184,7 +191,7 @@ fn trials(seed: u64, payloads: &[Vec<u8>], release_behind: bool, count: usize) {
         .map(|&pass| {
             let log = Log::open_with(&path, &mapped).unwrap();
             let start = Instant::now();
-            let outcome = run(&log, pass);
+            let outcome = run::<T>(&log, pass);
             (outcome, start.elapsed())
         })
         .collect();
@@ -205,7 +212,7 @@ fn trials(seed: u64, payloads: &[Vec<u8>], release_behind: bool, count: usize) {
                 std::thread::sleep(delay);
                 change.apply(path, len, &mut change_rng).unwrap();
             });
-            run(&log, pass)
+            run::<T>(&log, pass)
         });
         // From the change (or the start, when the pass ended first) to the
         // pass's end.
@@ -232,7 +239,7 @@ fn trials(seed: u64, payloads: &[Vec<u8>], release_behind: bool, count: usize) {
             // one released, now after the change.
             // The change is done by now: a truncated file is always
             // reported as changed.
-            let again = run(&log, pass);
+            let again = run::<T>(&log, pass);
             let what = format!("{what}, then again: {again:?}");
             check(&again, &what);
             if matches!(change, FileChange::Truncate) {

@@ -18,8 +18,7 @@
 use std::time::{Duration, Instant};
 
 use plog::{PersistentLog, PersistentLogError};
-use plog_testdata::{FileChange, SplitMix64, build_log, engenho_payload, seeded};
-use serde_json::Value;
+use plog_testdata::{EngenhoEntry, FileChange, SplitMix64, build_log, engenho_payload, seeded};
 
 /// How long a trial may take after the change (issue 20's done-when).
 const TRIAL_LIMIT: Duration = Duration::from_secs(10);
@@ -30,11 +29,12 @@ enum Pass {
     ReplayEach,
 }
 
-/// What a replay gave: its entry count and last entry, or its error's kind
+/// What a replay gave (entries decoded as engenho-store's typed entries, as
+/// its recovery does): its entry count and last entry, or its error's kind
 /// and whether it says the file changed.
 #[derive(Debug, PartialEq)]
 enum Outcome {
-    Done(usize, Option<(u64, Value)>),
+    Done(usize, Option<Box<(u64, EngenhoEntry)>>),
     Changed,
     Other(&'static str),
 }
@@ -50,15 +50,15 @@ fn outcome(error: PersistentLogError) -> Outcome {
 
 fn run(log: &PersistentLog, pass: Pass) -> Outcome {
     match pass {
-        Pass::Replay => match log.replay::<Value>() {
-            Ok(entries) => Outcome::Done(entries.len(), entries.last().cloned()),
+        Pass::Replay => match log.replay::<EngenhoEntry>() {
+            Ok(entries) => Outcome::Done(entries.len(), entries.last().cloned().map(Box::new)),
             Err(error) => outcome(error),
         },
         Pass::ReplayEach => {
             let (mut count, mut last) = (0usize, None);
-            match log.replay_each(None, |index, value: Value| {
+            match log.replay_each(None, |index, value: EngenhoEntry| {
                 count += 1;
-                last = Some((index, value));
+                last = Some(Box::new((index, value)));
             }) {
                 Ok(()) => Outcome::Done(count, last),
                 Err(error) => outcome(error),
