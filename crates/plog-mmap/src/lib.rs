@@ -187,6 +187,7 @@ mod options;
 mod replay;
 mod report;
 mod source;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -205,6 +206,7 @@ pub use source::{
     DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, RELEASE_STEP, Refresh,
     SEQUENTIAL_ADVICE_MIN_LEN,
 };
+pub use stream::{STREAM_HELD_LIMIT, STREAM_WINDOW};
 pub use walk::Walk;
 
 // The types of plog-format that this crate's API hands out.
@@ -258,6 +260,9 @@ impl Log {
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
+        if let Some(stream) = self.stream() {
+            return self.verify_stream(stream, options, tuning);
+        }
         let mut reporter = Reporter::new(self.len(), options);
         let mut changed = false;
         let walked = engine::run(
@@ -364,6 +369,9 @@ impl Log {
         hashes: bool,
         mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
+        if let Some(stream) = self.stream() {
+            return self.copied_pass_stream(stream, offset, parallelism, hashes, sink);
+        }
         let walk = if offset == 0 {
             self.walk_data()
         } else {

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, Mmap, MmapOptions};
@@ -13,6 +14,7 @@ use std::ops::ControlFlow;
 
 use crate::engine::Batch;
 use crate::guard::{self, Registration};
+use crate::stream::{STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
 use crate::{FileChanged, OpenError, ReadError};
 
 /// Regular files at least this long are memory-mapped by [`MapPolicy::Auto`];
@@ -92,6 +94,8 @@ impl Default for OpenOptions {
 enum Backing {
     Mapped(Mapping),
     Memory(Vec<u8>),
+    /// Read once, window by window, by the first pass ([`Log::from_stream`]).
+    Stream(Mutex<Stream>),
 }
 
 /// A registered mapping. The registration is declared first so that it is
@@ -106,6 +110,7 @@ impl Backing {
         match self {
             Backing::Mapped(mapping) => &mapping.map,
             Backing::Memory(bytes) => bytes,
+            Backing::Stream(_) => &[],
         }
     }
 }
@@ -135,6 +140,7 @@ pub struct Log {
     /// Where the walk of the last pass stopped: how far past the last
     /// batch it used a pass read (the bound of the crate docs, "A pass
     /// stops where the file stopped", which the tests measure with it).
+    /// For a stream, the bytes its pass read: its length.
     walked_to: AtomicU64,
 }
 
@@ -239,7 +245,9 @@ impl Log {
         }
     }
 
-    /// Reads a whole log from a reader (e.g. standard input) into memory.
+    /// Reads a whole log from a reader into memory (its bytes are then
+    /// [`Log::in_memory`]). To check a stream of any length in bounded
+    /// memory (standard input, `zstdcat LOG |`), use [`Log::from_stream`].
     ///
     /// # Errors
     /// [`OpenError::Io`] on a read error, [`OpenError::TooLarge`] past
@@ -247,6 +255,55 @@ impl Log {
     pub fn read_from(reader: impl Read, read_limit: Option<u64>) -> Result<Log, OpenError> {
         let bytes = read_limited(reader, read_limit, Path::new("-"))?;
         Ok(Log::from_bytes(bytes))
+    }
+
+    /// A log read from a stream (standard input, a pipe) in bounded memory,
+    /// by its first pass: [`Log::verify`], [`Log::for_each_event`],
+    /// [`Log::for_each_step`] (from offset 0), [`Log::replay`] or
+    /// [`Log::replay_each`] read it through a window of
+    /// [`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes and give exactly what
+    /// they give for the same bytes in a file; memory holds a window and the
+    /// pass's batches, whatever the stream's length (a record longer than
+    /// the window is held whole, up to
+    /// [`STREAM_HELD_LIMIT`](crate::STREAM_HELD_LIMIT)). Nothing is read
+    /// until that pass; a second pass fails with [`ReadError::Stream`], and
+    /// [`Log::len`] is the length read so far.
+    ///
+    /// ```
+    /// use plog_mmap::{Log, VerifyOptions};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// let log = Log::from_stream(std::io::Cursor::new(bytes));
+    /// let report = log.verify(&VerifyOptions::default()).unwrap();
+    /// assert_eq!((report.summary.records, log.len()), (1, 76));
+    /// assert!(log.verify(&VerifyOptions::default()).is_err(), "read once");
+    /// ```
+    pub fn from_stream(reader: impl Read + Send + 'static) -> Log {
+        Log::from_stream_tuned(Box::new(reader), STREAM_WINDOW, STREAM_HELD_LIMIT)
+    }
+
+    /// [`Log::from_stream`] with its window and limit (tests make them
+    /// tiny).
+    pub(crate) fn from_stream_tuned(
+        reader: Box<dyn Read + Send>,
+        window: usize,
+        held_limit: u64,
+    ) -> Log {
+        Log {
+            backing: Backing::Stream(Mutex::new(Stream::new(reader, window, held_limit))),
+            file: None,
+            path: Some(PathBuf::from("-")),
+            options: OpenOptions::default(),
+            walked_to: AtomicU64::new(0),
+        }
+    }
+
+    /// The stream of a log read by [`Log::from_stream`].
+    pub(crate) fn stream(&self) -> Option<&Mutex<Stream>> {
+        match &self.backing {
+            Backing::Stream(stream) => Some(stream),
+            _ => None,
+        }
     }
 
     /// A log over bytes already in memory.
@@ -277,7 +334,7 @@ impl Log {
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.backing {
             Backing::Memory(bytes) => Some(bytes),
-            Backing::Mapped(_) => None,
+            Backing::Mapped(_) | Backing::Stream(_) => None,
         }
     }
 
@@ -407,16 +464,20 @@ impl Log {
         self.walked_to.load(Ordering::Relaxed)
     }
 
-    /// The file's length in bytes, as seen.
+    /// The file's length in bytes, as seen (for a stream: the bytes its
+    /// pass read, 0 before it).
     #[inline]
     pub fn len(&self) -> u64 {
-        plog_len(self.data())
+        match &self.backing {
+            Backing::Stream(_) => self.walked_to.load(Ordering::Relaxed),
+            backing => plog_len(backing.bytes()),
+        }
     }
 
-    /// Whether the file is empty.
+    /// Whether the file is empty (for a stream: nothing was read yet).
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.data().is_empty()
+        self.len() == 0
     }
 
     /// Whether the bytes are a memory map of the file (rather than a copy).
