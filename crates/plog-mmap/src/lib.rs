@@ -260,8 +260,8 @@ impl Log {
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
-        if let Some(stream) = self.stream() {
-            return self.verify_stream(stream, options, tuning);
+        if let Some(stream) = self.pass_stream(0) {
+            return self.verify_stream(stream?, options, tuning);
         }
         let mut reporter = Reporter::new(self.len(), options);
         let mut changed = false;
@@ -369,8 +369,8 @@ impl Log {
         hashes: bool,
         mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
-        if let Some(stream) = self.stream() {
-            return self.copied_pass_stream(stream, offset, parallelism, hashes, sink);
+        if let Some(stream) = self.pass_stream(offset) {
+            return self.copied_pass_stream(stream?, offset, parallelism, hashes, sink);
         }
         let walk = if offset == 0 {
             self.walk_data()

@@ -208,7 +208,8 @@ impl Log {
         F: FnMut(u64, T) -> ControlFlow<()> + Send,
     {
         let work = self.decode_work::<T>(options);
-        if let Some(stream) = self.stream() {
+        if let Some(stream) = self.pass_stream(0) {
+            let stream = stream?;
             let mut deliver = |entries: &mut Delivery<T>, _| {
                 for (index, value) in entries.drain(..) {
                     apply(index, value)?;
@@ -247,8 +248,8 @@ impl Log {
         deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
-        if let Some(stream) = self.stream() {
-            return self.replay_stream(stream, options, tuning, &work, false, deliver);
+        if let Some(stream) = self.pass_stream(0) {
+            return self.replay_stream(stream?, options, tuning, &work, false, deliver);
         }
         let mut judge = Judge::new(self.len(), options);
         let walked = engine::run(

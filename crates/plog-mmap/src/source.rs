@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 
 use crate::engine::Batch;
 use crate::guard::{self, Registration};
-use crate::stream::{STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
+use crate::stream::{self, PassStream, STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
 use crate::{FileChanged, OpenError, ReadError};
 
 /// Regular files at least this long are memory-mapped by [`MapPolicy::Auto`];
@@ -43,6 +43,13 @@ pub enum MapPolicy {
     /// equal to the file's length. The bytes are then plog's own copy, so
     /// [`Log::in_memory`] hands them out for zero-copy iteration.
     Never,
+    /// Never map, never hold the file: each pass reads it through a bounded
+    /// window ([`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes), as a stream
+    /// is read, with results identical to [`MapPolicy::Auto`] (tested);
+    /// memory does not grow with the file. What [`MapPolicy::Auto`] does
+    /// with a file it may not map (the process opted out of the `SIGBUS`
+    /// guard, or plog's handler is not installed).
+    Windowed,
 }
 
 /// How [`Log::open_with`] opens a file.
@@ -96,6 +103,11 @@ enum Backing {
     Memory(Vec<u8>),
     /// Read once, window by window, by the first pass ([`Log::from_stream`]).
     Stream(Mutex<Stream>),
+    /// A regular file that is neither mapped nor held: each pass reads its
+    /// first `len` bytes (its length at open) through a bounded window.
+    Windowed {
+        len: u64,
+    },
 }
 
 /// A registered mapping. The registration is declared first so that it is
@@ -110,7 +122,7 @@ impl Backing {
         match self {
             Backing::Mapped(mapping) => &mapping.map,
             Backing::Memory(bytes) => bytes,
-            Backing::Stream(_) => &[],
+            Backing::Stream(_) | Backing::Windowed { .. } => &[],
         }
     }
 }
@@ -142,6 +154,9 @@ pub struct Log {
     /// stops where the file stopped", which the tests measure with it).
     /// For a stream, the bytes its pass read: its length.
     walked_to: AtomicU64,
+    /// The window a file read in windows is read through (tests make it
+    /// tiny).
+    window: usize,
 }
 
 impl std::fmt::Debug for Log {
@@ -231,6 +246,7 @@ impl Log {
                 path: Some(path.to_path_buf()),
                 options: *options,
                 walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         } else {
             // Pipes, character devices, sockets: read what they yield.
@@ -241,6 +257,7 @@ impl Log {
                 path: Some(path.to_path_buf()),
                 options: *options,
                 walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         }
     }
@@ -295,15 +312,54 @@ impl Log {
             path: Some(PathBuf::from("-")),
             options: OpenOptions::default(),
             walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
         }
     }
 
-    /// The stream of a log read by [`Log::from_stream`].
-    pub(crate) fn stream(&self) -> Option<&Mutex<Stream>> {
+    /// The stream a pass from `offset` reads: that of a log read by
+    /// [`Log::from_stream`], or a fresh one over a file read in windows;
+    /// `None` for a log whose bytes are mapped or held.
+    pub(crate) fn pass_stream(&self, offset: u64) -> Option<Result<PassStream<'_>, ReadError>> {
         match &self.backing {
-            Backing::Stream(stream) => Some(stream),
-            _ => None,
+            Backing::Stream(stream) => Some(Ok(PassStream::Shared(stream::lock(stream)))),
+            Backing::Windowed { len } => Some(self.file_stream(offset, *len)),
+            Backing::Mapped(_) | Backing::Memory(_) => None,
         }
+    }
+
+    fn file_stream(&self, offset: u64, len: u64) -> Result<PassStream<'_>, ReadError> {
+        let path = self.path.clone().unwrap_or_default();
+        if offset > len {
+            return Err(ReadError::Offset(
+                plog_format::ParseError::OffsetOutOfRange { offset, len },
+            ));
+        }
+        let file = self
+            .file
+            .as_ref()
+            .map(File::try_clone)
+            .transpose()
+            .map_err(|error| ReadError::Stream {
+                offset,
+                detail: format!("cannot open {} again: {error}", path.display()),
+            })?
+            .ok_or_else(|| ReadError::Stream {
+                offset,
+                detail: "no file to read".to_string(),
+            })?;
+        Ok(PassStream::Own(Box::new(Stream::for_file(
+            file,
+            &path,
+            (offset, len),
+            self.window,
+        ))))
+    }
+
+    /// Reads a file read in windows through `window` bytes (tests).
+    #[cfg(test)]
+    pub(crate) fn with_window(mut self, window: usize) -> Log {
+        self.window = window;
+        self
     }
 
     /// A log over bytes already in memory.
@@ -314,6 +370,7 @@ impl Log {
             path: None,
             options: OpenOptions::default(),
             walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
         }
     }
 
@@ -334,7 +391,7 @@ impl Log {
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.backing {
             Backing::Memory(bytes) => Some(bytes),
-            Backing::Mapped(_) | Backing::Stream(_) => None,
+            Backing::Mapped(_) | Backing::Stream(_) | Backing::Windowed { .. } => None,
         }
     }
 
@@ -367,16 +424,14 @@ impl Log {
     /// # Errors
     /// [`ReadError::Changed`] naming the mapped and the current length.
     pub fn check_unchanged(&self) -> Result<(), ReadError> {
-        let Backing::Mapped(mapping) = &self.backing else {
-            return Ok(());
+        let faulted = match &self.backing {
+            Backing::Mapped(mapping) => mapping.registration.faulted(),
+            Backing::Windowed { .. } => false,
+            Backing::Memory(_) | Backing::Stream(_) => return Ok(()),
         };
         let error = self.changed_error();
         match &error {
-            ReadError::Changed(changed)
-                if mapping.registration.faulted() || changed.len < changed.read_len =>
-            {
-                Err(error)
-            }
+            ReadError::Changed(changed) if faulted || changed.len < changed.read_len => Err(error),
             _ => Ok(()),
         }
     }
@@ -470,6 +525,7 @@ impl Log {
     pub fn len(&self) -> u64 {
         match &self.backing {
             Backing::Stream(_) => self.walked_to.load(Ordering::Relaxed),
+            Backing::Windowed { len } => *len,
             backing => plog_len(backing.bytes()),
         }
     }
@@ -609,6 +665,12 @@ fn load_regular(
         && let Some(mapping) = map_file(file, len)
     {
         return Ok(Backing::Mapped(mapping));
+    }
+    if options.map == MapPolicy::Windowed || should_map(len, options) {
+        // Not to be held whole, and not mapped (the process opted out of
+        // the SIGBUS guard, another handler replaced plog's, the guard's
+        // table is full, or the caller asked): read in windows by each pass.
+        return Ok(Backing::Windowed { len });
     }
     let mut from_start = file;
     from_start

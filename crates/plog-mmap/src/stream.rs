@@ -20,12 +20,15 @@
 //! * a file whose magic is not v1: the rest of the stream is counted so
 //!   that the report names the file's length.
 
+use std::fs::File;
 use std::io::Read;
 use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use plog_format::{HEADER_LEN, Magic, ParseError, Record, WindowEnd, check_magic};
 
-use crate::{ReadError, Walk};
+use crate::{FileChanged, ReadError, Walk};
 
 /// The bytes of a stream walked at a time.
 pub const STREAM_WINDOW: usize = 4 * 1024 * 1024;
@@ -53,12 +56,65 @@ pub(crate) struct Stream {
     /// Bytes read past `buf` and dropped (counted, for a file whose magic
     /// is not v1).
     counted: u64,
+    /// Zeros read after `base` and dropped (a zero run being counted), before
+    /// `buf`.
+    skipped: u64,
     /// A pass has begun: a stream is read once.
     started: bool,
     /// See [`STREAM_WINDOW`] (tests make it tiny).
     window: usize,
     /// See [`STREAM_HELD_LIMIT`].
     held_limit: u64,
+    /// For a file read in windows: its path and the length it had at open.
+    /// Ending before that length means it was truncated while it was read.
+    expected: Option<(PathBuf, u64)>,
+}
+
+/// The bytes `[at, end)` of a file, read with positioned reads (the file's
+/// own offset is left alone, so passes can share the handle).
+struct FileRange {
+    file: File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.end.saturating_sub(self.at)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += plog_format::len_u64(n);
+        Ok(n)
+    }
+}
+
+/// The stream one pass reads: a log's own stream ([`Log::from_stream`],
+/// read once), or a fresh one over a file read in windows.
+pub(crate) enum PassStream<'l> {
+    Shared(std::sync::MutexGuard<'l, Stream>),
+    Own(Box<Stream>),
+}
+
+impl std::ops::Deref for PassStream<'_> {
+    type Target = Stream;
+    fn deref(&self) -> &Stream {
+        match self {
+            PassStream::Shared(stream) => stream,
+            PassStream::Own(stream) => stream,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PassStream<'_> {
+    fn deref_mut(&mut self) -> &mut Stream {
+        match self {
+            PassStream::Shared(stream) => stream,
+            PassStream::Own(stream) => stream,
+        }
+    }
 }
 
 /// What the pass over a window said: where its walk stopped, and whether
@@ -73,9 +129,44 @@ impl Stream {
             base: 0,
             eof: false,
             counted: 0,
+            skipped: 0,
             started: false,
             window: window.max(HEADER_LEN * 2),
             held_limit,
+            expected: None,
+        }
+    }
+
+    /// The bytes of `file` from `offset` (0, or a record boundary of a
+    /// file whose magic was checked) to `len`, its length at open, read
+    /// through `window` bytes.
+    pub(crate) fn for_file(
+        file: File,
+        path: &Path,
+        (offset, len): (u64, u64),
+        window: usize,
+    ) -> Stream {
+        let reader = FileRange {
+            file,
+            at: offset,
+            end: len,
+        };
+        let mut stream = Stream::new(Box::new(reader), window, STREAM_HELD_LIMIT);
+        stream.base = offset;
+        stream.expected = Some((path.to_path_buf(), len));
+        stream
+    }
+
+    /// A file read in windows that ended at `read`, short of its length at
+    /// open: it was truncated while it was read.
+    fn check_length(&self, read: u64) -> Result<(), ReadError> {
+        match &self.expected {
+            Some((path, len)) if read < *len => Err(ReadError::Changed(FileChanged {
+                path: path.clone(),
+                read_len: *len,
+                len: read,
+            })),
+            _ => Ok(()),
         }
     }
 
@@ -89,7 +180,11 @@ impl Stream {
         while self.buf.len() < target && !self.eof {
             let want = (target - self.buf.len()).min(chunk.len());
             match self.reader.read(&mut chunk[..want]) {
-                Ok(0) => self.eof = true,
+                Ok(0) => {
+                    self.eof = true;
+                    let read = self.base + self.skipped + plog_format::len_u64(self.buf.len());
+                    self.check_length(read)?;
+                }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -117,6 +212,7 @@ impl Stream {
             }
         }
         self.eof = true;
+        self.check_length(self.base + plog_format::len_u64(self.buf.len()) + rest)?;
         Ok(rest)
     }
 
@@ -133,6 +229,10 @@ impl Stream {
         }
         self.started = true;
         self.fill(self.window)?;
+        if self.base > 0 {
+            // A walk resumed after the magic.
+            return Ok(None);
+        }
         match check_magic(&self.buf) {
             Magic::Bad { .. } | Magic::UnsupportedVersion { .. } => {
                 self.counted = self.count_rest()?;
@@ -227,7 +327,9 @@ impl Stream {
         let mut zeros = plog_format::len_u64(self.buf.len());
         self.buf.clear();
         loop {
+            self.skipped = zeros;
             if self.eof {
+                self.skipped = 0;
                 let _ = pass(Walk::window(
                     &[],
                     self.base,
@@ -241,6 +343,7 @@ impl Stream {
                 self.buf.clear();
                 continue;
             };
+            self.skipped = 0;
             let run = zeros + plog_format::len_u64(first);
             let header = HEADER_LEN as u64;
             let mut records = run / header;
@@ -285,11 +388,10 @@ impl Log {
     /// is, folded into one report.
     pub(crate) fn verify_stream(
         &self,
-        stream: &std::sync::Mutex<Stream>,
+        mut stream: PassStream<'_>,
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
-        let mut stream = lock(stream);
         let known_len = stream.start()?;
         let mut reporter = Reporter::new(known_len.unwrap_or(0), options);
         let len = stream.run(|walk| {
@@ -321,14 +423,13 @@ impl Log {
     /// The event or step pass of a stream (from its start only).
     pub(crate) fn copied_pass_stream(
         &self,
-        stream: &std::sync::Mutex<Stream>,
+        mut stream: PassStream<'_>,
         offset: u64,
         parallelism: &Parallelism,
         hashes: bool,
         mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
-        let mut stream = lock(stream);
-        if offset != 0 {
+        if offset != stream.base {
             return Err(stream.error(
                 offset,
                 "a stream is read from its start: expected offset 0".to_string(),
@@ -353,7 +454,7 @@ impl Log {
     /// window, one judge for the whole stream.
     pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
         &self,
-        stream: &std::sync::Mutex<Stream>,
+        mut stream: PassStream<'_>,
         options: &ReplayOptions,
         tuning: Tuning,
         work: &Decode<T>,
@@ -363,7 +464,6 @@ impl Log {
     where
         Decode<T>: BatchWork<Out = Decoded<T>>,
     {
-        let mut stream = lock(stream);
         let known_len = stream.start()?;
         let mut judge = Judge::new(known_len.unwrap_or(0), options);
         let len = stream.run(|walk| {

@@ -722,7 +722,16 @@ proptest! {
         };
         let whole = every_pass(&|| Log::from_bytes(bytes.clone()), &options, tuning);
         let stream = every_pass(&|| streamed(&bytes, window, step, 1 << 20), &options, tuning);
-        prop_assert_eq!(stream, whole);
+        prop_assert_eq!(&stream, &whole);
+        // A file read in windows (MapPolicy::Windowed), from a handle.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("windowed.plog");
+        std::fs::write(&path, &bytes).expect("write");
+        let windowed = crate::OpenOptions { map: crate::MapPolicy::Windowed, ..Default::default() };
+        let open = || Log::open_with(&path, &windowed).expect("open").with_window(window);
+        prop_assert!(open().in_memory().is_none() && !open().is_mapped());
+        let file = every_pass(&open, &options, tuning);
+        prop_assert_eq!(&file, &whole);
     }
 }
 
