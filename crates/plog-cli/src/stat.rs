@@ -294,7 +294,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         missing_ranges_omitted,
         repeats: summary.indices.repeats,
         decreases: summary.indices.decreases,
-        bytes: summary.file_len,
+        bytes: log.len(),
         payload_bytes: summary.payload_bytes,
         payload_len: payload_sizes.distribution(),
         histogram: payload_sizes.histogram(),

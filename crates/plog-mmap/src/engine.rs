@@ -134,8 +134,10 @@ impl BatchWork for CopyAndHash {
 /// Records are kept apart from the rare other steps so that the vector the
 /// hashing runs over is dense (32 bytes per record).
 pub(crate) struct Batch<'a, O> {
-    /// The whole file, as walked.
+    /// The whole file, as walked (a window of it, for a stream).
     data: &'a [u8],
+    /// The offset in the file of `data[0]`.
+    base: u64,
     /// The records as the walk found them (in the file's bytes).
     records: Vec<Record<'a>>,
     /// The steps that are not records: (number of records before it, step).
@@ -294,9 +296,8 @@ impl<'a, O> Batch<'a, O> {
         let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else {
             return true;
         };
-        let range = usize::try_from(first.offset())
-            .ok()
-            .zip(usize::try_from(last.end_offset()).ok());
+        let at = |offset: u64| usize::try_from(offset.checked_sub(self.base)?).ok();
+        let range = at(first.offset()).zip(at(last.end_offset()));
         match range.and_then(|(start, end)| self.data.get(start..end)) {
             Some(bytes) => {
                 self.copy.extend_from_slice(bytes);
@@ -872,11 +873,14 @@ fn cut_batch<'a, W: BatchWork>(
             batch.mismatches.clear();
             batch.copy.clear();
             batch.changed = false;
+            batch.data = walker.data();
+            batch.base = walker.base();
             work.clear(&mut batch.out);
             batch
         }
         None => Batch {
             data: walker.data(),
+            base: walker.base(),
             records: Vec::new(),
             others: Vec::new(),
             mismatches: Vec::new(),

@@ -22,9 +22,11 @@
 //!
 //! # What it offers
 //!
-//! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]) or in
+//! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]), read
+//!   by each pass through a bounded window ([`MapPolicy::Windowed`]), in
 //!   memory ([`Log::from_bytes`], [`Log::read_from`], [`MapPolicy::Never`]),
-//!   with [`Log::refresh`] to see what was appended since.
+//!   or a stream read once in bounded memory ([`Log::from_stream`]: standard
+//!   input), with [`Log::refresh`] to see what was appended since.
 //! * [`Log::verify`]: the whole classification of FORMAT.md, hashed across
 //!   rayon workers (many payloads side by side in SIMD lanes, plog-hash) and
 //!   folded in file order into a [`VerifyReport`]: plog-format's one model
@@ -51,10 +53,16 @@
 //! small files (a read is cheaper than a mapping), and files that are not
 //! regular (pipes, `/dev/stdin` when it is a pipe, sockets, devices) or that
 //! report a length they do not have (`/proc` files report 0 and are read).
-//! Mappings of at least [`SEQUENTIAL_ADVICE_MIN_LEN`] bytes are advised as
-//! sequential (`madvise`), which makes the kernel read ahead aggressively.
-//! [`MapPolicy::Never`] reads every file; the results are identical on every
-//! input (the corpus tests check both paths for 1 and several threads).
+//! A file it may not map (the process opted out of the `SIGBUS` guard,
+//! another handler replaced plog's, or [`guard::SLOTS`] mappings are live)
+//! is read in windows instead, as [`MapPolicy::Windowed`] reads every file:
+//! each pass reads it through [`STREAM_WINDOW`] bytes, so memory does not
+//! grow with the file. Mappings of at least [`SEQUENTIAL_ADVICE_MIN_LEN`]
+//! bytes are advised as sequential (`madvise`), which makes the kernel read
+//! ahead aggressively. [`MapPolicy::Never`] reads every file into memory
+//! (for callers of [`Log::in_memory`]). The results are identical on every
+//! input for every policy and for a stream ([`Log::from_stream`]): the
+//! corpus and property tests check each path against the whole file.
 //!
 //! # Safety of the mapping
 //!
@@ -187,6 +195,7 @@ mod options;
 mod replay;
 mod report;
 mod source;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -205,6 +214,7 @@ pub use source::{
     DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, RELEASE_STEP, Refresh,
     SEQUENTIAL_ADVICE_MIN_LEN,
 };
+pub use stream::{STREAM_HELD_LIMIT, STREAM_WINDOW};
 pub use walk::Walk;
 
 // The types of plog-format that this crate's API hands out.
@@ -258,6 +268,9 @@ impl Log {
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
+        if let Some(stream) = self.pass_stream(0) {
+            return self.verify_stream(stream?, options, tuning);
+        }
         let mut reporter = Reporter::new(self.len(), options);
         let mut changed = false;
         let walked = engine::run(
@@ -364,6 +377,9 @@ impl Log {
         hashes: bool,
         mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
+        if let Some(stream) = self.pass_stream(offset) {
+            return self.copied_pass_stream(stream?, offset, parallelism, hashes, sink);
+        }
         let walk = if offset == 0 {
             self.walk_data()
         } else {

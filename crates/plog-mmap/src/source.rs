@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, Mmap, MmapOptions};
@@ -13,6 +14,7 @@ use std::ops::ControlFlow;
 
 use crate::engine::Batch;
 use crate::guard::{self, Registration};
+use crate::stream::{self, PassStream, STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
 use crate::{FileChanged, OpenError, ReadError};
 
 /// Regular files at least this long are memory-mapped by [`MapPolicy::Auto`];
@@ -41,6 +43,13 @@ pub enum MapPolicy {
     /// equal to the file's length. The bytes are then plog's own copy, so
     /// [`Log::in_memory`] hands them out for zero-copy iteration.
     Never,
+    /// Never map, never hold the file: each pass reads it through a bounded
+    /// window ([`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes), as a stream
+    /// is read, with results identical to [`MapPolicy::Auto`] (tested);
+    /// memory does not grow with the file. What [`MapPolicy::Auto`] does
+    /// with a file it may not map (the process opted out of the `SIGBUS`
+    /// guard, or plog's handler is not installed).
+    Windowed,
 }
 
 /// How [`Log::open_with`] opens a file.
@@ -92,6 +101,13 @@ impl Default for OpenOptions {
 enum Backing {
     Mapped(Mapping),
     Memory(Vec<u8>),
+    /// Read once, window by window, by the first pass ([`Log::from_stream`]).
+    Stream(Mutex<Stream>),
+    /// A regular file that is neither mapped nor held: each pass reads its
+    /// first `len` bytes (its length at open) through a bounded window.
+    Windowed {
+        len: u64,
+    },
 }
 
 /// A registered mapping. The registration is declared first so that it is
@@ -106,6 +122,7 @@ impl Backing {
         match self {
             Backing::Mapped(mapping) => &mapping.map,
             Backing::Memory(bytes) => bytes,
+            Backing::Stream(_) | Backing::Windowed { .. } => &[],
         }
     }
 }
@@ -135,7 +152,11 @@ pub struct Log {
     /// Where the walk of the last pass stopped: how far past the last
     /// batch it used a pass read (the bound of the crate docs, "A pass
     /// stops where the file stopped", which the tests measure with it).
+    /// For a stream, the bytes its pass read: its length.
     walked_to: AtomicU64,
+    /// The window a file read in windows is read through (tests make it
+    /// tiny).
+    window: usize,
 }
 
 impl std::fmt::Debug for Log {
@@ -225,6 +246,7 @@ impl Log {
                 path: Some(path.to_path_buf()),
                 options: *options,
                 walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         } else {
             // Pipes, character devices, sockets: read what they yield.
@@ -235,11 +257,14 @@ impl Log {
                 path: Some(path.to_path_buf()),
                 options: *options,
                 walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         }
     }
 
-    /// Reads a whole log from a reader (e.g. standard input) into memory.
+    /// Reads a whole log from a reader into memory (its bytes are then
+    /// [`Log::in_memory`]). To check a stream of any length in bounded
+    /// memory (standard input, `zstdcat LOG |`), use [`Log::from_stream`].
     ///
     /// # Errors
     /// [`OpenError::Io`] on a read error, [`OpenError::TooLarge`] past
@@ -247,6 +272,94 @@ impl Log {
     pub fn read_from(reader: impl Read, read_limit: Option<u64>) -> Result<Log, OpenError> {
         let bytes = read_limited(reader, read_limit, Path::new("-"))?;
         Ok(Log::from_bytes(bytes))
+    }
+
+    /// A log read from a stream (standard input, a pipe) in bounded memory,
+    /// by its first pass: [`Log::verify`], [`Log::for_each_event`],
+    /// [`Log::for_each_step`] (from offset 0), [`Log::replay`] or
+    /// [`Log::replay_each`] read it through a window of
+    /// [`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes and give exactly what
+    /// they give for the same bytes in a file; memory holds a window and the
+    /// pass's batches, whatever the stream's length (a record longer than
+    /// the window is held whole, up to
+    /// [`STREAM_HELD_LIMIT`](crate::STREAM_HELD_LIMIT)). Nothing is read
+    /// until that pass; a second pass fails with [`ReadError::Stream`], and
+    /// [`Log::len`] is the length read so far.
+    ///
+    /// ```
+    /// use plog_mmap::{Log, VerifyOptions};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// let log = Log::from_stream(std::io::Cursor::new(bytes));
+    /// let report = log.verify(&VerifyOptions::default()).unwrap();
+    /// assert_eq!((report.summary.records, log.len()), (1, 76));
+    /// assert!(log.verify(&VerifyOptions::default()).is_err(), "read once");
+    /// ```
+    pub fn from_stream(reader: impl Read + Send + 'static) -> Log {
+        Log::from_stream_tuned(Box::new(reader), STREAM_WINDOW, STREAM_HELD_LIMIT)
+    }
+
+    /// [`Log::from_stream`] with its window and limit (tests make them
+    /// tiny).
+    pub(crate) fn from_stream_tuned(
+        reader: Box<dyn Read + Send>,
+        window: usize,
+        held_limit: u64,
+    ) -> Log {
+        Log {
+            backing: Backing::Stream(Mutex::new(Stream::new(reader, window, held_limit))),
+            file: None,
+            path: Some(PathBuf::from("-")),
+            options: OpenOptions::default(),
+            walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
+        }
+    }
+
+    /// The stream a pass from `offset` reads: that of a log read by
+    /// [`Log::from_stream`], or a fresh one over a file read in windows;
+    /// `None` for a log whose bytes are mapped or held.
+    pub(crate) fn pass_stream(&self, offset: u64) -> Option<Result<PassStream<'_>, ReadError>> {
+        match &self.backing {
+            Backing::Stream(stream) => Some(Ok(PassStream::Shared(stream::lock(stream)))),
+            Backing::Windowed { len } => Some(self.file_stream(offset, *len)),
+            Backing::Mapped(_) | Backing::Memory(_) => None,
+        }
+    }
+
+    fn file_stream(&self, offset: u64, len: u64) -> Result<PassStream<'_>, ReadError> {
+        let path = self.path.clone().unwrap_or_default();
+        if offset > len {
+            return Err(ReadError::Offset(
+                plog_format::ParseError::OffsetOutOfRange { offset, len },
+            ));
+        }
+        let file = self
+            .file
+            .as_ref()
+            .map(File::try_clone)
+            .transpose()
+            .map_err(|error| ReadError::Stream {
+                offset,
+                detail: format!("cannot open {} again: {error}", path.display()),
+            })?
+            .ok_or_else(|| ReadError::Stream {
+                offset,
+                detail: "no file to read".to_string(),
+            })?;
+        Ok(PassStream::Own(Box::new(Stream::for_file(
+            file,
+            &path,
+            (offset, len),
+            self.window,
+        ))))
+    }
+
+    /// Reads a file read in windows through `window` bytes (tests).
+    #[cfg(test)]
+    pub(crate) fn with_window(mut self, window: usize) -> Log {
+        self.window = window;
+        self
     }
 
     /// A log over bytes already in memory.
@@ -257,6 +370,7 @@ impl Log {
             path: None,
             options: OpenOptions::default(),
             walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
         }
     }
 
@@ -277,7 +391,7 @@ impl Log {
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.backing {
             Backing::Memory(bytes) => Some(bytes),
-            Backing::Mapped(_) => None,
+            Backing::Mapped(_) | Backing::Stream(_) | Backing::Windowed { .. } => None,
         }
     }
 
@@ -310,16 +424,14 @@ impl Log {
     /// # Errors
     /// [`ReadError::Changed`] naming the mapped and the current length.
     pub fn check_unchanged(&self) -> Result<(), ReadError> {
-        let Backing::Mapped(mapping) = &self.backing else {
-            return Ok(());
+        let faulted = match &self.backing {
+            Backing::Mapped(mapping) => mapping.registration.faulted(),
+            Backing::Windowed { .. } => false,
+            Backing::Memory(_) | Backing::Stream(_) => return Ok(()),
         };
         let error = self.changed_error();
         match &error {
-            ReadError::Changed(changed)
-                if mapping.registration.faulted() || changed.len < changed.read_len =>
-            {
-                Err(error)
-            }
+            ReadError::Changed(changed) if faulted || changed.len < changed.read_len => Err(error),
             _ => Ok(()),
         }
     }
@@ -407,16 +519,21 @@ impl Log {
         self.walked_to.load(Ordering::Relaxed)
     }
 
-    /// The file's length in bytes, as seen.
+    /// The file's length in bytes, as seen (for a stream: the bytes its
+    /// pass read, 0 before it).
     #[inline]
     pub fn len(&self) -> u64 {
-        plog_len(self.data())
+        match &self.backing {
+            Backing::Stream(_) => self.walked_to.load(Ordering::Relaxed),
+            Backing::Windowed { len } => *len,
+            backing => plog_len(backing.bytes()),
+        }
     }
 
-    /// Whether the file is empty.
+    /// Whether the file is empty (for a stream: nothing was read yet).
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.data().is_empty()
+        self.len() == 0
     }
 
     /// Whether the bytes are a memory map of the file (rather than a copy).
@@ -548,6 +665,12 @@ fn load_regular(
         && let Some(mapping) = map_file(file, len)
     {
         return Ok(Backing::Mapped(mapping));
+    }
+    if options.map == MapPolicy::Windowed || should_map(len, options) {
+        // Not to be held whole, and not mapped (the process opted out of
+        // the SIGBUS guard, another handler replaced plog's, the guard's
+        // table is full, or the caller asked): read in windows by each pass.
+        return Ok(Backing::Windowed { len });
     }
     let mut from_start = file;
     from_start

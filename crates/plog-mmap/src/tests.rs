@@ -627,3 +627,158 @@ fn a_pass_over_a_truncated_file_stops_within_the_bound_and_hands_on_nothing_past
         );
     }
 }
+
+/// A reader that yields at most `step` bytes a call (a pipe's short reads).
+struct Trickle {
+    bytes: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.bytes.len() - self.at);
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A log read from a stream with a `window`-byte window.
+fn streamed(bytes: &[u8], window: usize, step: usize, held_limit: u64) -> Log {
+    let reader = Trickle {
+        bytes: bytes.to_vec(),
+        at: 0,
+        step,
+    };
+    Log::from_stream_tuned(Box::new(reader), window, held_limit)
+}
+
+/// Every pass's result over `log`, as text (a stream log is read once, so
+/// `make` makes a fresh one for each pass).
+fn every_pass(make: &dyn Fn() -> Log, options: &ReplayOptions, tuning: Tuning) -> Vec<String> {
+    let mut results = Vec::new();
+    results.push(format!(
+        "{:?}",
+        make().verify_tuned(&options.verify, tuning)
+    ));
+    for hashes in [true, false] {
+        let mut seen = Vec::new();
+        let log = make();
+        let flow = if hashes {
+            log.for_each_event(0, &pool(2), |event| {
+                seen.push(format!("{event:?}"));
+                ControlFlow::Continue(())
+            })
+        } else {
+            log.for_each_step(0, &pool(2), |step| {
+                seen.push(format!("{step:?}"));
+                ControlFlow::Continue(())
+            })
+        };
+        results.push(format!("{flow:?} {seen:?} {}", log.len()));
+    }
+    let replayed = make().replay_tuned::<serde_json::Value>(options, tuning);
+    results.push(format!("{replayed:?}"));
+    let mut applied = Vec::new();
+    let report = make().replay_each_tuned(options, tuning, |index, value: serde_json::Value| {
+        applied.push((index, value));
+        ControlFlow::Continue(())
+    });
+    results.push(format!("{report:?} {applied:?}"));
+    results
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// A log read from a stream through a small window (short reads, zero
+    /// runs longer than the window in the middle or at the end) gives every
+    /// pass exactly what the whole file gives.
+    #[test]
+    fn the_stream_path_equals_the_whole_file(
+        bytes in damaged_log(),
+        zeros in prop_oneof![Just(0usize), 1usize..3000],
+        zeros_at in any::<usize>(),
+        window in 96usize..700,
+        step in prop_oneof![Just(usize::MAX), 1usize..200],
+        tuning in tuning(),
+        order in order(),
+        mode in mode(),
+        from_index in prop_oneof![Just(None), (0u64..30).prop_map(Some)],
+    ) {
+        let mut bytes = bytes;
+        let at = zeros_at % (bytes.len() + 1);
+        bytes.splice(at..at, std::iter::repeat_n(0u8, zeros));
+        let options = ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: pool(2),
+                index_order: order,
+                mode,
+                ..VerifyOptions::default()
+            },
+            from_index,
+            ..ReplayOptions::default()
+        };
+        let whole = every_pass(&|| Log::from_bytes(bytes.clone()), &options, tuning);
+        let stream = every_pass(&|| streamed(&bytes, window, step, 1 << 20), &options, tuning);
+        prop_assert_eq!(&stream, &whole);
+        // A file read in windows (MapPolicy::Windowed), from a handle.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("windowed.plog");
+        std::fs::write(&path, &bytes).expect("write");
+        let windowed = crate::OpenOptions { map: crate::MapPolicy::Windowed, ..Default::default() };
+        let open = || Log::open_with(&path, &windowed).expect("open").with_window(window);
+        prop_assert!(open().in_memory().is_none() && !open().is_mapped());
+        let file = every_pass(&open, &options, tuning);
+        prop_assert_eq!(&file, &whole);
+    }
+}
+
+#[test]
+fn a_stream_holds_a_long_record_whole_up_to_its_limit() {
+    let mut bytes = MAGIC.to_vec();
+    encode_record_to_vec(1, &vec![b'7'; 5_000], &mut bytes);
+    encode_record_to_vec(2, b"[2]", &mut bytes);
+    let whole = Log::from_bytes(bytes.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    // A 200-byte window grows to hold the 5,000-byte record.
+    let got = streamed(&bytes, 200, 64, 1 << 20)
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    assert_eq!(got, whole);
+    assert_eq!(got.summary.records, 2);
+    // Past the limit it stops with an error naming the record's offset.
+    let error = streamed(&bytes, 200, 64, 1_000)
+        .verify(&VerifyOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error, crate::ReadError::Stream { offset: 26, detail } if detail.contains("5048")),
+        "{error}"
+    );
+    // A damaged length claiming more than the limit, in a stream that ends
+    // within it, is walked exactly as in the file (resync to record 2).
+    let mut damaged = bytes.clone();
+    damaged[26 + 8..26 + 16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let whole = Log::from_bytes(damaged.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    let got = streamed(&damaged, 200, 64, 10_000)
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    assert_eq!(got, whole);
+    assert_eq!(got.findings.corruptions.len(), 1);
+}
+
+#[test]
+fn a_stream_with_a_bad_magic_reports_its_whole_length() {
+    let bytes = vec![b'x'; 10_000];
+    let whole = Log::from_bytes(bytes.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    let log = streamed(&bytes, 200, 100, 1 << 20);
+    let got = log.verify(&VerifyOptions::default()).unwrap();
+    assert_eq!(got, whole);
+    assert_eq!((got.summary.file_len, log.len()), (10_000, 10_000));
+}

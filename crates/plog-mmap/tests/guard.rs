@@ -201,6 +201,7 @@ fn child() {
             assert!(logs.iter().all(Log::is_mapped));
             let read = Log::open_with(&path, &mapped_options()).unwrap();
             assert!(!read.is_mapped(), "the table is full: the file is read");
+            assert!(read.in_memory().is_none(), "in windows, not held whole");
             assert_eq!(records(&read), expected);
             drop(logs);
             let mapped = Log::open_with(&path, &mapped_options()).unwrap();
@@ -226,6 +227,7 @@ fn child() {
             assert!(!guard::is_active());
             let log = Log::open_with(&path, &mapped_options()).unwrap();
             assert!(!log.is_mapped(), "opted out: the file is read");
+            assert!(log.in_memory().is_none(), "in windows, not held whole");
             assert_eq!(records(&log), expected);
             let mut events = 0u64;
             let _ = log
