@@ -11,12 +11,16 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Runs `plog ARGS` to its end; its exit status and peak resident memory
-/// in bytes.
-fn peak_rss(args: &[&std::ffi::OsStr]) -> (i32, u64) {
+/// Runs `plog ARGS` to its end (standard input read from `stdin`, when
+/// given); its exit status and peak resident memory in bytes.
+fn peak_rss(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> (i32, u64) {
+    let stdin = match stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path).unwrap()),
+        None => Stdio::null(),
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_plog"))
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -65,8 +69,9 @@ fn peaks(dir: &Path, records: u64) -> (u64, Vec<(String, u64)>) {
     std::io::Write::write_all(&mut &file, &[9; 30]).unwrap();
     let backup = dir.join(format!("cut{records}.bin"));
     let salvaged = dir.join(format!("salvaged{records}.plog"));
-    let runs: [(&str, Vec<&std::ffi::OsStr>, i32); 6] = [
+    let runs: [(&str, Vec<&std::ffi::OsStr>, i32); 7] = [
         ("verify", vec!["verify".as_ref(), log.as_os_str()], 0),
+        ("verify -", vec!["verify".as_ref(), "-".as_ref()], 0),
         (
             "dump --json",
             vec!["dump".as_ref(), "--json".as_ref(), log.as_os_str()],
@@ -102,7 +107,11 @@ fn peaks(dir: &Path, records: u64) -> (u64, Vec<(String, u64)>) {
     let peaks = runs
         .into_iter()
         .map(|(name, args, want)| {
-            let (code, peak) = peak_rss(&args);
+            let stdin = args
+                .last()
+                .is_some_and(|a| *a == "-")
+                .then_some(log.as_path());
+            let (code, peak) = peak_rss(&args, stdin);
             assert_eq!(code, want, "plog {name} on {records} records");
             (name.to_string(), peak)
         })
@@ -114,8 +123,8 @@ fn peaks(dir: &Path, records: u64) -> (u64, Vec<(String, u64)>) {
 #[test]
 fn peak_memory_does_not_grow_with_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let (small_len, small) = peaks(dir.path(), 3_000);
-    let (large_len, large) = peaks(dir.path(), 30_000);
+    let (small_len, small) = peaks(dir.path(), 10_000);
+    let (large_len, large) = peaks(dir.path(), 40_000);
     let grown = large_len - small_len;
     assert!(grown > 40 << 20, "the large log is {large_len} bytes");
     for ((name, small_peak), (_, large_peak)) in small.iter().zip(&large) {
