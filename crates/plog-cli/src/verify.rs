@@ -32,7 +32,9 @@ pub struct VerifyArgs {
     /// Worker threads for hashing (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Read files into memory instead of memory-mapping them.
+    /// Read files through a bounded window instead of memory-mapping them
+    /// (memory does not grow with the file; never the whole file in
+    /// memory).
     #[arg(long)]
     pub no_mmap: bool,
     /// Print only files that are not clean, and no summary (with --json
@@ -362,7 +364,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     let pool = Arc::new(pool);
     let open = OpenOptions {
         map: if args.no_mmap {
-            MapPolicy::Never
+            MapPolicy::Windowed
         } else {
             MapPolicy::Auto
         },
