@@ -7,5 +7,7 @@ mod crash;
 mod files;
 mod model;
 mod power;
+mod runtime;
 mod suite;
 mod support;
+mod tail;
