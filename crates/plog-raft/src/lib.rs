@@ -81,6 +81,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod inspect;
 mod io_thread;
 mod prealloc;
 mod read;
@@ -233,8 +234,14 @@ impl<C: RaftTypeConfig> LogIndex<C> {
     }
 }
 
-/// Batches of at least this many entries are serialized on the rayon pool.
-const PARALLEL_SERIALIZE: usize = 64;
+/// Batches of at least this many entries are serialized across the rayon
+/// pool (below it, handing the work to other threads costs more than it
+/// saves, the more so on a busy machine).
+const PARALLEL_SERIALIZE: usize = 256;
+/// openraft's `append` serializes batches of at least this many entries
+/// off the caller's task (on the rayon pool), so that the runtime never
+/// waits for more than about 100 µs of serializing.
+const OFF_TASK_SERIALIZE: usize = 64;
 
 fn stopped() -> RaftLogError {
     RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
@@ -514,7 +521,7 @@ where
         entries: Vec<C::Entry>,
         callback: Done<C>,
     ) -> Result<(), RaftLogError> {
-        let batch = if entries.len() >= PARALLEL_SERIALIZE {
+        let batch = if entries.len() >= OFF_TASK_SERIALIZE {
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
                 let batch = serialize::<C>(&entries);
