@@ -145,7 +145,9 @@ pub fn parse_entry(payload: &[u8]) -> Result<(u64, u64, Value, EntryKind, Value)
             _ => return Err("expected payload Blank, Normal or Membership".into()),
         },
         _ => {
-            return Err("expected payload \"Blank\", {\"Normal\": …} or {\"Membership\": …}".into());
+            return Err(
+                "expected payload \"Blank\", {\"Normal\": …} or {\"Membership\": …}".into(),
+            );
         }
     };
     Ok((index, term, node, kind, data))

@@ -12,7 +12,11 @@
 //!   `00000000000000000001.plog`, each a valid plog v1 log (`plog verify`,
 //!   `plog dump` and `plog repair` work on them as they are). Each record's
 //!   index field is the Raft index and its payload is the serde_json of the
-//!   openraft entry (log id inside); reads check one against the other.
+//!   openraft entry (log id inside); reads check one against the other. The
+//!   last record of each write ends with a write mark (trailing JSON
+//!   whitespace), and the segment being written ends in preallocated zeros:
+//!   `RAFT-SEGMENTS.md` (beside `FORMAT.md`) describes both and the tail
+//!   rule recovery applies.
 //! * `state.plog`: the vote, the committed log id and the last purged log
 //!   id, a v1 log whose last valid record wins (one record, one fdatasync
 //!   per change; compacted through a temporary file, fsync, rename and
@@ -20,19 +24,31 @@
 //! * `LOCK`: one store per directory (an exclusive `flock`); it holds the v1
 //!   magic, so `plog verify DIR` finds every file of the directory clean.
 //!
+//! Files are created `0600` and a new directory `0700` ([`Options`]);
+//! hidden files and `lost+found` in the directory are left alone.
+//! [`inspect`] checks and lists a directory as one log, read-only.
+//!
 //! # Writes
 //!
-//! `append` serializes the entries (a batch of 64 or more on the rayon
-//! pool), puts them in the in-memory index (they are readable when it
-//! returns) and hands them to one I/O thread, which writes everything
-//! queued for a segment in one `write` and one `fdatasync` (plog-writer's
-//! batch append) and only then calls each `LogFlushed` callback, in order.
-//! `truncate` unlinks later segments newest first, fsyncs the directory,
-//! then cuts the segment and syncs it; `purge` persists the purged log id
-//! first, then unlinks whole segments at or below it. A new segment is
-//! started when the current one passes [`Options::segment_bytes`], and
-//! after every open and truncate (segments that were not written by this
-//! store instance are never appended to).
+//! `append` serializes the entries and hashes them (a batch of 64 or more
+//! on the rayon pool; openraft's `append` awaits that instead of doing it
+//! on its task), puts them in the in-memory index (they are readable when
+//! it returns) and hands them to one I/O thread, which writes everything
+//! queued for a segment with one positioned write and one `fdatasync`
+//! (group commit) and only then calls each `LogFlushed` callback, in
+//! order. A background thread keeps written, synced zeros ahead of the
+//! write offset, so that the write overwrites blocks the file owns and the
+//! flush carries no size change ([`PlogLogStore::write_stats`] counts
+//! both kinds). Serializing the next batch overlaps the previous one's
+//! I/O. `truncate` unlinks later segments newest first, fsyncs the
+//! directory, then cuts the segment and syncs it; `purge` makes the purged
+//! id durable, answers, and unlinks whole segments at or below it on a
+//! background thread. A new segment is started when the current one
+//! passes [`Options::segment_bytes`], and after every open and truncate
+//! (segments that were not written by this store instance are never
+//! appended to). No trait method blocks its task: the vote, truncate and
+//! purge are done by the I/O thread and awaited, reads run on the rayon
+//! pool and are awaited.
 //!
 //! The committed log id is written by the I/O thread at most 50 ms after
 //! it changes (each rewrite of the state file costs two fsyncs, and openraft
@@ -58,11 +74,14 @@
 //! # Open is recovery
 //!
 //! Every segment is read and verified (hashes in parallel on the rayon
-//! pool). Only the last segment may end in a torn tail (it is cut and
-//! synced); any other damage, a missing segment, a gap or a non-contiguous
-//! index, a foreign file or a segment whose log ids go backwards refuses to
-//! open with a [`RaftLogError`] that names the segment, offset and index,
-//! and nothing is changed.
+//! pool). Only the last segment may end in a torn append, as the tail rule
+//! of `RAFT-SEGMENTS.md` tells it from damage (it is cut and synced; the
+//! zeros after each segment's last record are trimmed); any other damage,
+//! a missing segment, a gap or a non-contiguous index, a foreign file or a
+//! segment whose log ids go backwards refuses to open with a
+//! [`RaftLogError`] that names the segment, offset and index, and nothing
+//! is changed. An open waits (up to [`Options::lock_wait`]) for a store of
+//! the same directory in this process that is being dropped.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -235,9 +254,8 @@ impl<C: RaftTypeConfig> LogIndex<C> {
 }
 
 /// Batches of at least this many entries are serialized across the rayon
-/// pool (below it, handing the work to other threads costs more than it
-/// saves, the more so on a busy machine).
-const PARALLEL_SERIALIZE: usize = 256;
+/// pool (in chunks of half this).
+const PARALLEL_SERIALIZE: usize = 64;
 /// openraft's `append` serializes batches of at least this many entries
 /// off the caller's task (on the rayon pool), so that the runtime never
 /// waits for more than about 100 µs of serializing.

@@ -124,8 +124,13 @@ impl Prealloc {
         }
         state.claimed = state.claimed.max(to);
         let overwrite = to <= state.zeroed;
+        // Wake the thread only when it has work: a wake-up per append
+        // would cost the appends' CPU on a small machine.
+        let wake = want(&state).is_some();
         drop(state);
-        self.inner.wake.notify_all();
+        if wake {
+            self.inner.wake.notify_all();
+        }
         overwrite
     }
 }
@@ -150,16 +155,7 @@ fn run(inner: &Inner) {
         if state.stop {
             return;
         }
-        let want = state.file.as_ref().and_then(|file| {
-            let used = state.claimed.saturating_sub(state.start);
-            let ahead = (used * 2).clamp(AHEAD_MIN, AHEAD_MAX);
-            let from = state.zeroed.max(state.claimed);
-            let to = (state.claimed + ahead).min(state.limit);
-            // Extend once less than half the wanted zeros are left.
-            (state.zeroed < state.claimed + ahead / 2 && to > from)
-                .then(|| (Arc::clone(file), from, to))
-        });
-        let Some((file, from, to)) = want else {
+        let Some((file, from, to)) = want(&state) else {
             state = inner.wake.wait(state).unwrap_or_else(|p| p.into_inner());
             continue;
         };
@@ -183,6 +179,20 @@ fn run(inner: &Inner) {
         }
         inner.wake.notify_all();
     }
+}
+
+/// The extension the thread should make now, if any: once less than half
+/// the wanted zeros are left ahead of the claimed bytes.
+fn want(state: &State) -> Option<(Arc<File>, u64, u64)> {
+    let file = state.file.as_ref()?;
+    if state.busy.is_some() {
+        return None;
+    }
+    let used = state.claimed.saturating_sub(state.start);
+    let ahead = (used * 2).clamp(AHEAD_MIN, AHEAD_MAX);
+    let from = state.zeroed.max(state.claimed);
+    let to = (state.claimed + ahead).min(state.limit);
+    (state.zeroed < state.claimed + ahead / 2 && to > from).then(|| (Arc::clone(file), from, to))
 }
 
 /// Writes zeros at `from..to` and syncs them (and the new size).
