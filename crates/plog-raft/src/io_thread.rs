@@ -369,9 +369,13 @@ fn append<C: RaftTypeConfig>(
                 s.file = Some(Arc::clone(&file));
             }
             let limit = preallocation_limit(shared.options.segment_bytes);
-            writer
-                .prealloc
-                .attach(Arc::clone(&file), plog_format::MAGIC_LEN as u64, limit);
+            let path = shared.dir.join(crate::scan::segment_name(segment));
+            writer.prealloc.attach(
+                Arc::clone(&file),
+                &path,
+                plog_format::MAGIC_LEN as u64,
+                limit,
+            );
             writer.active = Some(Active {
                 segment,
                 file,

@@ -25,6 +25,10 @@ const CHUNK: usize = 1 << 20;
 struct State {
     /// The active segment's file, while there is one.
     file: Option<Arc<File>>,
+    /// The same file opened for direct I/O (Linux, where the file system
+    /// takes it): the zeros then go to the device without dirtying the
+    /// page cache, so an append's `fdatasync` never has to write them back.
+    direct: Option<Arc<File>>,
     /// Bumped by every attach and detach.
     generation: u64,
     /// Where the segment's records start (its magic's end).
@@ -79,9 +83,11 @@ impl Prealloc {
 
     /// Makes `file` (whose data ends at `end`) the file to keep zeros
     /// ahead in, up to `limit` bytes.
-    pub(crate) fn attach(&self, file: Arc<File>, end: u64, limit: u64) {
+    pub(crate) fn attach(&self, file: Arc<File>, path: &std::path::Path, end: u64, limit: u64) {
+        let direct = open_direct(path).map(Arc::new);
         let mut state = self.detach_locked();
         state.file = Some(file);
+        state.direct = direct;
         state.start = end;
         state.claimed = end;
         state.zeroed = end;
@@ -106,6 +112,7 @@ impl Prealloc {
                 .unwrap_or_else(|p| p.into_inner());
         }
         state.file = None;
+        state.direct = None;
         state.generation += 1;
         state
     }
@@ -148,13 +155,36 @@ impl Drop for Prealloc {
     }
 }
 
+/// Direct I/O wants buffers, offsets and lengths aligned to the logical
+/// block size; 4 KiB covers the devices in use.
+const ALIGN: u64 = 4096;
+
+#[cfg(target_os = "linux")]
+fn open_direct(path: &std::path::Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_: &std::path::Path) -> Option<File> {
+    None
+}
+
 fn run(inner: &Inner) {
-    let zeros = vec![0u8; CHUNK];
+    // A zero buffer aligned for direct I/O (a slice of a larger one).
+    let raw = vec![0u8; CHUNK + ALIGN as usize];
+    let skip = raw.as_ptr().align_offset(ALIGN as usize);
+    let zeros = &raw[skip..skip + CHUNK];
     let mut state = inner.lock();
     loop {
         if state.stop {
             return;
         }
+        let direct = state.direct.clone();
         let Some((file, from, to)) = want(&state) else {
             state = inner.wake.wait(state).unwrap_or_else(|p| p.into_inner());
             continue;
@@ -162,7 +192,7 @@ fn run(inner: &Inner) {
         let generation = state.generation;
         state.busy = Some((from, to));
         drop(state);
-        let result = extend(&file, &zeros, from, to);
+        let result = extend(&file, direct.as_deref(), zeros, from, to);
         state = inner.lock();
         state.busy = None;
         if state.generation == generation {
@@ -191,17 +221,44 @@ fn want(state: &State) -> Option<(Arc<File>, u64, u64)> {
     let used = state.claimed.saturating_sub(state.start);
     let ahead = (used * 2).clamp(AHEAD_MIN, AHEAD_MAX);
     let from = state.zeroed.max(state.claimed);
-    let to = (state.claimed + ahead).min(state.limit);
+    let to = ((state.claimed + ahead) / ALIGN * ALIGN).min(state.limit);
     (state.zeroed < state.claimed + ahead / 2 && to > from).then(|| (Arc::clone(file), from, to))
 }
 
-/// Writes zeros at `from..to` and syncs them (and the new size).
-fn extend(file: &File, zeros: &[u8], from: u64, to: u64) -> std::io::Result<()> {
-    let mut at = from;
-    while at < to {
-        let n = ((to - at) as usize).min(zeros.len());
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
+/// Writes zeros at `from..to` and syncs them (and the new size): the
+/// aligned middle with direct I/O when `direct` is given (falling back to
+/// buffered writes if the file system refuses), the unaligned ends
+/// buffered.
+fn extend(
+    file: &File,
+    direct: Option<&File>,
+    zeros: &[u8],
+    from: u64,
+    to: u64,
+) -> std::io::Result<()> {
+    let buffered = |a: u64, b: u64| -> std::io::Result<()> {
+        let mut at = a;
+        while at < b {
+            let n = ((b - at) as usize).min(zeros.len());
+            file.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
+    };
+    let head = from.next_multiple_of(ALIGN).min(to);
+    let body = (to / ALIGN * ALIGN).max(head);
+    buffered(from, head)?;
+    let mut at = head;
+    if let Some(direct) = direct {
+        while at < body {
+            let n = ((body - at) as usize).min(zeros.len());
+            match direct.write_all_at(&zeros[..n], at) {
+                Ok(()) => at += n as u64,
+                // Direct I/O refused here: the rest goes buffered.
+                Err(_) => break,
+            }
+        }
     }
+    buffered(at, to)?;
     file.sync_data()
 }

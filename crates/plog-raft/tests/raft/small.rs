@@ -105,3 +105,43 @@ fn files_are_private_whatever_the_umask_and_an_open_directory_is_reported() {
     let segment = crate::files::segments(&other).pop().unwrap();
     assert_eq!(mode(&segment), 0o640);
 }
+
+#[test]
+fn appends_land_in_zeros_written_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        segment_bytes: 4 << 20,
+        ..Options::default()
+    };
+    let mut store = PlogLogStore::<Config>::open(dir.path(), options).unwrap();
+    fill(&mut store, 1..2, 1);
+    // The preallocator gets ahead of the first append in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let segment = crate::files::segments(dir.path()).pop().unwrap();
+    while std::fs::metadata(&segment).unwrap().len() < 256 << 10 {
+        assert!(Instant::now() < deadline, "no zeros were written ahead");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for i in 2..20 {
+        fill(&mut store, i..i + 1, 1);
+    }
+    let stats = store.write_stats();
+    assert_eq!(stats.overwrites + stats.growths, 19, "{stats:?}");
+    assert!(stats.overwrites >= 18, "{stats:?}");
+    // The file holds the records, then zeros.
+    let bytes = std::fs::read(&segment).unwrap();
+    let end = plog_format::Walker::new(&bytes)
+        .filter_map(|s| match s {
+            plog_format::Step::Record(r) => Some(r.end_offset() as usize),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    assert!(bytes.len() >= end + (128 << 10));
+    assert!(bytes[end..].iter().all(|&b| b == 0));
+    drop(store);
+    // The open trims them: a clean v1 file again.
+    let store = PlogLogStore::<Config>::open(dir.path(), options).unwrap();
+    assert!(store.recovery().zeros_trimmed > 0);
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), end as u64);
+}
