@@ -115,6 +115,33 @@ pub struct LogCheck {
     pub in_use: bool,
 }
 
+/// Whether `dir` looks like a plog-raft directory (for tools that are
+/// given a directory and must choose between reading it as one Raft log
+/// and reading the v1 logs below it): a directory holding plog-raft's lock
+/// file ([`LOCK_FILE`], taken by every open), or its state file
+/// ([`STATE_FILE`]) beside at least one segment (a file named
+/// `<20-digit first index>.plog`). Only the names are looked at; whether
+/// the files are sound is [`check_dir`]'s question.
+pub fn looks_like_log_dir(dir: &Path) -> bool {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let (mut lock, mut state, mut segment) = (false, false, false);
+    for item in listing.flatten() {
+        if !item.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = item.file_name();
+        match name.to_str() {
+            Some(LOCK_FILE) => lock = true,
+            Some(STATE_FILE) => state = true,
+            Some(name) if parse_segment_name(name).is_some() => segment = true,
+            _ => {}
+        }
+    }
+    lock || (state && segment)
+}
+
 /// Reads an entry's log id, kind and payload from its serde_json.
 ///
 /// # Errors
@@ -361,12 +388,20 @@ pub fn check_dir(dir: &Path) -> Result<LogCheck, RaftLogError> {
 /// What [`check_dir`] reports; the iterator yields an I/O error if a
 /// segment changed or vanished since.
 pub fn entries(dir: &Path) -> Result<Entries, RaftLogError> {
-    let check = check_dir(dir)?;
-    Ok(Entries {
-        purged: check.purged,
-        segments: check.segments.into_iter().rev().collect(),
-        current: Vec::new(),
-    })
+    Ok(check_dir(dir)?.into_entries())
+}
+
+impl LogCheck {
+    /// The entries of the checked directory in index order, as
+    /// [`entries`] yields them, without checking it a second time (for a
+    /// tool that reports the check and then lists the entries).
+    pub fn into_entries(self) -> Entries {
+        Entries {
+            purged: self.purged,
+            segments: self.segments.into_iter().rev().collect(),
+            current: Vec::new(),
+        }
+    }
 }
 
 /// The iterator of [`entries`].
