@@ -58,7 +58,15 @@ pub struct DumpArgs {
     /// the log is idle).
     #[arg(long, short)]
     pub follow: bool,
-    /// The log file, or `-` for standard input.
+    /// PATH is a plog-raft directory: print each entry of its Raft log in
+    /// index order with its log id and kind (`term=T node=N index=I
+    /// kind=blank|normal|membership PAYLOAD`, like etcd-dump-logs; with
+    /// --json {"index","term","node","kind","payload","segment","offset"}).
+    /// Entries at or below the purged index are not printed.
+    #[arg(long, conflicts_with_all = ["follow", "no_verify", "headers"])]
+    pub raft: bool,
+    /// The log file, or `-` for standard input (with --raft, the plog-raft
+    /// directory).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 }
@@ -337,6 +345,9 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         return Err(CliError::failed(
             "dump: --limit 0 prints nothing: expected a limit of at least 1",
         ));
+    }
+    if args.raft {
+        return crate::raft::dump(&args);
     }
     let stdin = args.path.as_os_str() == "-";
     if stdin && args.follow {

@@ -9,6 +9,7 @@ mod mode;
 mod out;
 mod paths;
 mod progress;
+mod raft;
 mod repair;
 mod stat;
 mod verify;
@@ -54,14 +55,16 @@ Examples:
   plog verify raft.plog                     one line per file and a summary
   plog verify --json -q /var/lib/engenho/   JSON for the files that are not clean
   plog verify --all --expect contiguous dir/
-  cat raft.plog | plog verify -             standard input";
+  cat raft.plog | plog verify -             standard input
+  plog verify /var/lib/engenho/raft/        a plog-raft directory: one log";
 
 const DUMP_EXAMPLES: &str = "\
 Examples:
   plog dump raft.plog | less                text, control bytes escaped
   plog dump --json --from 100 --to 199 raft.plog | jq .payload
   plog dump --headers --no-verify damaged.plog
-  plog dump --follow --json raft.plog       like tail -f";
+  plog dump --follow --json raft.plog       like tail -f
+  plog dump --raft --json /var/lib/engenho/raft/   a plog-raft directory's entries";
 
 const STAT_EXAMPLES: &str = "\
 Examples:
@@ -104,6 +107,11 @@ enum Command {
     /// PATHs are files, directories (the files below whose name matches
     /// --glob, default *.plog, in sorted order) or `-` (standard input).
     /// Files are verified in parallel with each other and within each file.
+    /// A plog-raft directory (named, or found below a named directory: it
+    /// holds plog-raft's LOCK file, or its state.plog beside a segment
+    /// <20-digit index>.plog) is checked as one Raft log, one line (or one
+    /// JSON object with "log": "plog-raft"); the files in it are not
+    /// verified one by one unless named.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(verify::VerifyArgs),
     /// Print the records of a log in file order.
