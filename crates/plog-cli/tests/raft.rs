@@ -191,6 +191,21 @@ fn verify_checks_a_raft_directory_as_one_log_and_dump_prints_its_entries() {
     assert_eq!(objects.len(), 1);
     assert_eq!(objects[0].get("log"), None);
 
+    // --quiet prints nothing for a clean log; a running store is named.
+    let out = plog()
+        .args(["verify", "--quiet"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    assert!(out.get_output().stdout.is_empty());
+    let store = PlogLogStore::<Config>::open(&dir, Options::default()).unwrap();
+    let out = plog().args(["verify", "--json"]).arg(&dir).assert().code(0);
+    assert_eq!(json_lines(&out.get_output().stdout)[0]["in_use"], true);
+    let out = plog().arg("verify").arg(&dir).assert().code(0);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains(", in use by a running store)"), "{text}");
+    drop(store);
+
     // dump --raft --json: every entry, log id, kind and payload.
     let out = plog()
         .args(["dump", "--raft", "--json"])
@@ -354,6 +369,24 @@ fn damage_is_corrupt_and_a_torn_append_is_torn() {
         indices(&json_lines(&out.get_output().stdout)),
         (1..=29).collect::<Vec<_>>()
     );
+
+    // A missing middle segment: a gap, with the index expected and found.
+    let dir = tempfile::tempdir().unwrap();
+    write_raft_dir(dir.path(), 20, 40);
+    let segs = segments(dir.path());
+    let first_of = |p: &Path| -> u64 { p.file_stem().unwrap().to_str().unwrap().parse().unwrap() };
+    std::fs::remove_file(&segs[2]).unwrap();
+    let out = plog()
+        .args(["verify", "--json"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let log = &json_lines(&out.get_output().stdout)[0];
+    assert_schema("verify", log);
+    assert_eq!(log["problem"]["kind"], "gap");
+    assert_eq!(log["problem"]["expected"], first_of(&segs[2]));
+    assert_eq!(log["problem"]["found"], first_of(&segs[3]));
+    assert_eq!(log["problem"]["segment"], segs[3].to_str().unwrap());
 
     // Not a plog-raft directory, or no directory at all: exit 2.
     plog()
