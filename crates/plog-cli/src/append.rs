@@ -29,6 +29,13 @@ pub struct AppendArgs {
     /// the command).
     #[arg(long)]
     pub json: bool,
+    /// The permission bits (octal) of the log when this creates it; its
+    /// missing parent directories get the same bits plus search where
+    /// readable. Set exactly, whatever the umask. Default 600 (directories
+    /// 700): only the owner reads the log. An existing log keeps its mode;
+    /// when others can read it or list its directory, a warning says so.
+    #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = crate::mode::parse)]
+    pub mode: u32,
     /// The log file (created, with its parent directories, if missing).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
@@ -146,10 +153,15 @@ pub fn append_from(
         } else {
             SyncPolicy::Manual
         },
+        file_mode: args.mode,
+        dir_mode: crate::mode::dir_mode_for(args.mode),
         ..WriterOptions::default()
     };
     let (mut writer, opened) = Writer::open(&args.path, options).map_err(writer_error)?;
     let shown = out::path_text(&args.path);
+    if let Some(exposure) = opened.exposure {
+        eprintln!("plog: {shown}: warning: {exposure}");
+    }
     if let Some(tail) = opened.repaired {
         summary.repaired_on_open = Some(tail.into());
         eprintln!("plog: {shown}: repaired on open: {tail}");

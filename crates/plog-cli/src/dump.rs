@@ -22,10 +22,16 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 /// Arguments of `plog dump`.
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
-    /// Only records whose index is at least INDEX.
+    /// Only records whose index is at least INDEX. The records outside
+    /// --from/--to are walked over (headers only): not hashed, decoded or
+    /// printed, so a hash mismatch in them is not reported.
     #[arg(long, value_name = "INDEX")]
     pub from: Option<u64>,
-    /// Only records whose index is at most INDEX.
+    /// Only records whose index is at most INDEX. The whole file is still
+    /// walked: a log's indices need not be in order (engenho-store's
+    /// writer accepts any index, and a log rewritten after a truncation of
+    /// the raft log repeats indices), so a record past --to may be followed
+    /// by one in range. Use --limit to stop early.
     #[arg(long, value_name = "INDEX")]
     pub to: Option<u64>,
     /// One JSON object per record per line:
@@ -35,7 +41,8 @@ pub struct DumpArgs {
     #[arg(long)]
     pub json: bool,
     /// Print records whose hash fails too, marked `valid=false` (text) or
-    /// `"valid": false` (JSON), instead of skipping them.
+    /// `"valid": false` (JSON), instead of skipping them. The exit status is
+    /// 1 all the same when any record failed its hash.
     #[arg(long)]
     pub no_verify: bool,
     /// Print each record's header (index, offset, length, hash) without
@@ -45,11 +52,21 @@ pub struct DumpArgs {
     /// Stop after printing N records.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
-    /// Keep printing records as a writer appends them, until interrupted
-    /// (or until --limit records are printed).
+    /// Keep printing records as a writer appends them, until interrupted,
+    /// until --limit records are printed, or until the reader of the output
+    /// goes away (`| head -1` ends it at once, with status 0, even while
+    /// the log is idle).
     #[arg(long, short)]
     pub follow: bool,
-    /// The log file, or `-` for standard input.
+    /// PATH is a plog-raft directory: print each entry of its Raft log in
+    /// index order with its log id and kind (`term=T node=N index=I
+    /// kind=blank|normal|membership PAYLOAD`, like etcd-dump-logs; with
+    /// --json {"index","term","node","kind","payload","segment","offset"}).
+    /// Entries at or below the purged index are not printed.
+    #[arg(long, conflicts_with_all = ["follow", "no_verify", "headers"])]
+    pub raft: bool,
+    /// The log file, or `-` for standard input (with --raft, the plog-raft
+    /// directory).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 }
@@ -100,13 +117,23 @@ fn payload_json(payload: &[u8]) -> Option<Box<RawValue>> {
 }
 
 impl<W: Write> Printer<W> {
+    /// Whether a record of index `index` is printed (is within --from/--to).
+    fn in_range(&self, index: u64) -> bool {
+        (self.from..=self.to).contains(&index)
+    }
+
+    /// Whether every index is printed (no --from, no --to).
+    fn whole_range(&self) -> bool {
+        self.from == 0 && self.to == u64::MAX
+    }
+
     /// Prints `record` if it is in range; breaks when --limit is reached
     /// (after printing) or the output fails.
     fn record(&mut self, record: &Record<'_>, valid: bool) -> io::Result<ControlFlow<()>> {
         if self.left == 0 {
             return Ok(ControlFlow::Break(()));
         }
-        if !(self.from..=self.to).contains(&record.index()) {
+        if !self.in_range(record.index()) {
             return Ok(ControlFlow::Continue(()));
         }
         let payload = record.payload();
@@ -186,6 +213,8 @@ fn pass<W: Write>(
     let mut limit_reached = false;
     let mut end = offset.unwrap_or(plog_format::MAGIC_LEN as u64);
     let mut magic_torn = false;
+    let whole_range = printer.whole_range();
+    let (range_from, range_to) = (printer.from, printer.to);
     let mut print = |record: &Record<'_>, valid: bool| match printer.record(record, valid) {
         Ok(ControlFlow::Continue(())) => ControlFlow::Continue(()),
         Ok(ControlFlow::Break(())) => {
@@ -201,15 +230,31 @@ fn pass<W: Write>(
     let read_failed = |e: plog_mmap::ReadError| {
         CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e)))
     };
-    if args.no_verify {
+    if args.no_verify || !whole_range {
+        // The structural walk, records unhashed: only the records printed
+        // (those in range) are hashed, here; the others cost their headers.
+        let no_verify = args.no_verify;
         let mut walked_to = None;
         let _stopped_early = log
             .for_each_step(from, &Parallelism::Current, |step| {
                 match step {
                     Step::Record(record) => {
                         walked_to = Some(record.end_offset());
-                        // Still checked, to mark a record whose hash fails.
-                        return print(&record, record.hash_matches());
+                        if !whole_range && !(range_from..=range_to).contains(&record.index()) {
+                            return ControlFlow::Continue(());
+                        }
+                        match record.verify() {
+                            Ok(()) => return print(&record, true),
+                            Err(corruption) => {
+                                // Status 1 whether it is printed or skipped.
+                                seen.corrupt = true;
+                                if no_verify {
+                                    // Printed, marked invalid.
+                                    return print(&record, false);
+                                }
+                                warn_corruption(&shown, &corruption, true);
+                            }
+                        }
                     }
                     Step::Corrupt(corruption) => {
                         seen.corrupt = true;
@@ -269,6 +314,24 @@ fn pass<W: Write>(
     })
 }
 
+/// Waits `timeout` for standard output's reader to go away (a closed pipe
+/// or socket: `POLLERR` or `POLLHUP`, as GNU `tail -f` watches for);
+/// whether it did. Stdout that is a file, a terminal or `/dev/null` never
+/// reports either: the wait is then the whole `timeout`.
+fn reader_gone(timeout: Duration) -> bool {
+    let mut fds = [libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        // Only the conditions poll always reports are wanted.
+        events: 0,
+        revents: 0,
+    }];
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid, writable array of one `pollfd` that lives
+    // across the call, and its length is passed as `nfds`.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
+    ready > 0 && fds[0].revents & (libc::POLLERR | libc::POLLHUP) != 0
+}
+
 /// Runs `plog dump`.
 pub fn run(args: DumpArgs) -> Result<u8, CliError> {
     let shown = out::path_text(&args.path);
@@ -282,6 +345,9 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         return Err(CliError::failed(
             "dump: --limit 0 prints nothing: expected a limit of at least 1",
         ));
+    }
+    if args.raft {
+        return crate::raft::dump(&args);
     }
     let stdin = args.path.as_os_str() == "-";
     if stdin && args.follow {
@@ -313,7 +379,10 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
     };
     if args.follow && !seen.fatal {
         loop {
-            std::thread::sleep(FOLLOW_POLL);
+            if reader_gone(FOLLOW_POLL) {
+                // As `tail -f | head -1`: the reader is done, so are we.
+                return Ok(exit::OK);
+            }
             let refresh = log
                 .refresh()
                 .map_err(|e| CliError::failed(format!("{shown}: {}", open_error(&e))))?;

@@ -5,9 +5,11 @@
 mod append;
 mod dump;
 mod error;
+mod mode;
 mod out;
 mod paths;
 mod progress;
+mod raft;
 mod repair;
 mod stat;
 mod verify;
@@ -33,7 +35,8 @@ const AFTER_HELP: &str = "\
 Exit status (every subcommand):
   0  every file is clean / the command did what was asked (or dump's
      reader closed the pipe)
-  1  corruption found (with --strict, a torn tail counts as corruption)
+  1  corruption found (with --strict, a torn tail counts as corruption;
+     for dump: any record whose hash fails, printed or skipped)
   2  a file could not be read or written, no file matched, bad input or
      bad usage
   3  no corruption, but some file ends in a torn tail
@@ -52,14 +55,16 @@ Examples:
   plog verify raft.plog                     one line per file and a summary
   plog verify --json -q /var/lib/engenho/   JSON for the files that are not clean
   plog verify --all --expect contiguous dir/
-  cat raft.plog | plog verify -             standard input";
+  cat raft.plog | plog verify -             standard input
+  plog verify /var/lib/engenho/raft/        a plog-raft directory: one log";
 
 const DUMP_EXAMPLES: &str = "\
 Examples:
   plog dump raft.plog | less                text, control bytes escaped
   plog dump --json --from 100 --to 199 raft.plog | jq .payload
   plog dump --headers --no-verify damaged.plog
-  plog dump --follow --json raft.plog       like tail -f";
+  plog dump --follow --json raft.plog       like tail -f
+  plog dump --raft --json /var/lib/engenho/raft/   a plog-raft directory's entries";
 
 const STAT_EXAMPLES: &str = "\
 Examples:
@@ -102,9 +107,18 @@ enum Command {
     /// PATHs are files, directories (the files below whose name matches
     /// --glob, default *.plog, in sorted order) or `-` (standard input).
     /// Files are verified in parallel with each other and within each file.
+    /// A plog-raft directory (named, or found below a named directory: it
+    /// holds plog-raft's LOCK file, or its state.plog beside a segment
+    /// <20-digit index>.plog) is checked as one Raft log, one line (or one
+    /// JSON object with "log": "plog-raft"); the files in it are not
+    /// verified one by one unless named.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(verify::VerifyArgs),
     /// Print the records of a log in file order.
+    ///
+    /// Exit status 1 whenever a record failed its hash, whether it was
+    /// skipped or (--no-verify) printed. Records outside --from/--to are
+    /// walked over by their headers only, never hashed or printed.
     #[command(after_help = DUMP_EXAMPLES)]
     Dump(dump::DumpArgs),
     /// Statistics of a log: records, index range, gaps and repeats, payload sizes.

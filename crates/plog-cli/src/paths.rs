@@ -151,10 +151,12 @@ pub fn read_error(err: &ReadError) -> String {
     }
 }
 
-/// Opens `path` (`-`: reads standard input to its end) as a log.
+/// Opens `path` as a log. `-` is standard input, read by the command's one
+/// pass through a bounded window as it arrives (`Log::from_stream`: `zstdcat
+/// LOG | plog verify -` holds a few MiB whatever the log's length).
 pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, String> {
     if path.as_os_str() == "-" {
-        Log::read_from(std::io::stdin().lock(), options.read_limit).map_err(|err| open_error(&err))
+        Ok(Log::from_stream(std::io::stdin()))
     } else {
         Log::open_with(path, options).map_err(|err| open_error(&err))
     }

@@ -5,14 +5,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use plog_format::Summary;
-use plog_mmap::{MapPolicy, OpenOptions, RecoveryMode, VerifyOptions, VerifyReport};
-use plog_writer::{LockedLog, RepairOptions, RepairPlan, WriteError, inspect, salvage};
+use plog_mmap::{OpenOptions, RecoveryMode, VerifyOptions, VerifyReport};
+use plog_writer::{
+    LockedLog, RepairOptions, RepairPlan, SalvageOptions, WriteError, inspect, salvage_with,
+};
 use serde::Serialize;
 
 use crate::error::CliError;
 use crate::exit;
 use crate::out::{self, JsonPath};
 use crate::paths::open_log;
+use crate::progress;
 use crate::verify::JsonTorn;
 
 /// Arguments of `plog repair`.
@@ -38,6 +41,12 @@ pub struct RepairArgs {
     /// repair could not be done).
     #[arg(long)]
     pub json: bool,
+    /// The permission bits (octal) of the files this creates (--backup's
+    /// file, --salvage's log; the salvaged log's missing parent directories
+    /// get the same bits plus search where readable). Set exactly, whatever
+    /// the umask. Default 600: only the owner reads them.
+    #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = crate::mode::parse)]
+    pub mode: u32,
     /// The log file.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
@@ -161,7 +170,9 @@ fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
     if plan.changes_file() {
         if let Some(backup) = &args.backup {
             let from = plan.new_len(log.summary()).unwrap_or(0);
-            save_backup(&args.path, from, backup)?;
+            let to = log.summary().file_len;
+            let source = log.read_handle().map_err(writer_error)?;
+            save_backup(&source, &args.path, from..to, backup, args.mode)?;
         }
         let inspection_before = *log.summary();
         log.repair(options).map_err(writer_error)?;
@@ -236,16 +247,36 @@ fn report_plan(args: &RepairArgs, inspection: &Summary, plan: &RepairPlan) -> Re
     Ok(code)
 }
 
-/// Copies `path[from..]` to a new file `backup` and syncs it.
-fn save_backup(path: &Path, from: u64, backup: &Path) -> Result<(), CliError> {
-    let data = std::fs::read(path).map_err(|e| CliError::io("cannot read", path, e))?;
-    let start = usize::try_from(from).unwrap_or(usize::MAX).min(data.len());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(backup)
+/// Copies bytes `range` of the locked log `source` (at `path`) to a new file
+/// `backup` of permission bits `mode`, and syncs it. Streamed (the kernel
+/// copies between the files where it can): memory does not grow with the
+/// bytes cut.
+fn save_backup(
+    source: &std::fs::File,
+    path: &Path,
+    range: std::ops::Range<u64>,
+    backup: &Path,
+    mode: u32,
+) -> Result<(), CliError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bytes = range.end.saturating_sub(range.start);
+    let mut reader = source;
+    reader
+        .seek(SeekFrom::Start(range.start))
+        .map_err(|e| CliError::io("cannot read", path, e))?;
+    let mut file = plog_writer::create_new_file(backup, mode, false)
         .map_err(|e| CliError::io("cannot create the backup", backup, e))?;
-    file.write_all(&data[start..])
+    let copied = std::io::copy(&mut reader.take(bytes), &mut file)
+        .map_err(|e| CliError::io("cannot copy the cut bytes to the backup", backup, e))?;
+    if copied != bytes {
+        return Err(CliError::failed(format!(
+            "{}: expected to save {bytes} cut bytes to {}, found only {copied} (the log \
+             changed while it was read); nothing was cut",
+            out::path_text(path),
+            out::path_text(backup)
+        )));
+    }
+    file.flush()
         .and_then(|()| file.sync_all())
         .map_err(|e| CliError::io("cannot write the backup", backup, e))
 }
@@ -293,42 +324,36 @@ pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
 fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
     let path = &args.path;
     let shown = out::path_text(path);
-    let log = open_log(
-        path,
-        &OpenOptions {
-            map: MapPolicy::Never,
-            ..OpenOptions::default()
-        },
-    )
-    .map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
-    let report = log
-        .verify(&VerifyOptions {
-            mode: RecoveryMode::Salvage,
-            ..VerifyOptions::default()
-        })
-        .map_err(|e| CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e))))?;
-    if !report.passes() {
-        let why = report
-            .verdict()
-            .problem()
-            .map(|problem| problem.to_string())
-            .unwrap_or_default();
-        return Err(CliError::Failed {
-            message: format!("{shown}: nothing to salvage: {why}"),
-            code: exit::CORRUPT,
-        });
-    }
-    let lost = lost_ranges(&report);
     let mut text = String::new();
-    let records = if args.dry_run {
+    let (report, records) = if args.dry_run {
+        let report = salvage_dry_run(path)?;
         text.push_str(&format!(
             "{shown}: would salvage {} into {} (changing nothing now)\n",
             out::count(report.summary.records, "valid record"),
             out::path_text(out_path)
         ));
-        report.summary.records
+        let records = report.summary.records;
+        (report, records)
     } else {
-        let salvaged = salvage(path, out_path).map_err(writer_error)?;
+        let bar = progress::bytes_bar(std::fs::metadata(path).map_or(0, |meta| meta.len()));
+        let reached = bar.clone();
+        let options = SalvageOptions {
+            progress: Some(std::sync::Arc::new(move |offset| {
+                reached.set_position(offset)
+            })),
+            file_mode: args.mode,
+            dir_mode: crate::mode::dir_mode_for(args.mode),
+            ..SalvageOptions::default()
+        };
+        let salvaged = salvage_with(path, out_path, &options);
+        bar.finish_and_clear();
+        let salvaged = salvaged.map_err(|err| match err {
+            WriteError::NothingToSalvage { corruption, .. } => CliError::Failed {
+                message: format!("{shown}: nothing to salvage: {corruption}"),
+                code: exit::CORRUPT,
+            },
+            other => writer_error(other),
+        })?;
         text.push_str(&format!(
             "{shown}: salvaged {} ({}) into {}; {} skipped, {} not copied\n",
             out::count(salvaged.records, "valid record"),
@@ -337,8 +362,9 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
             out::count(salvaged.corruptions, "corruption"),
             out::count(salvaged.skipped_bytes, "byte"),
         ));
-        salvaged.records
+        (salvaged.verify, salvaged.records)
     };
+    let lost = lost_ranges(&report);
     if args.json {
         out::print_json(&JsonRepair {
             path: JsonPath::new(path),
@@ -399,4 +425,39 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
     }
     out::print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// What `--salvage --dry-run` reports: the verification a salvage would
+/// make (mapped, its pages released behind the pass), changing nothing.
+fn salvage_dry_run(path: &Path) -> Result<VerifyReport, CliError> {
+    let shown = out::path_text(path);
+    let open = OpenOptions {
+        release_behind: true,
+        ..OpenOptions::default()
+    };
+    let log = open_log(path, &open).map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+    let bar = progress::bytes_bar(log.len());
+    let reached = bar.clone();
+    let report = log.verify(&VerifyOptions {
+        mode: RecoveryMode::Salvage,
+        progress: Some(plog_mmap::Progress::new(move |offset| {
+            reached.set_position(offset);
+        })),
+        ..VerifyOptions::default()
+    });
+    bar.finish_and_clear();
+    let report = report
+        .map_err(|e| CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e))))?;
+    if !report.passes() {
+        let why = report
+            .verdict()
+            .problem()
+            .map(|problem| problem.to_string())
+            .unwrap_or_default();
+        return Err(CliError::Failed {
+            message: format!("{shown}: nothing to salvage: {why}"),
+            code: exit::CORRUPT,
+        });
+    }
+    Ok(report)
 }

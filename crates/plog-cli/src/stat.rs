@@ -30,29 +30,99 @@ pub struct StatArgs {
 /// How many missing ranges `stat` lists (all are counted).
 const MISSING_RANGES_LISTED: usize = 1000;
 
+/// How many runs [`IndexRuns`] keeps at most (16 MiB).
+const MAX_INDEX_RUNS: usize = 1 << 20;
+
 /// The indices of the valid records, kept as runs of consecutive values in
 /// the order they came: one run for a contiguous log, one more per gap,
 /// repeat out of place or step back. Memory grows with a log's
-/// irregularities, not with its length.
-#[derive(Debug, Default)]
+/// irregularities, not with its length, and is bounded: when the runs fill
+/// the cap they are sorted and merged (exact); if that leaves more than
+/// half the cap (a log irregular everywhere), runs that would be added are
+/// dropped and the missing count becomes an upper bound
+/// ([`IndexRuns::is_exact`] is then `false`).
+#[derive(Debug)]
 pub struct IndexRuns {
     runs: Vec<[u64; 2]>,
+    cap: usize,
+    exact: bool,
+    /// The smallest and largest index seen (kept even when runs are
+    /// dropped, so that the span counted is the log's).
+    extremes: Option<[u64; 2]>,
+}
+
+impl Default for IndexRuns {
+    fn default() -> IndexRuns {
+        IndexRuns::with_cap(MAX_INDEX_RUNS)
+    }
 }
 
 impl IndexRuns {
+    /// Runs kept up to `cap` (at least 2).
+    pub fn with_cap(cap: usize) -> IndexRuns {
+        IndexRuns {
+            runs: Vec::new(),
+            cap: cap.max(2),
+            exact: true,
+            extremes: None,
+        }
+    }
+
+    /// Whether every index was kept (else the missing count is an upper
+    /// bound: indices dropped look missing).
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
     /// Counts a record's index.
     pub fn add(&mut self, index: u64) {
+        self.extremes = Some(match self.extremes {
+            Some([low, high]) => [low.min(index), high.max(index)],
+            None => [index, index],
+        });
         match self.runs.last_mut() {
             Some(run) if run[1].checked_add(1) == Some(index) => run[1] = index,
             Some(run) if run[0] <= index && index <= run[1] => {}
-            _ => self.runs.push([index, index]),
+            _ => {
+                if self.runs.len() >= self.cap {
+                    if !self.exact {
+                        return;
+                    }
+                    self.compact();
+                    if self.runs.len() > self.cap / 2 {
+                        self.exact = false;
+                        return;
+                    }
+                }
+                self.runs.push([index, index]);
+            }
         }
+    }
+
+    /// Sorts the runs and merges those that overlap or touch: the same
+    /// indices, fewer runs.
+    fn compact(&mut self) {
+        self.runs.sort_unstable();
+        let mut merged: Vec<[u64; 2]> = Vec::with_capacity(self.runs.len());
+        for &[start, end] in &self.runs {
+            match merged.last_mut() {
+                Some(last) if start <= last[1].saturating_add(1) => last[1] = last[1].max(end),
+                _ => merged.push([start, end]),
+            }
+        }
+        self.runs = merged;
     }
 
     /// The indices between the smallest and the largest that no valid
     /// record holds: their count, the first `listed` ranges `[first, last]`
     /// in ascending order, and how many more ranges there are.
     pub fn missing(mut self, listed: usize) -> (u64, Vec<[u64; 2]>, u64) {
+        if !self.exact
+            && let Some([low, high]) = self.extremes
+        {
+            // Indices were dropped: count over the whole span seen.
+            self.runs.extend([[low, low], [high, high]]);
+        }
         self.runs.sort_unstable();
         let (mut count, mut ranges, mut omitted) = (0u64, Vec::new(), 0u64);
         let mut covered_to: Option<u64> = None;
@@ -126,6 +196,10 @@ pub struct Stats {
     pub missing_ranges: Vec<[u64; 2]>,
     /// How many more ranges there are than `missing_ranges` lists.
     pub missing_ranges_omitted: u64,
+    /// Whether the missing indices are exact; `false` for a log whose
+    /// indices are irregular everywhere (over half a million runs), where
+    /// `stat` keeps its memory bounded and the count is an upper bound.
+    pub missing_exact: bool,
     /// Records whose index equals the previous one.
     pub repeats: u64,
     /// Records whose index is below the previous one.
@@ -279,6 +353,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     })?;
     let summary = fold.finish();
     let verify_seconds = started.elapsed().as_secs_f64();
+    let missing_exact = indices.is_exact();
     let (missing, missing_ranges, missing_ranges_omitted) = indices.missing(MISSING_RANGES_LISTED);
     let stats = Stats {
         path: JsonPath::new(&args.path),
@@ -292,9 +367,10 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         missing_indices: missing,
         missing_ranges,
         missing_ranges_omitted,
+        missing_exact,
         repeats: summary.indices.repeats,
         decreases: summary.indices.decreases,
-        bytes: summary.file_len,
+        bytes: log.len(),
         payload_bytes: summary.payload_bytes,
         payload_len: payload_sizes.distribution(),
         histogram: payload_sizes.histogram(),
@@ -347,10 +423,14 @@ fn human(s: &Stats, path: &str) -> String {
     if more > 0 {
         listed.push(format!("and {} more", out::count(more, "range")));
     }
-    let missing = match s.missing_indices {
-        0 => "no index missing".to_string(),
-        1 => format!("1 index missing: {}", listed.join(", ")),
-        n => format!("{n} indices missing: {}", listed.join(", ")),
+    let missing = match (s.missing_indices, s.missing_exact) {
+        (0, _) => "no index missing".to_string(),
+        (1, true) => format!("1 index missing: {}", listed.join(", ")),
+        (n, true) => format!("{n} indices missing: {}", listed.join(", ")),
+        (n, false) => format!(
+            "at most {n} indices missing (too irregular to count exactly in bounded memory): {}",
+            listed.join(", ")
+        ),
     };
     let _ = writeln!(
         text,
@@ -592,6 +672,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn index_runs_stay_within_their_cap_exactly_while_they_can() {
+        // Raft-style rewrites: the same ranges again and again merge exactly.
+        let mut rewritten = Vec::new();
+        for round in 0..50u64 {
+            rewritten.extend(1..=20 + round);
+            rewritten.extend(100..=120);
+        }
+        let mut capped = IndexRuns::with_cap(8);
+        for &index in &rewritten {
+            capped.add(index);
+            assert!(capped.runs.len() <= 8);
+        }
+        assert!(capped.is_exact());
+        assert_eq!(capped.missing(10), sorted_missing(&rewritten, 10));
+
+        // Irregular everywhere: bounded, and the count an upper bound.
+        let odd: Vec<u64> = (0..1_000).map(|i| 2 * i + 1).collect();
+        let mut capped = IndexRuns::with_cap(16);
+        for &index in &odd {
+            capped.add(index);
+            assert!(capped.runs.len() <= 16);
+        }
+        assert!(!capped.is_exact());
+        let (count, _, _) = capped.missing(10);
+        assert!(count >= sorted_missing(&odd, 10).0);
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub struct VerifyArgs {
     /// Worker threads for hashing (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Read files into memory instead of memory-mapping them.
+    /// Read files through a bounded window instead of memory-mapping them
+    /// (memory does not grow with the file; never the whole file in
+    /// memory).
     #[arg(long)]
     pub no_mmap: bool,
     /// Print only files that are not clean, and no summary (with --json
@@ -362,7 +364,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     let pool = Arc::new(pool);
     let open = OpenOptions {
         map: if args.no_mmap {
-            MapPolicy::Never
+            MapPolicy::Windowed
         } else {
             MapPolicy::Auto
         },
@@ -380,8 +382,15 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         parallelism: Parallelism::Current,
         ..VerifyOptions::default()
     };
-    let targets = expand(&args.paths, &args.filter);
-    if targets.is_empty() {
+    let raft_dirs = crate::raft::find_dirs(&args.paths);
+    let mut targets = expand(&args.paths, &args.filter);
+    // A plog-raft directory is one log: its files are not verified one by
+    // one (unless named on the command line).
+    targets.retain(|t| {
+        args.paths.iter().any(|p| p == t.path())
+            || !raft_dirs.iter().any(|d| t.path().starts_with(d))
+    });
+    if targets.is_empty() && raft_dirs.is_empty() {
         let glob = if args.filter.all {
             "any file".to_string()
         } else {
@@ -403,6 +412,15 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     let window = pool.current_num_threads().max(1) * 2;
     let stdout = std::io::stdout();
     let mut counts = Counts::default();
+    for dir in &raft_dirs {
+        let (status, rejected, bytes) = crate::raft::verify_dir(&args, dir)?;
+        counts.add_status(status, rejected);
+        match bar.suspend(|| out::emit(&mut stdout.lock(), &bytes)) {
+            Err(CliError::Closed) => return Ok(counts.exit_code()),
+            Err(err) => return Err(err),
+            Ok(()) => {}
+        }
+    }
     for chunk in targets.chunks(window) {
         let outcomes: Vec<Outcome> = pool.install(|| {
             chunk
@@ -449,13 +467,20 @@ struct Counts {
 
 impl Counts {
     fn add(&mut self, outcome: &Outcome) {
-        match status_of(outcome) {
+        let rejected = matches!(outcome, Outcome::Verified(_)) && !passes(outcome);
+        self.add_status(status_of(outcome), rejected);
+    }
+
+    /// Counts one log of status `status` that does (`rejected`) or does
+    /// not fail its policy.
+    fn add_status(&mut self, status: &str, rejected: bool) {
+        match status {
             "clean" => self.clean += 1,
             "torn" => self.torn += 1,
             "corrupt" => self.corrupt += 1,
             _ => self.error += 1,
         }
-        if matches!(outcome, Outcome::Verified(_)) && !passes(outcome) {
+        if rejected {
             self.rejected += 1;
         }
     }

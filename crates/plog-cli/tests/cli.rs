@@ -287,7 +287,11 @@ fn dump_filters_by_index_and_reports_corruption() {
         .arg(corpus_path("corrupt-payload.plog"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "printed, the damage still counts"
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().lines().count(),
         5,

@@ -654,6 +654,12 @@ fn repair_json_says_what_was_cut() {
 #[test]
 fn append_json_reports_records_and_index_range() {
     let dir = tempfile::tempdir().unwrap();
+    // A private directory: nothing to warn about on stderr.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let path = dir.path().join("a.plog");
     let out = plog()
         .args(["append", "--json", "--index", "10"])

@@ -139,6 +139,14 @@ impl Findings {
         }
     }
 
+    /// Sets the file's length once it is known: a stream's is known only
+    /// at its end. Only a lost range that runs to the end of the file (after
+    /// a bad or unsupported magic) uses it, and a walk of a stream learns
+    /// the length before it finds one of those.
+    pub fn set_file_len(&mut self, file_len: u64) {
+        self.file_len = file_len;
+    }
+
     /// The order whose violations are listed.
     pub const fn index_order(&self) -> IndexOrder {
         self.index_order

@@ -122,7 +122,7 @@ pub use report::{Corruption, Status, TornReason, TornTail};
 pub use summary::{
     Finding, Fold, IndexStats, Policy, Problem, RecoveryMode, Summary, ValidRun, Verdict,
 };
-pub use walk::{Step, Walker, find_resync};
+pub use walk::{Step, Walker, WindowEnd, find_resync};
 
 /// Converts a `usize` length or position to the `u64` used for every offset
 /// and length in plog (file offsets, payload lengths, counts).

@@ -19,6 +19,29 @@ pub enum Step<'a> {
     Torn(TornTail),
 }
 
+/// How a window of a stream ends, for [`Walker::window`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowEnd {
+    /// More bytes follow the window. The walk stops (returns `None`, with
+    /// [`Walker::offset`] where the next window must start) instead of
+    /// deciding anything that depends on bytes past the window: a record or
+    /// header that does not fit, and, unless `nonzero_follows`, a rest of
+    /// the window that is all zeros (a zero-filled tail only if every byte
+    /// to the end of the stream is zero).
+    More {
+        /// A non-zero byte is known to follow the window: zeros at its end
+        /// are not a zero-filled tail (they are walked as records).
+        nonzero_follows: bool,
+    },
+    /// The stream ends after the window's bytes and `zeros_after` more
+    /// zero bytes (which only a window with no bytes may have: the zeros of
+    /// a tail too long to hold, counted rather than kept).
+    End {
+        /// Zero bytes after the window's bytes, up to the end.
+        zeros_after: u64,
+    },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Magic,
@@ -57,12 +80,18 @@ enum State {
 #[derive(Clone, Debug)]
 pub struct Walker<'a> {
     data: &'a [u8],
+    /// The offset in the file of `data[0]` (0 but for a window of a stream).
+    base: u64,
     /// Where the next step starts. Invariant: `pos <= data.len()`.
     pos: usize,
     /// One past the last non-zero byte of `data`: from any `pos` at or past
     /// it, every remaining byte is zero.
     nonzero_end: usize,
     state: State,
+    /// More bytes follow `data` (a window of a stream that is not its last).
+    more: bool,
+    /// Zero bytes after `data`, up to the end of the file.
+    zeros_after: u64,
 }
 
 impl<'a> Walker<'a> {
@@ -70,10 +99,62 @@ impl<'a> Walker<'a> {
     pub fn new(data: &'a [u8]) -> Walker<'a> {
         Walker {
             data,
+            base: 0,
             pos: 0,
             nonzero_end: nonzero_end(data),
             state: State::Magic,
+            more: false,
+            zeros_after: 0,
         }
+    }
+
+    /// Walks one window of a stream read in bounded memory: `data` holds
+    /// the stream's bytes from offset `base` (a record boundary, or 0 to
+    /// start with the magic), and `end` says what follows it. Every step
+    /// is the one a walk of the whole file gives there, with the file's
+    /// offsets; a window that is not the last stops where the next decision
+    /// needs bytes past it (see [`WindowEnd::More`]), and the next window
+    /// starts at [`Walker::offset`].
+    ///
+    /// ```
+    /// use plog_format::{encode_record_to_vec, Step, Walker, WindowEnd, MAGIC};
+    /// let mut log = MAGIC.to_vec();
+    /// encode_record_to_vec(1, b"a", &mut log);
+    /// encode_record_to_vec(2, b"bc", &mut log);
+    /// // The first 100 bytes: the magic, record 1, part of record 2.
+    /// let more = WindowEnd::More { nonzero_follows: false };
+    /// let mut first = Walker::window(&log[..100], 0, more);
+    /// assert!(matches!(first.next(), Some(Step::Record(r)) if r.index() == 1));
+    /// assert_eq!((first.next(), first.offset()), (None, 75));
+    /// let end = WindowEnd::End { zeros_after: 0 };
+    /// let mut rest = Walker::window(&log[75..], 75, end);
+    /// assert!(matches!(rest.next(), Some(Step::Record(r)) if r.offset() == 75));
+    /// assert_eq!(rest.next(), None);
+    /// ```
+    pub fn window(data: &'a [u8], base: u64, end: WindowEnd) -> Walker<'a> {
+        let (more, nonzero_follows, zeros_after) = match end {
+            WindowEnd::More { nonzero_follows } => (true, nonzero_follows, 0),
+            WindowEnd::End { zeros_after } => (false, false, zeros_after),
+        };
+        Walker {
+            data,
+            base,
+            pos: 0,
+            nonzero_end: if nonzero_follows {
+                usize::MAX
+            } else {
+                nonzero_end(data)
+            },
+            state: if base == 0 { State::Magic } else { State::Body },
+            more,
+            zeros_after,
+        }
+    }
+
+    /// The offset in the file of the walked bytes' first byte (0 but for a
+    /// [window](Walker::window)).
+    pub fn base(&self) -> u64 {
+        self.base
     }
 
     /// Walks from `offset`, which must be a record boundary of a file whose
@@ -92,9 +173,12 @@ impl<'a> Walker<'a> {
             })?;
         Ok(Walker {
             data,
+            base: 0,
             pos,
             nonzero_end: nonzero_end(data),
             state: State::Body,
+            more: false,
+            zeros_after: 0,
         })
     }
 
@@ -107,7 +191,14 @@ impl<'a> Walker<'a> {
     /// after a damaged length, the resync offset; after a torn tail, the torn
     /// offset (the end of the valid data).
     pub fn offset(&self) -> u64 {
-        len_u64(self.pos)
+        self.base.saturating_add(len_u64(self.pos))
+    }
+
+    /// A window that is not the last stops here: the rest needs bytes past
+    /// it.
+    fn need_more(&mut self) -> Option<Step<'a>> {
+        self.state = State::Done;
+        None
     }
 
     fn finish(&mut self, step: Step<'a>) -> Option<Step<'a>> {
@@ -117,8 +208,9 @@ impl<'a> Walker<'a> {
 
     fn torn_here(&mut self, reason: TornReason) -> Option<Step<'a>> {
         let tail = TornTail {
-            offset: len_u64(self.pos),
-            bytes: len_u64(self.data.len().saturating_sub(self.pos)),
+            offset: self.offset(),
+            bytes: len_u64(self.data.len().saturating_sub(self.pos))
+                .saturating_add(self.zeros_after),
             reason,
         };
         self.finish(Step::Torn(tail))
@@ -131,6 +223,7 @@ impl<'a> Walker<'a> {
                 self.state = State::Body;
                 self.body_step()
             }
+            Magic::Torn if self.more => self.need_more(),
             Magic::Torn => self.torn_here(TornReason::Magic),
             Magic::UnsupportedVersion { version } => {
                 self.finish(Step::Corrupt(Corruption::UnsupportedVersion { version }))
@@ -143,19 +236,23 @@ impl<'a> Walker<'a> {
     fn body_step(&mut self) -> Option<Step<'a>> {
         let pos = self.pos;
         let rest = self.data.get(pos..).unwrap_or_default();
-        if rest.is_empty() {
+        if rest.is_empty() && self.zeros_after == 0 {
             self.state = State::Done;
             return None;
         }
         if pos >= self.nonzero_end {
+            if self.more {
+                return self.need_more();
+            }
             return self.torn_here(TornReason::ZeroFill);
         }
-        match Record::parse_prefix(rest, len_u64(pos)) {
+        match Record::parse_prefix(rest, self.offset()) {
             Ok(record) => {
                 // Cannot overflow: the record lies inside `data`.
                 self.pos = pos + HEADER_LEN + record.payload().len();
                 Some(Step::Record(record))
             }
+            Err(_) if self.more => self.need_more(),
             Err(ParseError::ShortPayload {
                 index,
                 payload_len,
@@ -182,13 +279,14 @@ impl<'a> Walker<'a> {
         let pos = self.pos;
         match find_resync_before(self.data, pos + 1, self.nonzero_end) {
             Some(resync) => {
+                let offset = self.offset();
                 self.pos = resync;
                 Some(Step::Corrupt(Corruption::Length {
-                    offset: len_u64(pos),
+                    offset,
                     index,
                     payload_len,
                     available,
-                    resync_offset: len_u64(resync),
+                    resync_offset: self.offset(),
                 }))
             }
             None => self.torn_here(TornReason::PartialPayload {

@@ -203,6 +203,7 @@ pub fn writer(data: &[u8]) {
         max_payload_len: program.max_payload_len.map(u64::from),
         create_if_missing: true,
         preallocate: program.preallocate.map(|n| 1 + u64::from(n % 8192)),
+        ..WriterOptions::default()
     };
     let dir = scratch_dir();
     let path = dir.path().join("fuzz.plog");

@@ -134,8 +134,10 @@ impl BatchWork for CopyAndHash {
 /// Records are kept apart from the rare other steps so that the vector the
 /// hashing runs over is dense (32 bytes per record).
 pub(crate) struct Batch<'a, O> {
-    /// The whole file, as walked.
+    /// The whole file, as walked (a window of it, for a stream).
     data: &'a [u8],
+    /// The offset in the file of `data[0]`.
+    base: u64,
     /// The records as the walk found them (in the file's bytes).
     records: Vec<Record<'a>>,
     /// The steps that are not records: (number of records before it, step).
@@ -294,9 +296,8 @@ impl<'a, O> Batch<'a, O> {
         let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else {
             return true;
         };
-        let range = usize::try_from(first.offset())
-            .ok()
-            .zip(usize::try_from(last.end_offset()).ok());
+        let at = |offset: u64| usize::try_from(offset.checked_sub(self.base)?).ok();
+        let range = at(first.offset()).zip(at(last.end_offset()));
         match range.and_then(|(start, end)| self.data.get(start..end)) {
             Some(bytes) => {
                 self.copy.extend_from_slice(bytes);
@@ -501,13 +502,17 @@ fn sizes(runner: &Runner, tuning: Tuning) -> (usize, usize) {
 /// hash (`rayon::yield_now`) instead of waiting. `sink` therefore runs on a
 /// pool thread (one call at a time, in file order) and must be `Send`; see
 /// [`run_local`] for a sink that must stay on the calling thread.
+///
+/// Returns the offset the walk reached (at most `threads ×
+/// batches_per_thread` batches past the last batch handed to `sink`).
 pub(crate) fn run<'a, W, S>(
     mut walker: Walk<'a>,
     parallelism: &Parallelism,
     tuning: Tuning,
     work: &W,
     mut sink: S,
-) where
+) -> u64
+where
     W: BatchWork,
     S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
 {
@@ -559,6 +564,7 @@ pub(crate) fn run<'a, W, S>(
             }
         });
     });
+    walker.offset()
 }
 
 /// [`run`] for a sink that runs where each batch was processed: every
@@ -581,13 +587,17 @@ pub(crate) fn run<'a, W, S>(
 /// work or the sink stops every thread, so it cannot deadlock. It runs on
 /// every thread of the pool ([`rayon::broadcast`]); a caller that is a
 /// worker of the pool takes part.
+///
+/// Returns the offset the walk reached (at most [`parked_limit`] plus one
+/// batch per thread past the last batch handed to `sink`).
 pub(crate) fn run_ordered<'a, W, S>(
     walker: Walk<'a>,
     parallelism: &Parallelism,
     tuning: Tuning,
     work: &W,
     sink: S,
-) where
+) -> u64
+where
     W: BatchWork,
     S: FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()> + Send,
 {
@@ -628,6 +638,10 @@ pub(crate) fn run_ordered<'a, W, S>(
             spare.truncate(SPARE_PER_THREAD);
         }
     });
+    walk.into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .walker
+        .offset()
 }
 
 /// Emptied batches a thread of [`run_ordered`] keeps for reuse.
@@ -788,13 +802,16 @@ impl<'a, O> Slot<'a, O> {
 
 /// [`run`] with `sink` on the calling thread (it need not be `Send`): the
 /// sink does not overlap the hashing.
+///
+/// Returns the offset the walk reached (at most one window, `threads ×
+/// batches_per_thread` batches, past the window handed to `sink`).
 pub(crate) fn run_local<'a, W: BatchWork>(
     mut walker: Walk<'a>,
     parallelism: &Parallelism,
     tuning: Tuning,
     work: &W,
     mut sink: impl FnMut(&mut Batch<'a, W::Out>) -> ControlFlow<()>,
-) {
+) -> u64 {
     let runner = Runner::new(parallelism);
     let sizes = sizes(&runner, tuning);
     let mut spare: Vec<Batch<'a, W::Out>> = Vec::new();
@@ -814,12 +831,13 @@ pub(crate) fn run_local<'a, W: BatchWork>(
         });
         for batch in &mut current {
             if sink(batch).is_break() {
-                return;
+                return walker.offset();
             }
         }
         spare.append(&mut current);
         std::mem::swap(&mut current, &mut next);
     }
+    walker.offset()
 }
 
 /// Cuts up to `window` batches of about `batch_cost` from the walk into
@@ -855,11 +873,14 @@ fn cut_batch<'a, W: BatchWork>(
             batch.mismatches.clear();
             batch.copy.clear();
             batch.changed = false;
+            batch.data = walker.data();
+            batch.base = walker.base();
             work.clear(&mut batch.out);
             batch
         }
         None => Batch {
             data: walker.data(),
+            base: walker.base(),
             records: Vec::new(),
             others: Vec::new(),
             mismatches: Vec::new(),

@@ -46,14 +46,25 @@ pub enum ReadError {
     /// The offset to start from is past the end of the log.
     #[error("{0}")]
     Offset(ParseError),
+    /// A log read from a stream ([`Log::from_stream`](crate::Log::from_stream))
+    /// could not be read on: a read failed, a record is longer than plog
+    /// holds of a stream, or a pass after the first (a stream is read once).
+    #[error("at offset {offset} of the stream: {detail}")]
+    Stream {
+        /// Where in the stream.
+        offset: u64,
+        /// What went wrong, and what was expected.
+        detail: String,
+    },
 }
 
 impl ReadError {
-    /// The stable kind: `"changed"` or `"offset"`.
+    /// The stable kind: `"changed"`, `"offset"` or `"stream"`.
     pub fn kind(&self) -> &'static str {
         match self {
             ReadError::Changed(_) => "changed",
             ReadError::Offset(_) => "offset",
+            ReadError::Stream { .. } => "stream",
         }
     }
 }

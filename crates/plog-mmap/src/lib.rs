@@ -22,9 +22,11 @@
 //!
 //! # What it offers
 //!
-//! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]) or in
+//! * [`Log`]: a whole file, memory-mapped read-only ([`Log::open`]), read
+//!   by each pass through a bounded window ([`MapPolicy::Windowed`]), in
 //!   memory ([`Log::from_bytes`], [`Log::read_from`], [`MapPolicy::Never`]),
-//!   with [`Log::refresh`] to see what was appended since.
+//!   or a stream read once in bounded memory ([`Log::from_stream`]: standard
+//!   input), with [`Log::refresh`] to see what was appended since.
 //! * [`Log::verify`]: the whole classification of FORMAT.md, hashed across
 //!   rayon workers (many payloads side by side in SIMD lanes, plog-hash) and
 //!   folded in file order into a [`VerifyReport`]: plog-format's one model
@@ -51,38 +53,86 @@
 //! small files (a read is cheaper than a mapping), and files that are not
 //! regular (pipes, `/dev/stdin` when it is a pipe, sockets, devices) or that
 //! report a length they do not have (`/proc` files report 0 and are read).
-//! Mappings of at least [`SEQUENTIAL_ADVICE_MIN_LEN`] bytes are advised as
-//! sequential (`madvise`), which makes the kernel read ahead aggressively.
-//! [`MapPolicy::Never`] reads every file; the results are identical on every
-//! input (the corpus tests check both paths for 1 and several threads).
+//! A file it may not map (the process opted out of the `SIGBUS` guard,
+//! another handler replaced plog's, or [`guard::SLOTS`] mappings are live)
+//! is read in windows instead, as [`MapPolicy::Windowed`] reads every file:
+//! each pass reads it through [`STREAM_WINDOW`] bytes, so memory does not
+//! grow with the file. Mappings of at least [`SEQUENTIAL_ADVICE_MIN_LEN`]
+//! bytes are advised as sequential (`madvise`), which makes the kernel read
+//! ahead aggressively. [`MapPolicy::Never`] reads every file into memory
+//! (for callers of [`Log::in_memory`]). The results are identical on every
+//! input for every policy and for a stream ([`Log::from_stream`]): the
+//! corpus and property tests check each path against the whole file.
 //!
 //! # Safety of the mapping
 //!
-//! Mapping a file, and the `SIGBUS` guard that keeps a mapping alive when
-//! its file shrinks, are plog-mmap's `unsafe` code (`source.rs`,
-//! `guard.rs`; the only other `unsafe` is a prefetch hint in `walk.rs`,
-//! which reads nothing), private to this crate. What happens when another process
-//! changes a mapped file:
+//! This is plog's one statement of the mapping contract; every other doc
+//! (`Log::open`, plog-writer, the `plog` README) points here.
+//!
+//! **What the language promises, and what it does not.** A memory map hands
+//! out bytes that another process can change: Rust assumes that the bytes
+//! behind a shared reference never change, so a file truncated or rewritten
+//! *in place* while it is mapped is outside what the language promises,
+//! whatever a library does to contain it (memmap2 says so of every mapping,
+//! and ripgrep, which maps files too, says the same). Appending to a mapped
+//! file is fine. plog therefore keeps every mapping private to this crate
+//! and contains a change as follows; a program that cannot accept even a
+//! contained change reads instead of mapping ([`MapPolicy::Never`], or the
+//! process-wide [`guard::disable`] / `PLOG_NO_SIGBUS_HANDLER=1`).
+//!
+//! What happens when another process changes a mapped file:
 //!
 //! * **Appends** lie past the mapping's length, fixed at open: they are not
 //!   seen until [`Log::refresh`] (or a new open). A reader of an append-only
 //!   log gets a consistent prefix.
 //! * **Truncation**: touching a page past the new end raises `SIGBUS`. The
-//!   guard maps zero pages over the vanished range and flags the mapping;
-//!   the pass finishes over bytes that read as zeros and, checking the flag
-//!   and the file's length ([`Log::check_unchanged`]), returns
+//!   [`guard`] flags the mapping and maps zero pages over the vanished
+//!   range; the pass stops at its next batch (below) and returns
 //!   [`ReadError::Changed`] ("the file changed while it was read: truncated
-//!   from N to M bytes") instead of a result. No crash.
+//!   from N to M bytes") instead of a result. No crash, and nothing made
+//!   from the zeros reaches a caller.
 //! * **Rewriting in place**: a pass may read old or new bytes. No code here
 //!   relies on two reads of a mapped byte agreeing: lengths are checked
 //!   against the slice's fixed bounds where they are used, hashing only
 //!   reads, and whatever reaches a caller (records, events, decoded values)
 //!   is made from a private copy of each batch that is re-parsed and hashed
-//!   after the copy. Changed bytes give a different classification, never an
+//!   after the copy. Changed bytes give a different classification (a hash
+//!   mismatch, a damaged length) or the changed-file error, never an
 //!   out-of-bounds read or an invalid `str`.
 //! * No slice of a mapping reaches safe code: [`Log::in_memory`] is `None`
 //!   for a mapped log, and [`Log::bytes_unchecked`] is an `unsafe fn` whose
 //!   caller promises that nobody changes the file while the slice lives.
+//! * A `SIGBUS` that is not a fault on a mapping of plog's (another
+//!   library's mapping, `kill -BUS`, a hardware memory error) is handed to
+//!   the action in place before plog's, or kills the process as it would
+//!   have without plog; plog maps only while its handler is the process's
+//!   `SIGBUS` action (see [`guard`] for when it reads instead).
+//!
+//! Mapping a file, and the guard, are plog-mmap's `unsafe` code
+//! (`source.rs`, `guard.rs`; the only other `unsafe` is a prefetch hint in
+//! `walk.rs`, which reads nothing).
+//!
+//! # A pass stops where the file stopped
+//!
+//! Every pass ([`Log::verify`], [`Log::for_each_event`],
+//! [`Log::for_each_step`], [`Log::replay`], [`Log::replay_each`]) asks,
+//! before it uses a batch's results (hands on its events or entries, counts
+//! it in a report), whether the mapping faulted (one atomic load) and
+//! whether the file is still as long as the batch's end (one `fstat`, about
+//! a microsecond per 256 KiB batch: a truncation inside the last page raises
+//! no fault). A batch that fails either is dropped whole and the pass ends
+//! with [`ReadError::Changed`]; the batches handed on before it were read
+//! while the file still held them.
+//!
+//! **The bound.** The walk runs ahead of the batches handed on, so when a
+//! pass stops, it may have walked (and hashed, but never used) up to
+//! `2 × threads × 4` batches past the first vanished byte, each about
+//! 256 KiB of payload plus at most one record: at most 2 MiB of payload per
+//! thread plus that many records (4 MiB at the 2 threads of CI). Over the
+//! zero pages of a vanished range, records read as 48-byte headers, about
+//! 2,000 to a batch. The tests in `src/tests.rs` truncate files under every
+//! pass and check the bound and that no event or entry past the truncation
+//! is handed on.
 //!
 //! # How verification runs in parallel
 //!
@@ -140,11 +190,12 @@ extern crate self as plog_mmap;
 mod decode;
 mod engine;
 mod error;
-mod guard;
+pub mod guard;
 mod options;
 mod replay;
 mod report;
 mod source;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -163,6 +214,7 @@ pub use source::{
     DEFAULT_MIN_MAP_LEN, Log, MapPolicy, OpenOptions, RELEASE_STEP, Refresh,
     SEQUENTIAL_ADVICE_MIN_LEN,
 };
+pub use stream::{STREAM_HELD_LIMIT, STREAM_WINDOW};
 pub use walk::Walk;
 
 // The types of plog-format that this crate's API hands out.
@@ -216,13 +268,21 @@ impl Log {
         options: &VerifyOptions,
         tuning: Tuning,
     ) -> Result<VerifyReport, ReadError> {
+        if let Some(stream) = self.pass_stream(0) {
+            return self.verify_stream(stream?, options, tuning);
+        }
         let mut reporter = Reporter::new(self.len(), options);
-        engine::run(
+        let mut changed = false;
+        let walked = engine::run(
             self.walk_data(),
             &options.parallelism,
             tuning,
             &HashOnly,
-            self.release_after(|batch| {
+            self.pass_sink(|batch| {
+                if batch.changed {
+                    changed = true;
+                    return ControlFlow::Break(());
+                }
                 if let Some(progress) = &options.progress {
                     progress.reached(batch.end);
                 }
@@ -237,10 +297,14 @@ impl Log {
                 })
             }),
         );
+        self.walked(walked);
+        self.check_unchanged()?;
+        if changed {
+            return Err(self.changed_error());
+        }
         if let Some(progress) = &options.progress {
             progress.reached(self.len());
         }
-        self.check_unchanged()?;
         Ok(reporter.finish())
     }
 
@@ -313,6 +377,9 @@ impl Log {
         hashes: bool,
         mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
+        if let Some(stream) = self.pass_stream(offset) {
+            return self.copied_pass_stream(stream?, offset, parallelism, hashes, sink);
+        }
         let walk = if offset == 0 {
             self.walk_data()
         } else {
@@ -320,12 +387,12 @@ impl Log {
         };
         let mut flow = ControlFlow::Continue(());
         let mut changed = false;
-        engine::run_local(
+        let walked = engine::run_local(
             walk,
             parallelism,
             Tuning::DEFAULT,
             &CopyAndHash { hashes },
-            self.release_after(|batch| {
+            self.pass_sink(|batch| {
                 changed |= batch.changed;
                 flow = if changed {
                     ControlFlow::Break(())
@@ -335,6 +402,7 @@ impl Log {
                 flow
             }),
         );
+        self.walked(walked);
         self.check_unchanged()?;
         if changed {
             return Err(self.changed_error());

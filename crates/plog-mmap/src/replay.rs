@@ -25,7 +25,7 @@ pub struct Replayed<T> {
 
 /// Decodes each valid record at or after `from_index` as JSON of `T`, from
 /// the batch's private copy of the file's bytes.
-struct Decode<T> {
+pub(crate) struct Decode<T> {
     from_index: Option<u64>,
     check_hashes: bool,
     _type: PhantomData<fn() -> T>,
@@ -87,7 +87,7 @@ impl<T: DeserializeOwned + Send> BatchWork for Decode<T> {
 }
 
 /// Decoded entries in the order of the file, one batch at a time.
-type Delivery<T> = Vec<(u64, T)>;
+pub(crate) type Delivery<T> = Vec<(u64, T)>;
 
 impl Log {
     /// Replays the log: every valid record's payload (from
@@ -208,13 +208,23 @@ impl Log {
         F: FnMut(u64, T) -> ControlFlow<()> + Send,
     {
         let work = self.decode_work::<T>(options);
-        let mut judge = Judge::new(self, options);
-        engine::run_ordered(
+        if let Some(stream) = self.pass_stream(0) {
+            let stream = stream?;
+            let mut deliver = |entries: &mut Delivery<T>, _| {
+                for (index, value) in entries.drain(..) {
+                    apply(index, value)?;
+                }
+                ControlFlow::Continue(())
+            };
+            return self.replay_stream(stream, options, tuning, &work, true, &mut deliver);
+        }
+        let mut judge = Judge::new(self.len(), options);
+        let walked = engine::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            self.release_after(|batch| {
+            self.pass_sink(|batch| {
                 judge.batch(batch, &mut |entries: &mut Delivery<T>, _| {
                     for (index, value) in entries.drain(..) {
                         apply(index, value)?;
@@ -223,6 +233,7 @@ impl Log {
                 })
             }),
         );
+        self.walked(walked);
         judge.finish(self)
     }
 
@@ -237,14 +248,18 @@ impl Log {
         deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
     ) -> Result<VerifyReport, ReplayError> {
         let work = self.decode_work::<T>(options);
-        let mut judge = Judge::new(self, options);
-        engine::run(
+        if let Some(stream) = self.pass_stream(0) {
+            return self.replay_stream(stream?, options, tuning, &work, false, deliver);
+        }
+        let mut judge = Judge::new(self.len(), options);
+        let walked = engine::run(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
             &work,
-            self.release_after(|batch| judge.batch(batch, deliver)),
+            self.pass_sink(|batch| judge.batch(batch, deliver)),
         );
+        self.walked(walked);
         judge.finish(self)
     }
 
@@ -260,7 +275,7 @@ impl Log {
 /// Takes a replay's batches in file order: folds them into the report,
 /// finds the first problem the policy rejects ([`Policy::reject`], the one
 /// rule), and delivers the entries before it.
-struct Judge {
+pub(crate) struct Judge {
     reporter: Reporter,
     error: Option<ReplayError>,
     /// A batch no longer parsed as walked: the file changed.
@@ -268,15 +283,15 @@ struct Judge {
 }
 
 impl Judge {
-    fn new(log: &Log, options: &ReplayOptions) -> Judge {
+    pub(crate) fn new(file_len: u64, options: &ReplayOptions) -> Judge {
         Judge {
-            reporter: Reporter::new(log.len(), &options.verify),
+            reporter: Reporter::new(file_len, &options.verify),
             error: None,
             changed: false,
         }
     }
 
-    fn batch<T>(
+    pub(crate) fn batch<T>(
         &mut self,
         batch: &mut Batch<'_, Decoded<T>>,
         deliver: &mut dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()>,
@@ -332,7 +347,7 @@ impl Judge {
         ControlFlow::Continue(())
     }
 
-    fn finish(self, log: &Log) -> Result<VerifyReport, ReplayError> {
+    pub(crate) fn finish(self, log: &Log) -> Result<VerifyReport, ReplayError> {
         log.check_unchanged()?;
         if self.changed {
             return Err(log.changed_error().into());

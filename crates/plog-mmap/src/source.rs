@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
@@ -12,6 +14,7 @@ use std::ops::ControlFlow;
 
 use crate::engine::Batch;
 use crate::guard::{self, Registration};
+use crate::stream::{self, PassStream, STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
 use crate::{FileChanged, OpenError, ReadError};
 
 /// Regular files at least this long are memory-mapped by [`MapPolicy::Auto`];
@@ -40,6 +43,13 @@ pub enum MapPolicy {
     /// equal to the file's length. The bytes are then plog's own copy, so
     /// [`Log::in_memory`] hands them out for zero-copy iteration.
     Never,
+    /// Never map, never hold the file: each pass reads it through a bounded
+    /// window ([`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes), as a stream
+    /// is read, with results identical to [`MapPolicy::Auto`] (tested);
+    /// memory does not grow with the file. What [`MapPolicy::Auto`] does
+    /// with a file it may not map (the process opted out of the `SIGBUS`
+    /// guard, or plog's handler is not installed).
+    Windowed,
 }
 
 /// How [`Log::open_with`] opens a file.
@@ -91,6 +101,13 @@ impl Default for OpenOptions {
 enum Backing {
     Mapped(Mapping),
     Memory(Vec<u8>),
+    /// Read once, window by window, by the first pass ([`Log::from_stream`]).
+    Stream(Mutex<Stream>),
+    /// A regular file that is neither mapped nor held: each pass reads its
+    /// first `len` bytes (its length at open) through a bounded window.
+    Windowed {
+        len: u64,
+    },
 }
 
 /// A registered mapping. The registration is declared first so that it is
@@ -105,6 +122,7 @@ impl Backing {
         match self {
             Backing::Mapped(mapping) => &mapping.map,
             Backing::Memory(bytes) => bytes,
+            Backing::Stream(_) | Backing::Windowed { .. } => &[],
         }
     }
 }
@@ -131,6 +149,14 @@ pub struct Log {
     file: Option<File>,
     path: Option<PathBuf>,
     options: OpenOptions,
+    /// Where the walk of the last pass stopped: how far past the last
+    /// batch it used a pass read (the bound of the crate docs, "A pass
+    /// stops where the file stopped", which the tests measure with it).
+    /// For a stream, the bytes its pass read: its length.
+    walked_to: AtomicU64,
+    /// The window a file read in windows is read through (tests make it
+    /// tiny).
+    window: usize,
 }
 
 impl std::fmt::Debug for Log {
@@ -172,10 +198,11 @@ impl Log {
     /// # Errors
     /// [`OpenError::Io`] when the file cannot be opened or read.
     ///
-    /// # Safety of the mapping
-    /// The file must not be truncated or rewritten in place by another
-    /// process while the `Log` is alive (appending is fine). See the crate
-    /// docs; use [`MapPolicy::Never`] when that cannot be promised.
+    /// What happens when another process changes a mapped file meanwhile
+    /// (appending is fine; a truncation ends a pass with
+    /// [`ReadError::Changed`]; an in-place rewrite is outside what the
+    /// language promises) is written once, in the crate docs ("Safety of the
+    /// mapping").
     pub fn open(path: impl AsRef<Path>) -> Result<Log, OpenError> {
         Log::open_with(path, &OpenOptions::default())
     }
@@ -218,6 +245,8 @@ impl Log {
                 file: Some(file),
                 path: Some(path.to_path_buf()),
                 options: *options,
+                walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         } else {
             // Pipes, character devices, sockets: read what they yield.
@@ -227,11 +256,15 @@ impl Log {
                 file: None,
                 path: Some(path.to_path_buf()),
                 options: *options,
+                walked_to: AtomicU64::new(0),
+                window: STREAM_WINDOW,
             })
         }
     }
 
-    /// Reads a whole log from a reader (e.g. standard input) into memory.
+    /// Reads a whole log from a reader into memory (its bytes are then
+    /// [`Log::in_memory`]). To check a stream of any length in bounded
+    /// memory (standard input, `zstdcat LOG |`), use [`Log::from_stream`].
     ///
     /// # Errors
     /// [`OpenError::Io`] on a read error, [`OpenError::TooLarge`] past
@@ -241,6 +274,94 @@ impl Log {
         Ok(Log::from_bytes(bytes))
     }
 
+    /// A log read from a stream (standard input, a pipe) in bounded memory,
+    /// by its first pass: [`Log::verify`], [`Log::for_each_event`],
+    /// [`Log::for_each_step`] (from offset 0), [`Log::replay`] or
+    /// [`Log::replay_each`] read it through a window of
+    /// [`STREAM_WINDOW`](crate::STREAM_WINDOW) bytes and give exactly what
+    /// they give for the same bytes in a file; memory holds a window and the
+    /// pass's batches, whatever the stream's length (a record longer than
+    /// the window is held whole, up to
+    /// [`STREAM_HELD_LIMIT`](crate::STREAM_HELD_LIMIT)). Nothing is read
+    /// until that pass; a second pass fails with [`ReadError::Stream`], and
+    /// [`Log::len`] is the length read so far.
+    ///
+    /// ```
+    /// use plog_mmap::{Log, VerifyOptions};
+    /// let mut bytes = plog_format::MAGIC.to_vec();
+    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
+    /// let log = Log::from_stream(std::io::Cursor::new(bytes));
+    /// let report = log.verify(&VerifyOptions::default()).unwrap();
+    /// assert_eq!((report.summary.records, log.len()), (1, 76));
+    /// assert!(log.verify(&VerifyOptions::default()).is_err(), "read once");
+    /// ```
+    pub fn from_stream(reader: impl Read + Send + 'static) -> Log {
+        Log::from_stream_tuned(Box::new(reader), STREAM_WINDOW, STREAM_HELD_LIMIT)
+    }
+
+    /// [`Log::from_stream`] with its window and limit (tests make them
+    /// tiny).
+    pub(crate) fn from_stream_tuned(
+        reader: Box<dyn Read + Send>,
+        window: usize,
+        held_limit: u64,
+    ) -> Log {
+        Log {
+            backing: Backing::Stream(Mutex::new(Stream::new(reader, window, held_limit))),
+            file: None,
+            path: Some(PathBuf::from("-")),
+            options: OpenOptions::default(),
+            walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
+        }
+    }
+
+    /// The stream a pass from `offset` reads: that of a log read by
+    /// [`Log::from_stream`], or a fresh one over a file read in windows;
+    /// `None` for a log whose bytes are mapped or held.
+    pub(crate) fn pass_stream(&self, offset: u64) -> Option<Result<PassStream<'_>, ReadError>> {
+        match &self.backing {
+            Backing::Stream(stream) => Some(Ok(PassStream::Shared(stream::lock(stream)))),
+            Backing::Windowed { len } => Some(self.file_stream(offset, *len)),
+            Backing::Mapped(_) | Backing::Memory(_) => None,
+        }
+    }
+
+    fn file_stream(&self, offset: u64, len: u64) -> Result<PassStream<'_>, ReadError> {
+        let path = self.path.clone().unwrap_or_default();
+        if offset > len {
+            return Err(ReadError::Offset(
+                plog_format::ParseError::OffsetOutOfRange { offset, len },
+            ));
+        }
+        let file = self
+            .file
+            .as_ref()
+            .map(File::try_clone)
+            .transpose()
+            .map_err(|error| ReadError::Stream {
+                offset,
+                detail: format!("cannot open {} again: {error}", path.display()),
+            })?
+            .ok_or_else(|| ReadError::Stream {
+                offset,
+                detail: "no file to read".to_string(),
+            })?;
+        Ok(PassStream::Own(Box::new(Stream::for_file(
+            file,
+            &path,
+            (offset, len),
+            self.window,
+        ))))
+    }
+
+    /// Reads a file read in windows through `window` bytes (tests).
+    #[cfg(test)]
+    pub(crate) fn with_window(mut self, window: usize) -> Log {
+        self.window = window;
+        self
+    }
+
     /// A log over bytes already in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Log {
         Log {
@@ -248,6 +369,8 @@ impl Log {
             file: None,
             path: None,
             options: OpenOptions::default(),
+            walked_to: AtomicU64::new(0),
+            window: STREAM_WINDOW,
         }
     }
 
@@ -268,7 +391,7 @@ impl Log {
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.backing {
             Backing::Memory(bytes) => Some(bytes),
-            Backing::Mapped(_) => None,
+            Backing::Mapped(_) | Backing::Stream(_) | Backing::Windowed { .. } => None,
         }
     }
 
@@ -292,24 +415,23 @@ impl Log {
 
     /// Whether the bytes of a mapped log are still those of the file: no
     /// page vanished under the mapping and the file is not shorter than the
-    /// mapping. Every pass of [`Log`] calls this at its end and returns its
-    /// error instead of a result computed from changed bytes; callers of
-    /// [`Log::bytes_unchecked`] call it themselves. Always `Ok` for a log in
-    /// memory.
+    /// mapping. Every pass of [`Log`] checks this before each batch it uses
+    /// and at its end, and returns its error instead of a result computed
+    /// from changed bytes (the crate docs, "A pass stops where the file
+    /// stopped"); callers of [`Log::bytes_unchecked`] call it themselves.
+    /// Always `Ok` for a log in memory.
     ///
     /// # Errors
     /// [`ReadError::Changed`] naming the mapped and the current length.
     pub fn check_unchanged(&self) -> Result<(), ReadError> {
-        let Backing::Mapped(mapping) = &self.backing else {
-            return Ok(());
+        let faulted = match &self.backing {
+            Backing::Mapped(mapping) => mapping.registration.faulted(),
+            Backing::Windowed { .. } => false,
+            Backing::Memory(_) | Backing::Stream(_) => return Ok(()),
         };
         let error = self.changed_error();
         match &error {
-            ReadError::Changed(changed)
-                if mapping.registration.faulted() || changed.len < changed.read_len =>
-            {
-                Err(error)
-            }
+            ReadError::Changed(changed) if faulted || changed.len < changed.read_len => Err(error),
             _ => Ok(()),
         }
     }
@@ -329,10 +451,43 @@ impl Log {
         })
     }
 
-    /// A pass's sink for the engine: `sink`, then, when the log was opened
-    /// with [`OpenOptions::release_behind`], the release of the pages before
-    /// the batch's end (the pass is done with them).
-    pub(crate) fn release_after<'l, O>(
+    /// Whether the bytes a pass read, up to offset `end`, are still the
+    /// file's: no page of the mapping vanished (the guard's flag, one
+    /// atomic load) and the file is still at least `end` bytes long (one
+    /// `fstat`: a truncation inside the last page raises no fault, the
+    /// kernel reads zeros there). Always true for a log in memory.
+    ///
+    /// Every pass asks before it uses a batch's results (see the crate
+    /// docs, "A pass stops where the file stopped"). Bytes read before a
+    /// truncation that this check, made after them, does not see were in
+    /// the file: a file only shrinks by a truncation, and the check sees
+    /// every one that happened before it.
+    pub(crate) fn intact_to(&self, end: u64) -> bool {
+        let Backing::Mapped(mapping) = &self.backing else {
+            return true;
+        };
+        if mapping.registration.faulted() {
+            return false;
+        }
+        match self.file.as_ref().map(File::metadata) {
+            Some(Ok(metadata)) => metadata.len() >= end,
+            // A file that can no longer be inspected: the flag above is
+            // all there is to go by (the pass's end checks again).
+            _ => true,
+        }
+    }
+
+    /// A pass's sink for the engine, in the one place every pass shares:
+    ///
+    /// 1. before `sink` uses a batch, [`Log::intact_to`] its end: a batch
+    ///    read after the file shrank is marked
+    ///    [changed](Batch::changed), handed to `sink` so that the pass
+    ///    remembers it (a changed batch yields no event, no entry, no
+    ///    count), and the pass stops there;
+    /// 2. after `sink`, when the log was opened with
+    ///    [`OpenOptions::release_behind`], the release of the pages before
+    ///    the batch's end (the pass is done with them).
+    pub(crate) fn pass_sink<'l, O>(
         &'l self,
         mut sink: impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()>,
     ) -> impl FnMut(&mut Batch<'l, O>) -> ControlFlow<()> {
@@ -342,22 +497,43 @@ impl Log {
         };
         let mut release = ReleaseBehind { map, released: 0 };
         move |batch| {
+            if !self.intact_to(batch.end) {
+                batch.changed = true;
+                let _ = sink(batch);
+                return ControlFlow::Break(());
+            }
             let flow = sink(batch);
             release.reached(batch.end);
             flow
         }
     }
 
-    /// The file's length in bytes, as seen.
-    #[inline]
-    pub fn len(&self) -> u64 {
-        plog_len(self.data())
+    /// Records where the walk of a pass stopped.
+    pub(crate) fn walked(&self, offset: u64) {
+        self.walked_to.store(offset, Ordering::Relaxed);
     }
 
-    /// Whether the file is empty.
+    /// Where the walk of the last pass over this log stopped.
+    #[cfg(test)]
+    pub(crate) fn last_walk_end(&self) -> u64 {
+        self.walked_to.load(Ordering::Relaxed)
+    }
+
+    /// The file's length in bytes, as seen (for a stream: the bytes its
+    /// pass read, 0 before it).
+    #[inline]
+    pub fn len(&self) -> u64 {
+        match &self.backing {
+            Backing::Stream(_) => self.walked_to.load(Ordering::Relaxed),
+            Backing::Windowed { len } => *len,
+            backing => plog_len(backing.bytes()),
+        }
+    }
+
+    /// Whether the file is empty (for a stream: nothing was read yet).
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.data().is_empty()
+        self.len() == 0
     }
 
     /// Whether the bytes are a memory map of the file (rather than a copy).
@@ -490,6 +666,12 @@ fn load_regular(
     {
         return Ok(Backing::Mapped(mapping));
     }
+    if options.map == MapPolicy::Windowed || should_map(len, options) {
+        // Not to be held whole, and not mapped (the process opted out of
+        // the SIGBUS guard, another handler replaced plog's, the guard's
+        // table is full, or the caller asked): read in windows by each pass.
+        return Ok(Backing::Windowed { len });
+    }
     let mut from_start = file;
     from_start
         .seek(SeekFrom::Start(0))
@@ -589,30 +771,20 @@ fn release_pages(map: &Mmap, offset: usize, len: usize) {
 fn map_file(file: &File, len: u64) -> Option<Mapping> {
     let len_usize = usize::try_from(len).ok()?;
     // SAFETY: `Mmap` hands out a `&[u8]` over the page cache of `file`, and
-    // Rust assumes that the bytes behind a shared reference never change.
-    // Another process can change them anyway; this is what happens then,
-    // and why it is memory-safe:
-    //
-    // * The mapping is read-only, private to this crate and dropped with the
-    //   `Log`; no slice of it reaches safe code outside plog-mmap
-    //   (`Log::bytes_unchecked` is an `unsafe fn` whose caller takes over
-    //   this contract). What plog hands out is copied first: replay and the
-    //   event passes copy each batch of records and re-parse and hash the
-    //   copy, so a value handed out is always the bytes that were checked.
-    // * Its length is fixed here. Appends land past it and are not seen
-    //   until `Log::refresh`.
-    // * Truncation: touching a page past the new end of the file raises
-    //   SIGBUS. The mapping is registered with `guard` below, whose handler
-    //   maps zero pages over the vanished range and flags it; the pass reads
-    //   zeros, finishes, and `Log::check_unchanged` turns its result into a
-    //   "changed while it was read" error. No crash.
-    // * Rewriting in place: plog's passes may read old or new bytes. No code
-    //   of plog relies on two reads of a mapped byte agreeing: every length
-    //   is checked against the slice's fixed bounds right where it is used,
-    //   hashing only reads, and decoding runs over a private copy (a `str`
-    //   is never made from mapped bytes). Changed bytes therefore give a
-    //   wrong classification (a hash mismatch, a damaged length), never an
-    //   out-of-bounds access or an invalid `str`.
+    // Rust assumes that the bytes behind a shared reference never change;
+    // another process can change them anyway. The contract under which this
+    // is acceptable, and what plog does to contain a change, is the crate
+    // docs' "Safety of the mapping"; in short: the mapping is read-only,
+    // private to this crate and dropped with the `Log` (no slice of it
+    // reaches safe code; what plog hands out is a private copy, re-parsed
+    // and hashed after the copy); its length is fixed here, so appends are
+    // not seen; a vanished page is absorbed by the `guard` registration made
+    // below (the mapping is not used unless it succeeds), and every pass
+    // checks the guard's flag and the file's length before it uses a
+    // batch; no code relies on two reads of a mapped byte agreeing (lengths
+    // are checked against the slice's fixed bounds where used, a `str` is
+    // never made from mapped bytes), so a rewrite gives a wrong
+    // classification, never an out-of-bounds access or an invalid `str`.
     let map = unsafe { MmapOptions::new().len(len_usize).map(file) }.ok()?;
     let registration = guard::register(map.as_ptr() as usize, map.len())?;
     if len >= SEQUENTIAL_ADVICE_MIN_LEN {

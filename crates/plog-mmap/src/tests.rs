@@ -497,3 +497,288 @@ fn streaming_checks_a_large_payload_on_the_batch_thread() {
     );
     assert_eq!(indices, (1..=100).collect::<Vec<u64>>());
 }
+
+/// The bound of the crate docs ("A pass stops where the file stopped"): how
+/// far past the first vanished byte a pass on `threads` threads may walk,
+/// for records of at most `largest_record` bytes.
+fn walk_bound(threads: usize, largest_record: u64) -> u64 {
+    let batches = 2 * threads as u64 * engine::BATCHES_PER_THREAD as u64;
+    batches * (engine::BATCH_COST as u64 + largest_record)
+}
+
+/// Truncates a mapped 40 MB log, ahead of each pass, once the pass has
+/// handed on a record some MiB before the new end: every pass ends with the
+/// changed-file error, its walk stops within the bound past the new end,
+/// and nothing it hands on after the truncation lies past the new end. Two
+/// cuts: in the middle (not on a page boundary: the walk faults on the next
+/// page), and one byte off the end (inside the last page: no fault at all,
+/// the zero byte reads like any other, and only the length check before
+/// each batch keeps the last record's mismatch from being handed on).
+#[test]
+fn a_pass_over_a_truncated_file_stops_within_the_bound_and_hands_on_nothing_past_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let mut bytes = MAGIC.to_vec();
+    let mut ends = vec![0u64]; // ends[index]: where record `index` ends
+    for index in 1..=80_000u64 {
+        let payload = format!("{{\"n\":{index},\"pad\":\"{}\"}}", "x".repeat(450));
+        encode_record_to_vec(index, payload.as_bytes(), &mut bytes);
+        ends.push(bytes.len() as u64);
+    }
+    let largest = ends.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    let bound = walk_bound(2, largest);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truncated.plog");
+    let options = crate::OpenOptions {
+        min_map_len: 1,
+        ..crate::OpenOptions::default()
+    };
+    let truncate = |path: &std::path::Path, new_end: u64| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(new_end)
+            .unwrap();
+    };
+    let len = bytes.len() as u64;
+    assert_ne!((len - 1) % 4096, 0, "the last byte shares its page");
+    let cuts = [(4 << 20, (24 << 20) + 123), (len - (8 << 20), len - 1)];
+    for (pass, (trigger, new_end)) in ["events", "steps", "replay_each", "verify"]
+        .into_iter()
+        .flat_map(|pass| cuts.map(|cut| (pass, cut)))
+    {
+        std::fs::write(&path, &bytes).unwrap();
+        let log = Log::open_with(&path, &options).unwrap();
+        assert!(log.is_mapped());
+        let cut = Arc::new(AtomicBool::new(false));
+        // Called with the end of each record handed on: truncates at the
+        // trigger, then checks that nothing past the new end is handed on.
+        let handed_on = |end: u64| {
+            if cut.load(Ordering::Relaxed) {
+                assert!(end <= new_end, "{pass}: handed on a record ending at {end}");
+            } else if end >= trigger {
+                truncate(&path, new_end);
+                cut.store(true, Ordering::Relaxed);
+            }
+        };
+        let error = match pass {
+            "events" => log
+                .for_each_event(0, &pool(2), |event| {
+                    match event {
+                        Event::Record(record) => handed_on(record.end_offset()),
+                        other => panic!("{pass}: {other:?}"),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .map(drop),
+            "steps" => log
+                .for_each_step(0, &pool(2), |step| {
+                    match step {
+                        plog_format::Step::Record(record) => handed_on(record.end_offset()),
+                        other => panic!("{pass}: {other:?}"),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .map(drop),
+            "replay_each" => {
+                let options = ReplayOptions {
+                    verify: VerifyOptions {
+                        parallelism: pool(2),
+                        ..VerifyOptions::default()
+                    },
+                    ..ReplayOptions::default()
+                };
+                let result = log.replay_each(&options, |index, _: serde_json::Value| {
+                    handed_on(ends[index as usize]);
+                    ControlFlow::Continue(())
+                });
+                match result {
+                    Err(ReplayError::Read(error)) => Err(error),
+                    other => panic!("{pass}: {other:?}"),
+                }
+            }
+            _ => {
+                let (cut, path) = (Arc::clone(&cut), path.clone());
+                let options = VerifyOptions {
+                    parallelism: pool(2),
+                    progress: Some(crate::Progress::new(move |offset| {
+                        if offset >= trigger && !cut.swap(true, Ordering::Relaxed) {
+                            truncate(&path, new_end);
+                        }
+                    })),
+                    ..VerifyOptions::default()
+                };
+                log.verify(&options).map(drop)
+            }
+        };
+        assert!(
+            cut.load(Ordering::Relaxed),
+            "{pass} {new_end}: never truncated"
+        );
+        assert!(
+            matches!(error, Err(crate::ReadError::Changed(_))),
+            "{pass} {new_end}: {error:?}"
+        );
+        let walked = log.last_walk_end();
+        assert!(
+            walked <= new_end + bound,
+            "{pass}: walked to {walked}, past {new_end} + {bound}"
+        );
+    }
+}
+
+/// A reader that yields at most `step` bytes a call (a pipe's short reads).
+struct Trickle {
+    bytes: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.bytes.len() - self.at);
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A log read from a stream with a `window`-byte window.
+fn streamed(bytes: &[u8], window: usize, step: usize, held_limit: u64) -> Log {
+    let reader = Trickle {
+        bytes: bytes.to_vec(),
+        at: 0,
+        step,
+    };
+    Log::from_stream_tuned(Box::new(reader), window, held_limit)
+}
+
+/// Every pass's result over `log`, as text (a stream log is read once, so
+/// `make` makes a fresh one for each pass).
+fn every_pass(make: &dyn Fn() -> Log, options: &ReplayOptions, tuning: Tuning) -> Vec<String> {
+    let mut results = Vec::new();
+    results.push(format!(
+        "{:?}",
+        make().verify_tuned(&options.verify, tuning)
+    ));
+    for hashes in [true, false] {
+        let mut seen = Vec::new();
+        let log = make();
+        let flow = if hashes {
+            log.for_each_event(0, &pool(2), |event| {
+                seen.push(format!("{event:?}"));
+                ControlFlow::Continue(())
+            })
+        } else {
+            log.for_each_step(0, &pool(2), |step| {
+                seen.push(format!("{step:?}"));
+                ControlFlow::Continue(())
+            })
+        };
+        results.push(format!("{flow:?} {seen:?} {}", log.len()));
+    }
+    let replayed = make().replay_tuned::<serde_json::Value>(options, tuning);
+    results.push(format!("{replayed:?}"));
+    let mut applied = Vec::new();
+    let report = make().replay_each_tuned(options, tuning, |index, value: serde_json::Value| {
+        applied.push((index, value));
+        ControlFlow::Continue(())
+    });
+    results.push(format!("{report:?} {applied:?}"));
+    results
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// A log read from a stream through a small window (short reads, zero
+    /// runs longer than the window in the middle or at the end) gives every
+    /// pass exactly what the whole file gives.
+    #[test]
+    fn the_stream_path_equals_the_whole_file(
+        bytes in damaged_log(),
+        zeros in prop_oneof![Just(0usize), 1usize..3000],
+        zeros_at in any::<usize>(),
+        window in 96usize..700,
+        step in prop_oneof![Just(usize::MAX), 1usize..200],
+        tuning in tuning(),
+        order in order(),
+        mode in mode(),
+        from_index in prop_oneof![Just(None), (0u64..30).prop_map(Some)],
+    ) {
+        let mut bytes = bytes;
+        let at = zeros_at % (bytes.len() + 1);
+        bytes.splice(at..at, std::iter::repeat_n(0u8, zeros));
+        let options = ReplayOptions {
+            verify: VerifyOptions {
+                parallelism: pool(2),
+                index_order: order,
+                mode,
+                ..VerifyOptions::default()
+            },
+            from_index,
+            ..ReplayOptions::default()
+        };
+        let whole = every_pass(&|| Log::from_bytes(bytes.clone()), &options, tuning);
+        let stream = every_pass(&|| streamed(&bytes, window, step, 1 << 20), &options, tuning);
+        prop_assert_eq!(&stream, &whole);
+        // A file read in windows (MapPolicy::Windowed), from a handle.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("windowed.plog");
+        std::fs::write(&path, &bytes).expect("write");
+        let windowed = crate::OpenOptions { map: crate::MapPolicy::Windowed, ..Default::default() };
+        let open = || Log::open_with(&path, &windowed).expect("open").with_window(window);
+        prop_assert!(open().in_memory().is_none() && !open().is_mapped());
+        let file = every_pass(&open, &options, tuning);
+        prop_assert_eq!(&file, &whole);
+    }
+}
+
+#[test]
+fn a_stream_holds_a_long_record_whole_up_to_its_limit() {
+    let mut bytes = MAGIC.to_vec();
+    encode_record_to_vec(1, &vec![b'7'; 5_000], &mut bytes);
+    encode_record_to_vec(2, b"[2]", &mut bytes);
+    let whole = Log::from_bytes(bytes.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    // A 200-byte window grows to hold the 5,000-byte record.
+    let got = streamed(&bytes, 200, 64, 1 << 20)
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    assert_eq!(got, whole);
+    assert_eq!(got.summary.records, 2);
+    // Past the limit it stops with an error naming the record's offset.
+    let error = streamed(&bytes, 200, 64, 1_000)
+        .verify(&VerifyOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error, crate::ReadError::Stream { offset: 26, detail } if detail.contains("5048")),
+        "{error}"
+    );
+    // A damaged length claiming more than the limit, in a stream that ends
+    // within it, is walked exactly as in the file (resync to record 2).
+    let mut damaged = bytes.clone();
+    damaged[26 + 8..26 + 16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let whole = Log::from_bytes(damaged.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    let got = streamed(&damaged, 200, 64, 10_000)
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    assert_eq!(got, whole);
+    assert_eq!(got.findings.corruptions.len(), 1);
+}
+
+#[test]
+fn a_stream_with_a_bad_magic_reports_its_whole_length() {
+    let bytes = vec![b'x'; 10_000];
+    let whole = Log::from_bytes(bytes.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    let log = streamed(&bytes, 200, 100, 1 << 20);
+    let got = log.verify(&VerifyOptions::default()).unwrap();
+    assert_eq!(got, whole);
+    assert_eq!((got.summary.file_len, log.len()), (10_000, 10_000));
+}

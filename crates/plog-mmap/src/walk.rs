@@ -137,6 +137,21 @@ impl<'a> Walk<'a> {
         })
     }
 
+    /// Walks one window of a stream (see [`Walker::window`]).
+    pub(crate) fn window(data: &'a [u8], base: u64, end: plog_format::WindowEnd) -> Walk<'a> {
+        Walk {
+            walker: Walker::window(data, base, end),
+            read_ahead: ReadAhead::default(),
+        }
+    }
+
+    /// The offset in the file of [`Walk::data`]'s first byte (0 but for a
+    /// window of a stream).
+    #[inline]
+    pub(crate) fn base(&self) -> u64 {
+        self.walker.base()
+    }
+
     /// Where the next step starts: after a record, its end; after a damaged
     /// length, the resync offset; after the torn tail, its offset (the end
     /// of the valid data). Resume a later walk here with
@@ -163,7 +178,7 @@ impl<'a> Iterator for Walk<'a> {
     #[inline]
     fn next(&mut self) -> Option<Step<'a>> {
         let step = self.walker.next()?;
-        let pos = usize::try_from(self.walker.offset()).unwrap_or(usize::MAX);
+        let pos = usize::try_from(self.walker.offset() - self.walker.base()).unwrap_or(usize::MAX);
         self.read_ahead.advance(self.walker.data(), pos);
         Some(step)
     }

@@ -210,3 +210,100 @@ fn peak_memory_of_streaming_recovery_does_not_grow_with_the_record_count() {
         );
     }
 }
+
+/// A log of `units` copies of a few K8s-like records, made as it is read
+/// (never held whole): what `zstdcat LOG |` hands `plog verify -`.
+struct GeneratedLog {
+    /// The magic, then `units` copies of `unit`.
+    unit: Vec<u8>,
+    units: usize,
+    /// Bytes of the whole stream handed out so far.
+    at: usize,
+}
+
+impl GeneratedLog {
+    fn new(units: usize) -> GeneratedLog {
+        let payloads: Vec<Vec<u8>> = (0..8).map(|i| k8s_payload(i, 220)).collect();
+        let log = build_log(payloads.iter().enumerate().map(|(i, p)| (i as u64, &p[..])));
+        GeneratedLog {
+            unit: log[plog_format::MAGIC_LEN..].to_vec(),
+            units,
+            at: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        plog_format::MAGIC_LEN + self.unit.len() * self.units
+    }
+}
+
+impl std::io::Read for GeneratedLog {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() && self.at < self.len() {
+            let (source, at) = if self.at < plog_format::MAGIC_LEN {
+                (&plog_format::MAGIC[..], self.at)
+            } else {
+                let body = self.at - plog_format::MAGIC_LEN;
+                (&self.unit[..], body % self.unit.len())
+            };
+            let take = (source.len() - at).min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&source[at..at + take]);
+            n += take;
+            self.at += take;
+        }
+        Ok(n)
+    }
+}
+
+/// `plog verify -` and `plog dump -` of a stream hold a window, not the
+/// stream: the peak of live heap bytes of a pass over a 13 MB and a 53 MB
+/// stream is the same, and a few windows in all. (Reading the stream into
+/// memory, as `Log::read_from` does, would peak at its length.)
+#[test]
+fn peak_memory_of_a_pass_over_a_stream_does_not_grow_with_its_length() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let options = VerifyOptions {
+        parallelism: Parallelism::Pool(pool(2)),
+        ..VerifyOptions::default()
+    };
+    let verify = |units: usize| {
+        let stream = GeneratedLog::new(units);
+        let len = stream.len() as u64;
+        let log = Log::from_stream(stream);
+        let (report, peak, _) = measured(|| log.verify(&options).unwrap());
+        assert!(report.passes());
+        assert_eq!((report.summary.records, log.len()), (units as u64 * 8, len));
+        peak
+    };
+    let events = |units: usize| {
+        let log = Log::from_stream(GeneratedLog::new(units));
+        let mut records = 0u64;
+        let (_, peak, _) = measured(|| {
+            log.for_each_event(0, &options.parallelism, |event| {
+                records += u64::from(matches!(event, plog_mmap::Event::Record(_)));
+                ControlFlow::Continue(())
+            })
+            .unwrap()
+        });
+        assert_eq!(records, units as u64 * 8);
+        peak
+    };
+    verify(1_000);
+    let units = 6_250; // 50,000 records: about 13 MB
+    let (small_verify, large_verify) = (verify(units), verify(units * 4));
+    let (small_events, large_events) = (events(units), events(units * 4));
+    eprintln!(
+        "stream verify: 13 MB peak {small_verify} B, 53 MB peak {large_verify} B; \
+         events: {small_events} B, {large_events} B"
+    );
+    // The window, the reader's chunk, and the batches of two threads.
+    let bound = 2 * plog_mmap::STREAM_WINDOW + (8 << 20);
+    for (small, large) in [(small_verify, large_verify), (small_events, large_events)] {
+        assert!(large <= bound, "peak {large} B, bound {bound} B");
+        assert!(
+            large <= small + small / 4 + (1 << 20),
+            "the peak grew from {small} to {large} B with the stream's length"
+        );
+    }
+}

@@ -10,11 +10,15 @@
 //!   at the end of a growing file + one `fdatasync` of the same record bytes
 //!   (what a log that appends must pay); `floor_overwrite`, the same into a
 //!   file whose blocks are already written (what a preallocated journal
-//!   pays, as fjall's is); `serialize`, `serde_json::to_vec` of the batch
-//!   alone. Baselines: fjall (keys = big-endian index, values = the same
-//!   serde_json, `persist(SyncData)` per batch: fjall's journal is
-//!   preallocated, so this is durable without a size change) and raft-log
-//!   (`append` + `flush(sync = true)`, waiting for its callback).
+//!   pays, as fjall's is); `floor_keep_size`, the growing file with its
+//!   blocks allocated ahead (`FALLOC_FL_KEEP_SIZE`); `serialize`,
+//!   `serde_json::to_vec` of the batch alone. Baselines: `fjall_engenho`,
+//!   fjall written exactly as engenho-store writes its Raft log
+//!   (`FjallStore::append_entries_durable`: each entry's serde_json
+//!   inserted under its big-endian index into the `log` partition, then
+//!   `persist(SyncAll)`); `fjall` (the same values in one write batch,
+//!   `persist(SyncData)`); raft-log (`append` + `flush(sync = true)`,
+//!   waiting for its callback). Each step prints its median and p99.
 //! * `recovery`: open the log and read every entry into openraft entries,
 //!   in chunks of 8,192 (dropped as a state machine would apply them), on a
 //!   2-thread rayon pool. Limit: `decode_limit`, the same payloads already in
@@ -25,6 +29,9 @@
 //! * `read_1000`: `try_get_log_entries` of 1,000 consecutive entries
 //!   anywhere in the log; the baselines read the same range and decode the
 //!   same serde_json.
+//! * `purge` (printed, not criterion): what the caller of `purge_to` waits
+//!   for, in logs of 1,000 and 1,000,000 small entries (1 MiB segments): ten
+//!   purges each, of a twentieth of the log.
 //! * `sustained` (printed, not criterion): entries in batches of 64, each
 //!   durable before the next, a purge every 100,000 entries (keeping the
 //!   last 10,000) and a truncate of the last 1,000 every 250,000; throughput
@@ -36,7 +43,7 @@
 //! recovery step 10 to 30 s on a 2-core machine, about 40 minutes for the
 //! group: set it for a long run), `PLOG_RAFT_BENCH_SUSTAINED` entries in
 //! the sustained run (default 1,000,000);
-//! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,sustained` picks groups,
+//! `PLOG_RAFT_BENCH_ONLY=append,recovery,read,purge,sustained` picks groups,
 //! `PLOG_RAFT_BENCH_BATCHES=1,64,1024` the append batch sizes;
 //! `PLOG_RAFT_BENCH_ROUNDS` (default 200) and
 //! `PLOG_RAFT_BENCH_RECOVERY_ROUNDS` (default 3) set the rounds of the
@@ -170,6 +177,18 @@ fn fjall_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, entries: &[
     ks.persist(fjall::PersistMode::SyncData).unwrap();
 }
 
+/// fjall written exactly as engenho-store's `FjallStore` writes its Raft
+/// log (`append_entries_durable`): each entry's `serde_json::to_vec`
+/// inserted under its big-endian index into the `log` partition, then
+/// `persist(SyncAll)` before the append returns.
+fn fjall_engenho_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, entries: &[E]) {
+    for e in entries {
+        let value = serde_json::to_vec(e).unwrap();
+        part.insert(e.log_id.index.to_be_bytes(), value).unwrap();
+    }
+    ks.persist(fjall::PersistMode::SyncAll).unwrap();
+}
+
 fn raft_log_flush(log: &mut raft_log::RaftLog<RlTypes>) {
     let (tx, rx) = sync_channel(1);
     log.flush(true, Some(tx)).unwrap();
@@ -229,6 +248,10 @@ fn interleaved(title: &str, rounds: usize, steps: &mut [(String, Step)]) {
             t[t.len() / 2]
         })
         .collect();
+    let p99s: Vec<Duration> = times
+        .iter()
+        .map(|t| t[(t.len() * 99 / 100).min(t.len() - 1)])
+        .collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "interleaved {title} ({rounds} rounds, load average {}):",
@@ -237,10 +260,11 @@ fn interleaved(title: &str, rounds: usize, steps: &mut [(String, Step)]) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    for ((name, _), median) in steps.iter().zip(&medians) {
+    for (((name, _), median), p99) in steps.iter().zip(&medians).zip(&p99s) {
         println!(
-            "  {name:<16} median {median:>12.3?}  (first / this = {:.2})",
-            medians[0].as_secs_f64() / median.as_secs_f64()
+            "  {name:<16} median {median:>12.3?}  p99 {p99:>12.3?}  (this / first: median {:.2}, p99 {:.2})",
+            median.as_secs_f64() / medians[0].as_secs_f64(),
+            p99.as_secs_f64() / p99s[0].as_secs_f64(),
         );
     }
 }
@@ -292,15 +316,28 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
     std::fs::create_dir_all(root).unwrap();
     let mut steps: Vec<(String, Step)> = Vec::new();
 
-    let mut store =
-        PlogLogStore::<Eng>::open(root.join(format!("plog-{n}")), Options::default()).unwrap();
+    /// Prints how the store's writes went when the step is dropped.
+    struct Reporting(PlogLogStore<Eng>, u64);
+    impl Drop for Reporting {
+        fn drop(&mut self) {
+            let stats = self.0.write_stats();
+            println!(
+                "  plog_raft/{}: {} writes into preallocated zeros, {} that grew the file",
+                self.1, stats.overwrites, stats.growths
+            );
+        }
+    }
+    let mut store = Reporting(
+        PlogLogStore::<Eng>::open(root.join(format!("plog-{n}")), Options::default()).unwrap(),
+        n,
+    );
     let mut next = 1;
     steps.push((
         "plog_raft".into(),
         Box::new(move || {
             let entries = batch(next, n);
             next += n;
-            timed(|| plog_append(&mut store, entries))
+            timed(|| plog_append(&mut store.0, entries))
         }),
     ));
 
@@ -371,6 +408,20 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
             next += n;
             timed(|| {
                 fjall_append(&ks, &part, &entries);
+                drop(entries);
+            })
+        }),
+    ));
+
+    let (ks, part) = open_fjall(&root.join(format!("fjall-engenho-{n}")));
+    let mut next = 1;
+    steps.push((
+        "fjall_engenho".into(),
+        Box::new(move || {
+            let entries = batch(next, n);
+            next += n;
+            timed(|| {
+                fjall_engenho_append(&ks, &part, &entries);
                 drop(entries);
             })
         }),
@@ -852,6 +903,45 @@ fn sustained_run(store: &mut impl Sustained, total: u64) -> (f64, u64) {
     (started.elapsed().as_secs_f64(), write_bytes() - before)
 }
 
+/// The caller's cost of `purge_to` against the size of the log.
+fn purge(_: &mut Criterion) {
+    if !selected("purge") {
+        return;
+    }
+    let root = tempfile::tempdir_in(bench_root()).unwrap();
+    let small = |index: u64| -> E {
+        let mut e = pool()[0].clone();
+        e.log_id.index = index;
+        e.payload = openraft::EntryPayload::Blank;
+        e
+    };
+    for count in [1_000u64, 1_000_000] {
+        let dir = root.path().join(count.to_string());
+        let options = Options {
+            segment_bytes: 1 << 20,
+            ..Options::default()
+        };
+        let mut store = PlogLogStore::<Eng>::open(&dir, options).unwrap();
+        let started = Instant::now();
+        for first in (1..=count).step_by(10_000) {
+            let last = (first + 9_999).min(count);
+            plog_append(&mut store, (first..=last).map(small).collect());
+        }
+        let built = started.elapsed();
+        let segments = std::fs::read_dir(&dir).unwrap().count();
+        let mut times: Vec<Duration> = (1..=10)
+            .map(|k| timed(|| store.purge_to(log_id(count * k / 20)).unwrap()))
+            .collect();
+        times.sort();
+        println!(
+            "purge/{count}: {segments} files after building ({built:.1?}); purge_to of a \
+             twentieth of the log, 10 times: median {:?}, max {:?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+}
+
 fn sustained(_: &mut Criterion) {
     // The recovery and read groups, which run before this one, are done.
     remove_logs();
@@ -903,5 +993,5 @@ fn sustained(_: &mut Criterion) {
     report("raft_log", result, &dir);
 }
 
-criterion_group!(benches, append_flush, recovery, read_1000, sustained);
+criterion_group!(benches, append_flush, recovery, read_1000, purge, sustained);
 criterion_main!(benches);

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 /// An error of plog-raft: opening (recovery) refuses a directory whose log is
 /// damaged or incomplete, and names the segment, byte offset and index.
 ///
-/// Nothing is deleted or changed when an open is refused.
+/// Nothing is deleted or changed when an open is refused. Match on
+/// [`RaftLogError::kind`] for a stable name; more variants may come.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RaftLogError {
     /// A file or directory operation failed.
     #[error("{path}: could not {action}: {source}")]
@@ -29,7 +31,8 @@ pub enum RaftLogError {
     /// A file in the directory that plog-raft did not write.
     #[error(
         "{path}: foreign file in the log directory: expected only segments named \
-         <20-digit first index>.plog, state.plog and LOCK"
+         <20-digit first index>.plog, state.plog and LOCK (hidden files and \
+         lost+found are left alone)"
     )]
     ForeignFile {
         /// The file.
@@ -110,6 +113,38 @@ fn fmt_index(index: Option<u64>) -> String {
 }
 
 impl RaftLogError {
+    /// A stable name of the variant: `"io"`, `"locked"`, `"foreign_file"`,
+    /// `"bad_state"`, `"corrupt"`, `"gap"`, `"bad_entry"`, `"misuse"`,
+    /// `"poisoned"`, `"writer"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RaftLogError::Io { .. } => "io",
+            RaftLogError::Locked { .. } => "locked",
+            RaftLogError::ForeignFile { .. } => "foreign_file",
+            RaftLogError::BadState { .. } => "bad_state",
+            RaftLogError::Corrupt { .. } => "corrupt",
+            RaftLogError::Gap { .. } => "gap",
+            RaftLogError::BadEntry { .. } => "bad_entry",
+            RaftLogError::Misuse(_) => "misuse",
+            RaftLogError::Poisoned(_) => "poisoned",
+            RaftLogError::Writer(_) => "writer",
+        }
+    }
+
+    /// Whether the log directory holds damage (the open was refused and
+    /// nothing was changed): `corrupt`, `gap`, `bad_entry`, `bad_state`,
+    /// `foreign_file`.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            RaftLogError::Corrupt { .. }
+                | RaftLogError::Gap { .. }
+                | RaftLogError::BadEntry { .. }
+                | RaftLogError::BadState { .. }
+                | RaftLogError::ForeignFile { .. }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Self {
         RaftLogError::Io {
             path: path.into(),

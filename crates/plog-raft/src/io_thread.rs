@@ -3,14 +3,18 @@
 //! writes, in the order they were asked for.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use openraft::RaftTypeConfig;
 use openraft::storage::LogFlushed;
-use plog_writer::{Writer, WriterOptions};
+use openraft::{LogId, RaftTypeConfig, Vote};
+use plog_format::Hash;
 use std::sync::mpsc::Sender;
+
+use crate::prealloc::Prealloc;
+use crate::scan::push_mark;
 
 use crate::state::sync_dir;
 use crate::{RaftLogError, Shared};
@@ -20,7 +24,7 @@ pub(crate) struct Record {
     /// The first index of its segment (the segment's key and name).
     pub segment: u64,
     pub index: u64,
-    pub payload: Arc<Vec<u8>>,
+    pub payload: Arc<crate::Payload>,
 }
 
 /// What the I/O thread is asked to do.
@@ -31,14 +35,41 @@ pub(crate) enum Cmd<C: RaftTypeConfig> {
     },
     Truncate {
         index: u64,
-        done: Sender<Result<(), RaftLogError>>,
+        done: Reply,
     },
+    /// Persist the purged id, answer, then unlink the wholly purged
+    /// segments in the background.
     Purge {
-        index: u64,
-        done: Sender<Result<(), RaftLogError>>,
+        log_id: LogId<C::NodeId>,
+        done: Reply,
+    },
+    SaveVote {
+        vote: Vote<C::NodeId>,
+        done: Reply,
     },
     /// Persist the state file as it is now (the committed id changed).
     SaveState,
+}
+
+/// Who is told when a command is done.
+pub(crate) enum Reply {
+    /// A caller blocked on a channel (the synchronous API).
+    Blocking(Sender<Result<(), RaftLogError>>),
+    /// An awaiting task.
+    Async(tokio::sync::oneshot::Sender<Result<(), RaftLogError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<(), RaftLogError>) {
+        match self {
+            Reply::Blocking(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Async(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
 }
 
 /// Who is told when an append is durable.
@@ -59,15 +90,49 @@ impl<C: RaftTypeConfig> Done<C> {
 /// The segment being appended to.
 struct Active {
     segment: u64,
-    writer: Writer,
+    file: Arc<File>,
+    /// Where the next write goes.
+    end: u64,
+}
+
+/// The I/O thread's own state.
+pub(crate) struct Writer {
+    active: Option<Active>,
+    prealloc: Prealloc,
+    /// The bytes of the write being built (kept to reuse its allocation).
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new(prealloc: Prealloc) -> Writer {
+        Writer {
+            active: None,
+            prealloc,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Forgets the active segment (it is about to be cut, unlinked, or is
+    /// no longer the newest), stopping its preallocation first.
+    fn retire(&mut self, segment: Option<u64>) {
+        if segment.is_none() || self.active.as_ref().map(|a| a.segment) == segment {
+            self.prealloc.detach();
+            self.active = None;
+        }
+    }
 }
 
 /// How long a changed committed id may wait before the state file is
 /// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
 const COMMITTED_DELAY: Duration = Duration::from_millis(50);
 
-pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>) {
-    let mut active: Option<Active> = None;
+pub(crate) fn run<C: RaftTypeConfig>(
+    shared: Arc<Shared<C>>,
+    rx: Receiver<Cmd<C>>,
+    prealloc: Prealloc,
+) {
+    let mut writer = Writer::new(prealloc);
+    let mut janitors: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut held: Option<Cmd<C>> = None;
     // When the committed id changed without being written yet.
     let mut dirty_since: Option<Instant> = None;
@@ -75,7 +140,7 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
         let next = match held.take() {
             Some(cmd) => Ok(cmd),
             None => match dirty_since {
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                None => recv_soon(&rx),
                 Some(since) => rx.recv_timeout(COMMITTED_DELAY.saturating_sub(since.elapsed())),
             },
         };
@@ -117,7 +182,9 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
                         }
                     }
                 }
-                let result = append(&shared, &mut active, &all);
+                let result = append(&shared, &mut writer, &all);
+                // The records' memory goes back before the callbacks run.
+                drop(all);
                 match result {
                     Ok(()) => {
                         for callback in callbacks {
@@ -140,12 +207,71 @@ pub(crate) fn run<C: RaftTypeConfig>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>
                 dirty_since.get_or_insert_with(Instant::now);
             }
             Cmd::Truncate { index, done } => {
-                let result = guarded(&shared, |s| truncate(s, &mut active, index));
-                let _ = done.send(result);
+                done.send(guarded(&shared, |s| truncate(s, &mut writer, index)));
             }
-            Cmd::Purge { index, done } => {
-                let result = guarded(&shared, |s| purge(s, &mut active, index));
-                let _ = done.send(result);
+            Cmd::Purge { log_id, done } => {
+                let mut unlink = Vec::new();
+                done.send(guarded(&shared, |s| {
+                    purge(s, &mut writer, log_id, &mut unlink)
+                }));
+                if !unlink.is_empty() {
+                    janitors.retain(|j| !j.is_finished());
+                    let dir = shared.dir.clone();
+                    // Unlinking a large file takes a while: off the path
+                    // of the purge and of the appends after it. A crash
+                    // before it is done leaves segments wholly at or below
+                    // the durable purged id, which the next open removes.
+                    match std::thread::Builder::new()
+                        .name("plog-raft-unlink".into())
+                        .spawn(move || unlink_all(&dir, &unlink))
+                    {
+                        Ok(j) => janitors.push(j),
+                        Err(_) => poison(&shared, "could not start the unlink thread"),
+                    }
+                }
+            }
+            Cmd::SaveVote { vote, done } => {
+                done.send(guarded(&shared, |s| {
+                    s.state().update(&s.dir, |st| st.vote = Some(vote))
+                }));
+            }
+        }
+    }
+    writer.retire(None);
+    // A store reopened after this one is dropped finds every unlink done.
+    for janitor in janitors {
+        let _ = janitor.join();
+    }
+}
+
+/// Unlinks `paths` (segments already out of the index) and syncs `dir`.
+fn unlink_all(dir: &std::path::Path, paths: &[std::path::PathBuf]) {
+    for path in paths {
+        let _ = remove_file(path);
+    }
+    let _ = sync_dir(dir);
+}
+
+/// How long the thread polls for the next command before it sleeps: an
+/// append that follows the previous one's callback closely (openraft 0.9
+/// awaits each) is taken without a wake-up, which costs tens of
+/// microseconds on a busy machine.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// The next command: polled for [`SPIN`], then waited for.
+fn recv_soon<T>(rx: &Receiver<T>) -> Result<T, RecvTimeoutError> {
+    let started = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(cmd) => return Ok(cmd),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) if started.elapsed() < SPIN => {
+                std::hint::spin_loop();
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                return rx.recv().map_err(|_| RecvTimeoutError::Disconnected);
             }
         }
     }
@@ -173,11 +299,62 @@ fn store_state<C: RaftTypeConfig>(shared: &Shared<C>) -> Result<(), RaftLogError
     shared.state().persist_all(&shared.dir)
 }
 
-/// Writes `records` (in index order, grouped by segment) with one batch
-/// append (one write, one fdatasync) per segment.
+/// Creates segment `first`'s file: the magic, synced with the directory
+/// entry. Its records are written into it from offset 26 on.
+fn create_segment<C: RaftTypeConfig>(
+    shared: &Shared<C>,
+    first: u64,
+) -> Result<Arc<File>, RaftLogError> {
+    let path = shared.dir.join(crate::scan::segment_name(first));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(shared.options.file_mode)
+        .open(&path)
+        .map_err(|e| RaftLogError::io(&path, "create the segment", e))?;
+    crate::set_mode(&file, &path, shared.options.file_mode)?;
+    file.write_all_at(&plog_format::MAGIC, 0)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| RaftLogError::io(&path, "write the segment's magic", e))?;
+    sync_dir(&shared.dir)?;
+    Ok(Arc::new(file))
+}
+
+/// Appends record `record` (the `k`-th of a write of `count`) to `buf`;
+/// the last one of the write carries the write mark (RAFT-SEGMENTS.md),
+/// so its hash is computed again.
+fn encode(buf: &mut Vec<u8>, record: &Record, last_of: Option<u64>) {
+    let json = &record.payload.json;
+    match last_of {
+        None => {
+            buf.extend_from_slice(&record.index.to_le_bytes());
+            buf.extend_from_slice(&(json.len() as u64).to_le_bytes());
+            buf.extend_from_slice(record.payload.hash.as_bytes());
+            buf.extend_from_slice(json);
+        }
+        Some(count) => {
+            let header = buf.len();
+            buf.extend_from_slice(&record.index.to_le_bytes());
+            buf.extend_from_slice(&[0; 40]);
+            let payload = buf.len();
+            buf.extend_from_slice(json);
+            push_mark(count, buf);
+            let len = (buf.len() - payload) as u64;
+            let hash = Hash::of(&buf[payload..]);
+            buf[header + 8..header + 16].copy_from_slice(&len.to_le_bytes());
+            buf[header + 16..header + 48].copy_from_slice(hash.as_bytes());
+        }
+    }
+}
+
+/// Writes `records` (in index order, grouped by segment) with one
+/// positioned write and one fdatasync per segment: into zeros the
+/// preallocator has written ahead, when it is ahead.
 fn append<C: RaftTypeConfig>(
     shared: &Shared<C>,
-    active: &mut Option<Active>,
+    writer: &mut Writer,
     records: &[Record],
 ) -> Result<(), RaftLogError> {
     if let Some(why) = &shared.log().poisoned {
@@ -185,36 +362,76 @@ fn append<C: RaftTypeConfig>(
     }
     for group in records.chunk_by(|a, b| a.segment == b.segment) {
         let segment = group[0].segment;
-        if active.as_ref().is_none_or(|a| a.segment != segment) {
-            *active = None;
-            let path = shared.dir.join(crate::scan::segment_name(segment));
-            let writer = Writer::create(&path, WriterOptions::default())?;
-            let file = File::open(&path)
-                .map_err(|e| RaftLogError::io(&path, "open the new segment for reading", e))?;
+        if writer.active.as_ref().is_none_or(|a| a.segment != segment) {
+            writer.retire(None);
+            let file = create_segment(shared, segment)?;
             if let Some(s) = shared.log().segments.get_mut(&segment) {
-                s.file = Some(Arc::new(file));
+                s.file = Some(Arc::clone(&file));
             }
-            *active = Some(Active { segment, writer });
+            let limit = preallocation_limit(shared.options.segment_bytes);
+            let path = shared.dir.join(crate::scan::segment_name(segment));
+            writer.prealloc.attach(
+                Arc::clone(&file),
+                &path,
+                plog_format::MAGIC_LEN as u64,
+                limit,
+            );
+            writer.active = Some(Active {
+                segment,
+                file,
+                end: plog_format::MAGIC_LEN as u64,
+            });
         }
-        let Some(a) = active.as_mut() else {
+        let Some(active) = writer.active.as_mut() else {
             unreachable!("the active segment was just set")
         };
-        a.writer
-            .append_batch_raw(group.iter().map(|r| (r.index, &r.payload[..])))?;
+        let buf = &mut writer.buf;
+        buf.clear();
+        let mut offsets = Vec::with_capacity(group.len());
+        for (k, record) in group.iter().enumerate() {
+            offsets.push(active.end + buf.len() as u64);
+            let last = (k + 1 == group.len()).then_some(group.len() as u64);
+            encode(buf, record, last);
+        }
+        let (from, to) = (active.end, active.end + buf.len() as u64);
+        let overwrite = writer.prealloc.claim(from, to);
+        let path = || shared.dir.join(crate::scan::segment_name(segment));
+        active
+            .file
+            .write_all_at(buf, from)
+            .map_err(|e| RaftLogError::io(path(), "write the records", e))?;
+        active
+            .file
+            .sync_data()
+            .map_err(|e| RaftLogError::io(path(), "fdatasync the records", e))?;
+        active.end = to;
+        let counter = if overwrite {
+            &shared.stats.overwrites
+        } else {
+            &shared.stats.growths
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut log = shared.log();
         if let Some(s) = log.segments.get_mut(&segment) {
             let n = group.len().min(s.pending.len());
             s.pending.drain(..n);
-            s.written += n;
+            s.offsets.extend_from_slice(&offsets[..n]);
+            s.end = to;
         }
     }
     Ok(())
 }
 
+/// How far the preallocator may go in a segment of `segment_bytes`: the
+/// last write may start just below `segment_bytes`.
+fn preallocation_limit(segment_bytes: u64) -> u64 {
+    segment_bytes.saturating_add(segment_bytes.min(4 << 20))
+}
+
 /// Removes entry `index` and everything after it, durably.
 fn truncate<C: RaftTypeConfig>(
     shared: &Shared<C>,
-    active: &mut Option<Active>,
+    writer: &mut Writer,
     index: u64,
 ) -> Result<(), RaftLogError> {
     let mut log = shared.log();
@@ -222,9 +439,7 @@ fn truncate<C: RaftTypeConfig>(
     // contiguous prefix; then the directory is synced before the cut.
     let later: Vec<u64> = log.segments.range(index..).map(|(&k, _)| k).rev().collect();
     for first in &later {
-        if active.as_ref().is_some_and(|a| a.segment == *first) {
-            *active = None;
-        }
+        writer.retire(Some(*first));
         if let Some(segment) = log.segments.remove(first) {
             remove_file(&segment.path)?;
         }
@@ -233,11 +448,11 @@ fn truncate<C: RaftTypeConfig>(
         sync_dir(&shared.dir)?;
     }
     if let Some((&first, segment)) = log.segments.range_mut(..index).next_back() {
+        // Every append queued before this truncate is written: nothing is
+        // pending.
         let keep = (index - first) as usize;
+        writer.retire(Some(first));
         if keep < segment.offsets.len() {
-            if active.as_ref().is_some_and(|a| a.segment == first) {
-                *active = None;
-            }
             let new_len = segment.offsets[keep];
             let file = OpenOptions::new()
                 .write(true)
@@ -247,17 +462,15 @@ fn truncate<C: RaftTypeConfig>(
                 .and_then(|()| file.sync_all())
                 .map_err(|e| RaftLogError::io(&segment.path, "cut the segment", e))?;
             segment.offsets.truncate(keep);
-            segment.written = segment.written.min(keep);
-            let pending = keep.saturating_sub(segment.written);
-            segment.pending.truncate(pending);
             segment.end = new_len;
         }
+        segment
+            .pending
+            .truncate(keep.saturating_sub(segment.offsets.len()));
+        segment.planned_end = segment.end;
         // Never append to a segment that was cut: the next append starts a
         // new one, named by its index.
         segment.sealed = true;
-        if active.as_ref().is_some_and(|a| a.segment == first) {
-            *active = None;
-        }
     }
     // The new last log id: the last entry left, if it is above the purged
     // id.
@@ -266,7 +479,7 @@ fn truncate<C: RaftTypeConfig>(
         .segments
         .iter()
         .next_back()
-        .and_then(|(&first, s)| (s.offsets.len() as u64).checked_sub(1).map(|n| first + n))
+        .and_then(|(&first, s)| (s.count() as u64).checked_sub(1).map(|n| first + n))
         .filter(|&i| purged_to.is_none_or(|p| i > p));
     log.last = match last_left {
         None => None,
@@ -287,17 +500,30 @@ fn truncate<C: RaftTypeConfig>(
     Ok(())
 }
 
-/// Unlinks every segment whose entries are all at or below `index` (the
-/// purged id is already durable).
+/// Persists the purged id `log_id` (nothing when it is not above the
+/// current one), then takes every segment whose entries are all at or
+/// below it out of the index; their paths go to `unlink`.
 fn purge<C: RaftTypeConfig>(
     shared: &Shared<C>,
-    active: &mut Option<Active>,
-    index: u64,
+    writer: &mut Writer,
+    log_id: LogId<C::NodeId>,
+    unlink: &mut Vec<std::path::PathBuf>,
 ) -> Result<(), RaftLogError> {
+    let index = log_id.index;
+    {
+        let mut state = shared.state();
+        if state.purged.as_ref().is_some_and(|p| p.index >= index) {
+            return Ok(());
+        }
+        state.update(&shared.dir, |s| s.purged = Some(log_id.clone()))?;
+    }
     let mut log = shared.log();
-    let mut removed = false;
+    if log.last.as_ref().is_some_and(|l| l.index <= index) {
+        log.last = None;
+    }
+    log.purged = Some(log_id);
     while let Some((&first, segment)) = log.segments.first_key_value() {
-        let count = segment.offsets.len() as u64;
+        let count = segment.count() as u64;
         // A segment is wholly purged when the next one starts at or below
         // index + 1, or (the last one) when its records end at or below it.
         let next_first = log.segments.range(first + 1..).next().map(|(&k, _)| k);
@@ -308,21 +534,15 @@ fn purge<C: RaftTypeConfig>(
         if !wholly {
             break;
         }
-        if next_first.is_none() && segment.written < segment.offsets.len() {
+        if next_first.is_none() && !segment.pending.is_empty() {
             // Records still being written cannot be purged: openraft only
             // purges what is applied, hence durable.
             break;
         }
-        if active.as_ref().is_some_and(|a| a.segment == first) {
-            *active = None;
-        }
+        writer.retire(Some(first));
         if let Some(segment) = log.segments.remove(&first) {
-            remove_file(&segment.path)?;
-            removed = true;
+            unlink.push(segment.path);
         }
-    }
-    if removed {
-        sync_dir(&shared.dir)?;
     }
     Ok(())
 }

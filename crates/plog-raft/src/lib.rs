@@ -12,7 +12,11 @@
 //!   `00000000000000000001.plog`, each a valid plog v1 log (`plog verify`,
 //!   `plog dump` and `plog repair` work on them as they are). Each record's
 //!   index field is the Raft index and its payload is the serde_json of the
-//!   openraft entry (log id inside); reads check one against the other.
+//!   openraft entry (log id inside); reads check one against the other. The
+//!   last record of each write ends with a write mark (trailing JSON
+//!   whitespace), and the segment being written ends in preallocated zeros:
+//!   `RAFT-SEGMENTS.md` (beside `FORMAT.md`) describes both and the tail
+//!   rule recovery applies.
 //! * `state.plog`: the vote, the committed log id and the last purged log
 //!   id, a v1 log whose last valid record wins (one record, one fdatasync
 //!   per change; compacted through a temporary file, fsync, rename and
@@ -20,19 +24,31 @@
 //! * `LOCK`: one store per directory (an exclusive `flock`); it holds the v1
 //!   magic, so `plog verify DIR` finds every file of the directory clean.
 //!
+//! Files are created `0600` and a new directory `0700` ([`Options`]);
+//! hidden files and `lost+found` in the directory are left alone.
+//! [`inspect`] checks and lists a directory as one log, read-only.
+//!
 //! # Writes
 //!
-//! `append` serializes the entries (a batch of 64 or more on the rayon
-//! pool), puts them in the in-memory index (they are readable when it
-//! returns) and hands them to one I/O thread, which writes everything
-//! queued for a segment in one `write` and one `fdatasync` (plog-writer's
-//! batch append) and only then calls each `LogFlushed` callback, in order.
-//! `truncate` unlinks later segments newest first, fsyncs the directory,
-//! then cuts the segment and syncs it; `purge` persists the purged log id
-//! first, then unlinks whole segments at or below it. A new segment is
-//! started when the current one passes [`Options::segment_bytes`], and
-//! after every open and truncate (segments that were not written by this
-//! store instance are never appended to).
+//! `append` serializes the entries and hashes them (a batch of 64 or more
+//! on the rayon pool; openraft's `append` awaits that instead of doing it
+//! on its task), puts them in the in-memory index (they are readable when
+//! it returns) and hands them to one I/O thread, which writes everything
+//! queued for a segment with one positioned write and one `fdatasync`
+//! (group commit) and only then calls each `LogFlushed` callback, in
+//! order. A background thread keeps written, synced zeros ahead of the
+//! write offset, so that the write overwrites blocks the file owns and the
+//! flush carries no size change ([`PlogLogStore::write_stats`] counts
+//! both kinds). Serializing the next batch overlaps the previous one's
+//! I/O. `truncate` unlinks later segments newest first, fsyncs the
+//! directory, then cuts the segment and syncs it; `purge` makes the purged
+//! id durable, answers, and unlinks whole segments at or below it on a
+//! background thread. A new segment is started when the current one
+//! passes [`Options::segment_bytes`], and after every open and truncate
+//! (segments that were not written by this store instance are never
+//! appended to). No trait method blocks its task: the vote, truncate and
+//! purge are done by the I/O thread and awaited, reads run on the rayon
+//! pool and are awaited.
 //!
 //! The committed log id is written by the I/O thread at most 50 ms after
 //! it changes (each rewrite of the state file costs two fsyncs, and openraft
@@ -58,11 +74,14 @@
 //! # Open is recovery
 //!
 //! Every segment is read and verified (hashes in parallel on the rayon
-//! pool). Only the last segment may end in a torn tail (it is cut and
-//! synced); any other damage, a missing segment, a gap or a non-contiguous
-//! index, a foreign file or a segment whose log ids go backwards refuses to
-//! open with a [`RaftLogError`] that names the segment, offset and index,
-//! and nothing is changed.
+//! pool). Only the last segment may end in a torn append, as the tail rule
+//! of `RAFT-SEGMENTS.md` tells it from damage (it is cut and synced; the
+//! zeros after each segment's last record are trimmed); any other damage,
+//! a missing segment, a gap or a non-contiguous index, a foreign file or a
+//! segment whose log ids go backwards refuses to open with a
+//! [`RaftLogError`] that names the segment, offset and index, and nothing
+//! is changed. An open waits (up to [`Options::lock_wait`]) for a store of
+//! the same directory in this process that is being dropped.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -81,7 +100,9 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod inspect;
 mod io_thread;
+mod prealloc;
 mod read;
 mod recover;
 mod scan;
@@ -91,6 +112,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -105,9 +127,10 @@ use serde::de::DeserializeOwned;
 
 pub use error::RaftLogError;
 pub use recover::RecoveryReport;
+pub use scan::TailCut;
 pub use state::STATE_FILE;
 
-use io_thread::{Cmd, Done};
+use io_thread::{Cmd, Done, Reply};
 use state::PersistedState;
 
 /// The name of the lock file inside a log directory.
@@ -130,6 +153,17 @@ pub struct Options {
     /// its payload decodes to an entry of that index; the hashing costs
     /// about 3 % of decoding an engenho-sized entry. `false` skips it.
     pub verify_reads: bool,
+    /// The permission bits of the segments and the state file (default
+    /// `0o600`: only the owner reads the log), set whatever the umask.
+    pub file_mode: u32,
+    /// The permission bits of a log directory the store creates (default
+    /// `0o700`; subject to the umask, as `mkdir` is).
+    pub dir_mode: u32,
+    /// How long an open waits for another store of this process that holds
+    /// the same directory to be dropped (default 5 s; openraft drops its
+    /// log store a moment after `Raft::shutdown` returns). A store of
+    /// another process is [`RaftLogError::Locked`] at once.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for Options {
@@ -137,8 +171,37 @@ impl Default for Options {
         Options {
             segment_bytes: 64 << 20,
             verify_reads: true,
+            file_mode: 0o600,
+            dir_mode: 0o700,
+            lock_wait: std::time::Duration::from_secs(5),
         }
     }
+}
+
+/// An entry's serde_json and its BLAKE3 hash, computed by the caller's
+/// thread.
+#[derive(Debug)]
+pub(crate) struct Payload {
+    pub json: Vec<u8>,
+    pub hash: plog_format::Hash,
+}
+
+/// How the store's writes went, since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Writes (one `pwrite` and one `fdatasync` each) that landed in zeros
+    /// the preallocator had already written and synced: the data alone is
+    /// flushed.
+    pub overwrites: u64,
+    /// Writes that extended the file (the preallocator was not ahead; the
+    /// flush also commits the new size).
+    pub growths: u64,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    overwrites: std::sync::atomic::AtomicU64,
+    growths: std::sync::atomic::AtomicU64,
 }
 
 /// One segment in the in-memory index.
@@ -147,17 +210,26 @@ struct Segment {
     path: PathBuf,
     /// A read handle, once the file exists.
     file: Option<Arc<File>>,
-    /// The offset of each record (indices `first..first + offsets.len()`),
-    /// written or still queued.
+    /// The offset of each durable record (indices `first..first +
+    /// offsets.len()`).
     offsets: Vec<u64>,
-    /// Where the next record goes.
+    /// The end of the durable records.
     end: u64,
-    /// How many records (a prefix) the I/O thread has written and synced.
-    written: usize,
-    /// The payloads of records `written..`, until they are durable.
-    pending: VecDeque<Arc<Vec<u8>>>,
+    /// The records queued after them (the next indices), until they are
+    /// durable.
+    pending: VecDeque<Arc<Payload>>,
+    /// Where the segment will end once the queued records are written
+    /// (the write marks aside): decides when a new segment starts.
+    planned_end: u64,
     /// Found at open or cut by a truncate: never appended to again.
     sealed: bool,
+}
+
+impl Segment {
+    /// Records held, durable or queued.
+    fn count(&self) -> usize {
+        self.offsets.len() + self.pending.len()
+    }
 }
 
 /// The index of the log: segments by first index, and the log ids.
@@ -181,11 +253,59 @@ impl<C: RaftTypeConfig> LogIndex<C> {
     }
 }
 
-/// Batches of at least this many entries are serialized on the rayon pool.
+/// Batches of at least this many entries are serialized across the rayon
+/// pool (in chunks of half this).
 const PARALLEL_SERIALIZE: usize = 64;
+/// openraft's `append` serializes batches of at least this many entries
+/// off the caller's task (on the rayon pool), so that the runtime never
+/// waits for more than about 100 µs of serializing.
+const OFF_TASK_SERIALIZE: usize = 64;
+
+fn stopped() -> RaftLogError {
+    RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
+}
+
+/// Checks that `entries` are contiguous and serializes them (with each
+/// payload's hash); a batch of [`PARALLEL_SERIALIZE`] or more across the
+/// rayon pool. A refused batch changes nothing.
+fn serialize<C>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>, RaftLogError>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize,
+{
+    for pair in entries.windows(2) {
+        let (prev, id) = (pair[0].get_log_id(), pair[1].get_log_id());
+        if id.index != prev.index + 1 {
+            return Err(RaftLogError::Misuse(format!(
+                "append of log id {id} after {prev} in the same batch: expected index {}",
+                prev.index + 1
+            )));
+        }
+    }
+    let one = |entry: &C::Entry| {
+        let id = entry.get_log_id().clone();
+        serde_json::to_vec(entry)
+            .map(|json| {
+                let hash = plog_format::Hash::of(&json);
+                (id.clone(), Arc::new(Payload { json, hash }))
+            })
+            .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
+    };
+    // Serializing the entries is most of an append's CPU: large batches
+    // are spread over the rayon pool.
+    if entries.len() >= PARALLEL_SERIALIZE {
+        entries
+            .par_iter()
+            .with_min_len(PARALLEL_SERIALIZE / 2)
+            .map(one)
+            .collect()
+    } else {
+        entries.iter().map(one).collect()
+    }
+}
 
 /// An entry's log id and its serde_json.
-type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<Vec<u8>>);
+type Serialized<C> = (LogId<<C as RaftTypeConfig>::NodeId>, Arc<Payload>);
 
 /// What the store and its readers share.
 struct Shared<C: RaftTypeConfig> {
@@ -193,6 +313,7 @@ struct Shared<C: RaftTypeConfig> {
     options: Options,
     log: Mutex<LogIndex<C>>,
     state: Mutex<PersistedState<C::NodeId>>,
+    stats: Stats,
 }
 
 impl<C: RaftTypeConfig> Shared<C> {
@@ -215,6 +336,8 @@ pub struct PlogLogStore<C: RaftTypeConfig> {
     thread: Option<JoinHandle<()>>,
     lock: File,
     recovery: RecoveryReport,
+    /// Dropped last: this process's claim on the directory.
+    _held: Held,
 }
 
 /// A cloneable reader of a [`PlogLogStore`]'s entries, for openraft's
@@ -252,28 +375,40 @@ where
     /// other variants for damage, which leave the directory as it is.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self, RaftLogError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(options.dir_mode)
+            .create(&dir)
             .map_err(|e| RaftLogError::io(&dir, "create the log directory", e))?;
-        let lock = lock_dir(&dir)?;
-        let recovered = recover::recover::<C>(&dir)?;
+        let held = hold(&dir, options.lock_wait)?;
+        let lock = lock_dir(&dir, &options)?;
+        let exposed = exposure(&dir)?;
+        let recovered = recover::recover::<C>(&dir, options.file_mode)?;
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             options,
             log: Mutex::new(recovered.index),
             state: Mutex::new(recovered.state),
+            stats: Stats::default(),
         });
         let (tx, rx) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
+        let prealloc = prealloc::Prealloc::start()
+            .map_err(|e| RaftLogError::io(&dir, "start the preallocation thread", e))?;
         let thread = std::thread::Builder::new()
             .name("plog-raft-io".into())
-            .spawn(move || io_thread::run(thread_shared, rx))
+            .spawn(move || io_thread::run(thread_shared, rx, prealloc))
             .map_err(|e| RaftLogError::io(&dir, "start the I/O thread", e))?;
         Ok(PlogLogStore {
             shared,
             tx: Some(tx),
             thread: Some(thread),
             lock,
-            recovery: recovered.report,
+            recovery: RecoveryReport {
+                exposed,
+                ..recovered.report
+            },
+            _held: held,
         })
     }
 
@@ -287,22 +422,35 @@ where
         &self.shared.dir
     }
 
+    /// How the writes went since the store was opened.
+    pub fn write_stats(&self) -> WriteStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        WriteStats {
+            overwrites: self.shared.stats.overwrites.load(Relaxed),
+            growths: self.shared.stats.growths.load(Relaxed),
+        }
+    }
+
     fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
         self.tx
             .as_ref()
             .and_then(|tx| tx.send(cmd).ok())
-            .ok_or_else(|| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))
+            .ok_or_else(stopped)
     }
 
     /// Sends a command that answers, and waits (blocking) for its answer.
-    fn call(
-        &self,
-        make: impl FnOnce(mpsc::Sender<Result<(), RaftLogError>>) -> Cmd<C>,
-    ) -> Result<(), RaftLogError> {
+    fn call(&self, make: impl FnOnce(Reply) -> Cmd<C>) -> Result<(), RaftLogError> {
         let (done, wait) = mpsc::channel();
-        self.send(make(done))?;
-        wait.recv()
-            .map_err(|_| RaftLogError::Misuse("the plog-raft I/O thread has stopped".into()))?
+        self.send(make(Reply::Blocking(done)))?;
+        wait.recv().map_err(|_| stopped())?
+    }
+
+    /// Sends a command that answers, and awaits its answer (the caller's
+    /// task yields meanwhile).
+    async fn call_async(&self, make: impl FnOnce(Reply) -> Cmd<C>) -> Result<(), RaftLogError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(make(Reply::Async(done)))?;
+        wait.await.map_err(|_| stopped())?
     }
 
     /// Removes entry `index` and every later one, durably (blocking until
@@ -315,39 +463,23 @@ where
         self.call(|done| Cmd::Truncate { index, done })
     }
 
-    /// Purges entries up to `log_id` (inclusive), blocking until done: the
-    /// purged id is persisted first, then whole segments at or below it are
-    /// unlinked. A purge at or below the current purged id does nothing.
+    /// Purges entries up to `log_id` (inclusive), blocking until the purged
+    /// id is durable; whole segments at or below it are then unlinked in
+    /// the background. A purge at or below the current purged id does
+    /// nothing.
     ///
     /// # Errors
     /// An I/O error.
     pub fn purge_to(&mut self, log_id: LogId<C::NodeId>) -> Result<(), RaftLogError> {
-        {
-            let mut state = self.shared.state();
-            if state
-                .purged
-                .as_ref()
-                .is_some_and(|p| p.index >= log_id.index)
-            {
-                return Ok(());
-            }
-            state.update(&self.shared.dir, |s| s.purged = Some(log_id.clone()))?;
-            let mut log = self.shared.log();
-            if log.last.as_ref().is_some_and(|l| l.index <= log_id.index) {
-                log.last = None;
-            }
-            log.purged = Some(log_id.clone());
-        }
-        self.call(|done| Cmd::Purge {
-            index: log_id.index,
-            done,
-        })
+        self.call(|done| Cmd::Purge { log_id, done })
     }
 
     /// Appends `entries` (they are readable when this returns) and calls
     /// `done` from the I/O thread once they are durable (or with the error
     /// that stopped them). This is openraft's `append` with a plain
-    /// callback, for callers outside a Raft engine.
+    /// callback, for callers outside a Raft engine; it serializes the
+    /// entries on the calling thread (a large batch across the rayon pool)
+    /// and, for an append over existing entries, waits for the truncate.
     ///
     /// An entry at or below the purged id is dropped; an entry at or below
     /// the last index replaces it and everything after it (a truncate
@@ -365,57 +497,107 @@ where
     where
         I: IntoIterator<Item = C::Entry>,
     {
-        self.append_done(entries, Done::Fn(Box::new(done)))
+        let entries: Vec<C::Entry> = entries.into_iter().collect();
+        let batch = serialize::<C>(&entries)?;
+        let Some(batch) = self.admit(batch)? else {
+            return self.enqueue(Vec::new(), Done::Fn(Box::new(done)));
+        };
+        if let Some(index) = self.overwrites(&batch) {
+            self.truncate_from(index)?;
+        }
+        let sent = self.enqueue(batch, Done::Fn(Box::new(done)));
+        // Dropping the entries costs about as much as serializing them (a
+        // tree of small allocations each): done here, while the I/O thread
+        // writes and syncs.
+        drop(entries);
+        sent
     }
 
-    fn append_done<I>(&mut self, entries: I, callback: Done<C>) -> Result<(), RaftLogError>
+    /// openraft's `append` with a plain callback: as
+    /// [`Self::append_with`], but nothing that blocks runs on the caller's
+    /// task: a batch of 64 entries or more is serialized (and dropped) on
+    /// the rayon pool while the task awaits it, and a truncate is awaited.
+    /// `done` is called from the I/O thread once the entries are durable.
+    ///
+    /// # Errors
+    /// As [`Self::append_with`].
+    pub async fn append_async<I>(
+        &mut self,
+        entries: I,
+        done: impl FnOnce(std::io::Result<()>) + Send + 'static,
+    ) -> Result<(), RaftLogError>
     where
         I: IntoIterator<Item = C::Entry>,
     {
-        // Serialize and check the batch first: a refused batch changes
-        // nothing.
         let entries: Vec<C::Entry> = entries.into_iter().collect();
-        for pair in entries.windows(2) {
-            let (prev, id) = (pair[0].get_log_id(), pair[1].get_log_id());
-            if id.index != prev.index + 1 {
-                return Err(RaftLogError::Misuse(format!(
-                    "append of log id {id} after {prev} in the same batch: expected index {}",
-                    prev.index + 1
-                )));
-            }
-        }
-        let serialize = |entry: &C::Entry| {
-            let id = entry.get_log_id().clone();
-            serde_json::to_vec(entry)
-                .map(|json| (id.clone(), Arc::new(json)))
-                .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
-        };
-        // Serializing the entries is most of an append's CPU: large batches
-        // are spread over the rayon pool.
-        let mut batch: Vec<Serialized<C>> = if entries.len() >= PARALLEL_SERIALIZE {
-            entries
-                .par_iter()
-                .with_min_len(PARALLEL_SERIALIZE / 2)
-                .map(serialize)
-                .collect::<Result<_, _>>()?
+        self.append_awaiting(entries, Done::Fn(Box::new(done)))
+            .await
+    }
+
+    async fn append_awaiting(
+        &mut self,
+        entries: Vec<C::Entry>,
+        callback: Done<C>,
+    ) -> Result<(), RaftLogError> {
+        let batch = if entries.len() >= OFF_TASK_SERIALIZE {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let batch = serialize::<C>(&entries);
+                let _ = tx.send(batch);
+                drop(entries);
+            });
+            rx.await.map_err(|_| stopped())??
         } else {
-            entries.iter().map(serialize).collect::<Result<_, _>>()?
+            serialize::<C>(&entries)?
         };
-        let overwrite = {
-            let log = self.shared.log();
-            if let Some(why) = &log.poisoned {
-                return Err(RaftLogError::Poisoned(why.clone()));
-            }
-            // Entries at or below the purged id are already covered by a
-            // snapshot: they are dropped (openraft's suite appends such
-            // entries; the engine does not).
-            if let Some(purged) = &log.purged {
-                batch.retain(|(id, _)| id.index > purged.index);
-            }
-            let first = batch.first().map(|(id, _)| id.index);
-            first.is_some_and(|f| log.last.as_ref().is_some_and(|l| l.index >= f))
+        let Some(batch) = self.admit(batch)? else {
+            return self.enqueue(Vec::new(), callback);
         };
-        let Some(((first_id, _), (last_id, _))) = batch.first().zip(batch.last()) else {
+        if let Some(index) = self.overwrites(&batch) {
+            self.call_async(|done| Cmd::Truncate { index, done })
+                .await?;
+        }
+        self.enqueue(batch, callback)
+    }
+
+    /// Refuses a batch for a poisoned store; drops its entries at or below
+    /// the purged id (they are already covered by a snapshot: openraft's
+    /// suite appends such entries, the engine does not). `None` when
+    /// nothing is left.
+    fn admit(
+        &self,
+        mut batch: Vec<Serialized<C>>,
+    ) -> Result<Option<Vec<Serialized<C>>>, RaftLogError> {
+        let log = self.shared.log();
+        if let Some(why) = &log.poisoned {
+            return Err(RaftLogError::Poisoned(why.clone()));
+        }
+        if let Some(purged) = &log.purged {
+            batch.retain(|(id, _)| id.index > purged.index);
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+
+    /// The index to truncate from when `batch` starts at or below the last
+    /// index (an append over existing entries replaces them: openraft's
+    /// conformance suite does this, the engine truncates first).
+    fn overwrites(&self, batch: &[Serialized<C>]) -> Option<u64> {
+        let first = batch.first()?.0.index;
+        let log = self.shared.log();
+        log.last
+            .as_ref()
+            .is_some_and(|l| l.index >= first)
+            .then_some(first)
+    }
+
+    /// Puts `batch` in the index (readable from memory until durable) and
+    /// hands it to the I/O thread with its callback.
+    fn enqueue(
+        &mut self,
+        batch: Vec<Serialized<C>>,
+        callback: Done<C>,
+    ) -> Result<(), RaftLogError> {
+        let Some(last_id) = batch.last().map(|(id, _)| id.clone()) else {
             // Nothing to write; the callback still comes after everything
             // queued before.
             return self.send(Cmd::Append {
@@ -423,17 +605,13 @@ where
                 callback: Some(callback),
             });
         };
-        let (first_id, last_id) = (first_id.clone(), last_id.clone());
-        // An append over existing entries replaces them (openraft's
-        // conformance suite does this; the engine itself truncates first).
-        if overwrite {
-            self.truncate_from(first_id.index)?;
-        }
         let mut log = self.shared.log();
         // An index past the next one (only the suite does this) starts a
         // new segment: reads find nothing in between, and a reopen refuses
         // the gap.
-        let mut force_new = log.next_index().is_some_and(|next| next != first_id.index);
+        let mut force_new = log
+            .next_index()
+            .is_some_and(|next| batch.first().is_some_and(|(id, _)| id.index != next));
         let mut records = Vec::with_capacity(batch.len());
         let segment_bytes = self.shared.options.segment_bytes;
         for (id, payload) in batch {
@@ -441,7 +619,7 @@ where
                 && log
                     .segments
                     .last_key_value()
-                    .is_some_and(|(_, s)| !s.sealed && s.end < segment_bytes);
+                    .is_some_and(|(_, s)| !s.sealed && s.planned_end < segment_bytes);
             force_new = false;
             if !open {
                 let path = self.shared.dir.join(scan::segment_name(id.index));
@@ -452,8 +630,8 @@ where
                         file: None,
                         offsets: Vec::new(),
                         end: plog_format::MAGIC_LEN as u64,
-                        written: 0,
                         pending: VecDeque::new(),
+                        planned_end: plog_format::MAGIC_LEN as u64,
                         sealed: false,
                     },
                 );
@@ -463,8 +641,7 @@ where
             };
             let first = *last.key();
             let segment = last.get_mut();
-            segment.offsets.push(segment.end);
-            segment.end += scan::encoded_len(payload.len());
+            segment.planned_end += scan::encoded_len(payload.json.len());
             segment.pending.push_back(Arc::clone(&payload));
             records.push(io_thread::Record {
                 segment: first,
@@ -474,15 +651,10 @@ where
         }
         log.last = Some(last_id);
         drop(log);
-        let sent = self.send(Cmd::Append {
+        self.send(Cmd::Append {
             records,
             callback: Some(callback),
-        });
-        // Dropping the entries costs about as much as serializing them (a
-        // tree of small allocations each): done here, by the thread whose
-        // allocator arena holds them, while the I/O thread writes and syncs.
-        drop(entries);
-        sent
+        })
     }
 
     fn reader(&self) -> PlogLogReader<C> {
@@ -501,15 +673,57 @@ impl<C: RaftTypeConfig> Drop for PlogLogStore<C> {
             let _ = thread.join();
         }
         let _ = self.lock.unlock();
+        // `_held` (dropped after this) lets a waiting open of this
+        // directory go on.
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File, RaftLogError> {
+/// The log directories held by stores of this process, so that an open
+/// waits for a store of the same directory that is being dropped (openraft
+/// drops its log store a moment after `Raft::shutdown` returns) instead of
+/// failing with [`RaftLogError::Locked`].
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static RELEASED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// This process's claim on a directory, released on drop.
+struct Held(PathBuf);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|d| d != &self.0);
+        RELEASED.notify_all();
+    }
+}
+
+fn hold(dir: &Path, wait: std::time::Duration) -> Result<Held, RaftLogError> {
+    let key = std::fs::canonicalize(dir)
+        .map_err(|e| RaftLogError::io(dir, "resolve the log directory", e))?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    while held.contains(&key) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(RaftLogError::Locked {
+                dir: dir.to_path_buf(),
+            });
+        }
+        held = RELEASED
+            .wait_timeout(held, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    held.push(key.clone());
+    Ok(Held(key))
+}
+
+fn lock_dir(dir: &Path, options: &Options) -> Result<File, RaftLogError> {
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(options.file_mode)
         .open(&path)
         .map_err(|e| RaftLogError::io(&path, "open the lock file", e))?;
     match file.try_lock() {
@@ -533,6 +747,22 @@ fn lock_dir(dir: &Path) -> Result<File, RaftLogError> {
     }
 }
 
+/// The permission bits that let others than the owner into the directory
+/// (`0o077` of its mode), if any: reported, not refused.
+fn exposure(dir: &Path) -> Result<Option<u32>, RaftLogError> {
+    let meta =
+        std::fs::metadata(dir).map_err(|e| RaftLogError::io(dir, "read the log directory", e))?;
+    let bits = meta.mode() & 0o077;
+    Ok((bits != 0).then_some(bits))
+}
+
+/// Sets `file`'s permission bits to exactly `mode` (the umask can only
+/// take bits away at creation; this makes the mode the one asked for).
+pub(crate) fn set_mode(file: &File, path: &Path, mode: u32) -> Result<(), RaftLogError> {
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| RaftLogError::io(path, "set the file's permissions", e))
+}
+
 fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
     let start = match range.start_bound() {
         Bound::Included(&x) => x,
@@ -547,6 +777,29 @@ fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
     (start, end)
 }
 
+impl<C> PlogLogReader<C>
+where
+    C: RaftTypeConfig,
+    C::Entry: Serialize + DeserializeOwned,
+{
+    /// Reads entries `start..end` (clamped to the log): the plan under the
+    /// index lock, then the reads, hashes and decoding on the rayon pool
+    /// while the caller's task awaits them.
+    async fn read_range(&self, start: u64, end: u64) -> Result<Vec<C::Entry>, String> {
+        let pieces = read::plan(&self.shared.log(), start, end);
+        if pieces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let verify = self.shared.options.verify_reads;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            let _ = tx.send(read::load::<C>(&pieces, verify));
+        });
+        rx.await
+            .map_err(|_| "the read was dropped by the rayon pool".to_string())?
+    }
+}
+
 impl<C> RaftLogReader<C> for PlogLogReader<C>
 where
     C: RaftTypeConfig,
@@ -557,8 +810,7 @@ where
         range: RB,
     ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
         let (start, end) = bounds(&range);
-        let pieces = read::plan(&self.shared.log(), start, end);
-        read::load::<C>(&pieces, self.shared.options.verify_reads).map_err(read_err)
+        self.read_range(start, end).await.map_err(read_err)
     }
 }
 
@@ -595,9 +847,11 @@ where
     }
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.shared
-            .state()
-            .update(&self.shared.dir, |s| s.vote = Some(vote.clone()))
+        // Written and synced by the I/O thread (after the appends queued
+        // before it), awaited.
+        let vote = vote.clone();
+        self.call_async(|done| Cmd::SaveVote { vote, done })
+            .await
             .map_err(|e| StorageError::from(StorageIOError::write_vote(AnyError::new(&e))))
     }
 
@@ -631,15 +885,22 @@ where
         I: IntoIterator<Item = C::Entry> + Send,
         I::IntoIter: Send,
     {
-        self.append_done(entries, Done::Raft(callback))
+        let entries: Vec<C::Entry> = entries.into_iter().collect();
+        self.append_awaiting(entries, Done::Raft(callback))
+            .await
             .map_err(write_err)
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.truncate_from(log_id.index).map_err(write_err)
+        let index = log_id.index;
+        self.call_async(|done| Cmd::Truncate { index, done })
+            .await
+            .map_err(write_err)
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.purge_to(log_id).map_err(write_err)
+        self.call_async(|done| Cmd::Purge { log_id, done })
+            .await
+            .map_err(write_err)
     }
 }

@@ -26,7 +26,10 @@ pub(crate) enum Piece {
         to: u64,
     },
     /// One record not yet durable: its payload.
-    Memory { index: u64, payload: Arc<Vec<u8>> },
+    Memory {
+        index: u64,
+        payload: Arc<crate::Payload>,
+    },
 }
 
 /// The pieces that hold entries `start..end` (clamped to what the log has).
@@ -48,13 +51,13 @@ pub(crate) fn plan_unclamped<C: RaftTypeConfig>(log: &LogIndex<C>, lo: u64, hi: 
         .next_back()
         .map_or(lo, |(&k, _)| k);
     for (&first, segment) in log.segments.range(from_key..hi) {
-        let count = segment.offsets.len() as u64;
+        let count = segment.count() as u64;
         let a = lo.max(first);
         let b = hi.min(first + count);
         if a >= b {
             continue;
         }
-        let written_end = first + segment.written as u64;
+        let written_end = first + segment.offsets.len() as u64;
         let file_end = b.min(written_end);
         if a < file_end
             && let Some(file) = &segment.file
@@ -93,7 +96,9 @@ where
     let mut entries = Vec::new();
     for piece in pieces {
         match piece {
-            Piece::Memory { index, payload } => entries.push(decode::<C>(*index, payload)?),
+            Piece::Memory { index, payload } => {
+                entries.push(decode::<C>(*index, &payload.json)?);
+            }
             Piece::File {
                 file,
                 first,

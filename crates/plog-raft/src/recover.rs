@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openraft::{LogId, RaftLogId, RaftTypeConfig};
-use plog_format::TornTail;
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::scan::{ScannedSegment, parse_segment_name, scan_segment};
+use crate::scan::{ScannedSegment, TailCut, parse_segment_name, scan_segment};
 use crate::state::{PersistedState, STATE_FILE, STATE_TMP, sync_dir};
 use crate::{LOCK_FILE, LogIndex, RaftLogError, Segment};
 
@@ -25,8 +24,16 @@ pub struct RecoveryReport {
     pub records: u64,
     /// The first and last index present in the segments, if any.
     pub index_range: Option<(u64, u64)>,
-    /// The torn tail cut from the last segment: its file and the tail.
-    pub torn_cut: Option<(PathBuf, TornTail)>,
+    /// The torn append cut from the last segment (`RAFT-SEGMENTS.md`): its
+    /// file and what was cut.
+    pub torn_cut: Option<(PathBuf, TailCut)>,
+    /// Bytes of unused preallocation (zeros after the last record) cut
+    /// from segments, so that every segment is a clean v1 log again.
+    pub zeros_trimmed: u64,
+    /// The directory's permission bits for group and others (`mode &
+    /// 0o077`) when they are not zero: others may read (or enter) the log
+    /// directory. Reported, not refused.
+    pub exposed: Option<u32>,
     /// Segments removed: wholly purged ones left by an interrupted purge,
     /// and a last segment a crash left without any record.
     pub removed: Vec<PathBuf>,
@@ -68,7 +75,7 @@ where
         })
 }
 
-pub(crate) fn recover<C>(dir: &Path) -> Result<Recovered<C>, RaftLogError>
+pub(crate) fn recover<C>(dir: &Path, file_mode: u32) -> Result<Recovered<C>, RaftLogError>
 where
     C: RaftTypeConfig,
     C::Entry: DeserializeOwned,
@@ -84,14 +91,21 @@ where
         if [LOCK_FILE, STATE_FILE, STATE_TMP].contains(&name) {
             continue;
         }
-        let is_file = item.file_type().is_ok_and(|t| t.is_file());
+        let file_type = item.file_type().ok();
+        let is_file = file_type.is_some_and(|t| t.is_file());
+        let is_dir = file_type.is_some_and(|t| t.is_dir());
         match parse_segment_name(name) {
             Some(first) if is_file => names.push((first, path)),
+            // Hidden files (an editor's, a backup tool's) and the
+            // `lost+found` of a file system mounted on the directory are
+            // not the log's: left alone. A name that says segment but is
+            // not a file still refuses.
+            None if name.starts_with('.') || (name == "lost+found" && is_dir) => {}
             _ => return Err(RaftLogError::ForeignFile { path }),
         }
     }
     names.sort();
-    let state = PersistedState::<C::NodeId>::load(dir)?;
+    let state = PersistedState::<C::NodeId>::load(dir, file_mode)?;
     let purged = state.purged.as_ref().map(|p| p.index);
 
     // Segments wholly at or below the purged index (the next one starts at
@@ -120,16 +134,16 @@ where
     let count = segments.len();
     for (n, segment) in segments.iter().enumerate() {
         let last = n + 1 == count;
-        if !last && let Some(torn) = segment.torn {
+        if !last && let Some(torn) = &segment.torn {
             return Err(RaftLogError::Corrupt {
                 segment: segment.path.clone(),
                 offset: torn.offset,
                 index: None,
                 detail: format!(
-                    "torn tail of {} bytes ({}) in a segment that is not the last: \
-                     expected a complete segment (a crash only tears the last one)",
-                    torn.bytes,
-                    torn.reason.as_str()
+                    "{} bytes of damage at the end of a segment that is not the last ({}): \
+                     expected a complete segment (a crash only tears the last one's last \
+                     write)",
+                    torn.bytes, torn.reason
                 ),
             });
         }
@@ -209,18 +223,21 @@ where
     if drop_last_empty && let Some(segment) = segments.pop() {
         removed.push(segment.path);
     } else if let Some(segment) = segments.last_mut()
-        && let Some(torn) = segment.torn
+        && let Some(torn) = segment.torn.take()
     {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&segment.path)
-            .map_err(|e| {
-                RaftLogError::io(&segment.path, "open the segment to cut its torn tail", e)
-            })?;
-        file.set_len(torn.offset)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| RaftLogError::io(&segment.path, "cut the torn tail", e))?;
+        cut(&segment.path, torn.offset, "cut the torn append")?;
+        segment.len = torn.offset;
         report.torn_cut = Some((segment.path.clone(), torn));
+    }
+    // Zeros after the last record (a preallocation the store did not fill)
+    // go, so that each segment is a clean v1 log again: a reopened store
+    // never appends to a segment it found.
+    for segment in &mut segments {
+        if segment.len > segment.end {
+            cut(&segment.path, segment.end, "cut the unused preallocation")?;
+            report.zeros_trimmed += segment.len - segment.end;
+            segment.len = segment.end;
+        }
     }
     // The last segment wholly at or below the purged id goes too.
     if let (Some(p), Some(segment)) = (purged, segments.last())
@@ -258,16 +275,15 @@ where
     for segment in segments {
         let file = File::open(&segment.path)
             .map_err(|e| RaftLogError::io(&segment.path, "open the segment for reading", e))?;
-        let written = segment.offsets.len();
         map.insert(
             segment.first,
             Segment {
                 path: segment.path,
                 file: Some(Arc::new(file)),
                 offsets: segment.offsets,
-                end: segment.torn.map_or(segment.end, |t| t.offset),
-                written,
+                end: segment.end,
                 pending: VecDeque::new(),
+                planned_end: segment.end,
                 sealed: true,
             },
         );
@@ -282,4 +298,15 @@ where
         state,
         report,
     })
+}
+
+/// Cuts `path` to `len` bytes, durably.
+fn cut(path: &Path, len: u64, action: &'static str) -> Result<(), RaftLogError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| RaftLogError::io(path, "open the segment to cut it", e))?;
+    file.set_len(len)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| RaftLogError::io(path, action, e))
 }

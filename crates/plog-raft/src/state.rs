@@ -32,6 +32,8 @@ pub(crate) struct StateWriter {
     writer: Option<Writer>,
     /// The index of the next record.
     next: u64,
+    /// The permission bits of the file.
+    mode: u32,
 }
 
 /// What the state file holds.
@@ -72,11 +74,15 @@ impl<NID: NodeId> PersistedState<NID> {
     /// Reads the state of `dir` (the last valid record; a missing file is
     /// the empty state) and opens the file for writing, which cuts a torn
     /// tail.
-    pub(crate) fn load(dir: &Path) -> Result<Self, RaftLogError> {
+    pub(crate) fn load(dir: &Path, mode: u32) -> Result<Self, RaftLogError> {
         let path = dir.join(STATE_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let state = Self::default();
+                lock(&state.out).mode = mode;
+                return Ok(state);
+            }
             Err(e) => return Err(RaftLogError::io(path, "read the state file", e)),
         };
         let mut last = None;
@@ -109,9 +115,11 @@ impl<NID: NodeId> PersistedState<NID> {
         };
         state.on_disk_committed = state.committed.clone();
         let (writer, report) = Writer::open(&path, WriterOptions::default())?;
+        set_mode(&path, mode)?;
         *lock(&state.out) = StateWriter {
             writer: Some(writer),
             next: report.last_index.map_or(0, |i| i + 1),
+            mode,
         };
         Ok(state)
     }
@@ -164,15 +172,18 @@ impl<NID: NodeId> PersistedState<NID> {
                 Err(e) => return Err(RaftLogError::io(tmp, "remove the old temporary state", e)),
             }
             let mut fresh = Writer::create(&tmp, WriterOptions::default())?;
+            set_mode(&tmp, out.mode)?;
             fresh.append_raw(0, &bytes)?;
             drop(fresh);
             std::fs::rename(&tmp, &path)
                 .map_err(|e| RaftLogError::io(&path, "rename the state file", e))?;
             sync_dir(dir)?;
             let (writer, _) = Writer::open(&path, WriterOptions::default())?;
+            let mode = out.mode;
             *out = StateWriter {
                 writer: Some(writer),
                 next: 1,
+                mode,
             };
             return Ok(());
         }
@@ -183,6 +194,13 @@ impl<NID: NodeId> PersistedState<NID> {
         out.next = next + 1;
         Ok(())
     }
+}
+
+/// Sets the permission bits of `path` to exactly `mode`.
+fn set_mode(path: &Path, mode: u32) -> Result<(), RaftLogError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| RaftLogError::io(path, "set the state file's permissions", e))
 }
 
 fn lock(out: &Mutex<StateWriter>) -> std::sync::MutexGuard<'_, StateWriter> {

@@ -46,6 +46,16 @@ pub enum WriteError {
         corruptions: u64,
     },
 
+    /// [`salvage`](crate::salvage) found nothing it could copy: the source's
+    /// magic is bad or of another version. Nothing was created.
+    #[error("{path}: nothing to salvage: {corruption}", path = path.display())]
+    NothingToSalvage {
+        /// The source log.
+        path: PathBuf,
+        /// The magic's corruption.
+        corruption: Box<Corruption>,
+    },
+
     /// [`Writer::create`](crate::Writer::create) found a file already there.
     #[error("{path}: expected to create a new log, found an existing file", path = path.display())]
     Exists {
@@ -197,7 +207,7 @@ impl WriteError {
     pub fn kind(&self) -> &'static str {
         match self {
             WriteError::Locked { .. } => "locked",
-            WriteError::Corrupt { .. } => "corrupt",
+            WriteError::Corrupt { .. } | WriteError::NothingToSalvage { .. } => "corrupt",
             WriteError::Exists { .. } => "exists",
             WriteError::Io { .. } => "io",
             WriteError::IndexOrder { .. } => "index_order",

@@ -117,6 +117,34 @@ impl Batch {
         }
     }
 
+    /// A batch of `records` records already encoded in `bytes` (verified
+    /// elsewhere: a salvage), the first of index `first_index`, to be
+    /// written at `start`.
+    pub(crate) fn encoded(
+        bytes: Vec<u8>,
+        start: LogPosition,
+        records: u64,
+        first_index: u64,
+        last_index: u64,
+    ) -> Batch {
+        let end = LogPosition {
+            len: start.len.saturating_add(pos_u64(bytes.len())),
+            records: start.records.saturating_add(records),
+            last_index: Some(last_index),
+        };
+        Batch {
+            bytes,
+            records,
+            first_index,
+            end,
+        }
+    }
+
+    /// The encoded bytes, given back.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// Where the log ends after these records.
     #[inline]
     pub(crate) fn end(&self) -> LogPosition {

@@ -29,9 +29,10 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Creates the missing parent directories of `path` and makes each new
+/// Creates the missing parent directories of `path`, each with exactly the
+/// permission bits `dir_mode` (whatever the umask), and makes each new
 /// directory's entry durable by syncing the directory that holds it.
-pub(crate) fn create_parents(path: &Path) -> Result<(), WriteError> {
+pub(crate) fn create_parents(path: &Path, dir_mode: u32) -> Result<(), WriteError> {
     let parent = parent_dir(path);
     let mut missing: Vec<PathBuf> = Vec::new();
     let mut dir = parent;
@@ -45,8 +46,15 @@ pub(crate) fn create_parents(path: &Path) -> Result<(), WriteError> {
     if missing.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(parent)
-        .map_err(|e| WriteError::io(parent, "create the parent directories", e))?;
+    // Outermost first, each created with the mode (a directory made by
+    // another process meanwhile is left as it is).
+    for new_dir in missing.iter().rev() {
+        match create_dir(new_dir, dir_mode) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && new_dir.is_dir() => continue,
+            Err(e) => return Err(WriteError::io(new_dir, "create the parent directories", e)),
+        }
+    }
     // Sync from the outermost new directory's parent inwards.
     for new_dir in missing.iter().rev() {
         let holder = parent_dir(new_dir);
@@ -56,18 +64,64 @@ pub(crate) fn create_parents(path: &Path) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Creates one directory with exactly the permission bits `mode`: the umask
+/// may only have removed bits at `mkdir`, so they are set again (before
+/// anything is put inside).
+fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().mode(mode & 0o7777).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        std::fs::create_dir(dir)
+    }
+}
+
+/// Gives `file`, which this process just created, exactly the permission
+/// bits `mode` (the umask only removes bits at creation).
+pub(crate) fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, mode);
+        Ok(())
+    }
+}
+
+/// Creates a new file for writing only (with `read` too when asked), with
+/// exactly the permission bits `mode`; fails if it exists. The file is
+/// created with `mode` (never more open than asked, even for a moment),
+/// then set to it exactly.
+pub fn create_new_file(path: &Path, mode: u32, read: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(read).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode & 0o7777);
+    }
+    let file = options.open(path)?;
+    set_mode(&file, mode)?;
+    Ok(file)
+}
+
 /// Opens an existing file for reading and writing.
 pub(crate) fn open_rw(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).write(true).open(path)
 }
 
-/// Creates a new file for reading and writing; fails if it exists.
-pub(crate) fn create_new_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
+/// Creates a new file for reading and writing with exactly the permission
+/// bits `mode`; fails if it exists.
+pub(crate) fn create_new_rw(path: &Path, mode: u32) -> io::Result<File> {
+    create_new_file(path, mode, true)
 }
 
 /// A file holding the exclusive writer lock, released when this is dropped.

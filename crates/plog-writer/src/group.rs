@@ -162,7 +162,7 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<GroupCommit, WriteError> {
-        Ok(GroupCommit::from_parts(create_log(path.as_ref())?, options).0)
+        Ok(GroupCommit::from_parts(create_log(path.as_ref(), &options)?, options).0)
     }
 
     /// The log's path.

@@ -5,7 +5,7 @@ use core::fmt;
 use std::fs::File;
 use std::path::Path;
 
-use plog_mmap::{Log, MapPolicy, OpenError, OpenOptions, VerifyOptions};
+use plog_mmap::{Log, OpenError, OpenOptions, VerifyOptions};
 
 use plog_format::{Corruption, Summary, TornReason, TornTail};
 
@@ -191,11 +191,13 @@ pub(crate) fn scan_file(file: &File, path: &Path) -> Result<Summary, WriteError>
     summarize(&log, path)
 }
 
-/// [`scan_file`] for a log read by path without the lock (a dry run): the
-/// file is read, never mapped.
+/// [`scan_file`] for a log read by path without the lock (a dry run):
+/// mapped when it is large (plog-mmap's guarded mapping: a file a live
+/// writer truncates meanwhile is an `io` error, not a crash), its pages
+/// released behind the pass, so memory stays bounded at any size.
 pub(crate) fn scan_path(path: &Path) -> Result<Summary, WriteError> {
     let options = OpenOptions {
-        map: MapPolicy::Never,
+        release_behind: true,
         ..OpenOptions::default()
     };
     let log = Log::open_with(path, &options).map_err(|e| read_error(path, e))?;

@@ -107,10 +107,11 @@
 //!   the field writes, and a crash at any moment reopens without help.
 //! * The writer only ever shrinks the file in three cases: cutting a torn
 //!   tail at open (or in a repair), cutting off a failed write, and trimming
-//!   preallocated zeros at close. A reader that mapped the file whole and
-//!   touches the cut pages afterwards gets `SIGBUS` (plog-mmap's mapping
-//!   contract); without preallocation the first two only happen after a
-//!   crash or an I/O error.
+//!   preallocated zeros at close. A plog-mmap reader that mapped the file
+//!   meanwhile ends its pass with the changed-file error, never a crash
+//!   (what a mapping may and may not see is stated once, in plog-mmap's
+//!   "Safety of the mapping"); without preallocation the first two only
+//!   happen after a crash or an I/O error.
 //! * Only the Unix build is tested (positioned writes use `pwrite`; other
 //!   platforms fall back to seek and write, and skip the directory fsync,
 //!   which they cannot do).
@@ -133,11 +134,30 @@ mod writer;
 mod tests;
 
 pub use error::WriteError;
+
+/// Creates a NEW file at `path` (failing if anything is there), open for
+/// writing (and reading when `read`), with exactly the permission bits
+/// `mode` whatever the umask: what plog-writer does for every log it
+/// creates, for the other files a tool writes beside a log (`plog repair
+/// --backup`'s saved bytes). Ignores `mode` where there are no Unix
+/// permissions.
+///
+/// # Errors
+/// The OS error of creating the file or setting its mode.
+pub fn create_new_file(
+    path: impl AsRef<std::path::Path>,
+    mode: u32,
+    read: bool,
+) -> std::io::Result<std::fs::File> {
+    fsio::create_new_file(path.as_ref(), mode, read)
+}
 pub use group::{GroupCommit, GroupStats};
 pub use inspect::{RepairOptions, RepairPlan};
-pub use open::{LockedLog, OpenReport, inspect};
-pub use options::{Appended, LogPosition, SyncPolicy, WriterOptions};
-pub use salvage::{SalvageReport, salvage};
+pub use open::{Exposure, LockedLog, OpenReport, inspect};
+pub use options::{
+    Appended, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, LogPosition, SyncPolicy, WriterOptions,
+};
+pub use salvage::{SalvageOptions, SalvageProgress, SalvageReport, salvage, salvage_with};
 pub use writer::{MANUAL_FLUSH_BYTES, Writer};
 
 /// Converts a `usize` length to the `u64` used in every report (lossless:

@@ -35,10 +35,104 @@ pub struct OpenReport {
     pub index_violations: u64,
     /// The first of them.
     pub first_index_violation: Option<IndexViolation>,
+    /// Whether others than the owner can read the log or list its
+    /// directory (`None` when neither): the log is opened all the same, and
+    /// a caller should say so (`plog append` warns once on stderr). A log
+    /// plog creates is `0o600` in a `0o700` directory unless the
+    /// [`WriterOptions`] say otherwise.
+    pub exposure: Option<Exposure>,
+}
+
+/// A log that others than its owner can read, or whose directory they can
+/// list: the permission bits an open found.
+///
+/// ```
+/// use plog_writer::Exposure;
+/// let exposure = Exposure { file_mode: 0o644, dir_mode: Some(0o700) };
+/// assert!(exposure.file_readable_by_others());
+/// assert_eq!(exposure.to_string(), "the log is readable by others than its owner (mode 0644); \
+///     plog creates logs 0600 in 0700 directories");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exposure {
+    /// The log file's permission bits.
+    pub file_mode: u32,
+    /// The permission bits of the directory holding it, when they could be
+    /// read.
+    pub dir_mode: Option<u32>,
+}
+
+/// The read bits of the group and of others (a directory's: listing it).
+const OTHERS_READ: u32 = 0o044;
+
+impl Exposure {
+    /// The exposure of a log whose file has `file_mode` in a directory of
+    /// `dir_mode`; `None` when only the owner can read the file and list the
+    /// directory.
+    pub fn of(file_mode: u32, dir_mode: Option<u32>) -> Option<Exposure> {
+        let exposure = Exposure {
+            file_mode: file_mode & 0o7777,
+            dir_mode: dir_mode.map(|mode| mode & 0o7777),
+        };
+        (exposure.file_readable_by_others() || exposure.dir_listable_by_others())
+            .then_some(exposure)
+    }
+
+    /// Whether the group or others may read the log file.
+    pub fn file_readable_by_others(&self) -> bool {
+        self.file_mode & OTHERS_READ != 0
+    }
+
+    /// Whether the group or others may list the log's directory.
+    pub fn dir_listable_by_others(&self) -> bool {
+        self.dir_mode.is_some_and(|mode| mode & OTHERS_READ != 0)
+    }
+}
+
+impl core::fmt::Display for Exposure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.file_readable_by_others(), self.dir_mode) {
+            (true, Some(dir)) if self.dir_listable_by_others() => write!(
+                f,
+                "the log is readable by others than its owner (mode {:04o}), and so is its \
+                 directory (mode {dir:04o})",
+                self.file_mode
+            )?,
+            (true, _) => write!(
+                f,
+                "the log is readable by others than its owner (mode {:04o})",
+                self.file_mode
+            )?,
+            (false, Some(dir)) => write!(
+                f,
+                "the log's directory can be listed by others than its owner (mode {dir:04o})"
+            )?,
+            (false, None) => f.write_str("the log is private")?,
+        }
+        f.write_str("; plog creates logs 0600 in 0700 directories")
+    }
+}
+
+/// The exposure of the open log `file` at `path`.
+fn exposure_of(file: &File, path: &Path) -> Option<Exposure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file_mode = file.metadata().ok()?.permissions().mode();
+        let dir_mode = std::fs::metadata(parent_dir(path))
+            .ok()
+            .map(|meta| meta.permissions().mode());
+        Exposure::of(file_mode, dir_mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        None
+    }
 }
 
 impl OpenReport {
-    fn created() -> OpenReport {
+    fn created(exposure: Option<Exposure>) -> OpenReport {
         OpenReport {
             created: true,
             repaired: None,
@@ -48,6 +142,7 @@ impl OpenReport {
             len: pos_u64(MAGIC_LEN),
             index_violations: 0,
             first_index_violation: None,
+            exposure,
         }
     }
 
@@ -245,6 +340,7 @@ impl LockedLog {
             len: summary.file_len,
             index_violations: summary.indices.violations(options.index_order),
             first_index_violation: summary.indices.first_violation(options.index_order),
+            exposure: exposure_of(&self.file, &self.path),
         };
         Ok((self.file, self.path, report))
     }
@@ -289,7 +385,7 @@ pub(crate) fn open_log(path: &Path, options: &WriterOptions) -> Result<Parts, Wr
     match fsio::open_rw(path) {
         Ok(file) => LockedLog::from_file(file, path)?.into_parts(options),
         Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_if_missing => {
-            match create_log(path) {
+            match create_log(path, options) {
                 Ok(parts) => Ok(parts),
                 // Someone else created it meanwhile: open theirs.
                 Err(WriteError::Exists { .. }) => {
@@ -304,11 +400,12 @@ pub(crate) fn open_log(path: &Path, options: &WriterOptions) -> Result<Parts, Wr
     }
 }
 
-/// Creates a new log: missing parents, the file, the lock, the magic, then
-/// fsync of the file and of its directory.
-pub(crate) fn create_log(path: &Path) -> Result<Parts, WriteError> {
-    fsio::create_parents(path)?;
-    let file = fsio::create_new_rw(path).map_err(|e| {
+/// Creates a new log: missing parents (`options.dir_mode`), the file
+/// (`options.file_mode`), the lock, the magic, then fsync of the file and of
+/// its directory.
+pub(crate) fn create_log(path: &Path, options: &WriterOptions) -> Result<Parts, WriteError> {
+    fsio::create_parents(path, options.dir_mode)?;
+    let file = fsio::create_new_rw(path, options.file_mode).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             WriteError::Exists {
                 path: path.to_path_buf(),
@@ -323,5 +420,6 @@ pub(crate) fn create_log(path: &Path) -> Result<Parts, WriteError> {
         .map_err(|e| WriteError::io(path, "write the magic and fsync the new log", e))?;
     let dir = parent_dir(path);
     sync_dir(dir).map_err(|e| WriteError::io(dir, "fsync the log's directory", e))?;
-    Ok((file, path.to_path_buf(), OpenReport::created()))
+    let exposure = exposure_of(&file, path);
+    Ok((file, path.to_path_buf(), OpenReport::created(exposure)))
 }

@@ -87,13 +87,32 @@ pub struct WriterOptions {
     /// `plog repair --drop-corrupt-tail` (the record was never acknowledged,
     /// so nothing durable is lost, but the restart needs an operator).
     ///
-    /// Truncating the zeros at close shrinks the file: a reader that mapped
-    /// it whole meanwhile (plog-mmap's `Log::open` maps the length it finds)
-    /// and then touches the cut pages gets `SIGBUS`. Readers of a log with a
-    /// preallocating writer should read rather than map it (plog-mmap's
-    /// `MapPolicy::Never`).
+    /// Truncating the zeros at close shrinks the file: a plog-mmap reader
+    /// that mapped it meanwhile (`Log::open` maps the length it finds) ends
+    /// its pass with the changed-file error rather than a result, and opens
+    /// it again (plog-mmap's "Safety of the mapping" is the one statement
+    /// of what a mapping may see).
     pub preallocate: Option<u64>,
+    /// The permission bits of a log this writer creates (default
+    /// [`DEFAULT_FILE_MODE`], `0o600`: only the owner reads it; a log of
+    /// engenho-store carries Kubernetes Secrets). Set exactly, whatever the
+    /// process's umask. An existing log keeps its mode; the
+    /// [`OpenReport::exposure`](crate::OpenReport::exposure) says when
+    /// others can read it. Ignored where there are no Unix permissions.
+    pub file_mode: u32,
+    /// The permission bits of each missing parent directory this writer
+    /// creates (default [`DEFAULT_DIR_MODE`], `0o700`), set exactly,
+    /// whatever the umask. Existing directories are left as they are.
+    pub dir_mode: u32,
 }
+
+/// The default mode of a log plog creates: read and write for the owner
+/// only (as etcd creates its WAL files).
+pub const DEFAULT_FILE_MODE: u32 = 0o600;
+
+/// The default mode of a directory plog creates: the owner only (as etcd
+/// creates its data directory).
+pub const DEFAULT_DIR_MODE: u32 = 0o700;
 
 impl Default for WriterOptions {
     fn default() -> WriterOptions {
@@ -103,6 +122,8 @@ impl Default for WriterOptions {
             max_payload_len: None,
             create_if_missing: true,
             preallocate: None,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
         }
     }
 }

@@ -294,8 +294,8 @@ impl Handle {
     /// holds the magic), to reach positions no test could write.
     fn at(policy: &str, path: &std::path::Path, position: crate::LogPosition) -> Handle {
         use crate::file::{LogFile, Policy, Tail};
-        let (file, path, _) = crate::open::create_log(path).unwrap();
         let options = WriterOptions::default();
+        let (file, path, _) = crate::open::create_log(path, &options).unwrap();
         let log = LogFile::new(file, path, options);
         let tail = Tail::new(&options, position);
         match policy {

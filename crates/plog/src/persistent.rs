@@ -165,9 +165,9 @@ impl PersistentLogError {
 /// How the log was found at open.
 #[derive(Debug)]
 enum Appender {
-    /// Clean (or repaired): appends go through group commit. Every record
-    /// was verified at open or written by this process since, under the
-    /// lock, so a replay need not hash them again.
+    /// Clean (or repaired): appends go through group commit. (A replay
+    /// checks every hash all the same: the lock does not keep another
+    /// process from rewriting the file's bytes.)
     Ready(GroupCommit),
     /// Corrupt: the lock is held, appends are refused, replay reports the
     /// damage (as engenho-store's replay did).
@@ -303,10 +303,11 @@ impl PersistentLog {
     ///
     /// The locked file is memory-mapped (read when small) and its entries
     /// are decoded in parallel on the current rayon pool, delivered in file
-    /// order. Hashes are checked only where open did not check them: a log
-    /// that opened clean holds records verified at open or appended by this
-    /// process since, under its lock (a log that opened corrupt is checked
-    /// again, so that the damage is reported here as engenho-store did). A
+    /// order. Every record's hash is checked, on every replay, as
+    /// engenho-store's reader does: the lock keeps other plog writers out,
+    /// not a process that rewrites the file's bytes (a backup restored over
+    /// it, a disk that went bad since open), and recovery is exactly when
+    /// that must be noticed. The check costs a few percent of decoding. A
     /// torn tail — only possible here while another append is in flight,
     /// since open cut any left by a crash — ends the replay without error,
     /// as engenho-store's did.
@@ -386,11 +387,11 @@ impl PersistentLog {
         Log::from_file(handle, &self.path, &options).map_err(PersistentLogError::from_open)
     }
 
-    /// engenho-store's replay rules (a torn tail ends it, any index is
-    /// fine), trusting the hashes of a log that opened clean.
+    /// engenho-store's replay rules: a torn tail ends it, any index is
+    /// fine, every hash is checked.
     fn replay_options(&self) -> ReplayOptions {
         ReplayOptions {
-            check_hashes: !matches!(self.appender, Appender::Ready(_)),
+            check_hashes: true,
             ..ReplayOptions::default()
         }
     }

@@ -94,6 +94,48 @@ fn a_flipped_payload_bit_gives_hash_mismatch_with_the_right_index() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was changed");
 }
 
+/// engenho-store's reader checks every hash on every replay, so a payload
+/// rewritten under an open log is reported, not replayed. So does plog's,
+/// whether the file is read (small) or mapped (large).
+#[test]
+fn a_payload_rewritten_under_an_open_log_fails_its_replay_with_hash_mismatch() {
+    for filler in [0usize, 200_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raft.plog");
+        let log = PersistentLog::open(&path).unwrap();
+        log.append(1, &entry(1)).unwrap();
+        // A second, large record makes the file long enough to be mapped.
+        if filler > 0 {
+            log.append(2, &"x".repeat(filler)).unwrap();
+        }
+        let got: Vec<(u64, Value)> = log.replay().unwrap();
+        assert_eq!(got.len(), 1 + usize::from(filler > 0));
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        let first = plog::format::classify(&bytes).records[0];
+        let at = (first.offset + 48 + 2) as usize;
+        bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
+        std::fs::write(&path, &bytes).unwrap();
+
+        let err = log.replay::<Value>().unwrap_err();
+        assert_eq!(
+            err,
+            PersistentLogError::HashMismatch { index: 1 },
+            "{filler}"
+        );
+        let mut applied = 0;
+        let err = log
+            .replay_each(None, |_, _: Value| applied += 1)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PersistentLogError::HashMismatch { index: 1 },
+            "{filler}"
+        );
+        assert_eq!(applied, 0, "nothing before the damaged record to apply");
+    }
+}
+
 #[test]
 fn a_cut_final_record_is_dropped_and_appending_continues() {
     let dir = tempfile::tempdir().unwrap();

@@ -31,8 +31,11 @@ fn check_every_cut(dir: &Path, flushed: u64, segment_bytes: u64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    // The segment ends in the zeros the preallocator wrote ahead: a cut
+    // anywhere in them is the same as a cut at their start.
+    let data_end = full.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1) as u64;
     let mut cuts = 0;
-    for cut in flushed_end..=full.len() as u64 {
+    for cut in flushed_end..=(data_end + 64).min(full.len() as u64) {
         let copy = scratch_dir();
         copy_dir(dir, copy.path());
         let name = last.file_name().unwrap();

@@ -37,7 +37,7 @@ fn openraft_suite_tiny_segments() {
     Suite::test_all(Builder {
         options: Options {
             segment_bytes: 200,
-            verify_reads: true,
+            ..Options::default()
         },
     })
     .unwrap_or_else(|e| panic!("openraft's suite failed: {e}"));

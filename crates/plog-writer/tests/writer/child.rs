@@ -39,6 +39,11 @@ fn entry() {
         "every" | "prealloc" | "batch" | "manual" | "group" => append_loop(&mode, &path),
         "hold_lock" => hold_lock(&path),
         #[cfg(unix)]
+        umask if umask.starts_with("umask:") => {
+            let mask = u32::from_str_radix(&umask["umask:".len()..], 8).unwrap();
+            crate::modes::create_all(mask, &path);
+        }
+        #[cfg(unix)]
         "fsize" => crate::faults::fsize_child(&path),
         other => panic!("unknown child mode {other}"),
     }

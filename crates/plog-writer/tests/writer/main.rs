@@ -8,9 +8,12 @@ mod crash;
 mod faults;
 mod group;
 mod model;
+#[cfg(unix)]
+mod modes;
 mod open;
 mod power;
 mod prealloc;
+mod salvage;
 
 /// A scratch directory for tests that open thousands of files and whose
 /// subject is not the disk's durability (the simulations cut files by

@@ -65,6 +65,7 @@ fn options() -> impl Strategy<Value = WriterOptions> {
                 max_payload_len,
                 create_if_missing: true,
                 preallocate,
+                ..WriterOptions::default()
             },
         )
 }
