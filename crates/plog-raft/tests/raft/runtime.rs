@@ -209,7 +209,6 @@ fn a_timer_beside_the_store_never_waits() {
     // median operation's worst lag: a blocking append or read would make
     // it as long as the operation (`worst_op`, and the blocking read).
     let mut per_op: Vec<u64> = lags.iter().map(|l| l.1).collect();
-    let lags: Vec<(&str, u64)> = lags.iter().map(|l| (l.0, l.1)).collect();
     per_op.sort_unstable();
     let median = Duration::from_micros(per_op[per_op.len() / 2]);
     assert!(
