@@ -1,6 +1,8 @@
-//! The one thread that writes: appends in batches (one write and one
-//! fdatasync per segment per batch), truncates, purges and coalesced state
-//! writes, in the order they were asked for.
+//! The one thread that writes: appends in batches (one positioned write
+//! and one fdatasync per segment per batch, into the zeros the
+//! preallocator keeps ahead), truncates, purges (their unlinking handed to
+//! a background thread), votes and coalesced state writes, in the order
+//! they were asked for.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
