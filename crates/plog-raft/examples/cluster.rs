@@ -271,6 +271,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for node in nodes.values().chain([&node3]) {
         node.raft.shutdown().await?;
     }
+    // What an operator's tool sees (`plog verify DIR`, `plog dump --raft
+    // DIR`): each directory checked as one log, read-only, and its first
+    // entries with their log ids and kinds.
+    for id in 1..=3 {
+        let path = dir.join(format!("node{id}"));
+        let check = plog_raft::inspect::check_dir(&path)?;
+        println!(
+            "{}: one log of {} entries {:?}, purged up to {:?}, {} segment(s), torn: {}",
+            path.display(),
+            check.entries,
+            check.range,
+            check.purged,
+            check.segments.len(),
+            check.segments.iter().any(|s| s.torn.is_some()),
+        );
+    }
+    for entry in plog_raft::inspect::entries(&dir.join("node3"))?.take(3) {
+        let entry = entry?;
+        println!(
+            "  node3 entry {} term {} leader {} {}: {}",
+            entry.index,
+            entry.term,
+            entry.node,
+            entry.kind.as_str(),
+            entry.payload
+        );
+    }
     Ok(())
 }
 

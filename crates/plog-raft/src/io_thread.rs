@@ -1,6 +1,8 @@
-//! The one thread that writes: appends in batches (one write and one
-//! fdatasync per segment per batch), truncates, purges and coalesced state
-//! writes, in the order they were asked for.
+//! The one thread that writes: appends in batches (one positioned write
+//! and one fdatasync per segment per batch, into the zeros the
+//! preallocator keeps ahead), truncates, purges (their unlinking handed to
+//! a background thread), votes and coalesced state writes, in the order
+//! they were asked for.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -140,7 +142,7 @@ pub(crate) fn run<C: RaftTypeConfig>(
         let next = match held.take() {
             Some(cmd) => Ok(cmd),
             None => match dirty_since {
-                None => recv_soon(&rx),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 Some(since) => rx.recv_timeout(COMMITTED_DELAY.saturating_sub(since.elapsed())),
             },
         };
@@ -250,31 +252,6 @@ fn unlink_all(dir: &std::path::Path, paths: &[std::path::PathBuf]) {
         let _ = remove_file(path);
     }
     let _ = sync_dir(dir);
-}
-
-/// How long the thread polls for the next command before it sleeps: an
-/// append that follows the previous one's callback closely (openraft 0.9
-/// awaits each) is taken without a wake-up, which costs tens of
-/// microseconds on a busy machine.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// The next command: polled for [`SPIN`], then waited for.
-fn recv_soon<T>(rx: &Receiver<T>) -> Result<T, RecvTimeoutError> {
-    let started = Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(cmd) => return Ok(cmd),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                return Err(RecvTimeoutError::Disconnected);
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) if started.elapsed() < SPIN => {
-                std::hint::spin_loop();
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => {
-                return rx.recv().map_err(|_| RecvTimeoutError::Disconnected);
-            }
-        }
-    }
 }
 
 /// Runs `f` unless the store is poisoned; poisons it when `f` fails.

@@ -30,9 +30,9 @@
 //!
 //! # Writes
 //!
-//! `append` serializes the entries and hashes them (a batch of 64 or more
-//! on the rayon pool; openraft's `append` awaits that instead of doing it
-//! on its task), puts them in the in-memory index (they are readable when
+//! `append` serializes the entries and hashes them (a batch of 256 or more
+//! across the rayon pool; openraft's `append` moves 64 or more off its
+//! task and awaits them), puts them in the in-memory index (they are readable when
 //! it returns) and hands them to one I/O thread, which writes everything
 //! queued for a segment with one positioned write and one `fdatasync`
 //! (group commit) and only then calls each `LogFlushed` callback, in
@@ -254,8 +254,9 @@ impl<C: RaftTypeConfig> LogIndex<C> {
 }
 
 /// Batches of at least this many entries are serialized across the rayon
-/// pool (in chunks of half this).
-const PARALLEL_SERIALIZE: usize = 64;
+/// pool (in chunks of half this). Below it the hand-off costs more than it
+/// saves on a busy 2-core machine (BENCHMARKS.md, session 6).
+const PARALLEL_SERIALIZE: usize = 256;
 /// openraft's `append` serializes batches of at least this many entries
 /// off the caller's task (on the rayon pool), so that the runtime never
 /// waits for more than about 100 µs of serializing.

@@ -285,3 +285,27 @@ fn bytes_of_an_older_segment_are_never_read_as_entries() {
         }),
     }
 }
+
+#[test]
+fn any_subset_of_the_last_writes_sectors_lost_is_a_torn_append() {
+    // A power cut may persist any subset of an interrupted write's sectors
+    // (the device reorders them): every such outcome opens, keeps the
+    // acknowledged entries, and is cut back to a contiguous log.
+    let (dir, segment, (from, to), acked) = log_with_writes(&[2, 5, 1, 30]);
+    let full = std::fs::read(&segment).unwrap();
+    let sectors: Vec<usize> = (from / SECTOR * SECTOR..to).step_by(SECTOR).collect();
+    let mut rng = plog_testdata::SplitMix64(plog_testdata::crash_seed("PLOG_RAFT_TAIL_SEED"));
+    for case in 0..60 {
+        let mut bytes = full.clone();
+        for &sector in &sectors {
+            if rng.below(3) == 0 {
+                // Lost: the write's part of the sector is still zeros (the
+                // part before `from` was written by an earlier write).
+                let a = sector.max(from);
+                let b = (sector + SECTOR).min(to);
+                bytes[a..b].fill(0);
+            }
+        }
+        opens_and_keeps(dir.path(), &segment, &bytes, acked, &format!("case {case}"));
+    }
+}
