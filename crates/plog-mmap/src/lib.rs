@@ -49,10 +49,12 @@
 //! # Opening: map or read
 //!
 //! [`MapPolicy::Auto`] maps regular files of at least
-//! [`DEFAULT_MIN_MAP_LEN`] bytes and reads everything else into memory:
-//! small files (a read is cheaper than a mapping), and files that are not
-//! regular (pipes, `/dev/stdin` when it is a pipe, sockets, devices) or that
-//! report a length they do not have (`/proc` files report 0 and are read).
+//! [`DEFAULT_MIN_MAP_LEN`] bytes and reads smaller regular files into
+//! memory (a read is cheaper than a mapping), as it does files that report
+//! a length they do not have (`/proc` files report 0). Files that are not
+//! regular (pipes, `/dev/stdin` when it is a pipe, sockets, devices) are
+//! read once as they arrive, through a bounded window, as
+//! [`Log::from_stream`] reads standard input.
 //! A file it may not map (the process opted out of the `SIGBUS` guard,
 //! another handler replaced plog's, or [`guard::SLOTS`] mappings are live)
 //! is read in windows instead, as [`MapPolicy::Windowed`] reads every file:
@@ -77,7 +79,7 @@
 //! and ripgrep, which maps files too, says the same). Appending to a mapped
 //! file is fine. plog therefore keeps every mapping private to this crate
 //! and contains a change as follows; a program that cannot accept even a
-//! contained change reads instead of mapping ([`MapPolicy::Never`], or the
+//! contained change reads instead of mapping ([`MapPolicy::Windowed`], or the
 //! process-wide [`guard::disable`] / `PLOG_NO_SIGBUS_HANDLER=1`).
 //!
 //! What happens when another process changes a mapped file:

@@ -34,8 +34,10 @@ pub const RELEASE_STEP: u64 = 8 * 1024 * 1024;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MapPolicy {
     /// Map regular files of at least [`OpenOptions::min_map_len`] bytes; read
-    /// everything else (small files, pipes, `/dev/stdin`, `/proc` files) into
-    /// memory. If mapping fails, the file is read instead.
+    /// smaller regular files (and `/proc` files, which report a length of 0)
+    /// into memory; read files that are not regular (pipes, `/dev/stdin`,
+    /// sockets, devices) once, as a stream, in bounded memory (as
+    /// [`Log::from_stream`]). If mapping fails, the file is read instead.
     #[default]
     Auto,
     /// Never map: always read the file into memory. Gives results identical
@@ -248,8 +250,23 @@ impl Log {
                 walked_to: AtomicU64::new(0),
                 window: STREAM_WINDOW,
             })
+        } else if metadata.is_dir() {
+            // A directory is no log: said at open, as a read of it would.
+            Err(OpenError::io(
+                path,
+                "read",
+                std::io::Error::from(std::io::ErrorKind::IsADirectory),
+            ))
+        } else if options.map != MapPolicy::Never {
+            // Pipes, character devices, sockets (`/dev/stdin` named by its
+            // path): read once, as they arrive, through a bounded window,
+            // exactly as standard input is; their length is not known.
+            let mut log = Log::from_stream(file);
+            log.path = Some(path.to_path_buf());
+            log.options = *options;
+            Ok(log)
         } else {
-            // Pipes, character devices, sockets: read what they yield.
+            // Never: the caller asked for the bytes in memory.
             let bytes = read_limited(&file, options.read_limit, path)?;
             Ok(Log {
                 backing: Backing::Memory(bytes),

@@ -782,3 +782,38 @@ fn a_stream_with_a_bad_magic_reports_its_whole_length() {
     assert_eq!(got, whole);
     assert_eq!((got.summary.file_len, log.len()), (10_000, 10_000));
 }
+
+/// A pipe named by a path (`plog verify /dev/stdin`, a FIFO) is read as a
+/// stream under [`crate::MapPolicy::Auto`], never held whole, with the result
+/// the whole file gives; [`crate::MapPolicy::Never`] still holds its bytes.
+#[test]
+fn a_pipe_opened_as_a_file_is_read_as_a_stream_unless_the_caller_asks_for_memory() {
+    let mut bytes = MAGIC.to_vec();
+    for index in 1..=2_000u64 {
+        encode_record_to_vec(index, format!("[{index}]").as_bytes(), &mut bytes);
+    }
+    bytes.extend_from_slice(&[0; 7]);
+    let whole = Log::from_bytes(bytes.clone())
+        .verify(&VerifyOptions::default())
+        .unwrap();
+    for map in [crate::MapPolicy::Auto, crate::MapPolicy::Never] {
+        let (reader, mut writer) = std::io::pipe().expect("pipe");
+        let feed = bytes.clone();
+        let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut writer, &feed));
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
+        let options = crate::OpenOptions {
+            map,
+            ..Default::default()
+        };
+        let log = Log::from_file(file, "a-pipe", &options).expect("open the pipe");
+        assert_eq!(
+            log.in_memory().is_some(),
+            map == crate::MapPolicy::Never,
+            "{map:?}"
+        );
+        let got = log.verify(&VerifyOptions::default()).unwrap();
+        feeder.join().unwrap().expect("feed the pipe");
+        assert_eq!(got, whole, "{map:?}");
+        assert_eq!(got.summary.records, 2_000);
+    }
+}
