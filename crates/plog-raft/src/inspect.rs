@@ -28,8 +28,10 @@ use std::path::{Path, PathBuf};
 use plog_format::{Event, Record, Scanner};
 use serde_json::Value;
 
-use crate::scan::{ScannedSegment, TailCut, parse_segment_name, scan_bytes};
-use crate::state::{STATE_FILE, STATE_TMP};
+use crate::scan::{
+    ScannedSegment, TailCut, list_segments, parse_segment_name, purged_leftovers, scan_bytes,
+};
+use crate::state::STATE_FILE;
 use crate::{LOCK_FILE, RaftLogError};
 
 /// What kind of entry a record holds.
@@ -180,32 +182,6 @@ pub fn parse_entry(payload: &[u8]) -> Result<(u64, u64, Value, EntryKind, Value)
     Ok((index, term, node, kind, data))
 }
 
-/// The segments of `dir` in index order (and the files that are not the
-/// log's refuse, as an open does).
-fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, RaftLogError> {
-    let mut names = Vec::new();
-    let listing =
-        std::fs::read_dir(dir).map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
-    for item in listing {
-        let item = item.map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
-        let path = item.path();
-        let name = item.file_name();
-        let name = name.to_str().unwrap_or("");
-        if [LOCK_FILE, STATE_FILE, STATE_TMP].contains(&name) {
-            continue;
-        }
-        let file_type = item.file_type().ok();
-        match parse_segment_name(name) {
-            Some(first) if file_type.is_some_and(|t| t.is_file()) => names.push((first, path)),
-            None if name.starts_with('.')
-                || (name == "lost+found" && file_type.is_some_and(|t| t.is_dir())) => {}
-            _ => return Err(RaftLogError::ForeignFile { path }),
-        }
-    }
-    names.sort();
-    Ok(names)
-}
-
 /// The last valid record of the state file, read-only.
 fn read_state(dir: &Path) -> Result<Option<Value>, RaftLogError> {
     let path = dir.join(STATE_FILE);
@@ -267,20 +243,14 @@ fn bad_entry(segment: &ScannedSegment, n: usize, detail: String) -> RaftLogError
 /// # Errors
 /// The first problem found, as the open of a store would report it.
 pub fn check_dir(dir: &Path) -> Result<LogCheck, RaftLogError> {
-    let names = list(dir)?;
+    let names = list_segments(dir)?;
     let state = read_state(dir)?;
     let purged = state
         .as_ref()
         .and_then(|s| s.get("purged"))
         .and_then(|p| p.get("index"))
         .and_then(Value::as_u64);
-    let leftovers = match purged {
-        Some(p) => names
-            .windows(2)
-            .take_while(|w| w[1].0 <= p.saturating_add(1))
-            .count(),
-        None => 0,
-    };
+    let leftovers = purged_leftovers(&names, purged);
     let mut check = LogCheck {
         segments: Vec::new(),
         entries: 0,

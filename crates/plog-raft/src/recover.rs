@@ -11,9 +11,9 @@ use openraft::{LogId, RaftLogId, RaftTypeConfig};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::scan::{ScannedSegment, TailCut, parse_segment_name, scan_segment};
-use crate::state::{PersistedState, STATE_FILE, STATE_TMP, sync_dir};
-use crate::{LOCK_FILE, LogIndex, RaftLogError, Segment};
+use crate::scan::{ScannedSegment, TailCut, list_segments, purged_leftovers, scan_segment};
+use crate::state::{PersistedState, sync_dir};
+use crate::{LogIndex, RaftLogError, Segment};
 
 /// What opening a log directory found and repaired.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,44 +80,14 @@ where
     C: RaftTypeConfig,
     C::Entry: DeserializeOwned,
 {
-    let mut names: Vec<(u64, PathBuf)> = Vec::new();
-    let listing =
-        std::fs::read_dir(dir).map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
-    for item in listing {
-        let item = item.map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
-        let path = item.path();
-        let name = item.file_name();
-        let name = name.to_str().unwrap_or("");
-        if [LOCK_FILE, STATE_FILE, STATE_TMP].contains(&name) {
-            continue;
-        }
-        let file_type = item.file_type().ok();
-        let is_file = file_type.is_some_and(|t| t.is_file());
-        let is_dir = file_type.is_some_and(|t| t.is_dir());
-        match parse_segment_name(name) {
-            Some(first) if is_file => names.push((first, path)),
-            // Hidden files (an editor's, a backup tool's) and the
-            // `lost+found` of a file system mounted on the directory are
-            // not the log's: left alone. A name that says segment but is
-            // not a file still refuses.
-            None if name.starts_with('.') || (name == "lost+found" && is_dir) => {}
-            _ => return Err(RaftLogError::ForeignFile { path }),
-        }
-    }
-    names.sort();
+    let mut names = list_segments(dir)?;
     let state = PersistedState::<C::NodeId>::load(dir, file_mode)?;
     let purged = state.purged.as_ref().map(|p| p.index);
 
     // Segments wholly at or below the purged index (the next one starts at
     // or below purged + 1) are what an interrupted purge left: not read.
     let mut removed: Vec<PathBuf> = Vec::new();
-    let keep_from = match purged {
-        Some(p) => names
-            .windows(2)
-            .take_while(|w| w[1].0 <= p.saturating_add(1))
-            .count(),
-        None => 0,
-    };
+    let keep_from = purged_leftovers(&names, purged);
     removed.extend(names.drain(..keep_from).map(|(_, path)| path));
 
     let scanned: Vec<Result<ScannedSegment, RaftLogError>> = names

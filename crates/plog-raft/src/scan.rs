@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use plog_format::{HEADER_LEN, Record, Step, TornReason, Walker};
 use rayon::prelude::*;
 
-use crate::RaftLogError;
+use crate::state::{STATE_FILE, STATE_TMP};
+use crate::{LOCK_FILE, RaftLogError};
 
 /// The file name of the segment whose first record has index `first`.
 pub(crate) fn segment_name(first: u64) -> String {
@@ -23,6 +24,50 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// The segments of `dir` in index order, as an open and an inspection
+/// both see them. The lock and state files are the store's own; hidden
+/// files (an editor's, a backup tool's) and the `lost+found` of a file
+/// system mounted on the directory are not the log's and are left alone;
+/// anything else, a segment-named entry that is not a file included,
+/// refuses ([`RaftLogError::ForeignFile`]).
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, RaftLogError> {
+    let mut names = Vec::new();
+    let listing =
+        std::fs::read_dir(dir).map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
+    for item in listing {
+        let item = item.map_err(|e| RaftLogError::io(dir, "list the log directory", e))?;
+        let path = item.path();
+        let name = item.file_name();
+        let name = name.to_str().unwrap_or("");
+        if [LOCK_FILE, STATE_FILE, STATE_TMP].contains(&name) {
+            continue;
+        }
+        let file_type = item.file_type().ok();
+        let is_file = file_type.is_some_and(|t| t.is_file());
+        let is_dir = file_type.is_some_and(|t| t.is_dir());
+        match parse_segment_name(name) {
+            Some(first) if is_file => names.push((first, path)),
+            None if name.starts_with('.') || (name == "lost+found" && is_dir) => {}
+            _ => return Err(RaftLogError::ForeignFile { path }),
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// How many of the sorted `segments` lie wholly at or below the purged
+/// index (the next one starts at or below `purged + 1`): what an
+/// interrupted purge left, never read as the log.
+pub(crate) fn purged_leftovers(segments: &[(u64, PathBuf)], purged: Option<u64>) -> usize {
+    match purged {
+        Some(p) => segments
+            .windows(2)
+            .take_while(|w| w[1].0 <= p.saturating_add(1))
+            .count(),
+        None => 0,
+    }
 }
 
 /// The sector size of the tail rule: a power cut leaves each 512-byte
