@@ -75,14 +75,8 @@ fn commands_survive_a_file_changing_underneath() {
 #[test]
 #[ignore = "production scale: a 300 MB log, 216 trials (minutes); run with --ignored"]
 fn commands_survive_a_large_file_changing_underneath() {
-    let number = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let megabytes = number("PLOG_CHANGING_MB", 300);
-    let count = number("PLOG_CHANGING_TRIALS", 216) as usize;
+    let megabytes = plog_testdata::env_number("PLOG_CHANGING_MB", 300);
+    let count = plog_testdata::env_number("PLOG_CHANGING_TRIALS", 216) as usize;
     seeded(
         "commands_survive_a_large_file_changing_underneath",
         |seed| {

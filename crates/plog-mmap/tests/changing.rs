@@ -152,14 +152,8 @@ thread_local! {
 #[test]
 #[ignore = "production scale: about 340 MB and 200 trials; run with --release"]
 fn production_scale_passes_survive_a_file_changing_underneath() {
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(default)
-    };
-    let records = env("PLOG_CHANGE_RECORDS", 200_000);
-    let count = env("PLOG_CHANGE_TRIALS", 200) as usize;
+    let records = plog_testdata::env_number("PLOG_CHANGE_RECORDS", 200_000);
+    let count = plog_testdata::env_number("PLOG_CHANGE_TRIALS", 200) as usize;
     seeded(
         "production_scale_passes_survive_a_file_changing_underneath",
         |seed| {
@@ -229,19 +223,12 @@ fn trials<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(
         let log = Log::open_with(&path, &mapped).unwrap();
         assert_eq!(log.is_mapped(), !windowed);
         let delay = Duration::from_nanos(rng.below(took.as_nanos() as u64 * 5 / 4 + 1));
-        let start = Instant::now();
-        let got = std::thread::scope(|scope| {
-            let path = &path;
-            let mut change_rng = SplitMix64(rng.next_u64());
-            scope.spawn(move || {
-                std::thread::sleep(delay);
-                change.apply(path, len, &mut change_rng).unwrap();
+        // `after_change`: from the change (or the start, when the pass
+        // ended first) to the pass's end.
+        let (got, after_change) =
+            plog_testdata::race_with_change(&path, len, change, delay, rng.next_u64(), || {
+                run::<T>(&log, pass)
             });
-            run::<T>(&log, pass)
-        });
-        // From the change (or the start, when the pass ended first) to the
-        // pass's end.
-        let after_change = start.elapsed().saturating_sub(delay);
         // A pass the change did not touch (its result is the original's)
         // takes what the pass takes; one that saw the change must end
         // within the limit (it stops where the file stopped).

@@ -4,6 +4,7 @@
 
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::SplitMix64;
 
@@ -82,4 +83,42 @@ pub(crate) fn seed_from_env_or_clock(replay: &str) -> u64 {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         })
+}
+
+/// Runs `pass` on this thread while another thread applies `change` to the
+/// file at `path` (of length `len`) once `delay` has passed, drawing its
+/// offsets and bytes from a generator seeded with `seed`. Returns the pass's
+/// result and how long the pass ran after the change (after its start, when
+/// it ended first).
+///
+/// # Panics
+/// When the change cannot be applied (the test's own file is gone).
+pub fn race_with_change<R>(
+    path: &Path,
+    len: u64,
+    change: FileChange,
+    delay: Duration,
+    seed: u64,
+    pass: impl FnOnce() -> R,
+) -> (R, Duration) {
+    let start = Instant::now();
+    let got = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            std::thread::sleep(delay);
+            change
+                .apply(path, len, &mut SplitMix64(seed))
+                .expect("apply the change to the test's file");
+        });
+        pass()
+    });
+    (got, start.elapsed().saturating_sub(delay))
+}
+
+/// The number in the environment variable `name`, or `default` when it is
+/// unset or not a number (the scale of the production-scale trials).
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }

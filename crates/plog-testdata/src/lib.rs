@@ -20,7 +20,7 @@ mod child;
 mod engenho;
 mod rng;
 
-pub use changing::{FileChange, seeded};
+pub use changing::{FileChange, env_number, race_with_change, seeded};
 pub use child::{crash_seed, spawn_child, wait_for_line};
 pub use engenho::{
     BasicNode, ENGENHO_TERM_SPAN, EngenhoEntry, EntryPayload, JournalEntry, LeaderId, LogId,

@@ -79,14 +79,8 @@ fn persistent_log_replays_survive_a_file_changing_underneath() {
 #[test]
 #[ignore = "production scale: about 340 MB and 200 trials; run with --release"]
 fn production_scale_persistent_log_replays_survive_a_file_changing_underneath() {
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(default)
-    };
-    let records = env("PLOG_CHANGE_RECORDS", 200_000);
-    let count = env("PLOG_CHANGE_TRIALS", 200) as usize;
+    let records = plog_testdata::env_number("PLOG_CHANGE_RECORDS", 200_000);
+    let count = plog_testdata::env_number("PLOG_CHANGE_TRIALS", 200) as usize;
     seeded(
         "production_scale_persistent_log_replays_survive_a_file_changing_underneath",
         |seed| trials(seed, records, count),
@@ -126,17 +120,12 @@ fn trials(seed: u64, records: u64, count: usize) {
         std::fs::copy(&pristine, &path).unwrap();
         let log = PersistentLog::open(&path).unwrap();
         let delay = Duration::from_nanos(rng.below(took.as_nanos() as u64 * 5 / 4 + 1));
-        let start = Instant::now();
-        let got = std::thread::scope(|scope| {
-            let path = &path;
-            let mut change_rng = SplitMix64(rng.next_u64());
-            scope.spawn(move || {
-                std::thread::sleep(delay);
-                change.apply(path, len, &mut change_rng).unwrap();
+        // `after_change`: from the change (or the start, when the pass
+        // ended first) to the pass's end.
+        let (got, after_change) =
+            plog_testdata::race_with_change(&path, len, change, delay, rng.next_u64(), || {
+                run(&log, pass)
             });
-            run(&log, pass)
-        });
-        let after_change = start.elapsed().saturating_sub(delay);
         let what = format!("trial {trial}: {pass:?} with {change:?} after {delay:?}");
         // A replay the change did not touch (its result is the original's)
         // takes what the replay takes; one that saw the change must end
