@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use openraft::storage::LogFlushed;
-use openraft::{LogId, RaftTypeConfig, Vote};
 use plog_format::Hash;
 use std::sync::mpsc::Sender;
 
+use crate::flavor::Flavor;
 use crate::prealloc::Prealloc;
 use crate::scan::push_mark;
 
@@ -30,7 +29,7 @@ pub(crate) struct Record {
 }
 
 /// What the I/O thread is asked to do.
-pub(crate) enum Cmd<C: RaftTypeConfig> {
+pub(crate) enum Cmd<C: Flavor> {
     Append {
         records: Vec<Record>,
         callback: Option<Done<C>>,
@@ -42,11 +41,11 @@ pub(crate) enum Cmd<C: RaftTypeConfig> {
     /// Persist the purged id, answer, then unlink the wholly purged
     /// segments in the background.
     Purge {
-        log_id: LogId<C::NodeId>,
+        log_id: C::LogId,
         done: Reply,
     },
     SaveVote {
-        vote: Vote<C::NodeId>,
+        vote: C::Vote,
         done: Reply,
     },
     /// Persist the state file as it is now (the committed id changed).
@@ -75,15 +74,15 @@ impl Reply {
 }
 
 /// Who is told when an append is durable.
-pub(crate) enum Done<C: RaftTypeConfig> {
-    Raft(LogFlushed<C>),
+pub(crate) enum Done<C: Flavor> {
+    Raft(C::Flushed),
     Fn(Box<dyn FnOnce(std::io::Result<()>) + Send>),
 }
 
-impl<C: RaftTypeConfig> Done<C> {
+impl<C: Flavor> Done<C> {
     fn complete(self, result: std::io::Result<()>) {
         match self {
-            Done::Raft(callback) => callback.log_io_completed(result),
+            Done::Raft(callback) => C::flushed(callback, result),
             Done::Fn(f) => f(result),
         }
     }
@@ -128,11 +127,7 @@ impl Writer {
 /// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
 const COMMITTED_DELAY: Duration = Duration::from_millis(50);
 
-pub(crate) fn run<C: RaftTypeConfig>(
-    shared: Arc<Shared<C>>,
-    rx: Receiver<Cmd<C>>,
-    prealloc: Prealloc,
-) {
+pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, prealloc: Prealloc) {
     let mut writer = Writer::new(prealloc);
     let mut janitors: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut held: Option<Cmd<C>> = None;
@@ -255,7 +250,7 @@ fn unlink_all(dir: &std::path::Path, paths: &[std::path::PathBuf]) {
 }
 
 /// Runs `f` unless the store is poisoned; poisons it when `f` fails.
-fn guarded<C: RaftTypeConfig>(
+fn guarded<C: Flavor>(
     shared: &Shared<C>,
     f: impl FnOnce(&Shared<C>) -> Result<(), RaftLogError>,
 ) -> Result<(), RaftLogError> {
@@ -265,23 +260,20 @@ fn guarded<C: RaftTypeConfig>(
     f(shared).inspect_err(|e| poison(shared, &e.to_string()))
 }
 
-fn poison<C: RaftTypeConfig>(shared: &Shared<C>, why: &str) {
+fn poison<C: Flavor>(shared: &Shared<C>, why: &str) {
     let mut log = shared.log();
     if log.poisoned.is_none() {
         log.poisoned = Some(why.to_owned());
     }
 }
 
-fn store_state<C: RaftTypeConfig>(shared: &Shared<C>) -> Result<(), RaftLogError> {
+fn store_state<C: Flavor>(shared: &Shared<C>) -> Result<(), RaftLogError> {
     shared.state().persist_all(&shared.dir)
 }
 
 /// Creates segment `first`'s file: the magic, synced with the directory
 /// entry. Its records are written into it from offset 26 on.
-fn create_segment<C: RaftTypeConfig>(
-    shared: &Shared<C>,
-    first: u64,
-) -> Result<Arc<File>, RaftLogError> {
+fn create_segment<C: Flavor>(shared: &Shared<C>, first: u64) -> Result<Arc<File>, RaftLogError> {
     let path = shared.dir.join(crate::scan::segment_name(first));
     let file = OpenOptions::new()
         .read(true)
@@ -329,7 +321,7 @@ fn encode(buf: &mut Vec<u8>, record: &Record, last_of: Option<u64>) {
 /// Writes `records` (in index order, grouped by segment) with one
 /// positioned write and one fdatasync per segment: into zeros the
 /// preallocator has written ahead, when it is ahead.
-fn append<C: RaftTypeConfig>(
+fn append<C: Flavor>(
     shared: &Shared<C>,
     writer: &mut Writer,
     records: &[Record],
@@ -406,7 +398,7 @@ fn preallocation_limit(segment_bytes: u64) -> u64 {
 }
 
 /// Removes entry `index` and everything after it, durably.
-fn truncate<C: RaftTypeConfig>(
+fn truncate<C: Flavor>(
     shared: &Shared<C>,
     writer: &mut Writer,
     index: u64,
@@ -451,7 +443,7 @@ fn truncate<C: RaftTypeConfig>(
     }
     // The new last log id: the last entry left, if it is above the purged
     // id.
-    let purged_to = log.purged.as_ref().map(|p| p.index);
+    let purged_to = log.purged_index();
     let last_left = log
         .segments
         .iter()
@@ -463,9 +455,7 @@ fn truncate<C: RaftTypeConfig>(
         Some(i) => {
             let pieces = crate::read::plan_unclamped(&log, i, i + 1);
             match crate::read::load::<C>(&pieces, true) {
-                Ok(mut entries) => entries
-                    .pop()
-                    .map(|e| openraft::RaftLogId::get_log_id(&e).clone()),
+                Ok(mut entries) => entries.pop().map(|e| C::log_id(&e)),
                 Err(e) => {
                     return Err(RaftLogError::Misuse(format!(
                         "read the new last entry: {e}"
@@ -480,22 +470,22 @@ fn truncate<C: RaftTypeConfig>(
 /// Persists the purged id `log_id` (nothing when it is not above the
 /// current one), then takes every segment whose entries are all at or
 /// below it out of the index; their paths go to `unlink`.
-fn purge<C: RaftTypeConfig>(
+fn purge<C: Flavor>(
     shared: &Shared<C>,
     writer: &mut Writer,
-    log_id: LogId<C::NodeId>,
+    log_id: C::LogId,
     unlink: &mut Vec<std::path::PathBuf>,
 ) -> Result<(), RaftLogError> {
-    let index = log_id.index;
+    let index = C::index(&log_id);
     {
         let mut state = shared.state();
-        if state.purged.as_ref().is_some_and(|p| p.index >= index) {
+        if state.purged.as_ref().is_some_and(|p| C::index(p) >= index) {
             return Ok(());
         }
         state.update(&shared.dir, |s| s.purged = Some(log_id.clone()))?;
     }
     let mut log = shared.log();
-    if log.last.as_ref().is_some_and(|l| l.index <= index) {
+    if log.last_index().is_some_and(|l| l <= index) {
         log.last = None;
     }
     log.purged = Some(log_id);

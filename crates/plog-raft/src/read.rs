@@ -5,15 +5,14 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use openraft::{RaftLogId, RaftTypeConfig};
 use plog_format::Record;
 use rayon::prelude::*;
-use serde::de::DeserializeOwned;
 
 /// Records per rayon task when decoding (and verifying) a read.
 const PARALLEL_MIN: usize = 64;
 
-use crate::LogIndex;
+use crate::flavor::Flavor;
+use crate::index::LogIndex;
 
 /// Where some consecutive entries are.
 pub(crate) enum Piece {
@@ -28,19 +27,19 @@ pub(crate) enum Piece {
     /// One record not yet durable: its payload.
     Memory {
         index: u64,
-        payload: Arc<crate::Payload>,
+        payload: Arc<crate::index::Payload>,
     },
 }
 
 /// The pieces that hold entries `start..end` (clamped to what the log has).
-pub(crate) fn plan<C: RaftTypeConfig>(log: &LogIndex<C>, start: u64, end: u64) -> Vec<Piece> {
-    let lo = start.max(log.purged.as_ref().map_or(0, |p| p.index + 1));
-    let hi = end.min(log.last.as_ref().map_or(0, |l| l.index + 1));
+pub(crate) fn plan<C: Flavor>(log: &LogIndex<C>, start: u64, end: u64) -> Vec<Piece> {
+    let lo = start.max(log.purged_index().map_or(0, |p| p + 1));
+    let hi = end.min(log.last_index().map_or(0, |l| l + 1));
     plan_unclamped(log, lo, hi)
 }
 
 /// [`plan`] without the clamp to the purged and last log ids.
-pub(crate) fn plan_unclamped<C: RaftTypeConfig>(log: &LogIndex<C>, lo: u64, hi: u64) -> Vec<Piece> {
+pub(crate) fn plan_unclamped<C: Flavor>(log: &LogIndex<C>, lo: u64, hi: u64) -> Vec<Piece> {
     let mut pieces = Vec::new();
     if lo >= hi {
         return pieces;
@@ -90,8 +89,7 @@ pub(crate) fn plan_unclamped<C: RaftTypeConfig>(log: &LogIndex<C>, lo: u64, hi: 
 /// record's hash.
 pub(crate) fn load<C>(pieces: &[Piece], verify: bool) -> Result<Vec<C::Entry>, String>
 where
-    C: RaftTypeConfig,
-    C::Entry: DeserializeOwned,
+    C: Flavor,
 {
     let mut entries = Vec::new();
     for piece in pieces {
@@ -146,17 +144,16 @@ where
 /// Decodes one payload and checks that the entry's log id has `index`.
 pub(crate) fn decode<C>(index: u64, payload: &[u8]) -> Result<C::Entry, String>
 where
-    C: RaftTypeConfig,
-    C::Entry: DeserializeOwned,
+    C: Flavor,
 {
     let entry: C::Entry = serde_json::from_slice(payload).map_err(|e| {
         format!("record {index}: expected the serde_json of an openraft entry: {e}")
     })?;
-    let id = entry.get_log_id();
-    if id.index != index {
+    let id = C::log_id(&entry);
+    if C::index(&id) != index {
         return Err(format!(
             "record {index} holds the entry of log id {id}: expected index {index}, found {}",
-            id.index
+            C::index(&id)
         ));
     }
     Ok(entry)

@@ -7,13 +7,13 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use openraft::{LogId, RaftLogId, RaftTypeConfig};
 use rayon::prelude::*;
-use serde::de::DeserializeOwned;
 
+use crate::RaftLogError;
+use crate::flavor::Flavor;
+use crate::index::{LogIndex, Segment};
 use crate::scan::{ScannedSegment, TailCut, list_segments, purged_leftovers, scan_segment};
 use crate::state::{PersistedState, sync_dir};
-use crate::{LogIndex, RaftLogError, Segment};
 
 /// What opening a log directory found and repaired.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,19 +39,15 @@ pub struct RecoveryReport {
     pub removed: Vec<PathBuf>,
 }
 
-pub(crate) struct Recovered<C: RaftTypeConfig> {
+pub(crate) struct Recovered<C: Flavor> {
     pub index: LogIndex<C>,
-    pub state: PersistedState<C::NodeId>,
+    pub state: PersistedState<C>,
     pub report: RecoveryReport,
 }
 
-fn entry_id<C>(
-    segment: &ScannedSegment,
-    last: bool,
-) -> Result<Option<LogId<C::NodeId>>, RaftLogError>
+fn entry_id<C>(segment: &ScannedSegment, last: bool) -> Result<Option<C::LogId>, RaftLogError>
 where
-    C: RaftTypeConfig,
-    C::Entry: DeserializeOwned,
+    C: Flavor,
 {
     let (payload, n) = if last {
         (
@@ -66,7 +62,7 @@ where
     };
     let index = segment.first + n as u64;
     crate::read::decode::<C>(index, payload)
-        .map(|e| Some(e.get_log_id().clone()))
+        .map(|e| Some(C::log_id(&e)))
         .map_err(|detail| RaftLogError::BadEntry {
             segment: segment.path.clone(),
             offset: segment.offsets[n],
@@ -77,12 +73,11 @@ where
 
 pub(crate) fn recover<C>(dir: &Path, file_mode: u32) -> Result<Recovered<C>, RaftLogError>
 where
-    C: RaftTypeConfig,
-    C::Entry: DeserializeOwned,
+    C: Flavor,
 {
     let mut names = list_segments(dir)?;
-    let state = PersistedState::<C::NodeId>::load(dir, file_mode)?;
-    let purged = state.purged.as_ref().map(|p| p.index);
+    let state = PersistedState::<C>::load(dir, file_mode)?;
+    let purged = state.purged.as_ref().map(C::index);
 
     // Segments wholly at or below the purged index (the next one starts at
     // or below purged + 1) are what an interrupted purge left: not read.
@@ -129,7 +124,7 @@ where
     let drop_last_empty = segments.last().is_some_and(|s| s.offsets.is_empty());
 
     // Contiguity between segments, and log ids that never go backwards.
-    let mut previous: Option<(u64, LogId<C::NodeId>)> = None; // (next index, last id)
+    let mut previous: Option<(u64, C::LogId)> = None; // (next index, last id)
     for segment in segments.iter().filter(|s| !s.offsets.is_empty()) {
         if let Some((next, _)) = &previous
             && segment.first != *next
@@ -150,7 +145,7 @@ where
         let last_id = entry_id::<C>(segment, true)?;
         if let (Some(first_id), Some(last_id)) = (&first_id, &last_id) {
             if let Some((_, prev)) = &previous
-                && prev.leader_id > first_id.leader_id
+                && C::leader_after(prev, first_id)
             {
                 return Err(RaftLogError::BadEntry {
                     segment: segment.path.clone(),
@@ -162,18 +157,18 @@ where
                     ),
                 });
             }
-            if first_id.leader_id > last_id.leader_id {
+            if C::leader_after(first_id, last_id) {
                 return Err(RaftLogError::BadEntry {
                     segment: segment.path.clone(),
                     offset: *segment.offsets.last().unwrap_or(&0),
-                    index: last_id.index,
+                    index: C::index(last_id),
                     detail: format!(
                         "log ids go backwards inside the segment: it starts with {first_id} \
                          and ends with {last_id}"
                     ),
                 });
             }
-            previous = Some((last_id.index + 1, last_id.clone()));
+            previous = Some((C::index(last_id) + 1, last_id.clone()));
         }
     }
     if let (Some(p), Some(first)) = (purged, segments.iter().find(|s| !s.offsets.is_empty()))
@@ -232,7 +227,7 @@ where
         Some(s) => entry_id::<C>(s, true)?,
         None => None,
     };
-    let last = last.filter(|l| purged.is_none_or(|p| l.index > p));
+    let last = last.filter(|l| purged.is_none_or(|p| C::index(l) > p));
     report.segments = segments.len();
     report.records = segments.iter().map(ScannedSegment::records).sum();
     report.index_range = segments

@@ -12,12 +12,12 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use openraft::{LogId, NodeId, Vote};
 use plog_format::{Event, Scanner};
 use plog_writer::{Writer, WriterOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::RaftLogError;
+use crate::flavor::Flavor;
 
 /// The state file's name inside a log directory.
 pub const STATE_FILE: &str = "state.plog";
@@ -39,18 +39,18 @@ pub(crate) struct StateWriter {
 /// What the state file holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "")]
-pub(crate) struct PersistedState<NID: NodeId> {
-    pub vote: Option<Vote<NID>>,
-    pub committed: Option<LogId<NID>>,
-    pub purged: Option<LogId<NID>>,
+pub(crate) struct PersistedState<C: Flavor> {
+    pub vote: Option<C::Vote>,
+    pub committed: Option<C::LogId>,
+    pub purged: Option<C::LogId>,
     /// The committed id the file holds (`committed` may be newer).
     #[serde(skip)]
-    pub on_disk_committed: Option<LogId<NID>>,
+    pub on_disk_committed: Option<C::LogId>,
     #[serde(skip)]
     out: Arc<Mutex<StateWriter>>,
 }
 
-impl<NID: NodeId> Default for PersistedState<NID> {
+impl<C: Flavor> Default for PersistedState<C> {
     fn default() -> Self {
         PersistedState {
             vote: None,
@@ -70,7 +70,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), RaftLogError> {
         .map_err(|e| RaftLogError::io(dir, "fsync the directory", e))
 }
 
-impl<NID: NodeId> PersistedState<NID> {
+impl<C: Flavor> PersistedState<C> {
     /// Reads the state of `dir` (the last valid record; a missing file is
     /// the empty state) and opens the file for writing, which cuts a torn
     /// tail.

@@ -1,0 +1,384 @@
+//! The store, whatever the openraft version: opening (lock, recovery, the
+//! I/O thread), appends (serialized and hashed by the caller, written by
+//! the I/O thread), truncate, purge, the vote and the committed id.
+//! The version adapters (`v09`, `v010`) wrap it.
+
+use std::fs::File;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+
+use crate::flavor::Flavor;
+use crate::index::{LogIndex, Payload, Segment};
+use crate::io_thread::{self, Cmd, Done, Reply};
+use crate::lock::{Held, exposure, hold, lock_dir};
+use crate::options::Stats;
+use crate::reader::Reader;
+use crate::state::PersistedState;
+use crate::{Options, RaftLogError, RecoveryReport, WriteStats, prealloc, recover, scan};
+
+/// Batches of at least this many entries are serialized across the rayon
+/// pool (in chunks of half this). Below it the hand-off costs more than it
+/// saves on a busy 2-core machine (BENCHMARKS.md, session 6).
+const PARALLEL_SERIALIZE: usize = 256;
+/// openraft's `append` serializes batches of at least this many entries
+/// off the caller's task (on the rayon pool), so that the runtime never
+/// waits for more than about 100 µs of serializing.
+const OFF_TASK_SERIALIZE: usize = 64;
+
+pub(crate) fn stopped() -> RaftLogError {
+    RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
+}
+
+/// An entry's log id and its serde_json.
+type Serialized<C> = (<C as Flavor>::LogId, Arc<Payload>);
+
+/// Checks that `entries` are contiguous and serializes them (with each
+/// payload's hash); a batch of [`PARALLEL_SERIALIZE`] or more across the
+/// rayon pool. A refused batch changes nothing.
+fn serialize<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>, RaftLogError> {
+    for pair in entries.windows(2) {
+        let (prev, id) = (C::log_id(&pair[0]), C::log_id(&pair[1]));
+        if C::index(&id) != C::index(&prev) + 1 {
+            return Err(RaftLogError::Misuse(format!(
+                "append of log id {id} after {prev} in the same batch: expected index {}",
+                C::index(&prev) + 1
+            )));
+        }
+    }
+    let one = |entry: &C::Entry| {
+        let id = C::log_id(entry);
+        serde_json::to_vec(entry)
+            .map(|json| {
+                let hash = plog_format::Hash::of(&json);
+                (id.clone(), Arc::new(Payload { json, hash }))
+            })
+            .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
+    };
+    // Serializing the entries is most of an append's CPU: large batches
+    // are spread over the rayon pool.
+    if entries.len() >= PARALLEL_SERIALIZE {
+        entries
+            .par_iter()
+            .with_min_len(PARALLEL_SERIALIZE / 2)
+            .map(one)
+            .collect()
+    } else {
+        entries.iter().map(one).collect()
+    }
+}
+
+/// What the store, its I/O thread and its readers share.
+pub(crate) struct Shared<C: Flavor> {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub log: Mutex<LogIndex<C>>,
+    pub state: Mutex<PersistedState<C>>,
+    pub stats: Stats,
+}
+
+impl<C: Flavor> Shared<C> {
+    pub(crate) fn log(&self) -> MutexGuard<'_, LogIndex<C>> {
+        // A panic while the lock was held (there is none in this crate)
+        // leaves a consistent index: every update is a few field writes.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, PersistedState<C>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The store behind each version's `PlogLogStore`.
+pub(crate) struct Store<C: Flavor> {
+    shared: Arc<Shared<C>>,
+    tx: Option<mpsc::Sender<Cmd<C>>>,
+    thread: Option<JoinHandle<()>>,
+    lock: File,
+    recovery: RecoveryReport,
+    /// Dropped last: this process's claim on the directory.
+    _held: Held,
+}
+
+impl<C: Flavor> Store<C> {
+    /// Opens (creating if missing) the log directory `dir`: takes its lock,
+    /// verifies every segment and recovers.
+    pub(crate) fn open(dir: &Path, options: Options) -> Result<Self, RaftLogError> {
+        let dir = dir.to_path_buf();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(options.dir_mode)
+            .create(&dir)
+            .map_err(|e| RaftLogError::io(&dir, "create the log directory", e))?;
+        let held = hold(&dir, options.lock_wait)?;
+        let lock = lock_dir(&dir, &options)?;
+        let exposed = exposure(&dir)?;
+        let recovered = recover::recover::<C>(&dir, options.file_mode)?;
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            options,
+            log: Mutex::new(recovered.index),
+            state: Mutex::new(recovered.state),
+            stats: Stats::default(),
+        });
+        let (tx, rx) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let prealloc = prealloc::Prealloc::start()
+            .map_err(|e| RaftLogError::io(&dir, "start the preallocation thread", e))?;
+        let thread = std::thread::Builder::new()
+            .name("plog-raft-io".into())
+            .spawn(move || io_thread::run(thread_shared, rx, prealloc))
+            .map_err(|e| RaftLogError::io(&dir, "start the I/O thread", e))?;
+        Ok(Store {
+            shared,
+            tx: Some(tx),
+            thread: Some(thread),
+            lock,
+            recovery: RecoveryReport {
+                exposed,
+                ..recovered.report
+            },
+            _held: held,
+        })
+    }
+
+    pub(crate) fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    pub(crate) fn write_stats(&self) -> WriteStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// A reader of the entries (for openraft's replication tasks).
+    pub(crate) fn reader(&self) -> Reader<C> {
+        Reader::new(Arc::clone(&self.shared))
+    }
+
+    /// The last purged log id and the last log id (the purged one when no
+    /// entry is left above it), as openraft's `get_log_state` answers.
+    pub(crate) fn log_state(&self) -> (Option<C::LogId>, Option<C::LogId>) {
+        let log = self.shared.log();
+        let last = log.last.clone().or_else(|| log.purged.clone());
+        (log.purged.clone(), last)
+    }
+
+    /// The vote, written and synced by the I/O thread (after the appends
+    /// queued before it), awaited.
+    pub(crate) async fn save_vote(&self, vote: C::Vote) -> Result<(), RaftLogError> {
+        self.call_async(|done| Cmd::SaveVote { vote, done }).await
+    }
+
+    /// The committed log id, persisted by the I/O thread after the appends
+    /// queued before it, coalesced: openraft may lose a committed id in a
+    /// crash (it only re-applies from an older point).
+    pub(crate) fn save_committed(&self, committed: Option<C::LogId>) -> Result<(), RaftLogError> {
+        self.shared.state().committed = committed;
+        self.send(Cmd::SaveState)
+    }
+
+    /// The committed log id last saved.
+    pub(crate) fn read_committed(&self) -> Option<C::LogId> {
+        self.shared.state().committed.clone()
+    }
+
+    fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
+        self.tx
+            .as_ref()
+            .and_then(|tx| tx.send(cmd).ok())
+            .ok_or_else(stopped)
+    }
+
+    /// Sends a command that answers, and waits (blocking) for its answer.
+    fn call(&self, make: impl FnOnce(Reply) -> Cmd<C>) -> Result<(), RaftLogError> {
+        let (done, wait) = mpsc::channel();
+        self.send(make(Reply::Blocking(done)))?;
+        wait.recv().map_err(|_| stopped())?
+    }
+
+    /// Sends a command that answers, and awaits its answer (the caller's
+    /// task yields meanwhile).
+    async fn call_async(&self, make: impl FnOnce(Reply) -> Cmd<C>) -> Result<(), RaftLogError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(make(Reply::Async(done)))?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// Removes entry `index` and every later one, durably, blocking.
+    pub(crate) fn truncate_from(&self, index: u64) -> Result<(), RaftLogError> {
+        self.call(|done| Cmd::Truncate { index, done })
+    }
+
+    /// As [`Self::truncate_from`], awaited.
+    pub(crate) async fn truncate_async(&self, index: u64) -> Result<(), RaftLogError> {
+        self.call_async(|done| Cmd::Truncate { index, done }).await
+    }
+
+    /// Purges entries up to `log_id`, blocking until the purged id is
+    /// durable.
+    pub(crate) fn purge_to(&self, log_id: C::LogId) -> Result<(), RaftLogError> {
+        self.call(|done| Cmd::Purge { log_id, done })
+    }
+
+    /// As [`Self::purge_to`], awaited.
+    pub(crate) async fn purge_async(&self, log_id: C::LogId) -> Result<(), RaftLogError> {
+        self.call_async(|done| Cmd::Purge { log_id, done }).await
+    }
+
+    /// Appends `entries`, serialized on the calling thread, and calls
+    /// `done` from the I/O thread once they are durable; an append over
+    /// existing entries waits for its truncate.
+    pub(crate) fn append_with(
+        &self,
+        entries: Vec<C::Entry>,
+        done: Done<C>,
+    ) -> Result<(), RaftLogError> {
+        let batch = serialize::<C>(&entries)?;
+        let Some(batch) = self.admit(batch)? else {
+            return self.enqueue(Vec::new(), done);
+        };
+        if let Some(index) = self.overwrites(&batch) {
+            self.truncate_from(index)?;
+        }
+        let sent = self.enqueue(batch, done);
+        // Dropping the entries costs about as much as serializing them (a
+        // tree of small allocations each): done here, while the I/O thread
+        // writes and syncs.
+        drop(entries);
+        sent
+    }
+
+    /// As [`Self::append_with`], but nothing that blocks runs on the
+    /// caller's task: a batch of [`OFF_TASK_SERIALIZE`] entries or more is
+    /// serialized (and dropped) on the rayon pool while the task awaits
+    /// it, and a truncate is awaited. Returns once the entries are queued
+    /// (readable), not once they are durable: that is `callback`'s news.
+    pub(crate) async fn append_awaiting(
+        &self,
+        entries: Vec<C::Entry>,
+        callback: Done<C>,
+    ) -> Result<(), RaftLogError> {
+        let batch = if entries.len() >= OFF_TASK_SERIALIZE {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let batch = serialize::<C>(&entries);
+                let _ = tx.send(batch);
+                drop(entries);
+            });
+            rx.await.map_err(|_| stopped())??
+        } else {
+            serialize::<C>(&entries)?
+        };
+        let Some(batch) = self.admit(batch)? else {
+            return self.enqueue(Vec::new(), callback);
+        };
+        if let Some(index) = self.overwrites(&batch) {
+            self.truncate_async(index).await?;
+        }
+        self.enqueue(batch, callback)
+    }
+
+    /// Refuses a batch for a poisoned store; drops its entries at or below
+    /// the purged id (they are already covered by a snapshot: openraft's
+    /// suite appends such entries, the engine does not). `None` when
+    /// nothing is left.
+    fn admit(
+        &self,
+        mut batch: Vec<Serialized<C>>,
+    ) -> Result<Option<Vec<Serialized<C>>>, RaftLogError> {
+        let log = self.shared.log();
+        if let Some(why) = &log.poisoned {
+            return Err(RaftLogError::Poisoned(why.clone()));
+        }
+        if let Some(purged) = log.purged_index() {
+            batch.retain(|(id, _)| C::index(id) > purged);
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+
+    /// The index to truncate from when `batch` starts at or below the last
+    /// index (an append over existing entries replaces them: openraft's
+    /// conformance suite does this, the engine truncates first).
+    fn overwrites(&self, batch: &[Serialized<C>]) -> Option<u64> {
+        let first = C::index(&batch.first()?.0);
+        let log = self.shared.log();
+        log.last_index()
+            .is_some_and(|last| last >= first)
+            .then_some(first)
+    }
+
+    /// Puts `batch` in the index (readable from memory until durable) and
+    /// hands it to the I/O thread with its callback.
+    fn enqueue(&self, batch: Vec<Serialized<C>>, callback: Done<C>) -> Result<(), RaftLogError> {
+        let Some(last_id) = batch.last().map(|(id, _)| id.clone()) else {
+            // Nothing to write; the callback still comes after everything
+            // queued before.
+            return self.send(Cmd::Append {
+                records: Vec::new(),
+                callback: Some(callback),
+            });
+        };
+        let mut log = self.shared.log();
+        // An index past the next one (only the suite does this) starts a
+        // new segment: reads find nothing in between, and a reopen refuses
+        // the gap.
+        let mut force_new = log
+            .next_index()
+            .is_some_and(|next| batch.first().is_some_and(|(id, _)| C::index(id) != next));
+        let mut records = Vec::with_capacity(batch.len());
+        let segment_bytes = self.shared.options.segment_bytes;
+        for (id, payload) in batch {
+            let index = C::index(&id);
+            let open = !force_new
+                && log
+                    .segments
+                    .last_key_value()
+                    .is_some_and(|(_, s)| !s.sealed && s.planned_end < segment_bytes);
+            force_new = false;
+            if !open {
+                let path = self.shared.dir.join(scan::segment_name(index));
+                log.segments.insert(index, Segment::new(path));
+            }
+            let Some(mut last) = log.segments.last_entry() else {
+                unreachable!("a segment was just ensured")
+            };
+            let first = *last.key();
+            let segment = last.get_mut();
+            segment.planned_end += scan::encoded_len(payload.json.len());
+            segment.pending.push_back(Arc::clone(&payload));
+            records.push(io_thread::Record {
+                segment: first,
+                index,
+                payload,
+            });
+        }
+        log.last = Some(last_id);
+        drop(log);
+        self.send(Cmd::Append {
+            records,
+            callback: Some(callback),
+        })
+    }
+}
+
+impl<C: Flavor> Drop for Store<C> {
+    fn drop(&mut self) {
+        // Closing the channel lets the I/O thread finish what is queued
+        // (and call its callbacks) and stop.
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = self.lock.unlock();
+        // `_held` (dropped after this) lets a waiting open of this
+        // directory go on.
+    }
+}
