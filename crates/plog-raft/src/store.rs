@@ -158,6 +158,13 @@ impl<C: Flavor> Store<C> {
         self.shared.stats.snapshot()
     }
 
+    /// What the store shares with its I/O thread (for the unit tests that
+    /// watch it from a callback).
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared<C>> {
+        &self.shared
+    }
+
     /// A reader of the entries (for openraft's replication tasks).
     pub(crate) fn reader(&self) -> Reader<C> {
         Reader::new(Arc::clone(&self.shared))

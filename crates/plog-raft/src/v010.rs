@@ -280,3 +280,68 @@ impl<C: RaftTypeConfig> RaftLogStorage<C> for PlogLogStore<C> {
         self.store.purge_async(log_id).await.map_err(io_err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    openraft010::declare_raft_types!(Config: D = String, R = String);
+
+    /// Appends made back to back, as openraft 0.10's core makes them
+    /// (`append` returns once queued), are written by far fewer
+    /// `fdatasync`s than appends; each callback runs after an `fdatasync`
+    /// that finished after its append was submitted (so one that covers
+    /// it), and the callbacks run in the order of the appends.
+    #[test]
+    fn group_commit_callbacks_follow_their_sync_in_order() {
+        const N: usize = 200;
+        let dir = tempfile::tempdir().unwrap();
+        let store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let shared = Arc::clone(store.store.shared());
+        let syncs = move || shared.stats.snapshot().syncs();
+        // (append, syncs done when it was submitted, syncs done when its
+        // callback ran), in the order the callbacks ran.
+        let seen: Arc<Mutex<Vec<(usize, u64, u64)>>> = Arc::default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for k in 0..N {
+                let entry = RaftEntry::new_normal(
+                    openraft010::testing::log_id::<Config>(1, 0, k as u64 + 1),
+                    format!("{k:>100}"),
+                );
+                let at_submit = syncs();
+                let (seen, syncs) = (Arc::clone(&seen), syncs.clone());
+                let done = Done::Fn(Box::new(move |result: io::Result<()>| {
+                    result.unwrap();
+                    seen.lock().unwrap().push((k, at_submit, syncs()));
+                }));
+                store
+                    .store
+                    .append_awaiting(vec![entry], done)
+                    .await
+                    .unwrap();
+            }
+        });
+        drop(store); // waits for every callback
+        let total = syncs();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), N, "every callback ran once");
+        for (pos, &(k, at_submit, at_callback)) in seen.iter().enumerate() {
+            assert_eq!(k, pos, "callbacks out of order: {:?}", &seen[..=pos]);
+            assert!(
+                at_callback > at_submit,
+                "the callback of append {k} ran with {at_callback} fdatasyncs done, \
+                 as many as when it was submitted: before the one that covers it"
+            );
+        }
+        assert!(total >= 1, "no fdatasync for {N} appends");
+        assert!(
+            total as usize <= N / 4,
+            "{N} appends submitted back to back took {total} fdatasyncs: expected group commit"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! plog-raft's integration tests: openraft's storage conformance suite,
+//! plog-raft's integration tests: openraft's storage conformance suites
+//! (0.9 and 0.10), group commit under 0.10,
 //! crash and power-loss tests in child processes, and refused directories.
 
 mod bad;
@@ -11,5 +12,6 @@ mod power;
 mod runtime;
 mod small;
 mod suite;
+mod suite010;
 mod support;
 mod tail;

@@ -1,0 +1,256 @@
+//! openraft 0.10's storage conformance suite against `plog_raft::v010`,
+//! and group commit across appends as openraft 0.10's core makes them.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use openraft010::entry::RaftEntry;
+use openraft010::storage::{
+    EntryResponder, IOFlushed, RaftLogReader, RaftLogStorage, RaftSnapshotBuilder,
+    RaftStateMachine, Snapshot, SnapshotMeta,
+};
+use openraft010::testing::log::{StoreBuilder, Suite};
+use openraft010::type_config::TypeConfigExt;
+use openraft010::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft010::{StorageError, StoredMembership};
+use plog_raft::Options;
+use plog_raft::v010::PlogLogStore;
+use tempfile::TempDir;
+
+openraft010::declare_raft_types!(
+    /// The test type config under openraft 0.10 (its default leader id,
+    /// vote and entry types; a command is a string, answered by itself).
+    pub Config: D = String, R = String
+);
+
+/// What the state machine holds; a snapshot is a copy of it.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    last_applied: Option<LogIdOf<Config>>,
+    last_membership: StoredMembershipOf<Config>,
+    /// Normal entries applied.
+    applied: u64,
+}
+
+/// An in-memory state machine for openraft 0.10 (the suite checks the log
+/// store; this only has to be a correct state machine). Clones (its
+/// snapshot builders) share it.
+#[derive(Clone, Default)]
+pub struct MemStateMachine {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    data: Data,
+    snapshot: Option<(SnapshotMetaOf<Config>, Data)>,
+}
+
+impl MemStateMachine {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap()
+    }
+}
+
+impl RaftSnapshotBuilder<Config> for MemStateMachine {
+    type SnapshotData = Data;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<Config, Data>, io::Error> {
+        let mut inner = self.inner();
+        let meta = SnapshotMeta {
+            last_log_id: inner.data.last_applied,
+            last_membership: inner.data.last_membership.clone(),
+        };
+        let data = inner.data.clone();
+        inner.snapshot = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: data,
+        })
+    }
+}
+
+impl RaftStateMachine<Config> for MemStateMachine {
+    type SnapshotData = Data;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<Config>>, StoredMembershipOf<Config>), io::Error> {
+        let inner = self.inner();
+        Ok((inner.data.last_applied, inner.data.last_membership.clone()))
+    }
+
+    async fn apply<S>(&mut self, mut entries: S) -> Result<(), io::Error>
+    where
+        S: futures_util::Stream<Item = Result<EntryResponder<Config>, io::Error>> + Unpin + Send,
+    {
+        use futures_util::StreamExt;
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            let log_id = entry.log_id();
+            let mut response = String::new();
+            {
+                let data = &mut self.inner().data;
+                data.last_applied = Some(log_id);
+                if let Some(membership) = entry.get_membership() {
+                    data.last_membership = StoredMembership::new(Some(log_id), membership);
+                } else if let openraft010::EntryPayload::Normal(command) = entry.payload {
+                    data.applied += 1;
+                    response = command;
+                }
+            }
+            if let Some(responder) = responder {
+                responder.send(response);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetaOf<Config>,
+        snapshot: Data,
+    ) -> Result<(), io::Error> {
+        let mut inner = self.inner();
+        inner.data = snapshot.clone();
+        inner.snapshot = Some((meta.clone(), snapshot));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<Config, Data>>, io::Error> {
+        Ok(self.inner().snapshot.clone().map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: data,
+        }))
+    }
+}
+
+struct Builder {
+    options: Options,
+}
+
+impl StoreBuilder<Config, PlogLogStore<Config>, MemStateMachine, TempDir> for Builder {
+    async fn build(
+        &self,
+    ) -> Result<(TempDir, PlogLogStore<Config>, MemStateMachine), StorageError<Config>> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = PlogLogStore::open(dir.path(), self.options)
+            .map_err(|e| StorageError::write_logs(Config::err_from_error(&e)))?;
+        Ok((dir, store, MemStateMachine::default()))
+    }
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
+
+#[test]
+fn openraft010_suite_default_segments() {
+    run(Suite::test_all(Builder {
+        options: Options::default(),
+    }))
+    .unwrap_or_else(|e| panic!("openraft 0.10's suite failed: {e}"));
+}
+
+/// The same suite with tiny segments: every few entries start a new one,
+/// so truncate and purge cross segment boundaries.
+#[test]
+fn openraft010_suite_tiny_segments() {
+    run(Suite::test_all(Builder {
+        options: Options {
+            segment_bytes: 200,
+            ..Options::default()
+        },
+    }))
+    .unwrap_or_else(|e| panic!("openraft 0.10's suite failed: {e}"));
+}
+
+fn entry(index: u64) -> <Config as openraft010::RaftTypeConfig>::Entry {
+    RaftEntry::new_normal(
+        openraft010::testing::log_id::<Config>(1, 0, index),
+        format!("{index:>200}"),
+    )
+}
+
+/// openraft 0.10's core calls `append` again without waiting for the
+/// previous flush: appends submitted back to back through
+/// `RaftLogStorage::append` are written by far fewer `fdatasync`s than
+/// appends, every callback says Ok, and every entry is there after a
+/// reopen.
+#[test]
+fn appends_in_flight_share_one_fdatasync() {
+    const N: u64 = 256;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    run(async {
+        let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let before = store.write_stats().syncs();
+        let mut flushed = Vec::new();
+        for index in 1..=N {
+            let (tx, rx) = Config::oneshot();
+            store
+                .append([entry(index)], IOFlushed::signal(tx))
+                .await
+                .unwrap();
+            flushed.push(rx);
+        }
+        for (k, rx) in flushed.into_iter().enumerate() {
+            rx.await
+                .unwrap_or_else(|_| panic!("append {k}: the callback was dropped"))
+                .unwrap_or_else(|e| panic!("append {k}: {e}"));
+        }
+        let syncs = store.write_stats().syncs() - before;
+        assert!(syncs >= 1, "no fdatasync for {N} appends");
+        assert!(
+            syncs <= N / 4,
+            "{N} appends submitted back to back took {syncs} fdatasyncs: expected group \
+             commit (at most {})",
+            N / 4
+        );
+        drop(store);
+        let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let entries = store.try_get_log_entries(1..=N).await.unwrap();
+        assert_eq!(entries.len() as u64, N);
+        for (k, e) in entries.iter().enumerate() {
+            assert_eq!(e.log_id().index, k as u64 + 1);
+        }
+    });
+}
+
+/// `truncate_after` keeps the log id it is given (0.9's `truncate`
+/// removed it), and `None` removes everything.
+#[test]
+fn truncate_after_keeps_its_log_id() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    run(async {
+        let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let (tx, rx) = Config::oneshot();
+        store
+            .append((1..=10).map(entry), IOFlushed::signal(tx))
+            .await
+            .unwrap();
+        rx.await.unwrap().unwrap();
+        store
+            .truncate_after(Some(openraft010::testing::log_id::<Config>(1, 0, 6)))
+            .await
+            .unwrap();
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(6));
+        let left = store.try_get_log_entries(0..100).await.unwrap();
+        assert_eq!(left.len(), 6);
+        store.truncate_after(None).await.unwrap();
+        assert_eq!(store.get_log_state().await.unwrap().last_log_id, None);
+        assert!(store.try_get_log_entries(0..100).await.unwrap().is_empty());
+    });
+}
