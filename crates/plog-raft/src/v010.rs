@@ -26,6 +26,21 @@
 //! positioned write and one `fdatasync`, then calls their callbacks in the
 //! order of the appends. Appends that arrive while a flush is in flight are
 //! thus written by the next single `fdatasync`.
+//!
+//! ```
+//! # use openraft010 as openraft; // your crate: openraft = "=0.10.0-alpha.37"
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use openraft::storage::RaftLogStorage;
+//! use plog_raft::Options;
+//! use plog_raft::v010::PlogLogStore;
+//!
+//! openraft::declare_raft_types!(pub Config: D = String, R = String);
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default())?;
+//! assert_eq!(store.get_log_state().await?.last_log_id, None);
+//! # Ok(()) }
+//! ```
 
 use std::fmt::Debug;
 use std::io;

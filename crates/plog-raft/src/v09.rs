@@ -5,9 +5,10 @@
 //! # Group commit under 0.9
 //!
 //! openraft 0.9's core does not let appends overlap: `RaftCore::append_to_log`
-//! (0.9.22 to 0.9.25, "a temp wrapper to make non-blocking append_to_log a
-//! blocking") calls `append` and then awaits the `LogFlushed` callback
-//! before it runs its next command. So one Raft node hands this store one
+//! ("a temp wrapper to make non-blocking append_to_log a blocking", read
+//! in 0.9.25, the 0.9 this workspace's lock resolves; the wrapper is older
+//! than 0.9.0, so engenho-store's 0.9.22 does the same) calls `append` and
+//! then awaits the `LogFlushed` callback before it runs its next command. So one Raft node hands this store one
 //! append at a time, and each costs its own `fdatasync`; a batch of entries
 //! within one append is still written with one. A caller outside a Raft
 //! engine ([`PlogLogStore::append_with`]) can have appends in flight
