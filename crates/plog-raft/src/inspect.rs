@@ -6,8 +6,8 @@
 //! repaired, so it may look at the directory of a running store (the last
 //! segment may then be mid-write; [`LogCheck::in_use`] says so).
 //!
-//! Entries are decoded as openraft 0.9 writes them with its `serde`
-//! feature: `{"log_id": {"leader_id": {"term", "node_id"}, "index"},
+//! Entries are decoded as openraft 0.9 and 0.10 (with its default
+//! `leader_id_adv`) write them with their `serde` feature: `{"log_id": {"leader_id": {"term", "node_id"}, "index"},
 //! "payload": "Blank" | {"Normal": …} | {"Membership": …}}`; the node id
 //! and the application data stay JSON values.
 //!

@@ -19,10 +19,16 @@
 //! `truncate_after` keeps the log id it is given. openraft 0.9's core
 //! awaits each append's flush before the next append (module `v09`);
 //! 0.10's submits and goes on, and appends that arrive while a flush is in
-//! flight are written by the next single `fdatasync` (module `v010`). A
-//! directory's files are the same for both versions, but the JSON of a log
-//! id and a vote depends on the leader id type of the `RaftTypeConfig`: a
-//! directory is reopened by the version and type config that wrote it.
+//! flight are written by the next single `fdatasync` (module `v010`).
+//!
+//! A directory's files are the same for both versions. With openraft's
+//! default leader ids (0.9's `LeaderId`, 0.10's `leader_id_adv`) log ids,
+//! votes and entries serialize alike, so a directory written under 0.9
+//! opens under 0.10 with the same application data (tested). Another
+//! leader id type (0.9's `single-term-leader`, 0.10's `leader_id_std`)
+//! writes other JSON; the open then refuses the directory
+//! ([`RaftLogError::BadEntry`] or [`RaftLogError::BadState`]) rather than
+//! misread it.
 //!
 //! # On disk
 //!

@@ -254,3 +254,91 @@ fn truncate_after_keeps_its_log_id() {
         assert!(store.try_get_log_entries(0..100).await.unwrap().is_empty());
     });
 }
+
+/// A directory written through the 0.9 adapter opens under 0.10 (with
+/// openraft's default leader ids the log ids, votes and entries serialize
+/// alike), and `inspect` reads what 0.10 wrote: engenho-store can move to
+/// 0.10 without rewriting its log.
+#[test]
+fn a_09_directory_opens_under_010_and_inspects() {
+    use openraft::{BasicNode, CommittedLeaderId, Entry, EntryPayload, LogId, Membership, Vote};
+    use openraft010::storage::RaftLogStorage as _;
+    use openraft010::vote::RaftVote;
+    use plog_raft::inspect::{EntryKind, entries};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let id = |term, index| LogId::new(CommittedLeaderId::new(term, 7), index);
+    run(async {
+        use openraft::storage::RaftLogStorage;
+        let mut old =
+            plog_raft::PlogLogStore::<crate::support::Config>::open(dir.path(), Options::default())
+                .unwrap();
+        let members: std::collections::BTreeMap<u64, BasicNode> =
+            [(7, BasicNode::default())].into();
+        let (tx, rx) = std::sync::mpsc::channel();
+        old.append_with(
+            vec![
+                Entry {
+                    log_id: id(1, 1),
+                    payload: EntryPayload::Blank,
+                },
+                Entry {
+                    log_id: id(1, 2),
+                    payload: EntryPayload::Membership(Membership::new(vec![[7].into()], members)),
+                },
+                Entry {
+                    log_id: id(2, 3),
+                    payload: EntryPayload::Blank,
+                },
+            ],
+            move |r| tx.send(r).unwrap(),
+        )
+        .unwrap();
+        rx.recv().unwrap().unwrap();
+        old.save_vote(&Vote::new_committed(2, 7)).await.unwrap();
+        old.save_committed(Some(id(2, 3))).await.unwrap();
+    });
+
+    run(async {
+        let mut new = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let log_id = |term, index| openraft010::testing::log_id::<Config>(term, 7, index);
+        let got = new.try_get_log_entries(1..=3).await.unwrap();
+        let ids: Vec<_> = got.iter().map(|e| e.log_id()).collect();
+        assert_eq!(ids, [log_id(1, 1), log_id(1, 2), log_id(2, 3)]);
+        let membership = got[1].get_membership().expect("a membership entry");
+        assert_eq!(membership.voter_ids().collect::<Vec<_>>(), [7]);
+        let vote = new.read_vote().await.unwrap().expect("the vote");
+        assert_eq!(
+            vote,
+            RaftVote::from_leader_id(
+                openraft010::impls::leader_id_adv::LeaderId {
+                    term: 2,
+                    node_id: 7
+                },
+                true
+            )
+        );
+        assert_eq!(new.read_committed().await.unwrap(), Some(log_id(2, 3)));
+        let (tx, rx) = Config::oneshot();
+        let fourth = RaftEntry::new_normal(log_id(2, 4), "after the move".to_string());
+        new.append([fourth], IOFlushed::signal(tx)).await.unwrap();
+        rx.await.unwrap().unwrap();
+    });
+
+    let listed: Vec<_> = entries(dir.path())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.index, e.term, e.kind)
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (1, 1, EntryKind::Blank),
+            (2, 1, EntryKind::Membership),
+            (3, 2, EntryKind::Blank),
+            (4, 2, EntryKind::Normal),
+        ]
+    );
+}
