@@ -156,25 +156,25 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// The suite with default segments and, at the same time (the suite
+/// spends most of its ~10 s asleep), with tiny segments: every few entries
+/// start a new one, so truncate and purge cross segment boundaries.
 #[test]
-fn openraft010_suite_default_segments() {
-    run(Suite::test_all(Builder {
-        options: Options::default(),
-    }))
-    .unwrap_or_else(|e| panic!("openraft 0.10's suite failed: {e}"));
-}
-
-/// The same suite with tiny segments: every few entries start a new one,
-/// so truncate and purge cross segment boundaries.
-#[test]
-fn openraft010_suite_tiny_segments() {
-    run(Suite::test_all(Builder {
-        options: Options {
-            segment_bytes: 200,
-            ..Options::default()
-        },
-    }))
-    .unwrap_or_else(|e| panic!("openraft 0.10's suite failed: {e}"));
+fn openraft010_suite_default_and_tiny_segments() {
+    let tiny = Options {
+        segment_bytes: 200,
+        ..Options::default()
+    };
+    let (default, tiny) = run(async {
+        tokio::join!(
+            Suite::test_all(Builder {
+                options: Options::default(),
+            }),
+            Suite::test_all(Builder { options: tiny }),
+        )
+    });
+    default.unwrap_or_else(|e| panic!("openraft 0.10's suite failed (default segments): {e}"));
+    tiny.unwrap_or_else(|e| panic!("openraft 0.10's suite failed (200-byte segments): {e}"));
 }
 
 fn entry(index: u64) -> <Config as openraft010::RaftTypeConfig>::Entry {
