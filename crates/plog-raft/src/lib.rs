@@ -9,7 +9,7 @@
 //!
 //! | feature | openraft | types |
 //! | --- | --- | --- |
-//! | `openraft-09` (default) | `0.9.22` or a later 0.9, features `serde`, `storage-v2` | `PlogLogStore`, `PlogLogReader` (also `v09::…`) |
+//! | `openraft-09` (default) | `0.9.22` or a later 0.9, features `serde`, `storage-v2` | `PlogLogStore`, `PlogLogReader` |
 //! | `openraft-010` | `=0.10.0-alpha.37`, feature `serde` | `v010::PlogLogStore`, `v010::PlogLogReader` |
 //!
 //! Each store implements that version's `RaftLogStorage` and its reader
@@ -17,7 +17,7 @@
 //! serde_json: openraft's `serde` feature). Under 0.10 the errors are
 //! `std::io::Error`, the vote is read through the reader, and
 //! `truncate_after` keeps the log id it is given. openraft 0.9's core
-//! awaits each append's flush before the next append (module `v09`);
+//! awaits each append's flush before the next append (`PlogLogStore`);
 //! 0.10's submits and goes on, and appends that arrive while a flush is in
 //! flight are written by the next single `fdatasync` (module `v010`).
 //!
@@ -150,7 +150,7 @@ mod store;
 #[cfg(feature = "openraft-010")]
 pub mod v010;
 #[cfg(feature = "openraft-09")]
-pub mod v09;
+mod v09;
 
 pub use error::RaftLogError;
 pub use lock::LOCK_FILE;

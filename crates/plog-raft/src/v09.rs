@@ -1,19 +1,7 @@
 //! The adapter for openraft 0.9 (`storage-v2`, `serde`): [`PlogLogStore`]
-//! implements [`RaftLogStorage`] and [`PlogLogReader`] implements
-//! [`RaftLogReader`] for any [`RaftTypeConfig`].
-//!
-//! # Group commit under 0.9
-//!
-//! openraft 0.9's core does not let appends overlap: `RaftCore::append_to_log`
-//! ("a temp wrapper to make non-blocking append_to_log a blocking", read
-//! in 0.9.25, the 0.9 this workspace's lock resolves; the wrapper is older
-//! than 0.9.0, so engenho-store's 0.9.22 does the same) calls `append` and
-//! then awaits the `LogFlushed` callback before it runs its next command. So one Raft node hands this store one
-//! append at a time, and each costs its own `fdatasync`; a batch of entries
-//! within one append is still written with one. A caller outside a Raft
-//! engine ([`PlogLogStore::append_with`]) can have appends in flight
-//! together and get them written by one `fdatasync`, as openraft 0.10's
-//! core does (the `v010` module).
+//! implements `RaftLogStorage` and [`PlogLogReader`] implements
+//! `RaftLogReader` for any `RaftTypeConfig`. Both are re-exported at the
+//! crate root, their one public path.
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
@@ -70,6 +58,20 @@ impl<C: RaftTypeConfig> Flavor for V09<C> {
 
 /// The openraft 0.9 log store: a directory of plog v1 segments (see the
 /// crate documentation).
+///
+/// # Group commit under 0.9
+///
+/// openraft 0.9's core does not let appends overlap:
+/// `RaftCore::append_to_log` ("a temp wrapper to make non-blocking
+/// append_to_log a blocking"; read in 0.9.25, the 0.9 this workspace's lock
+/// resolves, and older than 0.9.0, so engenho-store's 0.9.22 does the same)
+/// calls `append` and then awaits the `LogFlushed` callback before it runs
+/// its next command. So one Raft node hands this store one append at a
+/// time, and each costs its own `fdatasync`; the entries of one append are
+/// written with one. A caller outside a Raft engine
+/// ([`PlogLogStore::append_with`]) can have appends in flight together and
+/// get them written by one `fdatasync`, as openraft 0.10's core does
+/// (`v010::PlogLogStore`, feature `openraft-010`).
 pub struct PlogLogStore<C: RaftTypeConfig> {
     store: Store<V09<C>>,
 }
