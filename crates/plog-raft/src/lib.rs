@@ -145,6 +145,7 @@ mod read;
 mod reader;
 mod recover;
 mod scan;
+mod shared;
 mod state;
 mod store;
 #[cfg(feature = "openraft-010")]
@@ -164,4 +165,4 @@ pub use v09::{PlogLogReader, PlogLogStore};
 // The names the I/O thread uses.
 pub(crate) use index::Payload;
 pub(crate) use lock::set_mode;
-pub(crate) use store::Shared;
+pub(crate) use shared::Shared;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::flavor::Flavor;
 use crate::read;
-use crate::store::Shared;
+use crate::shared::Shared;
 
 /// A cloneable handle on a store's entries.
 pub(crate) struct Reader<C: Flavor> {

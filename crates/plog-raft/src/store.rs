@@ -5,20 +5,20 @@
 
 use std::fs::File;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
 use crate::flavor::Flavor;
-use crate::index::{LogIndex, Payload, Segment};
+use crate::index::{Payload, Segment};
 use crate::io_thread::{self, Cmd, Done, Reply};
 use crate::lock::{Held, exposure, hold, lock_dir};
 use crate::options::Stats;
 use crate::reader::Reader;
-use crate::state::PersistedState;
+use crate::shared::Shared;
 use crate::{Options, RaftLogError, RecoveryReport, WriteStats, prealloc, recover, scan};
 
 /// Batches of at least this many entries are serialized across the rayon
@@ -69,27 +69,6 @@ fn serialize<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>, Raft
             .collect()
     } else {
         entries.iter().map(one).collect()
-    }
-}
-
-/// What the store, its I/O thread and its readers share.
-pub(crate) struct Shared<C: Flavor> {
-    pub dir: PathBuf,
-    pub options: Options,
-    pub log: Mutex<LogIndex<C>>,
-    pub state: Mutex<PersistedState<C>>,
-    pub stats: Stats,
-}
-
-impl<C: Flavor> Shared<C> {
-    pub(crate) fn log(&self) -> MutexGuard<'_, LogIndex<C>> {
-        // A panic while the lock was held (there is none in this crate)
-        // leaves a consistent index: every update is a few field writes.
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn state(&self) -> MutexGuard<'_, PersistedState<C>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
