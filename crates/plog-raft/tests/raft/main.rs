@@ -8,6 +8,7 @@ mod crash;
 mod files;
 mod inspect;
 mod model;
+mod one_node010;
 mod power;
 mod runtime;
 mod small;
