@@ -9,6 +9,7 @@ mod files;
 mod inspect;
 mod model;
 mod one_node010;
+mod one_node09;
 mod power;
 mod runtime;
 mod small;

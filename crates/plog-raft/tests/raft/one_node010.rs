@@ -137,7 +137,7 @@ impl RaftLogStorage<Config> for Counting {
 /// The writes in a log directory's segments: each write's last record
 /// carries the write mark (its payload ends in a line feed,
 /// RAFT-SEGMENTS.md), and each write had one `fdatasync`.
-fn writes_on_disk(dir: &std::path::Path) -> u64 {
+pub fn writes_on_disk(dir: &std::path::Path) -> u64 {
     let mut writes = 0;
     for item in std::fs::read_dir(dir).unwrap() {
         let path = item.unwrap().path();
