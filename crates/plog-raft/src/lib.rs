@@ -111,6 +111,8 @@
 //! is changed. An open waits (up to [`Options::lock_wait`]) for a store of
 //! the same directory in this process that is being dropped.
 //!
+//! With openraft 0.9 (for 0.10, see the `v010` module):
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use openraft::storage::RaftLogStorage;
