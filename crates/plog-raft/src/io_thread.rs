@@ -6,8 +6,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use openraft::storage::LogFlushed;
@@ -124,6 +125,87 @@ impl Writer {
     }
 }
 
+/// The writer, shared by the I/O thread and a synchronous append that
+/// finds the I/O thread idle (it then writes on its own thread: no hand-off
+/// to the I/O thread and back, the latency a caller that may block pays
+/// with fjall or a plain file).
+pub(crate) struct Slot {
+    writer: Mutex<Writer>,
+    /// Commands sent to the I/O thread and not yet done (their callbacks
+    /// called): raised by the store before each send, lowered by the I/O
+    /// thread after each command. The store appends with `&mut self`, so
+    /// nothing is sent while a caller writes in place.
+    queued: AtomicUsize,
+}
+
+impl Slot {
+    pub(crate) fn new(prealloc: Prealloc) -> Slot {
+        Slot {
+            writer: Mutex::new(Writer::new(prealloc)),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a command about to be sent.
+    pub(crate) fn sent(&self) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Takes back the count of a command that could not be sent.
+    pub(crate) fn unsent(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Writes `records` and calls `callback` on the caller's thread when
+    /// every command sent before is done (the I/O thread is idle); gives
+    /// them back otherwise, to be queued.
+    pub(crate) fn append_in_place<C: RaftTypeConfig>(
+        &self,
+        shared: &Shared<C>,
+        records: Vec<Record>,
+        callback: Done<C>,
+    ) -> Option<(Vec<Record>, Done<C>)> {
+        let Ok(mut writer) = self.writer.try_lock() else {
+            return Some((records, callback));
+        };
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return Some((records, callback));
+        }
+        let result = append(shared, &mut writer, &records);
+        drop(writer);
+        drop(records);
+        finish(shared, result, vec![callback]);
+        None
+    }
+}
+
+/// Calls the callbacks of appends that `result` made durable (or not: the
+/// store is then poisoned).
+fn finish<C: RaftTypeConfig>(
+    shared: &Shared<C>,
+    result: Result<(), RaftLogError>,
+    callbacks: Vec<Done<C>>,
+) {
+    match result {
+        Ok(()) => {
+            for callback in callbacks {
+                callback.complete(Ok(()));
+            }
+        }
+        Err(e) => {
+            let why = e.to_string();
+            poison(shared, &why);
+            for callback in callbacks {
+                callback.complete(Err(std::io::Error::other(why.clone())));
+            }
+        }
+    }
+}
+
 /// How long a changed committed id may wait before the state file is
 /// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
 const COMMITTED_DELAY: Duration = Duration::from_millis(50);
@@ -131,9 +213,8 @@ const COMMITTED_DELAY: Duration = Duration::from_millis(50);
 pub(crate) fn run<C: RaftTypeConfig>(
     shared: Arc<Shared<C>>,
     rx: Receiver<Cmd<C>>,
-    prealloc: Prealloc,
+    slot: Arc<Slot>,
 ) {
-    let mut writer = Writer::new(prealloc);
     let mut janitors: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut held: Option<Cmd<C>> = None;
     // When the committed id changed without being written yet.
@@ -169,13 +250,16 @@ pub(crate) fn run<C: RaftTypeConfig>(
                 // Group commit: take every append already queued.
                 let mut all = records;
                 let mut callbacks: Vec<Done<C>> = callback.into_iter().collect();
+                let mut taken = 1;
                 while let Ok(next) = rx.try_recv() {
                     match next {
                         Cmd::Append { records, callback } => {
+                            taken += 1;
                             all.extend(records);
                             callbacks.extend(callback);
                         }
                         Cmd::SaveState => {
+                            taken += 1;
                             dirty_since.get_or_insert_with(Instant::now);
                         }
                         other => {
@@ -184,23 +268,12 @@ pub(crate) fn run<C: RaftTypeConfig>(
                         }
                     }
                 }
-                let result = append(&shared, &mut writer, &all);
+                let result = append(&shared, &mut slot.writer(), &all);
                 // The records' memory goes back before the callbacks run.
                 drop(all);
-                match result {
-                    Ok(()) => {
-                        for callback in callbacks {
-                            callback.complete(Ok(()));
-                        }
-                    }
-                    Err(e) => {
-                        let why = e.to_string();
-                        poison(&shared, &why);
-                        for callback in callbacks {
-                            callback.complete(Err(std::io::Error::other(why.clone())));
-                        }
-                    }
-                }
+                finish(&shared, result, callbacks);
+                slot.queued.fetch_sub(taken, Ordering::SeqCst);
+                continue;
             }
             Cmd::SaveState => {
                 // Written after a short delay, coalesced with every later
@@ -209,12 +282,12 @@ pub(crate) fn run<C: RaftTypeConfig>(
                 dirty_since.get_or_insert_with(Instant::now);
             }
             Cmd::Truncate { index, done } => {
-                done.send(guarded(&shared, |s| truncate(s, &mut writer, index)));
+                done.send(guarded(&shared, |s| truncate(s, &mut slot.writer(), index)));
             }
             Cmd::Purge { log_id, done } => {
                 let mut unlink = Vec::new();
                 done.send(guarded(&shared, |s| {
-                    purge(s, &mut writer, log_id, &mut unlink)
+                    purge(s, &mut slot.writer(), log_id, &mut unlink)
                 }));
                 if !unlink.is_empty() {
                     janitors.retain(|j| !j.is_finished());
@@ -238,8 +311,9 @@ pub(crate) fn run<C: RaftTypeConfig>(
                 }));
             }
         }
+        slot.queued.fetch_sub(1, Ordering::SeqCst);
     }
-    writer.retire(None);
+    slot.writer().retire(None);
     // A store reopened after this one is dropped finds every unlink done.
     for janitor in janitors {
         let _ = janitor.join();

@@ -30,13 +30,15 @@
 //!
 //! # Writes
 //!
-//! `append` serializes the entries and hashes them (a batch of 256 or more
-//! across the rayon pool; openraft's `append` moves 64 or more off its
-//! task and awaits them), puts them in the in-memory index (they are readable when
-//! it returns) and hands them to one I/O thread, which writes everything
-//! queued for a segment with one positioned write and one `fdatasync`
-//! (group commit) and only then calls each `LogFlushed` callback, in
-//! order. A background thread keeps written, synced zeros ahead of the
+//! `append` serializes the entries and hashes them (a batch of 16 or more
+//! across the rayon pool; openraft's `append` moves such a batch off its
+//! task and awaits it), puts them in the in-memory index (they are readable
+//! when it returns) and hands them to one I/O thread, which writes
+//! everything queued for a segment with one positioned write and one
+//! `fdatasync` (group commit) and only then calls each `LogFlushed`
+//! callback, in order. The synchronous [`PlogLogStore::append_with`],
+//! whose caller may block, writes on the caller's thread instead when the
+//! I/O thread is idle (no hand-off there and back). A background thread keeps written, synced zeros ahead of the
 //! write offset, so that the write overwrites blocks the file owns and the
 //! flush carries no size change ([`PlogLogStore::write_stats`] counts
 //! both kinds). Serializing the next batch overlaps the previous one's
@@ -253,14 +255,15 @@ impl<C: RaftTypeConfig> LogIndex<C> {
     }
 }
 
-/// Batches of at least this many entries are serialized across the rayon
-/// pool (in chunks of half this). Below it the hand-off costs more than it
-/// saves on a busy 2-core machine (BENCHMARKS.md, session 6).
-const PARALLEL_SERIALIZE: usize = 256;
+/// Batches of at least this many entries are serialized (and dropped)
+/// across the rayon pool, in chunks of at least half this: about 70 µs of
+/// serde_json for engenho-shaped entries, where the hand-off to the pool
+/// costs a few µs.
+const PARALLEL_SERIALIZE: usize = 16;
 /// openraft's `append` serializes batches of at least this many entries
 /// off the caller's task (on the rayon pool), so that the runtime never
-/// waits for more than about 100 µs of serializing.
-const OFF_TASK_SERIALIZE: usize = 64;
+/// waits for more than about 70 µs of serializing (engenho-shaped entries).
+const OFF_TASK_SERIALIZE: usize = PARALLEL_SERIALIZE;
 
 fn stopped() -> RaftLogError {
     RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
@@ -334,6 +337,8 @@ impl<C: RaftTypeConfig> Shared<C> {
 pub struct PlogLogStore<C: RaftTypeConfig> {
     shared: Arc<Shared<C>>,
     tx: Option<mpsc::Sender<Cmd<C>>>,
+    /// The writer the I/O thread shares with a synchronous append.
+    slot: Arc<io_thread::Slot>,
     thread: Option<JoinHandle<()>>,
     lock: File,
     recovery: RecoveryReport,
@@ -396,13 +401,16 @@ where
         let thread_shared = Arc::clone(&shared);
         let prealloc = prealloc::Prealloc::start()
             .map_err(|e| RaftLogError::io(&dir, "start the preallocation thread", e))?;
+        let slot = Arc::new(io_thread::Slot::new(prealloc));
+        let thread_slot = Arc::clone(&slot);
         let thread = std::thread::Builder::new()
             .name("plog-raft-io".into())
-            .spawn(move || io_thread::run(thread_shared, rx, prealloc))
+            .spawn(move || io_thread::run(thread_shared, rx, thread_slot))
             .map_err(|e| RaftLogError::io(&dir, "start the I/O thread", e))?;
         Ok(PlogLogStore {
             shared,
             tx: Some(tx),
+            slot,
             thread: Some(thread),
             lock,
             recovery: RecoveryReport {
@@ -433,10 +441,12 @@ where
     }
 
     fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
-        self.tx
-            .as_ref()
-            .and_then(|tx| tx.send(cmd).ok())
-            .ok_or_else(stopped)
+        let tx = self.tx.as_ref().ok_or_else(stopped)?;
+        self.slot.sent();
+        tx.send(cmd).map_err(|_| {
+            self.slot.unsent();
+            stopped()
+        })
     }
 
     /// Sends a command that answers, and waits (blocking) for its answer.
@@ -476,11 +486,14 @@ where
     }
 
     /// Appends `entries` (they are readable when this returns) and calls
-    /// `done` from the I/O thread once they are durable (or with the error
-    /// that stopped them). This is openraft's `append` with a plain
-    /// callback, for callers outside a Raft engine; it serializes the
-    /// entries on the calling thread (a large batch across the rayon pool)
-    /// and, for an append over existing entries, waits for the truncate.
+    /// `done` once they are durable (or with the error that stopped them).
+    /// This is openraft's `append` with a plain callback, for callers
+    /// outside a Raft engine, and it may block: it serializes the entries
+    /// on the calling thread (a batch of 16 or more across the rayon pool),
+    /// for an append over existing entries waits for the truncate, and
+    /// when the I/O thread has nothing queued writes and syncs the entries
+    /// itself and calls `done` before returning (no hand-off to the I/O
+    /// thread and back); otherwise `done` is called from the I/O thread.
     ///
     /// An entry at or below the purged id is dropped; an entry at or below
     /// the last index replaces it and everything after it (a truncate
@@ -500,17 +513,34 @@ where
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
         let batch = serialize::<C>(&entries)?;
-        let Some(batch) = self.admit(batch)? else {
-            return self.enqueue(Vec::new(), Done::Fn(Box::new(done)));
-        };
-        if let Some(index) = self.overwrites(&batch) {
-            self.truncate_from(index)?;
-        }
-        let sent = self.enqueue(batch, Done::Fn(Box::new(done)));
         // Dropping the entries costs about as much as serializing them (a
-        // tree of small allocations each): done here, while the I/O thread
-        // writes and syncs.
-        drop(entries);
+        // tree of small allocations each): a large batch is dropped across
+        // the rayon pool while this thread writes and syncs, and waited
+        // for, so that the call's time includes it.
+        let dropped = (entries.len() >= PARALLEL_SERIALIZE).then(|| {
+            let (tx, rx) = mpsc::sync_channel(1);
+            rayon::spawn(move || {
+                entries
+                    .into_par_iter()
+                    .with_min_len(PARALLEL_SERIALIZE)
+                    .for_each(drop);
+                let _ = tx.send(());
+            });
+            rx
+        });
+        let done = Done::Fn(Box::new(done));
+        let sent = match self.admit(batch)? {
+            None => self.enqueue(Vec::new(), done, false),
+            Some(batch) => {
+                if let Some(index) = self.overwrites(&batch) {
+                    self.truncate_from(index)?;
+                }
+                self.enqueue(batch, done, true)
+            }
+        };
+        if let Some(dropped) = dropped {
+            let _ = dropped.recv();
+        }
         sent
     }
 
@@ -545,20 +575,24 @@ where
             rayon::spawn(move || {
                 let batch = serialize::<C>(&entries);
                 let _ = tx.send(batch);
-                drop(entries);
+                // While the task goes on to queue the batch.
+                entries
+                    .into_par_iter()
+                    .with_min_len(PARALLEL_SERIALIZE)
+                    .for_each(drop);
             });
             rx.await.map_err(|_| stopped())??
         } else {
             serialize::<C>(&entries)?
         };
         let Some(batch) = self.admit(batch)? else {
-            return self.enqueue(Vec::new(), callback);
+            return self.enqueue(Vec::new(), callback, false);
         };
         if let Some(index) = self.overwrites(&batch) {
             self.call_async(|done| Cmd::Truncate { index, done })
                 .await?;
         }
-        self.enqueue(batch, callback)
+        self.enqueue(batch, callback, false)
     }
 
     /// Refuses a batch for a poisoned store; drops its entries at or below
@@ -592,11 +626,14 @@ where
     }
 
     /// Puts `batch` in the index (readable from memory until durable) and
-    /// hands it to the I/O thread with its callback.
+    /// hands it to the I/O thread with its callback; with `in_place` (a
+    /// caller that may block), writes it on the caller's thread instead
+    /// when the I/O thread is idle.
     fn enqueue(
         &mut self,
         batch: Vec<Serialized<C>>,
         callback: Done<C>,
+        in_place: bool,
     ) -> Result<(), RaftLogError> {
         let Some(last_id) = batch.last().map(|(id, _)| id.clone()) else {
             // Nothing to write; the callback still comes after everything
@@ -652,6 +689,14 @@ where
         }
         log.last = Some(last_id);
         drop(log);
+        let (records, callback) = if in_place {
+            match self.slot.append_in_place(&self.shared, records, callback) {
+                None => return Ok(()),
+                Some(queued) => queued,
+            }
+        } else {
+            (records, callback)
+        };
         self.send(Cmd::Append {
             records,
             callback: Some(callback),
