@@ -206,6 +206,10 @@ fn finish<C: RaftTypeConfig>(
     }
 }
 
+/// The page size the padding of a write rounds to (4 KiB; on a larger
+/// page the write still saves reading the block it ends in).
+const PAGE: u64 = 4096;
+
 /// How long a changed committed id may wait before the state file is
 /// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
 const COMMITTED_DELAY: Duration = Duration::from_millis(50);
@@ -377,7 +381,7 @@ fn create_segment<C: RaftTypeConfig>(
 /// the last one of the write carries the write mark (RAFT-SEGMENTS.md),
 /// so its hash is computed again.
 fn encode(buf: &mut Vec<u8>, record: &Record, last_of: Option<u64>) {
-    let json = &record.payload.json;
+    let json = record.payload.json();
     match last_of {
         None => {
             buf.extend_from_slice(&record.index.to_le_bytes());
@@ -445,7 +449,17 @@ fn append<C: RaftTypeConfig>(
             encode(buf, record, last);
         }
         let (from, to) = (active.end, active.end + buf.len() as u64);
-        let overwrite = writer.prealloc.claim(from, to);
+        let zeroed = writer.prealloc.claim(from, to);
+        let overwrite = to <= zeroed;
+        // The preallocator's zeros went to the device around the page
+        // cache, so the page holding `to` is not cached: a write ending
+        // inside it would make the kernel read it from the device first
+        // (a read on every append's path). Into preallocated zeros, the
+        // write goes on to that page's end with the zeros already there.
+        let page_end = to.next_multiple_of(PAGE).min(zeroed);
+        if overwrite && page_end > to {
+            buf.resize(buf.len() + (page_end - to) as usize, 0);
+        }
         let path = || shared.dir.join(crate::scan::segment_name(segment));
         active
             .file
