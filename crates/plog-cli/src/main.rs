@@ -5,13 +5,16 @@
 mod append;
 mod dump;
 mod error;
+mod man;
 mod mode;
+mod model;
 mod out;
 mod paths;
 mod progress;
 mod raft;
 mod repair;
 mod stat;
+mod text;
 mod verify;
 
 use std::path::PathBuf;
@@ -90,7 +93,9 @@ Examples:
 
 const MAN_EXAMPLES: &str = "\
 Examples:
-  plog man > plog.1 && man ./plog.1";
+  plog man > plog.1 && man ./plog.1
+  plog man verify | man -l -                verify's page, every flag
+  plog man --dir /usr/local/share/man/man1  plog.1 and plog-SUBCOMMAND.1";
 
 /// Verify, inspect, repair and append engenho-store persistent logs (format v1).
 #[derive(Debug, Parser)]
@@ -137,9 +142,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print plog's manual page (roff) on stdout.
+    /// Print plog's manual page (roff) on stdout, or a subcommand's, or
+    /// write them all to a directory.
     #[command(after_help = MAN_EXAMPLES)]
-    Man,
+    Man(man::ManArgs),
 }
 
 /// `--expect`: the index order a verification checks.
@@ -181,6 +187,8 @@ fn main() -> ExitCode {
             });
         }
     };
+    let json_paths = json_paths(&cli.command);
+    use clap::CommandFactory;
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Dump(args) => dump::run(args),
@@ -188,7 +196,7 @@ fn main() -> ExitCode {
         Command::Repair(args) => repair::run(args),
         Command::Append(args) => append::run(args),
         Command::Completions { shell } => completions(shell),
-        Command::Man => man(),
+        Command::Man(args) => man::run(Cli::command(), &args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -196,9 +204,29 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
         Err(err) => {
-            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
+            if let Some(paths) = &json_paths {
+                // Under --json, the error object(s) on stdout too, in the
+                // same words (a closed stdout changes nothing here).
+                for object in err.objects(paths) {
+                    let _ = out::print_json(&object);
+                }
+            }
+            eprintln!("plog: {}", text::sanitize_message(&err.to_string()));
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// The paths of a command run with `--json`: those its error objects name
+/// when an error names no path of its own.
+fn json_paths(command: &Command) -> Option<Vec<PathBuf>> {
+    match command {
+        Command::Verify(a) if a.json => Some(a.paths.clone()),
+        Command::Dump(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Stat(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Repair(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Append(a) if a.json => Some(vec![a.path.clone()]),
+        _ => None,
     }
 }
 
@@ -208,17 +236,6 @@ fn completions(shell: clap_complete::Shell) -> Result<u8, error::CliError> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "plog", &mut script);
     out::emit(&mut std::io::stdout().lock(), &script)?;
-    Ok(exit::OK)
-}
-
-/// `plog man`: the manual page, generated from the clap definition.
-fn man() -> Result<u8, error::CliError> {
-    use clap::CommandFactory;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut page)
-        .map_err(|err| error::CliError::failed(format!("cannot render the manual page: {err}")))?;
-    out::emit(&mut std::io::stdout().lock(), &page)?;
     Ok(exit::OK)
 }
 

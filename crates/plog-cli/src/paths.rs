@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use plog_mmap::{Log, OpenError, OpenOptions, ReadError};
 
-use crate::error::describe_io;
+use crate::error::CliError;
 
 /// How directories are filtered.
 #[derive(Clone, Debug, clap::Args)]
@@ -129,17 +129,26 @@ fn walk_dir(dir: &Path, filter: &DirFilter, out: &mut Vec<Target>) {
 }
 
 /// Why a log could not be opened, in the words every subcommand uses
-/// (`cannot open: no such file or directory`), without the path.
-pub fn open_error(err: &OpenError) -> String {
+/// (`cannot open: no such file or directory`), with its path apart.
+pub fn open_error(path: &Path, err: OpenError) -> CliError {
     match err {
         OpenError::Io {
             operation, source, ..
-        } => format!("cannot {operation}: {}", describe_io(source)),
-        OpenError::TooLarge { limit, .. } => {
-            format!("cannot read: expected at most {limit} bytes, found more")
+        } => {
+            let action = match operation {
+                "open" => "cannot open",
+                "stat" => "cannot stat",
+                "seek" => "cannot seek",
+                _ => "cannot read",
+            };
+            CliError::io(action, path, source)
         }
-        OpenError::Changed(changed) => changed.what(),
-        other => other.to_string(),
+        OpenError::TooLarge { limit, .. } => CliError::at(
+            path,
+            format!("cannot read: expected at most {limit} bytes, found more"),
+        ),
+        OpenError::Changed(changed) => CliError::at(path, changed.what()),
+        other => CliError::at(path, other.to_string()),
     }
 }
 
@@ -154,11 +163,11 @@ pub fn read_error(err: &ReadError) -> String {
 /// Opens `path` as a log. `-` is standard input, read by the command's one
 /// pass through a bounded window as it arrives (`Log::from_stream`: `zstdcat
 /// LOG | plog verify -` holds a few MiB whatever the log's length).
-pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, String> {
+pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, CliError> {
     if path.as_os_str() == "-" {
         Ok(Log::from_stream(std::io::stdin()))
     } else {
-        Log::open_with(path, options).map_err(|err| open_error(&err))
+        Log::open_with(path, options).map_err(|err| open_error(path, err))
     }
 }
 

@@ -1,0 +1,126 @@
+//! `plog man`: the manual pages, rendered by clap_mangen from the clap
+//! definition itself, so that every flag of every subcommand is in its page:
+//! `plog.1` (the overview, whose SEE ALSO names each `plog-SUBCOMMAND(1)`)
+//! and one page per subcommand.
+
+use std::path::PathBuf;
+
+use crate::error::CliError;
+use crate::text::escape_bytes;
+use crate::{exit, out};
+
+/// Arguments of `plog man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Print this subcommand's page (plog-SUBCOMMAND(1)) instead of plog(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+    /// Write every page (plog.1, plog-verify.1, ...) into the existing
+    /// directory DIR instead of printing one; files of those names are
+    /// replaced.
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The command the pages are rendered from: built (so that each subcommand
+/// is named `plog-verify` and used as `plog verify`), without clap's `help`
+/// subcommand (no page for it, none named).
+pub fn pages_command(cli: clap::Command) -> clap::Command {
+    let mut cmd = cli.disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+/// The page of `cmd` (the overview, or one subcommand), in roff.
+fn render(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut page)
+        .map_err(|err| CliError::failed(format!("cannot render the manual page: {err}")))?;
+    Ok(page)
+}
+
+/// Runs `plog man` over the clap definition `cli`.
+pub fn run(cli: clap::Command, args: &ManArgs) -> Result<u8, CliError> {
+    let cmd = pages_command(cli);
+    if let Some(dir) = &args.dir {
+        for page in std::iter::once(cmd.clone()).chain(cmd.get_subcommands().cloned()) {
+            let man = clap_mangen::Man::new(page);
+            let path = dir.join(man.get_filename());
+            man.generate_to(dir)
+                .map_err(|err| CliError::io("cannot write the manual page", &path, err))?;
+        }
+        return Ok(exit::OK);
+    }
+    let page = match &args.subcommand {
+        None => render(cmd)?,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+                return Err(CliError::failed(format!(
+                    "man: expected a subcommand ({}), found {}",
+                    names.join(", "),
+                    escape_bytes(name.as_bytes())
+                )));
+            };
+            render(sub.clone())?
+        }
+    };
+    out::emit(&mut std::io::stdout().lock(), &page)?;
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag of every subcommand, as `--long`, is in the subcommand's
+    /// page; every `plog-X(1)` the overview names is a page `--dir` writes.
+    #[test]
+    fn every_page_lists_every_flag_and_see_also_names_real_pages() {
+        use clap::CommandFactory;
+        let cmd = pages_command(crate::Cli::command());
+        let dir = tempfile::tempdir().unwrap();
+        run(
+            crate::Cli::command(),
+            &ManArgs {
+                subcommand: None,
+                dir: Some(dir.path().to_path_buf()),
+            },
+        )
+        .unwrap();
+        let mut subcommands = 0;
+        for sub in cmd.get_subcommands() {
+            subcommands += 1;
+            let file = dir.path().join(format!("plog-{}.1", sub.get_name()));
+            let page = std::fs::read_to_string(&file).unwrap();
+            let mut flags = 0;
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    flags += 1;
+                    // roff escapes a '-' as "\-".
+                    let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+                    assert!(
+                        page.contains(&roff),
+                        "plog-{}.1 does not list --{long}",
+                        sub.get_name()
+                    );
+                }
+            }
+            assert!(flags > 0, "plog {} has flags", sub.get_name());
+            assert!(page.contains(&format!("plog\\-{}", sub.get_name())));
+        }
+        assert_eq!(subcommands, 7);
+        let top = std::fs::read_to_string(dir.path().join("plog.1")).unwrap();
+        let named: Vec<&str> = top
+            .split(|c: char| c.is_whitespace())
+            .filter(|word| word.starts_with("plog\\-") && word.ends_with("(1)"))
+            .collect();
+        assert_eq!(named.len(), subcommands, "{top}");
+        for word in named {
+            let name = word.replace("\\-", "-").replace("(1)", ".1");
+            assert!(dir.path().join(&name).is_file(), "{name} is not written");
+        }
+        assert!(!dir.path().join("plog-help.1").exists());
+    }
+}
