@@ -30,28 +30,22 @@ use crate::{exit, out};
 /// them (links to directories not followed; a plog-raft directory is not
 /// searched further), in sorted order per argument.
 pub fn find_dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-        if inspect::looks_like_log_dir(dir) {
-            found.push(dir.to_path_buf());
-            return;
-        }
-        let Ok(listing) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut children: Vec<PathBuf> = listing
-            .flatten()
-            .filter(|item| item.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|item| item.path())
-            .collect();
-        children.sort();
-        for child in children {
-            walk(&child, found);
-        }
-    }
     let mut found = Vec::new();
     for path in paths {
-        if path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-            walk(path, &mut found);
+        if path.as_os_str() == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let mut walk = walkdir::WalkDir::new(path)
+            .follow_links(false)
+            .sort_by(|a, b| a.path().cmp(b.path()))
+            .into_iter();
+        while let Some(entry) = walk.next() {
+            // An unreadable directory is reported by the walk of the files.
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_dir() && inspect::looks_like_log_dir(entry.path()) {
+                found.push(entry.into_path());
+                walk.skip_current_dir();
+            }
         }
     }
     found

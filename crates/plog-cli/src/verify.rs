@@ -318,7 +318,10 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         let glob = if args.filter.all {
             "any file".to_string()
         } else {
-            format!("--glob {}", escape_bytes(args.filter.glob.as_bytes()))
+            format!(
+                "--glob {}",
+                escape_bytes(args.filter.glob.glob().as_bytes())
+            )
         };
         return Err(CliError::failed(format!(
             "verify: no file to verify: no file below the given directories matches {glob} \

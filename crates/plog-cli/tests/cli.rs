@@ -662,3 +662,27 @@ fn dump_follow_prints_records_appended_by_a_concurrent_writer() {
     child.wait().unwrap();
     assert_eq!(indices, (1..=30).collect::<Vec<_>>());
 }
+
+#[test]
+fn verify_of_a_directory_verifies_a_linked_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.plog");
+    std::fs::copy(corpus_path("seed-small.plog"), &path).unwrap();
+    std::os::unix::fs::symlink(&path, dir.path().join("b.plog")).unwrap();
+    let out = plog()
+        .args(["verify", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["path"], path.to_str().unwrap());
+    // `[..]` and `{a,b}` below a directory (globset).
+    let out = plog()
+        .args(["verify", "--json", "--glob", "{x,[ab]}.plog"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&out.stdout).len(), 1);
+}
