@@ -333,7 +333,8 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         ));
     }
     if args.raft {
-        return crate::raft::dump(&args);
+        let limit = args.limit.unwrap_or(u64::MAX);
+        return crate::raft::dump(&args.path, from, to, limit, args.json);
     }
     let stdin = args.path.as_os_str() == "-";
     if stdin && args.follow {

@@ -5,6 +5,7 @@
 mod append;
 mod dump;
 mod error;
+pub mod exit;
 mod man;
 mod mode;
 mod model;
@@ -20,19 +21,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-
-/// Exit statuses, shared by every subcommand.
-pub mod exit {
-    /// Every file is clean / the command did what was asked.
-    pub const OK: u8 = 0;
-    /// Corruption was found (or, with `--strict`, a torn tail).
-    pub const CORRUPT: u8 = 1;
-    /// A file could not be read or written, or the command line was wrong.
-    pub const ERROR: u8 = 2;
-    /// No corruption, but some file ends in a torn tail.
-    pub const TORN: u8 = 3;
-}
+use clap::{Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Exit status (every subcommand):
@@ -148,32 +137,6 @@ enum Command {
     Man(man::ManArgs),
 }
 
-/// `--expect`: the index order a verification checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ExpectOrder {
-    /// Each index is the previous one plus one.
-    Contiguous,
-    /// Each index is greater than the previous one.
-    Increasing,
-}
-
-impl From<ExpectOrder> for plog_format::IndexOrder {
-    fn from(order: ExpectOrder) -> Self {
-        match order {
-            ExpectOrder::Contiguous => plog_format::IndexOrder::Contiguous,
-            ExpectOrder::Increasing => plog_format::IndexOrder::Increasing,
-        }
-    }
-}
-
-/// A single log path argument.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogPath {
-    /// The log file.
-    #[arg(value_name = "PATH")]
-    pub path: PathBuf,
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -247,5 +210,54 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag of every subcommand, as `--long`, is in the subcommand's
+    /// page; every `plog-X(1)` the overview names is a page `--dir` writes.
+    #[test]
+    fn every_page_lists_every_flag_and_see_also_names_real_pages() {
+        let cmd = man::pages_command(Cli::command());
+        let dir = tempfile::tempdir().unwrap();
+        man::run(
+            Cli::command(),
+            &man::ManArgs {
+                subcommand: None,
+                dir: Some(dir.path().to_path_buf()),
+            },
+        )
+        .unwrap();
+        let mut subcommands = 0;
+        for sub in cmd.get_subcommands() {
+            subcommands += 1;
+            let file = dir.path().join(format!("plog-{}.1", sub.get_name()));
+            let page = std::fs::read_to_string(&file).unwrap();
+            let mut flags = 0;
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    flags += 1;
+                    // roff escapes a '-' as "\-".
+                    let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+                    assert!(
+                        page.contains(&roff),
+                        "plog-{}.1 does not list --{long}",
+                        sub.get_name()
+                    );
+                }
+            }
+            assert!(flags > 0, "plog {} has flags", sub.get_name());
+            assert!(page.contains(&format!("plog\\-{}", sub.get_name())));
+        }
+        assert_eq!(subcommands, 7);
+        let top = std::fs::read_to_string(dir.path().join("plog.1")).unwrap();
+        let named: Vec<&str> = top
+            .split(|c: char| c.is_whitespace())
+            .filter(|word| word.starts_with("plog\\-") && word.ends_with("(1)"))
+            .collect();
+        assert_eq!(named.len(), subcommands, "{top}");
+        for word in named {
+            let name = word.replace("\\-", "-").replace("(1)", ".1");
+            assert!(dir.path().join(&name).is_file(), "{name} is not written");
+        }
+        assert!(!dir.path().join("plog-help.1").exists());
     }
 }

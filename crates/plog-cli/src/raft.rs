@@ -16,14 +16,12 @@ use plog_raft::RaftLogError;
 use plog_raft::inspect::{self, EntryView, LogCheck};
 use serde_json::Value;
 
-use crate::dump::DumpArgs;
 use crate::error::CliError;
 use crate::model::{
     EntryKind, ErrorObject, JsonPath, LogKind, RaftEntry, RaftProblem, RaftSegment, RaftTorn,
     SegmentPath, Status, Verdict, VerifyLine, VerifyRaft,
 };
 use crate::text::{count, escape_bytes, path_text, sanitize_message};
-use crate::verify::VerifyArgs;
 use crate::{exit, out};
 
 /// The plog-raft directories among `paths` and below the directories among
@@ -265,11 +263,21 @@ fn human_line(dir: &Path, result: &Result<LogCheck, RaftLogError>, strict: bool)
     }
 }
 
+/// How `plog verify` prints a plog-raft directory (its flags).
+pub struct VerifyOutput {
+    /// `--json`.
+    pub json: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--strict`.
+    pub strict: bool,
+}
+
 /// `plog verify` of one plog-raft directory: its status, whether it fails
 /// the policy (`--strict` makes a torn append fail), and its output (empty
 /// for a clean log under `--quiet`).
 pub fn verify_dir(
-    args: &VerifyArgs,
+    args: &VerifyOutput,
     dir: &Path,
 ) -> Result<(&'static str, bool, Vec<u8>), CliError> {
     let result = inspect::check_dir(dir);
@@ -320,12 +328,10 @@ fn entry_kind(kind: inspect::EntryKind) -> EntryKind {
 /// most --limit. Status 1 and nothing printed when the directory holds
 /// damage, 2 when it cannot be read, 3 (after the entries) when the last
 /// segment ends in a torn append.
-pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
-    let dir = &args.path;
+pub fn dump(dir: &Path, from: u64, to: u64, limit: u64, json: bool) -> Result<u8, CliError> {
     let shown = path_text(dir);
-    let (from, to) = (args.from.unwrap_or(0), args.to.unwrap_or(u64::MAX));
     let check = inspect::check_dir(dir).map_err(|e| CliError::Path {
-        path: dir.clone(),
+        path: dir.to_path_buf(),
         message: format!(
             "{}: {}",
             if e.is_damage() {
@@ -342,7 +348,7 @@ pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
         },
     })?;
     let torn = torn(&check).map(|(segment, t)| (segment.to_path_buf(), t.offset));
-    let mut left = args.limit.unwrap_or(u64::MAX);
+    let mut left = limit;
     let stdout = io::stdout();
     let mut w = io::BufWriter::new(stdout.lock());
     for entry in check.into_entries() {
@@ -353,7 +359,7 @@ pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
         if entry.index > to || left == 0 {
             break;
         }
-        let line = if args.json {
+        let line = if json {
             out::json_line(&RaftEntry {
                 index: entry.index,
                 term: entry.term,

@@ -9,13 +9,32 @@ use crate::model::{
 };
 use crate::paths::{DirFilter, Target, expand, open_log};
 use crate::text::{count, escape_bytes, path_text};
-use crate::{ExpectOrder, exit, out, progress};
+use crate::{exit, out, progress};
+use clap::ValueEnum;
 use plog_format::IndexOrder;
 use plog_mmap::{
     MapPolicy, OpenOptions, Parallelism, Problem, Progress, RecoveryMode, Verdict, VerifyOptions,
     VerifyReport,
 };
 use rayon::prelude::*;
+
+/// `--expect`: the index order a verification checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExpectOrder {
+    /// Each index is the previous one plus one.
+    Contiguous,
+    /// Each index is greater than the previous one.
+    Increasing,
+}
+
+impl From<ExpectOrder> for plog_format::IndexOrder {
+    fn from(order: ExpectOrder) -> Self {
+        match order {
+            ExpectOrder::Contiguous => plog_format::IndexOrder::Contiguous,
+            ExpectOrder::Increasing => plog_format::IndexOrder::Increasing,
+        }
+    }
+}
 
 /// Arguments of `plog verify`.
 #[derive(Debug, clap::Args)]
@@ -26,8 +45,9 @@ pub struct VerifyArgs {
     /// Count a torn tail as corruption (exit status 1).
     #[arg(long)]
     pub strict: bool,
-    /// Also check the order of indices; violations are reported as the
-    /// corruption kinds `index_gap` and `index_order`.
+    /// Also check the order of indices: a violation makes the file fail
+    /// (status 1, CORRUPT in the text; with --json, in "index_violations",
+    /// of kind `index_gap` or `index_order`, and the verdict "rejected").
     #[arg(long, value_enum, value_name = "ORDER")]
     pub expect: Option<ExpectOrder>,
     /// Worker threads for hashing (default: one per core).
@@ -340,7 +360,12 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     let stdout = std::io::stdout();
     let mut counts = Counts::default();
     for dir in &raft_dirs {
-        let (status, rejected, bytes) = crate::raft::verify_dir(&args, dir)?;
+        let output = crate::raft::VerifyOutput {
+            json: args.json,
+            quiet: args.quiet,
+            strict: args.strict,
+        };
+        let (status, rejected, bytes) = crate::raft::verify_dir(&output, dir)?;
         counts.add_status(status, rejected);
         match bar.suspend(|| out::emit(&mut stdout.lock(), &bytes)) {
             Err(CliError::Closed) => return Ok(counts.exit_code()),
