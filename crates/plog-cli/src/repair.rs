@@ -2,6 +2,7 @@
 //! final record on request, or salvage every valid record into a new log.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::CliError;
@@ -58,8 +59,14 @@ pub fn run(args: RepairArgs) -> Result<u8, CliError> {
         ));
     }
     // Opened first, read-only, so that a missing or unreadable log reads
-    // as in every other command (`cannot open: ...`), whatever the mode.
-    std::fs::File::open(&args.path).map_err(|e| CliError::io("cannot open", &args.path, e))?;
+    // as in every other command (`cannot open: ...`), whatever the mode
+    // (non-blocking: a FIFO named by mistake must not hang the open; the
+    // writer refuses it after).
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&args.path)
+        .map_err(|e| CliError::io("cannot open", &args.path, e))?;
     match &args.salvage {
         Some(out) => run_salvage(&args, out),
         None => run_repair(&args),
