@@ -248,15 +248,25 @@ mod tests {
             assert!(page.contains(&format!("plog\\-{}", sub.get_name())));
         }
         assert_eq!(subcommands, 7);
+        // SEE ALSO names every subcommand's page, and each exists.
         let top = std::fs::read_to_string(dir.path().join("plog.1")).unwrap();
-        let named: Vec<&str> = top
-            .split(|c: char| c.is_whitespace())
-            .filter(|word| word.starts_with("plog\\-") && word.ends_with("(1)"))
+        let see_also = top
+            .split(".SH \"SEE ALSO\"\n")
+            .nth(1)
+            .expect("a SEE ALSO section");
+        let named: Vec<String> = see_also
+            .split([',', ' ', '\n'])
+            .filter(|word| !word.is_empty())
+            .map(|word| word.replace("\\-", "-").replace("(1)", ".1"))
             .collect();
-        assert_eq!(named.len(), subcommands, "{top}");
-        for word in named {
-            let name = word.replace("\\-", "-").replace("(1)", ".1");
-            assert!(dir.path().join(&name).is_file(), "{name} is not written");
+        assert_eq!(named.len(), subcommands, "{see_also}");
+        for name in &named {
+            assert!(dir.path().join(name).is_file(), "{name} is not written");
+        }
+        // The SUBCOMMANDS section names the same pages.
+        for name in &named {
+            let roff = name.replace('-', "\\-").replace(".1", "(1)");
+            assert!(top.contains(&roff), "{roff}");
         }
         assert!(!dir.path().join("plog-help.1").exists());
     }

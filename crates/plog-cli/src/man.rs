@@ -31,12 +31,23 @@ pub fn pages_command(cli: clap::Command) -> clap::Command {
     cmd
 }
 
-/// The page of `cmd` (the overview, or one subcommand), in roff.
-fn render(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
+/// The page of `cmd` (the overview, or one subcommand), in roff, ending in
+/// a SEE ALSO section: the overview names every subcommand's page, a
+/// subcommand's page names the overview.
+fn render(cmd: &clap::Command, overview: &clap::Command) -> Result<Vec<u8>, CliError> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd)
+    clap_mangen::Man::new(cmd.clone())
         .render(&mut page)
         .map_err(|err| CliError::failed(format!("cannot render the manual page: {err}")))?;
+    let pages: Vec<String> = if cmd.get_name() == overview.get_name() {
+        overview
+            .get_subcommands()
+            .map(|sub| format!("{}\\-{}(1)", overview.get_name(), sub.get_name()))
+            .collect()
+    } else {
+        vec![format!("{}(1)", overview.get_name())]
+    };
+    page.extend_from_slice(format!(".SH \"SEE ALSO\"\n{}\n", pages.join(", ")).as_bytes());
     Ok(page)
 }
 
@@ -44,16 +55,16 @@ fn render(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
 pub fn run(cli: clap::Command, args: &ManArgs) -> Result<u8, CliError> {
     let cmd = pages_command(cli);
     if let Some(dir) = &args.dir {
-        for page in std::iter::once(cmd.clone()).chain(cmd.get_subcommands().cloned()) {
-            let man = clap_mangen::Man::new(page);
-            let path = dir.join(man.get_filename());
-            man.generate_to(dir)
+        for page in std::iter::once(&cmd).chain(cmd.get_subcommands()) {
+            let path = dir.join(clap_mangen::Man::new(page.clone()).get_filename());
+            let roff = render(page, &cmd)?;
+            std::fs::write(&path, roff)
                 .map_err(|err| CliError::io("cannot write the manual page", &path, err))?;
         }
         return Ok(exit::OK);
     }
     let page = match &args.subcommand {
-        None => render(cmd)?,
+        None => render(&cmd, &cmd)?,
         Some(name) => {
             let Some(sub) = cmd.find_subcommand(name) else {
                 let names: Vec<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
@@ -63,7 +74,7 @@ pub fn run(cli: clap::Command, args: &ManArgs) -> Result<u8, CliError> {
                     escape_bytes(name.as_bytes())
                 )));
             };
-            render(sub.clone())?
+            render(sub, &cmd)?
         }
     };
     out::emit(&mut std::io::stdout().lock(), &page)?;
