@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use plog_format::Corruption;
 use plog_writer::{SyncPolicy, WriteError, Writer, WriterOptions};
-use serde::Serialize;
 use serde::de::IgnoredAny;
 
 use crate::error::CliError;
-use crate::exit;
-use crate::out::{self, JsonPath};
+use crate::model::{Append, JsonPath};
+use crate::text::{count, path_text, sanitize_message};
+use crate::{exit, out};
 
 /// Arguments of `plog append`.
 #[derive(Debug, clap::Args)]
@@ -26,7 +26,8 @@ pub struct AppendArgs {
     pub sync_every: u64,
     /// One JSON object on stdout at the end: records appended, their first
     /// and last index, the log's length (and "error" when a line stopped
-    /// the command).
+    /// the command; the error object, {"path","error"}, when the log could
+    /// not be opened).
     #[arg(long)]
     pub json: bool,
     /// The permission bits (octal) of the log when this creates it; its
@@ -41,41 +42,15 @@ pub struct AppendArgs {
     pub path: PathBuf,
 }
 
-/// `plog append --json`.
-#[derive(Debug, Serialize)]
-pub struct JsonAppend {
-    /// The log, with `path_base64` when it is not UTF-8.
-    #[serde(flatten)]
-    pub path: JsonPath,
-    /// `ok`, or `error` when something stopped the command (what was
-    /// appended before it is durable all the same).
-    pub status: &'static str,
-    /// Records appended (and durable).
-    pub records: u64,
-    /// Index of the first appended record.
-    pub first_index: Option<u64>,
-    /// Index of the last appended record.
-    pub last_index: Option<u64>,
-    /// The log's length afterwards (null when it could not be opened).
-    pub log_len: Option<u64>,
-    /// A torn tail that opening the log cut off first.
-    pub repaired_on_open: Option<crate::verify::JsonTorn>,
-    /// What stopped the command.
-    pub error: Option<String>,
-}
-
+/// A writer's error for `append`: [`CliError::from_write`], with the one
+/// repair that fits a corrupt log named.
 fn writer_error(err: WriteError) -> CliError {
-    let code = if err.kind() == "corrupt" {
-        exit::CORRUPT
-    } else {
-        exit::ERROR
-    };
-    let message = match &err {
+    let hint = match &err {
         // The writer's own hint lists every repair; say which one fits.
         WriteError::Corrupt {
-            path,
             corruption,
             corruptions,
+            ..
         } => {
             let hint = match **corruption {
                 Corruption::BadMagic { .. } => {
@@ -90,15 +65,21 @@ fn writer_error(err: WriteError) -> CliError {
                      cut (`--drop-corrupt-tail`) or only salvaged (`--salvage OUT`)"
                 }
             };
-            format!(
-                "{}: corrupt log, refusing to append and changing nothing: {corruption} ({} in all); {hint}",
-                out::path_text(path),
-                out::count(*corruptions, "corruption"),
-            )
+            Some(format!(
+                "corrupt log, refusing to append and changing nothing: {corruption} ({} in all); {hint}",
+                count(*corruptions, "corruption"),
+            ))
         }
-        _ => err.to_string(),
+        _ => None,
     };
-    CliError::Failed { code, message }
+    match (CliError::from_write(err), hint) {
+        (CliError::Path { path, code, .. }, Some(message)) => CliError::Path {
+            path,
+            message,
+            code,
+        },
+        (other, _) => other,
+    }
 }
 
 /// Runs `plog append` over standard input.
@@ -111,28 +92,27 @@ pub fn run(args: AppendArgs) -> Result<u8, CliError> {
     }
     let json = args.json;
     let path = args.path.clone();
-    let mut summary = JsonAppend {
+    let mut summary = Append {
         path: JsonPath::new(&path),
-        status: "ok",
         records: 0,
         first_index: None,
         last_index: None,
-        log_len: None,
+        file_len: 0,
         repaired_on_open: None,
         error: None,
     };
-    let result = append_from(args, std::io::stdin().lock(), &mut summary);
-    if !json {
+    let (result, opened) = append_from(args, std::io::stdin().lock(), &mut summary);
+    // A log that could not be opened: the error object (printed by main).
+    if !json || !opened {
         return result;
     }
     if let Err(err) = &result {
-        summary.status = "error";
-        summary.error = Some(err.to_string());
+        summary.error = Some(err.message());
     }
     out::print_json(&summary)?;
     match result {
         Err(err) => {
-            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
+            eprintln!("plog: {}", sanitize_message(&err.to_string()));
             Err(CliError::Reported {
                 code: err.exit_code(),
             })
@@ -141,12 +121,13 @@ pub fn run(args: AppendArgs) -> Result<u8, CliError> {
     }
 }
 
-/// Runs `plog append` over `input`, filling in `summary`.
+/// Runs `plog append` over `input`, filling in `summary`; whether the log
+/// was opened (else nothing was appended and `summary` holds nothing).
 pub fn append_from(
     args: AppendArgs,
-    mut input: impl BufRead,
-    summary: &mut JsonAppend,
-) -> Result<u8, CliError> {
+    input: impl BufRead,
+    summary: &mut Append,
+) -> (Result<u8, CliError>, bool) {
     let options = WriterOptions {
         sync: if args.sync_every == 1 {
             SyncPolicy::EveryAppend
@@ -157,8 +138,20 @@ pub fn append_from(
         dir_mode: crate::mode::dir_mode_for(args.mode),
         ..WriterOptions::default()
     };
-    let (mut writer, opened) = Writer::open(&args.path, options).map_err(writer_error)?;
-    let shown = out::path_text(&args.path);
+    match Writer::open(&args.path, options) {
+        Ok(opened) => (append_lines(&args, opened, input, summary), true),
+        Err(err) => (Err(writer_error(err)), false),
+    }
+}
+
+/// Appends the lines of `input` to the opened log.
+fn append_lines(
+    args: &AppendArgs,
+    (mut writer, opened): (Writer, plog_writer::OpenReport),
+    mut input: impl BufRead,
+    summary: &mut Append,
+) -> Result<u8, CliError> {
+    let shown = path_text(&args.path);
     if let Some(exposure) = opened.exposure {
         eprintln!("plog: {shown}: warning: {exposure}");
     }
@@ -171,9 +164,7 @@ pub fn append_from(
         None => opened
             .last_index
             .map_or(Some(1), |last| last.checked_add(1))
-            .ok_or_else(|| {
-                CliError::failed(format!("{shown}: the last index is u64::MAX; pass --index"))
-            })?,
+            .ok_or_else(|| CliError::at(&args.path, "the last index is u64::MAX; pass --index"))?,
     };
     let first_index = next_index;
     // Set once u64::MAX is used: a further line has no index left.
@@ -244,16 +235,18 @@ pub fn append_from(
     summary.records = appended;
     summary.first_index = last_index.map(|_| first_index);
     summary.last_index = last_index;
-    summary.log_len = Some(durable.len);
+    summary.file_len = durable.len;
     let range = match last_index {
         None => "no records".to_string(),
         Some(last) if last == first_index => format!("1 record (index {first_index})"),
         Some(last) => format!("{appended} records (indices {first_index}..{last})"),
     };
     match failure {
-        Some(err) => Err(CliError::Failed {
+        Some(err) => Err(CliError::Path {
+            path: args.path.clone(),
             message: format!(
-                "{shown}: {err}; {range} appended before it, durable (log length {})",
+                "{}; {range} appended before it, durable (log length {})",
+                err.message(),
                 durable.len
             ),
             code: err.exit_code(),

@@ -9,11 +9,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use plog_format::{Corruption, Event, Record, Step, TornReason};
 use plog_mmap::{Log, Parallelism};
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::CliError;
-use crate::paths::{open_error, open_log};
+use crate::model::DumpRecord;
+use crate::paths::{open_error, open_log, read_error};
+use crate::text::{escape_bytes, minify_json, path_text};
 use crate::{exit, out};
 
 /// How often `--follow` looks for new records.
@@ -35,9 +36,10 @@ pub struct DumpArgs {
     #[arg(long, value_name = "INDEX")]
     pub to: Option<u64>,
     /// One JSON object per record per line:
-    /// {"index","offset","len","hash","valid","payload"} (the payload
-    /// embedded as JSON, on one line, when it is JSON, else
-    /// "payload_base64").
+    /// {"index","offset","payload_len","hash","valid","payload"} (the
+    /// payload embedded as JSON, on one line, when it is JSON, else
+    /// "payload_base64"; the error object, {"path","error"}, when the log
+    /// cannot be read).
     #[arg(long)]
     pub json: bool,
     /// Print records whose hash fails too, marked `valid=false` (text) or
@@ -71,20 +73,6 @@ pub struct DumpArgs {
     pub path: PathBuf,
 }
 
-/// One record of `plog dump --json`.
-#[derive(Serialize)]
-struct JsonRecord {
-    index: u64,
-    offset: u64,
-    len: u64,
-    hash: String,
-    valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload_base64: Option<String>,
-}
-
 /// What a pass over the log found besides records.
 #[derive(Default)]
 struct Seen {
@@ -110,7 +98,7 @@ fn payload_json(payload: &[u8]) -> Option<Box<RawValue>> {
     let raw = serde_json::from_slice::<&RawValue>(payload).ok()?;
     let text = raw.get();
     if text.contains(['\n', '\r']) {
-        RawValue::from_string(out::minify_json(text)).ok()
+        RawValue::from_string(minify_json(text)).ok()
     } else {
         Some(raw.to_owned())
     }
@@ -146,10 +134,10 @@ impl<W: Write> Printer<W> {
                     Some(base64::engine::general_purpose::STANDARD.encode(payload)),
                 ),
             };
-            let line = JsonRecord {
+            let line = DumpRecord {
                 index: record.index(),
                 offset: record.offset(),
-                len: record.payload_len(),
+                payload_len: record.payload_len(),
                 hash: record.stored_hash().to_string(),
                 valid,
                 payload,
@@ -171,7 +159,7 @@ impl<W: Write> Printer<W> {
             }
             if !self.headers {
                 line.push(' ');
-                line.push_str(&out::escape_bytes(payload));
+                line.push_str(&escape_bytes(payload));
             }
             line
         };
@@ -208,7 +196,7 @@ fn pass<W: Write>(
     printer: &mut Printer<W>,
     seen: &mut Seen,
 ) -> Result<PassEnd, CliError> {
-    let shown = out::path_text(&args.path);
+    let shown = path_text(&args.path);
     let mut io_result: io::Result<()> = Ok(());
     let mut limit_reached = false;
     let mut end = offset.unwrap_or(plog_format::MAGIC_LEN as u64);
@@ -227,9 +215,7 @@ fn pass<W: Write>(
         }
     };
     let from = offset.unwrap_or(0);
-    let read_failed = |e: plog_mmap::ReadError| {
-        CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e)))
-    };
+    let read_failed = |e: plog_mmap::ReadError| CliError::at(&args.path, read_error(&e));
     if args.no_verify || !whole_range {
         // The structural walk, records unhashed: only the records printed
         // (those in range) are hashed, here; the others cost their headers.
@@ -334,7 +320,7 @@ fn reader_gone(timeout: Duration) -> bool {
 
 /// Runs `plog dump`.
 pub fn run(args: DumpArgs) -> Result<u8, CliError> {
-    let shown = out::path_text(&args.path);
+    let shown = path_text(&args.path);
     let (from, to) = (args.from.unwrap_or(0), args.to.unwrap_or(u64::MAX));
     if from > to {
         return Err(CliError::failed(format!(
@@ -347,7 +333,8 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         ));
     }
     if args.raft {
-        return crate::raft::dump(&args);
+        let limit = args.limit.unwrap_or(u64::MAX);
+        return crate::raft::dump(&args.path, from, to, limit, args.json);
     }
     let stdin = args.path.as_os_str() == "-";
     if stdin && args.follow {
@@ -360,8 +347,7 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
         release_behind: true,
         ..plog_mmap::OpenOptions::default()
     };
-    let mut log =
-        open_log(&args.path, &open).map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+    let mut log = open_log(&args.path, &open)?;
     let stdout = io::stdout();
     let mut printer = Printer {
         out: io::BufWriter::new(stdout.lock()),
@@ -383,15 +369,16 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
                 // As `tail -f | head -1`: the reader is done, so are we.
                 return Ok(exit::OK);
             }
-            let refresh = log
-                .refresh()
-                .map_err(|e| CliError::failed(format!("{shown}: {}", open_error(&e))))?;
+            let refresh = log.refresh().map_err(|e| open_error(&args.path, e))?;
             if refresh.shrank() && next.is_some_and(|next| refresh.len < next) {
-                return Err(CliError::failed(format!(
-                    "{shown}: the log was truncated to {} bytes while following (was read up to {})",
-                    refresh.len,
-                    next.unwrap_or_default()
-                )));
+                return Err(CliError::at(
+                    &args.path,
+                    format!(
+                        "the log was truncated to {} bytes while following (was read up to {})",
+                        refresh.len,
+                        next.unwrap_or_default()
+                    ),
+                ));
             }
             if next.is_some_and(|next| log.len() <= next) || !refresh.grew() && next.is_none() {
                 continue;

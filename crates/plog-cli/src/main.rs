@@ -5,31 +5,23 @@
 mod append;
 mod dump;
 mod error;
+pub mod exit;
+mod man;
 mod mode;
+mod model;
 mod out;
 mod paths;
 mod progress;
 mod raft;
 mod repair;
 mod stat;
+mod text;
 mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-
-/// Exit statuses, shared by every subcommand.
-pub mod exit {
-    /// Every file is clean / the command did what was asked.
-    pub const OK: u8 = 0;
-    /// Corruption was found (or, with `--strict`, a torn tail).
-    pub const CORRUPT: u8 = 1;
-    /// A file could not be read or written, or the command line was wrong.
-    pub const ERROR: u8 = 2;
-    /// No corruption, but some file ends in a torn tail.
-    pub const TORN: u8 = 3;
-}
+use clap::{Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Exit status (every subcommand):
@@ -90,7 +82,9 @@ Examples:
 
 const MAN_EXAMPLES: &str = "\
 Examples:
-  plog man > plog.1 && man ./plog.1";
+  plog man > plog.1 && man ./plog.1
+  plog man verify | man -l -                verify's page, every flag
+  plog man --dir /usr/local/share/man/man1  plog.1 and plog-SUBCOMMAND.1";
 
 /// Verify, inspect, repair and append engenho-store persistent logs (format v1).
 #[derive(Debug, Parser)]
@@ -137,35 +131,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print plog's manual page (roff) on stdout.
+    /// Print plog's manual page (roff) on stdout, or a subcommand's, or
+    /// write them all to a directory.
     #[command(after_help = MAN_EXAMPLES)]
-    Man,
-}
-
-/// `--expect`: the index order a verification checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ExpectOrder {
-    /// Each index is the previous one plus one.
-    Contiguous,
-    /// Each index is greater than the previous one.
-    Increasing,
-}
-
-impl From<ExpectOrder> for plog_format::IndexOrder {
-    fn from(order: ExpectOrder) -> Self {
-        match order {
-            ExpectOrder::Contiguous => plog_format::IndexOrder::Contiguous,
-            ExpectOrder::Increasing => plog_format::IndexOrder::Increasing,
-        }
-    }
-}
-
-/// A single log path argument.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogPath {
-    /// The log file.
-    #[arg(value_name = "PATH")]
-    pub path: PathBuf,
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +150,8 @@ fn main() -> ExitCode {
             });
         }
     };
+    let json_paths = json_paths(&cli.command);
+    use clap::CommandFactory;
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Dump(args) => dump::run(args),
@@ -188,7 +159,7 @@ fn main() -> ExitCode {
         Command::Repair(args) => repair::run(args),
         Command::Append(args) => append::run(args),
         Command::Completions { shell } => completions(shell),
-        Command::Man => man(),
+        Command::Man(args) => man::run(Cli::command(), &args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -196,9 +167,29 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
         Err(err) => {
-            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
+            if let Some(paths) = &json_paths {
+                // Under --json, the error object(s) on stdout too, in the
+                // same words (a closed stdout changes nothing here).
+                for object in err.objects(paths) {
+                    let _ = out::print_json(&object);
+                }
+            }
+            eprintln!("plog: {}", text::sanitize_message(&err.to_string()));
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// The paths of a command run with `--json`: those its error objects name
+/// when an error names no path of its own.
+fn json_paths(command: &Command) -> Option<Vec<PathBuf>> {
+    match command {
+        Command::Verify(a) if a.json => Some(a.paths.clone()),
+        Command::Dump(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Stat(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Repair(a) if a.json => Some(vec![a.path.clone()]),
+        Command::Append(a) if a.json => Some(vec![a.path.clone()]),
+        _ => None,
     }
 }
 
@@ -211,17 +202,6 @@ fn completions(shell: clap_complete::Shell) -> Result<u8, error::CliError> {
     Ok(exit::OK)
 }
 
-/// `plog man`: the manual page, generated from the clap definition.
-fn man() -> Result<u8, error::CliError> {
-    use clap::CommandFactory;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut page)
-        .map_err(|err| error::CliError::failed(format!("cannot render the manual page: {err}")))?;
-    out::emit(&mut std::io::stdout().lock(), &page)?;
-    Ok(exit::OK)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +210,64 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag of every subcommand, as `--long`, is in the subcommand's
+    /// page; every `plog-X(1)` the overview names is a page `--dir` writes.
+    #[test]
+    fn every_page_lists_every_flag_and_see_also_names_real_pages() {
+        let cmd = man::pages_command(Cli::command());
+        let dir = tempfile::tempdir().unwrap();
+        man::run(
+            Cli::command(),
+            &man::ManArgs {
+                subcommand: None,
+                dir: Some(dir.path().to_path_buf()),
+            },
+        )
+        .unwrap();
+        let mut subcommands = 0;
+        for sub in cmd.get_subcommands() {
+            subcommands += 1;
+            let file = dir.path().join(format!("plog-{}.1", sub.get_name()));
+            let page = std::fs::read_to_string(&file).unwrap();
+            let mut flags = 0;
+            for arg in sub.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    flags += 1;
+                    // roff escapes a '-' as "\-".
+                    let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+                    assert!(
+                        page.contains(&roff),
+                        "plog-{}.1 does not list --{long}",
+                        sub.get_name()
+                    );
+                }
+            }
+            assert!(flags > 0, "plog {} has flags", sub.get_name());
+            assert!(page.contains(&format!("plog\\-{}", sub.get_name())));
+        }
+        assert_eq!(subcommands, 7);
+        // SEE ALSO names every subcommand's page, and each exists.
+        let top = std::fs::read_to_string(dir.path().join("plog.1")).unwrap();
+        let see_also = top
+            .split(".SH \"SEE ALSO\"\n")
+            .nth(1)
+            .expect("a SEE ALSO section");
+        let named: Vec<String> = see_also
+            .split([',', ' ', '\n'])
+            .filter(|word| !word.is_empty())
+            .map(|word| word.replace("\\-", "-").replace("(1)", ".1"))
+            .collect();
+        assert_eq!(named.len(), subcommands, "{see_also}");
+        for name in &named {
+            assert!(dir.path().join(name).is_file(), "{name} is not written");
+        }
+        // The SUBCOMMANDS section names the same pages.
+        for name in &named {
+            let roff = name.replace('-', "\\-").replace(".1", "(1)");
+            assert!(top.contains(&roff), "{roff}");
+        }
+        assert!(!dir.path().join("plog-help.1").exists());
     }
 }

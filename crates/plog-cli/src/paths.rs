@@ -1,58 +1,73 @@
 //! Command-line paths: `-` is standard input, files are taken as given,
 //! directories expand to the files below them whose name matches a glob
-//! (default `*.plog`), in sorted order.
+//! (default `*.plog`; `globset`: `*`, `?`, `[..]`, `{a,b}`, `**`), in sorted
+//! order, walked by `walkdir` (links to directories not followed, a file
+//! reached by several paths taken once).
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use plog_mmap::{Log, OpenError, OpenOptions, ReadError};
+use walkdir::WalkDir;
 
-use crate::error::describe_io;
+use crate::error::CliError;
 
 /// How directories are filtered.
 #[derive(Clone, Debug, clap::Args)]
 pub struct DirFilter {
-    /// Below a directory, take only files whose name matches GLOB (`*` any
-    /// run of characters, `?` one character). Files named on the command
-    /// line are always taken.
-    #[arg(long, value_name = "GLOB", default_value = "*.plog")]
-    pub glob: String,
+    /// Below a directory, take only files that match GLOB: `*` any run of
+    /// characters but `/`, `?` one character, `[abc]` / `[0-9]` one of a
+    /// set, `{a,b}` either, `**` any run of directories. A GLOB without `/`
+    /// is matched against the file name, one with `/` against the path
+    /// below the directory named (`--glob 'raft/**/*.plog'`). Files named
+    /// on the command line are always taken.
+    #[arg(long, value_name = "GLOB", default_value = "*.plog", value_parser = parse_glob)]
+    pub glob: Glob,
     /// Below a directory, take every regular file (ignore --glob).
     #[arg(long, conflicts_with = "glob")]
     pub all: bool,
 }
 
-impl DirFilter {
-    fn takes(&self, name: &[u8]) -> bool {
-        self.all || glob_matches(self.glob.as_bytes(), name)
-    }
+/// Parses `--glob`: a shell glob whose `*` and `?` do not cross `/`.
+fn parse_glob(text: &str) -> Result<Glob, String> {
+    GlobBuilder::new(text)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|err| {
+            format!("expected a glob such as '*.plog' or '{{a,b}}-*.plog', found {text:?}: {err}")
+        })
 }
 
-/// Whether `name` matches `pattern`, where `*` matches any run of bytes and
-/// `?` any one byte (the classic iterative matcher, linear in practice).
-pub fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    p = sp + 1;
-                    n = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
+/// A [`DirFilter`] ready to test paths.
+struct Filter {
+    matcher: Option<GlobMatcher>,
+    by_name: bool,
+}
+
+impl Filter {
+    fn new(filter: &DirFilter) -> Filter {
+        Filter {
+            matcher: (!filter.all).then(|| filter.glob.compile_matcher()),
+            by_name: !filter.glob.glob().contains('/'),
         }
     }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
+
+    /// Whether the file at `relative` (below the directory named) is taken.
+    fn takes(&self, relative: &Path) -> bool {
+        let Some(matcher) = &self.matcher else {
+            return true;
+        };
+        if self.by_name {
+            relative
+                .file_name()
+                .is_some_and(|name| matcher.is_match(name))
+        } else {
+            matcher.is_match(relative)
+        }
+    }
 }
 
 /// One input to read, or the reason it cannot be listed.
@@ -78,68 +93,100 @@ impl Target {
 
 /// Expands `paths` in order: `-` is standard input, a directory becomes
 /// every regular file below it that `filter` takes (recursively, sorted by
-/// path, symbolic links to files followed, links to directories not),
-/// anything else stays as given.
+/// path, symbolic links to files followed, links to directories not), and
+/// anything else stays as given. A file found below a directory is left
+/// out when it is one already taken (the same device and inode: a link to
+/// a file beside it, or a file also named on the command line), so that
+/// no file is verified twice; files named on the command line are always
+/// taken.
 pub fn expand(paths: &[PathBuf], filter: &DirFilter) -> Vec<Target> {
+    let filter = Filter::new(filter);
+    let found: Vec<(&PathBuf, Option<std::io::Result<std::fs::Metadata>>)> = paths
+        .iter()
+        .map(|path| {
+            (
+                path,
+                (path.as_os_str() != "-").then(|| std::fs::metadata(path)),
+            )
+        })
+        .collect();
+    // The files named, whatever their place: not taken again below a
+    // directory.
+    let mut taken: HashSet<(u64, u64)> = found
+        .iter()
+        .filter_map(|(_, meta)| match meta {
+            Some(Ok(meta)) if !meta.is_dir() => Some((meta.dev(), meta.ino())),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            out.push(Target::Stdin);
-            continue;
-        }
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk_dir(path, filter, &mut out),
-            Ok(_) => out.push(Target::File(path.clone())),
-            Err(err) => out.push(Target::Unreadable(path.clone(), err)),
+    for (path, meta) in found {
+        match meta {
+            None => out.push(Target::Stdin),
+            Some(Ok(meta)) if meta.is_dir() => walk_dir(path, &filter, &mut taken, &mut out),
+            Some(Ok(_)) => out.push(Target::File(path.clone())),
+            Some(Err(err)) => out.push(Target::Unreadable(path.clone(), err)),
         }
     }
     out
 }
 
-fn walk_dir(dir: &Path, filter: &DirFilter, out: &mut Vec<Target>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => return out.push(Target::Unreadable(dir.to_path_buf(), err)),
-    };
-    let mut children: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => children.push(entry.path()),
-            Err(err) => out.push(Target::Unreadable(dir.to_path_buf(), err)),
-        }
-    }
-    children.sort();
-    for child in children {
-        // symlink_metadata: do not descend into links to directories (loops).
-        let Ok(link_meta) = std::fs::symlink_metadata(&child) else {
-            continue;
+fn walk_dir(dir: &Path, filter: &Filter, taken: &mut HashSet<(u64, u64)>, out: &mut Vec<Target>) {
+    let walk = WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by(|a, b| a.path().cmp(b.path()));
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                let path = err.path().unwrap_or(dir).to_path_buf();
+                out.push(Target::Unreadable(path, err.into()));
+                continue;
+            }
         };
-        if link_meta.is_dir() {
-            walk_dir(&child, filter, out);
-        } else if (link_meta.is_file()
-            || (link_meta.file_type().is_symlink()
-                && std::fs::metadata(&child).is_ok_and(|meta| meta.is_file())))
-            && child
-                .file_name()
-                .is_some_and(|name| filter.takes(name.as_encoded_bytes()))
-        {
-            out.push(Target::File(child));
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        // A link is followed to see whether it is a file (a link to a
+        // directory is not descended: no loops).
+        let meta = if file_type.is_symlink() {
+            std::fs::metadata(entry.path())
+        } else {
+            entry.metadata().map_err(std::io::Error::from)
+        };
+        let Ok(meta) = meta else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        if filter.takes(relative) && taken.insert((meta.dev(), meta.ino())) {
+            out.push(Target::File(entry.into_path()));
         }
     }
 }
 
 /// Why a log could not be opened, in the words every subcommand uses
-/// (`cannot open: no such file or directory`), without the path.
-pub fn open_error(err: &OpenError) -> String {
+/// (`cannot open: no such file or directory`), with its path apart.
+pub fn open_error(path: &Path, err: OpenError) -> CliError {
     match err {
         OpenError::Io {
             operation, source, ..
-        } => format!("cannot {operation}: {}", describe_io(source)),
-        OpenError::TooLarge { limit, .. } => {
-            format!("cannot read: expected at most {limit} bytes, found more")
+        } => {
+            let action = match operation {
+                "open" => "cannot open",
+                "stat" => "cannot stat",
+                "seek" => "cannot seek",
+                _ => "cannot read",
+            };
+            CliError::io(action, path, source)
         }
-        OpenError::Changed(changed) => changed.what(),
-        other => other.to_string(),
+        OpenError::TooLarge { limit, .. } => CliError::at(
+            path,
+            format!("cannot read: expected at most {limit} bytes, found more"),
+        ),
+        OpenError::Changed(changed) => CliError::at(path, changed.what()),
+        other => CliError::at(path, other.to_string()),
     }
 }
 
@@ -154,11 +201,11 @@ pub fn read_error(err: &ReadError) -> String {
 /// Opens `path` as a log. `-` is standard input, read by the command's one
 /// pass through a bounded window as it arrives (`Log::from_stream`: `zstdcat
 /// LOG | plog verify -` holds a few MiB whatever the log's length).
-pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, String> {
+pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, CliError> {
     if path.as_os_str() == "-" {
         Ok(Log::from_stream(std::io::stdin()))
     } else {
-        Log::open_with(path, options).map_err(|err| open_error(&err))
+        Log::open_with(path, options).map_err(|err| open_error(path, err))
     }
 }
 
@@ -168,9 +215,24 @@ mod tests {
 
     fn filter(glob: &str, all: bool) -> DirFilter {
         DirFilter {
-            glob: glob.to_string(),
+            glob: parse_glob(glob).unwrap(),
             all,
         }
+    }
+
+    fn names(root: &Path, paths: &[PathBuf], filter: &DirFilter) -> Vec<String> {
+        expand(paths, filter)
+            .into_iter()
+            .map(|t| match t {
+                Target::File(p) => p
+                    .strip_prefix(root)
+                    .map_or_else(|_| p.display().to_string(), |p| p.display().to_string()),
+                Target::Unreadable(p, _) => {
+                    format!("!{}", p.file_name().unwrap().to_string_lossy())
+                }
+                Target::Stdin => "-".to_string(),
+            })
+            .collect()
     }
 
     #[test]
@@ -182,53 +244,72 @@ mod tests {
         std::fs::write(root.join("c.plog"), b"").unwrap();
         std::fs::write(root.join("a.plog"), b"").unwrap();
         std::fs::write(root.join("expected.json"), b"").unwrap();
-        let names = |filter: &DirFilter| -> Vec<String> {
-            expand(&[root.to_path_buf(), root.join("missing")], filter)
-                .into_iter()
-                .map(|t| match t {
-                    Target::File(p) => p.strip_prefix(root).unwrap().display().to_string(),
-                    Target::Unreadable(p, _) => {
-                        format!("!{}", p.file_name().unwrap().to_string_lossy())
-                    }
-                    Target::Stdin => "-".to_string(),
-                })
-                .collect()
-        };
+        let args = [root.to_path_buf(), root.join("missing")];
         assert_eq!(
-            names(&filter("*.plog", false)),
+            names(root, &args, &filter("*.plog", false)),
             ["a.plog", "b/z.plog", "c.plog", "!missing"]
         );
         assert_eq!(
-            names(&filter("*.plog", true)),
+            names(root, &args, &filter("*.plog", true)),
             ["a.plog", "b/z.plog", "c.plog", "expected.json", "!missing"]
         );
-        assert_eq!(names(&filter("?.json", false)), ["!missing"]);
+        assert_eq!(names(root, &args, &filter("?.json", false)), ["!missing"]);
     }
 
     #[test]
-    fn globs_match_like_the_shell() {
-        // The slow obvious oracle: try every split for each star.
-        fn oracle(p: &[u8], n: &[u8]) -> bool {
-            match p.split_first() {
-                None => n.is_empty(),
-                Some((b'*', rest)) => (0..=n.len()).any(|i| oracle(rest, &n[i..])),
-                Some((&c, rest)) => {
-                    n.first().is_some_and(|&f| c == b'?' || c == f) && oracle(rest, &n[1..])
-                }
-            }
+    fn globs_have_sets_alternatives_and_any_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in [
+            "a1.plog",
+            "a2.plog",
+            "b1.plog",
+            "c.log",
+            "x/y/a3.plog",
+            "x/b.plog",
+        ] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
         }
-        let patterns = ["*.plog", "*", "", "a*b*c", "?", "**x", "a?c*", "*a*"];
-        let names = [
-            "", "a", "abc", "x.plog", ".plog", "aXbYc", "abcabc", "xx", "ba",
-        ];
-        for p in patterns {
-            for n in names {
-                assert_eq!(
-                    glob_matches(p.as_bytes(), n.as_bytes()),
-                    oracle(p.as_bytes(), n.as_bytes()),
-                    "{p} {n}"
-                );
-            }
-        }
+        let args = [root.to_path_buf()];
+        let got = |glob: &str| names(root, &args, &filter(glob, false));
+        assert_eq!(got("a[0-9].plog"), ["a1.plog", "a2.plog", "x/y/a3.plog"]);
+        assert_eq!(got("{b1,c}.*"), ["b1.plog", "c.log"]);
+        assert_eq!(got("x/**/*.plog"), ["x/b.plog", "x/y/a3.plog"]);
+        assert_eq!(got("*/*.plog"), ["x/b.plog"]);
+        assert_eq!(got("a?.plog"), ["a1.plog", "a2.plog", "x/y/a3.plog"]);
+        assert!(parse_glob("a[").is_err());
+    }
+
+    #[test]
+    fn a_file_reached_by_a_link_or_named_too_is_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/a.plog"), b"").unwrap();
+        std::os::unix::fs::symlink(root.join("d/a.plog"), root.join("d/link.plog")).unwrap();
+        std::os::unix::fs::symlink(root.join("d"), root.join("d/loop")).unwrap();
+        std::fs::write(root.join("d/b.plog"), b"").unwrap();
+        let args = [root.join("d")];
+        assert_eq!(
+            names(root, &args, &filter("*.plog", false)),
+            ["d/a.plog", "d/b.plog"]
+        );
+        // A link alone is followed; a file named is always taken, and not
+        // again below a directory.
+        std::fs::remove_file(root.join("d/a.plog")).unwrap();
+        std::fs::write(root.join("target.plog"), b"").unwrap();
+        std::fs::remove_file(root.join("d/link.plog")).unwrap();
+        std::os::unix::fs::symlink(root.join("target.plog"), root.join("d/link.plog")).unwrap();
+        assert_eq!(
+            names(root, &args, &filter("*.plog", false)),
+            ["d/b.plog", "d/link.plog"]
+        );
+        let args = [root.join("target.plog"), root.join("d")];
+        assert_eq!(
+            names(root, &args, &filter("*.plog", false)),
+            ["target.plog", "d/b.plog"]
+        );
     }
 }

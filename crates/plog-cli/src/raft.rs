@@ -14,41 +14,36 @@ use std::path::{Path, PathBuf};
 
 use plog_raft::RaftLogError;
 use plog_raft::inspect::{self, EntryView, LogCheck};
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::dump::DumpArgs;
 use crate::error::CliError;
-use crate::exit;
-use crate::out::{self, JsonPath};
-use crate::verify::{JsonCorruption, VerifyArgs};
+use crate::model::{
+    EntryKind, ErrorObject, JsonPath, LogKind, RaftEntry, RaftProblem, RaftSegment, RaftTorn,
+    SegmentPath, Status, Verdict, VerifyLine, VerifyRaft,
+};
+use crate::text::{count, escape_bytes, path_text, sanitize_message};
+use crate::{exit, out};
 
 /// The plog-raft directories among `paths` and below the directories among
 /// them (links to directories not followed; a plog-raft directory is not
 /// searched further), in sorted order per argument.
 pub fn find_dirs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-        if inspect::looks_like_log_dir(dir) {
-            found.push(dir.to_path_buf());
-            return;
-        }
-        let Ok(listing) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut children: Vec<PathBuf> = listing
-            .flatten()
-            .filter(|item| item.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|item| item.path())
-            .collect();
-        children.sort();
-        for child in children {
-            walk(&child, found);
-        }
-    }
     let mut found = Vec::new();
     for path in paths {
-        if path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-            walk(path, &mut found);
+        if path.as_os_str() == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let mut walk = walkdir::WalkDir::new(path)
+            .follow_links(false)
+            .sort_by(|a, b| a.path().cmp(b.path()))
+            .into_iter();
+        while let Some(entry) = walk.next() {
+            // An unreadable directory is reported by the walk of the files.
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_dir() && inspect::looks_like_log_dir(entry.path()) {
+                found.push(entry.into_path());
+                walk.skip_current_dir();
+            }
         }
     }
     found
@@ -76,223 +71,134 @@ fn torn(check: &LogCheck) -> Option<(&Path, &plog_raft::TailCut)> {
         .find_map(|s| s.torn.as_ref().map(|t| (s.path.as_path(), t)))
 }
 
-/// A torn append in the JSON output.
-#[derive(Debug, Serialize)]
-struct JsonRaftTorn {
-    offset: u64,
-    bytes: u64,
-    /// Always `torn_append`.
-    kind: &'static str,
-    #[serde(flatten)]
-    segment: JsonSegmentPath,
-    reason: String,
-}
-
-/// A segment path under the key `segment`.
-#[derive(Debug, Serialize)]
-struct JsonSegmentPath {
-    segment: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    segment_base64: Option<String>,
-}
-
-impl JsonSegmentPath {
-    fn new(path: &Path) -> JsonSegmentPath {
-        let JsonPath { path, path_base64 } = JsonPath::new(path);
-        JsonSegmentPath {
-            segment: path,
-            segment_base64: path_base64,
-        }
-    }
-}
-
-/// One segment in the JSON output.
-#[derive(Debug, Serialize)]
-struct JsonRaftSegment {
-    #[serde(flatten)]
-    path: JsonPath,
-    first_index: Option<u64>,
-    last_index: Option<u64>,
-    data_end: u64,
-    bytes: u64,
-}
-
 /// Why a check was refused, in the JSON output.
-#[derive(Debug, Serialize)]
-struct JsonProblem {
-    /// [`RaftLogError::kind`].
-    kind: &'static str,
-    #[serde(flatten)]
-    segment: Option<JsonSegmentPath>,
-    offset: Option<u64>,
-    index: Option<u64>,
-    expected: Option<Value>,
-    found: Option<Value>,
-    message: String,
-}
-
-impl JsonProblem {
-    fn new(e: &RaftLogError) -> JsonProblem {
-        let mut problem = JsonProblem {
-            kind: e.kind(),
-            segment: None,
-            offset: None,
-            index: None,
-            expected: None,
-            found: None,
-            message: e.to_string(),
-        };
-        match e {
-            RaftLogError::Corrupt {
-                segment,
-                offset,
-                index,
-                ..
-            } => {
-                problem.segment = Some(JsonSegmentPath::new(segment));
-                problem.offset = Some(*offset);
-                problem.index = *index;
-            }
-            RaftLogError::Gap {
-                segment,
-                offset,
-                expected,
-                found,
-                ..
-            } => {
-                problem.segment = Some(JsonSegmentPath::new(segment));
-                problem.offset = Some(*offset);
-                problem.index = Some(*found);
-                problem.expected = Some(Value::from(*expected));
-                problem.found = Some(Value::from(*found));
-            }
-            RaftLogError::BadEntry {
-                segment,
-                offset,
-                index,
-                ..
-            } => {
-                problem.segment = Some(JsonSegmentPath::new(segment));
-                problem.offset = Some(*offset);
-                problem.index = Some(*index);
-            }
-            RaftLogError::BadState {
-                path,
-                expected,
-                found,
-            } => {
-                problem.segment = Some(JsonSegmentPath::new(path));
-                problem.expected = Some(Value::from(*expected));
-                problem.found = Some(Value::from(found.as_str()));
-            }
-            RaftLogError::ForeignFile { path } => {
-                problem.segment = Some(JsonSegmentPath::new(path));
-            }
-            RaftLogError::Io { path, .. } => problem.segment = Some(JsonSegmentPath::new(path)),
-            _ => {}
+fn problem(e: &RaftLogError) -> RaftProblem {
+    let mut problem = RaftProblem {
+        kind: e.kind().to_string(),
+        segment: None,
+        offset: None,
+        index: None,
+        expected: None,
+        found: None,
+        message: e.to_string(),
+    };
+    match e {
+        RaftLogError::Corrupt {
+            segment,
+            offset,
+            index,
+            ..
+        } => {
+            problem.segment = Some(SegmentPath::new(segment));
+            problem.offset = Some(*offset);
+            problem.index = *index;
         }
-        problem
-    }
-}
-
-/// One line of `plog verify --json` for a plog-raft directory: the fields
-/// of a file's object (`records` are the log's entries, `bytes` the
-/// segments' lengths) and the log's own (docs/schema/verify.json).
-#[derive(Debug, Serialize)]
-struct JsonRaftLog {
-    #[serde(flatten)]
-    path: JsonPath,
-    status: &'static str,
-    records: Option<u64>,
-    first_index: Option<u64>,
-    last_index: Option<u64>,
-    min_index: Option<u64>,
-    max_index: Option<u64>,
-    bytes: Option<u64>,
-    torn: Option<JsonRaftTorn>,
-    /// Always empty: a refused check is one `problem`.
-    corruptions: Vec<JsonCorruption>,
-    corruptions_omitted: u64,
-    error: Option<String>,
-    /// Always `plog-raft`.
-    log: &'static str,
-    segments: Vec<JsonRaftSegment>,
-    state: Option<Value>,
-    purged_index: Option<u64>,
-    purged_leftovers: Vec<JsonPath>,
-    in_use: Option<bool>,
-    problem: Option<JsonProblem>,
-}
-
-impl JsonRaftLog {
-    fn new(dir: &Path, result: &Result<LogCheck, RaftLogError>) -> JsonRaftLog {
-        let status = status(result);
-        let mut json = JsonRaftLog {
-            path: JsonPath::new(dir),
-            status,
-            records: None,
-            first_index: None,
-            last_index: None,
-            min_index: None,
-            max_index: None,
-            bytes: None,
-            torn: None,
-            corruptions: Vec::new(),
-            corruptions_omitted: 0,
-            error: None,
-            log: "plog-raft",
-            segments: Vec::new(),
-            state: None,
-            purged_index: None,
-            purged_leftovers: Vec::new(),
-            in_use: None,
-            problem: None,
-        };
-        match result {
-            Ok(check) => {
-                let range = check.range;
-                json.records = Some(check.entries);
-                json.first_index = range.map(|r| r.0);
-                json.last_index = range.map(|r| r.1);
-                json.min_index = json.first_index;
-                json.max_index = json.last_index;
-                json.bytes = Some(check.segments.iter().map(|s| s.len).sum());
-                json.torn = torn(check).map(|(segment, t)| JsonRaftTorn {
-                    offset: t.offset,
-                    bytes: t.bytes,
-                    kind: "torn_append",
-                    segment: JsonSegmentPath::new(segment),
-                    reason: t.reason.clone(),
-                });
-                json.segments = check
-                    .segments
-                    .iter()
-                    .map(|s| JsonRaftSegment {
-                        path: JsonPath::new(&s.path),
-                        first_index: s.range.map(|r| r.0),
-                        last_index: s.range.map(|r| r.1),
-                        data_end: s.data_end,
-                        bytes: s.len,
-                    })
-                    .collect();
-                json.state = check.state.clone();
-                json.purged_index = check.purged;
-                json.purged_leftovers = check
-                    .purged_leftovers
-                    .iter()
-                    .map(|p| JsonPath::new(p))
-                    .collect();
-                json.in_use = Some(check.in_use);
-            }
-            Err(e) => {
-                if status == "error" {
-                    json.error = Some(e.to_string());
-                }
-                json.problem = Some(JsonProblem::new(e));
-            }
+        RaftLogError::Gap {
+            segment,
+            offset,
+            expected,
+            found,
+            ..
+        } => {
+            problem.segment = Some(SegmentPath::new(segment));
+            problem.offset = Some(*offset);
+            problem.index = Some(*found);
+            problem.expected = Some(Value::from(*expected));
+            problem.found = Some(Value::from(*found));
         }
-        json
+        RaftLogError::BadEntry {
+            segment,
+            offset,
+            index,
+            ..
+        } => {
+            problem.segment = Some(SegmentPath::new(segment));
+            problem.offset = Some(*offset);
+            problem.index = Some(*index);
+        }
+        RaftLogError::BadState {
+            path,
+            expected,
+            found,
+        } => {
+            problem.segment = Some(SegmentPath::new(path));
+            problem.expected = Some(Value::from(*expected));
+            problem.found = Some(Value::from(found.as_str()));
+        }
+        RaftLogError::ForeignFile { path } => {
+            problem.segment = Some(SegmentPath::new(path));
+        }
+        RaftLogError::Io { path, .. } => problem.segment = Some(SegmentPath::new(path)),
+        _ => {}
     }
+    problem
+}
+
+/// The `plog verify --json` line of a plog-raft directory
+/// (docs/schema/verify.json): its check, or the error object when it
+/// cannot be read.
+fn json_line(dir: &Path, result: &Result<LogCheck, RaftLogError>, strict: bool) -> VerifyLine {
+    let mut json = VerifyRaft {
+        path: JsonPath::new(dir),
+        log: LogKind::PlogRaft,
+        status: Status::Corrupt,
+        verdict: Verdict::Rejected,
+        entries: None,
+        first_index: None,
+        last_index: None,
+        segments_len: None,
+        torn: None,
+        segments: Vec::new(),
+        state: None,
+        purged_index: None,
+        purged_leftovers: Vec::new(),
+        in_use: None,
+        problem: None,
+    };
+    match result {
+        Err(e) if !e.is_damage() => {
+            return VerifyLine::Error(ErrorObject::new(dir, e.to_string()));
+        }
+        Err(e) => json.problem = Some(problem(e)),
+        Ok(check) => {
+            let torn = torn(check);
+            (json.status, json.verdict) = match (torn, strict) {
+                (None, _) => (Status::Clean, Verdict::Clean),
+                (Some(_), false) => (Status::Torn, Verdict::TornTolerated),
+                (Some(_), true) => (Status::Torn, Verdict::Rejected),
+            };
+            json.entries = Some(check.entries);
+            json.first_index = check.range.map(|r| r.0);
+            json.last_index = check.range.map(|r| r.1);
+            json.segments_len = Some(check.segments.iter().map(|s| s.len).sum());
+            json.torn = torn.map(|(segment, t)| RaftTorn {
+                offset: t.offset,
+                bytes: t.bytes,
+                reason: t.reason.clone(),
+                segment: SegmentPath::new(segment),
+            });
+            json.segments = check
+                .segments
+                .iter()
+                .map(|s| RaftSegment {
+                    path: JsonPath::new(&s.path),
+                    first_index: s.range.map(|r| r.0),
+                    last_index: s.range.map(|r| r.1),
+                    data_end: s.data_end,
+                    file_len: s.len,
+                })
+                .collect();
+            json.state = check.state.clone();
+            json.purged_index = check.purged;
+            json.purged_leftovers = check
+                .purged_leftovers
+                .iter()
+                .map(|p| JsonPath::new(p))
+                .collect();
+            json.in_use = Some(check.in_use);
+        }
+    }
+    VerifyLine::Raft(Box::new(json))
 }
 
 /// `, index A..B` or nothing.
@@ -313,7 +219,7 @@ fn described(check: &LogCheck) -> String {
     let mut text = format!(
         "plog-raft log, {entries}{}, {}",
         range_text(check.range),
-        out::count(check.segments.len() as u64, "segment")
+        count(check.segments.len() as u64, "segment")
     );
     if let Some(p) = check.purged {
         text.push_str(&format!(", purged to {p}"));
@@ -321,7 +227,7 @@ fn described(check: &LogCheck) -> String {
     if !check.purged_leftovers.is_empty() {
         text.push_str(&format!(
             ", {} left by an interrupted purge",
-            out::count(check.purged_leftovers.len() as u64, "purged segment")
+            count(check.purged_leftovers.len() as u64, "purged segment")
         ));
     }
     if check.in_use {
@@ -332,16 +238,16 @@ fn described(check: &LogCheck) -> String {
 
 /// The text line for a plog-raft directory.
 fn human_line(dir: &Path, result: &Result<LogCheck, RaftLogError>, strict: bool) -> String {
-    let dir = out::path_text(dir);
+    let dir = path_text(dir);
     match result {
         Ok(check) => match torn(check) {
             None => format!("{dir}: OK ({})", described(check)),
             Some((segment, t)) => format!(
                 "{dir}: TORN at {} offset {} ({}: {}){}; {}",
-                out::path_text(segment),
+                path_text(segment),
                 t.offset,
-                out::count(t.bytes, "byte"),
-                out::sanitize_message(&t.reason),
+                count(t.bytes, "byte"),
+                sanitize_message(&t.reason),
                 if strict {
                     ", counted as corruption (--strict)"
                 } else {
@@ -351,17 +257,27 @@ fn human_line(dir: &Path, result: &Result<LogCheck, RaftLogError>, strict: bool)
             ),
         },
         Err(e) if e.is_damage() => {
-            format!("{dir}: CORRUPT {}", out::sanitize_message(&e.to_string()))
+            format!("{dir}: CORRUPT {}", sanitize_message(&e.to_string()))
         }
-        Err(e) => format!("{dir}: ERROR {}", out::sanitize_message(&e.to_string())),
+        Err(e) => format!("{dir}: ERROR {}", sanitize_message(&e.to_string())),
     }
+}
+
+/// How `plog verify` prints a plog-raft directory (its flags).
+pub struct VerifyOutput {
+    /// `--json`.
+    pub json: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--strict`.
+    pub strict: bool,
 }
 
 /// `plog verify` of one plog-raft directory: its status, whether it fails
 /// the policy (`--strict` makes a torn append fail), and its output (empty
 /// for a clean log under `--quiet`).
 pub fn verify_dir(
-    args: &VerifyArgs,
+    args: &VerifyOutput,
     dir: &Path,
 ) -> Result<(&'static str, bool, Vec<u8>), CliError> {
     let result = inspect::check_dir(dir);
@@ -370,26 +286,13 @@ pub fn verify_dir(
     let bytes = if args.quiet && status == "clean" {
         Vec::new()
     } else if args.json {
-        out::json_line(&JsonRaftLog::new(dir, &result))?
+        out::json_line(&json_line(dir, &result, args.strict))?
     } else {
         let mut line = human_line(dir, &result, args.strict);
         line.push('\n');
         line.into_bytes()
     };
     Ok((status, rejected, bytes))
-}
-
-/// One entry of `plog dump --raft --json` (docs/schema/dump-raft.json).
-#[derive(Serialize)]
-struct JsonEntry<'a> {
-    index: u64,
-    term: u64,
-    node: &'a Value,
-    kind: &'static str,
-    payload: &'a Value,
-    #[serde(flatten)]
-    segment: JsonSegmentPath,
-    offset: u64,
 }
 
 /// The text line of an entry: `term=T node=N index=I kind=K PAYLOAD`, the
@@ -399,15 +302,25 @@ fn entry_line(entry: &EntryView) -> String {
     let mut line = format!(
         "term={} node={} index={} kind={}",
         entry.term,
-        out::escape_bytes(entry.node.to_string().as_bytes()),
+        escape_bytes(entry.node.to_string().as_bytes()),
         entry.index,
         entry.kind.as_str()
     );
     if !entry.payload.is_null() {
         line.push(' ');
-        line.push_str(&out::escape_bytes(entry.payload.to_string().as_bytes()));
+        line.push_str(&escape_bytes(entry.payload.to_string().as_bytes()));
     }
     line
+}
+
+/// An entry's kind in the JSON.
+fn entry_kind(kind: inspect::EntryKind) -> EntryKind {
+    #[allow(unreachable_patterns)]
+    match kind {
+        inspect::EntryKind::Blank => EntryKind::Blank,
+        inspect::EntryKind::Membership => EntryKind::Membership,
+        _ => EntryKind::Normal,
+    }
 }
 
 /// Runs `plog dump --raft DIR`: the log's entries in index order (the
@@ -415,13 +328,12 @@ fn entry_line(entry: &EntryView) -> String {
 /// most --limit. Status 1 and nothing printed when the directory holds
 /// damage, 2 when it cannot be read, 3 (after the entries) when the last
 /// segment ends in a torn append.
-pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
-    let dir = &args.path;
-    let shown = out::path_text(dir);
-    let (from, to) = (args.from.unwrap_or(0), args.to.unwrap_or(u64::MAX));
-    let check = inspect::check_dir(dir).map_err(|e| CliError::Failed {
+pub fn dump(dir: &Path, from: u64, to: u64, limit: u64, json: bool) -> Result<u8, CliError> {
+    let shown = path_text(dir);
+    let check = inspect::check_dir(dir).map_err(|e| CliError::Path {
+        path: dir.to_path_buf(),
         message: format!(
-            "{shown}: {}: {}",
+            "{}: {}",
             if e.is_damage() {
                 "the plog-raft log is damaged"
             } else {
@@ -436,25 +348,25 @@ pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
         },
     })?;
     let torn = torn(&check).map(|(segment, t)| (segment.to_path_buf(), t.offset));
-    let mut left = args.limit.unwrap_or(u64::MAX);
+    let mut left = limit;
     let stdout = io::stdout();
     let mut w = io::BufWriter::new(stdout.lock());
     for entry in check.into_entries() {
-        let entry = entry.map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+        let entry = entry.map_err(|e| CliError::at(dir, e.to_string()))?;
         if entry.purged || entry.index < from {
             continue;
         }
         if entry.index > to || left == 0 {
             break;
         }
-        let line = if args.json {
-            out::json_line(&JsonEntry {
+        let line = if json {
+            out::json_line(&RaftEntry {
                 index: entry.index,
                 term: entry.term,
                 node: &entry.node,
-                kind: entry.kind.as_str(),
+                kind: entry_kind(entry.kind),
                 payload: &entry.payload,
-                segment: JsonSegmentPath::new(&entry.segment),
+                segment: SegmentPath::new(&entry.segment),
                 offset: entry.offset,
             })?
         } else {
@@ -471,7 +383,7 @@ pub fn dump(args: &DumpArgs) -> Result<u8, CliError> {
             eprintln!(
                 "plog: {shown}: the log ends in a torn append ({} at offset {}; the next open \
                  of the store cuts it)",
-                out::path_text(&segment),
+                path_text(&segment),
                 offset
             );
             exit::TORN

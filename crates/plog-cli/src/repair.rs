@@ -2,21 +2,19 @@
 //! final record on request, or salvage every valid record into a new log.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
+use crate::error::CliError;
+use crate::model::{Cut, IndicesFrom, JsonPath, Lost, Repair, RepairAction, Status, Torn};
+use crate::paths::open_log;
+use crate::text::{count, path_text};
+use crate::{exit, out, progress};
 use plog_format::Summary;
 use plog_mmap::{OpenOptions, RecoveryMode, VerifyOptions, VerifyReport};
 use plog_writer::{
     LockedLog, RepairOptions, RepairPlan, SalvageOptions, WriteError, inspect, salvage_with,
 };
-use serde::Serialize;
-
-use crate::error::CliError;
-use crate::exit;
-use crate::out::{self, JsonPath};
-use crate::paths::open_log;
-use crate::progress;
-use crate::verify::JsonTorn;
 
 /// Arguments of `plog repair`.
 #[derive(Debug, clap::Args)]
@@ -37,7 +35,7 @@ pub struct RepairArgs {
     #[arg(long, value_name = "OUT", conflicts_with_all = ["backup", "drop_corrupt_tail"])]
     pub salvage: Option<PathBuf>,
     /// One JSON object on stdout: what was (or would be) cut, the byte and
-    /// index ranges lost (an object with "status": "error" when the
+    /// index ranges lost (the error object, {"path","error"}, when the
     /// repair could not be done).
     #[arg(long)]
     pub json: bool,
@@ -52,85 +50,6 @@ pub struct RepairArgs {
     pub path: PathBuf,
 }
 
-/// A byte range cut from the end of the log.
-#[derive(Debug, Serialize)]
-pub struct JsonCut {
-    /// Where the cut starts (the new length).
-    pub offset: u64,
-    /// How many bytes are cut.
-    pub bytes: u64,
-}
-
-/// A byte range of the source lost to corruption (`--salvage`).
-#[derive(Debug, Serialize)]
-pub struct JsonLost {
-    /// Where the lost bytes start.
-    pub offset: u64,
-    /// Where they end.
-    pub end: u64,
-    /// How many bytes.
-    pub bytes: u64,
-    /// How many corruptions the range covers.
-    pub corruptions: u64,
-    /// The first lost index, when known.
-    pub first_index: Option<u64>,
-    /// The last lost index, when known.
-    pub last_index: Option<u64>,
-    /// Where the indices come from: `neighbours` (the valid records around
-    /// the range skip them) or `headers` (the index fields of the damaged
-    /// headers, which may be damaged too); null when unknown.
-    pub indices_from: Option<&'static str>,
-}
-
-/// `plog repair --json`.
-#[derive(Debug, Serialize)]
-pub struct JsonRepair {
-    /// The log, with `path_base64` when it is not UTF-8.
-    #[serde(flatten)]
-    pub path: JsonPath,
-    /// `clean`, `torn` or `corrupt`: the log before the repair.
-    pub status: &'static str,
-    /// `nothing`, `truncate_torn_tail`, `drop_corrupt_tail`, `refuse` or
-    /// `salvage`.
-    pub action: &'static str,
-    /// Whether this was a dry run (nothing changed).
-    pub dry_run: bool,
-    /// Whether a file was changed or written.
-    pub changed: bool,
-    /// What the action is (or why it is refused), in words.
-    pub message: String,
-    /// Valid records kept (in the log, or copied to the salvaged log).
-    pub records: u64,
-    /// The log's length before.
-    pub file_len: u64,
-    /// Its length after (null when refused; unchanged by a salvage).
-    pub new_len: Option<u64>,
-    /// The bytes cut from the end of the log (null when none).
-    pub cut: Option<JsonCut>,
-    /// Where the cut bytes were (or would be) saved.
-    pub backup: Option<JsonPath>,
-    /// The new log written by `--salvage`.
-    pub salvaged_to: Option<JsonPath>,
-    /// Byte and index ranges lost to corruption (`--salvage`; the first
-    /// million).
-    pub lost: Vec<JsonLost>,
-    /// How many more lost ranges than `lost` lists.
-    pub lost_omitted: u64,
-    /// The torn tail of the log.
-    pub torn: Option<JsonTorn>,
-}
-
-fn writer_error(err: WriteError) -> CliError {
-    let code = match err.kind() {
-        "corrupt" => exit::CORRUPT,
-        _ => exit::ERROR,
-    };
-    CliError::Failed {
-        message: err.to_string(),
-        code,
-    }
-}
-
 /// Runs `plog repair`.
 pub fn run(args: RepairArgs) -> Result<u8, CliError> {
     if args.path.as_os_str() == "-" {
@@ -139,19 +58,28 @@ pub fn run(args: RepairArgs) -> Result<u8, CliError> {
              in place; save it to a file first)",
         ));
     }
-    let result = match &args.salvage {
+    // Opened first, read-only, so that a missing or unreadable log reads
+    // as in every other command (`cannot open: ...`), whatever the mode
+    // (non-blocking: a FIFO named by mistake must not hang the open; the
+    // writer refuses it after).
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&args.path)
+        .map_err(|e| CliError::io("cannot open", &args.path, e))?;
+    match &args.salvage {
         Some(out) => run_salvage(&args, out),
         None => run_repair(&args),
-    };
-    match result {
-        Err(err @ (CliError::Io { .. } | CliError::Failed { .. })) if args.json => {
-            out::print_json(&out::JsonError::new(&args.path, err.to_string()))?;
-            eprintln!("plog: {}", out::sanitize_message(&err.to_string()));
-            Err(CliError::Reported {
-                code: err.exit_code(),
-            })
-        }
-        other => other,
+    }
+}
+
+/// The JSON name of a plan (plog-writer's `RepairPlan::kind`).
+fn action_of(plan: &RepairPlan) -> RepairAction {
+    match plan.kind() {
+        "nothing" => RepairAction::Nothing,
+        "truncate_torn_tail" => RepairAction::TruncateTornTail,
+        "drop_corrupt_tail" => RepairAction::DropCorruptTail,
+        _ => RepairAction::Refuse,
     }
 }
 
@@ -161,21 +89,21 @@ fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
     };
     if args.dry_run {
         // No lock: a dry run must work beside a live writer, and changes nothing.
-        let inspection = inspect(&args.path).map_err(writer_error)?;
+        let inspection = inspect(&args.path).map_err(CliError::from_write)?;
         let plan = RepairPlan::new(&inspection, options);
         return report_plan(args, &inspection, &plan);
     }
-    let mut log = LockedLog::open(&args.path).map_err(writer_error)?;
+    let mut log = LockedLog::open(&args.path).map_err(CliError::from_write)?;
     let plan = log.plan(options);
     if plan.changes_file() {
         if let Some(backup) = &args.backup {
             let from = plan.new_len(log.summary()).unwrap_or(0);
             let to = log.summary().file_len;
-            let source = log.read_handle().map_err(writer_error)?;
+            let source = log.read_handle().map_err(CliError::from_write)?;
             save_backup(&source, &args.path, from..to, backup, args.mode)?;
         }
         let inspection_before = *log.summary();
-        log.repair(options).map_err(writer_error)?;
+        log.repair(options).map_err(CliError::from_write)?;
         return report_plan(args, &inspection_before, &plan);
     }
     let inspection = *log.summary();
@@ -184,35 +112,35 @@ fn run_repair(args: &RepairArgs) -> Result<u8, CliError> {
 
 /// Prints what the plan is (or was) and returns the exit status.
 fn report_plan(args: &RepairArgs, inspection: &Summary, plan: &RepairPlan) -> Result<u8, CliError> {
-    let path = out::path_text(&args.path);
+    let path = path_text(&args.path);
     let dry_run = args.dry_run;
     let new_len = plan.new_len(inspection);
     let backup = args.backup.as_deref().filter(|_| plan.changes_file());
     let cut = new_len
         .map(|len| inspection.file_len.saturating_sub(len))
         .filter(|&bytes| bytes > 0)
-        .and_then(|bytes| new_len.map(|offset| JsonCut { offset, bytes }));
+        .and_then(|bytes| new_len.map(|offset| Cut { offset, bytes }));
     let code = match plan {
         RepairPlan::Refuse { .. } => exit::CORRUPT,
         _ => exit::OK,
     };
     if args.json {
-        out::print_json(&JsonRepair {
+        out::print_json(&Repair {
             path: JsonPath::new(&args.path),
-            status: inspection.status().as_str(),
-            action: plan.kind(),
+            status: Status::from(inspection.status()),
+            action: action_of(plan),
             dry_run,
             changed: plan.changes_file() && !dry_run,
             message: plan.to_string(),
             records: inspection.records,
             file_len: inspection.file_len,
-            new_len,
+            new_file_len: new_len,
             cut,
             backup: backup.map(JsonPath::new),
             salvaged_to: None,
             lost: Vec::new(),
             lost_omitted: 0,
-            torn: inspection.torn.map(JsonTorn::from),
+            torn: inspection.torn.map(Torn::from),
         })?;
         if code == exit::CORRUPT {
             eprintln!("plog: {path}: refusing to repair, changing nothing: {plan}");
@@ -230,16 +158,16 @@ fn report_plan(args: &RepairArgs, inspection: &Summary, plan: &RepairPlan) -> Re
             let verb = if dry_run { "would repair" } else { "repaired" };
             let cut = cut.map_or(0, |c| c.bytes);
             let saved = match (backup, dry_run) {
-                (Some(b), true) => format!("; would save the cut bytes to {}", out::path_text(b)),
+                (Some(b), true) => format!("; would save the cut bytes to {}", path_text(b)),
                 (Some(b), false) => {
-                    format!("; the cut bytes were saved to {}", out::path_text(b))
+                    format!("; the cut bytes were saved to {}", path_text(b))
                 }
                 (None, _) => String::new(),
             };
             out::print_text(&format!(
                 "{path}: {verb}: {plan}; {} kept, {} cut, new length {}{saved}\n",
-                out::count(inspection.records, "valid record"),
-                out::count(cut, "byte"),
+                count(inspection.records, "valid record"),
+                count(cut, "byte"),
                 new_len.unwrap_or(0)
             ))?;
         }
@@ -272,8 +200,8 @@ fn save_backup(
         return Err(CliError::failed(format!(
             "{}: expected to save {bytes} cut bytes to {}, found only {copied} (the log \
              changed while it was read); nothing was cut",
-            out::path_text(path),
-            out::path_text(backup)
+            path_text(path),
+            path_text(backup)
         )));
     }
     file.flush()
@@ -284,7 +212,7 @@ fn save_backup(
 /// The lost ranges of a salvage report with the indices each one lost: from
 /// the valid records around it when they skip indices, else from the index
 /// fields of the damaged headers inside it (as `verify` names them).
-pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
+pub fn lost_ranges(report: &VerifyReport) -> Vec<Lost> {
     let mut corruptions = report.findings.corruptions.iter().peekable();
     report
         .findings
@@ -304,15 +232,15 @@ pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
                 }
             }
             let (indices, from) = match (lost.lost_indices(), headers) {
-                (Some(range), _) => (Some(range), Some("neighbours")),
-                (None, Some(range)) => (Some(range), Some("headers")),
+                (Some(range), _) => (Some(range), Some(IndicesFrom::Neighbours)),
+                (None, Some(range)) => (Some(range), Some(IndicesFrom::Headers)),
                 (None, None) => (None, None),
             };
-            JsonLost {
+            Lost {
                 offset: lost.offset,
                 end: lost.end,
                 bytes: lost.bytes(),
-                corruptions: lost.corruptions,
+                corruption_count: lost.corruptions,
                 first_index: indices.map(|(first, _)| first),
                 last_index: indices.map(|(_, last)| last),
                 indices_from: from,
@@ -323,14 +251,14 @@ pub fn lost_ranges(report: &VerifyReport) -> Vec<JsonLost> {
 
 fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
     let path = &args.path;
-    let shown = out::path_text(path);
+    let shown = path_text(path);
     let mut text = String::new();
     let (report, records) = if args.dry_run {
         let report = salvage_dry_run(path)?;
         text.push_str(&format!(
             "{shown}: would salvage {} into {} (changing nothing now)\n",
-            out::count(report.summary.records, "valid record"),
-            out::path_text(out_path)
+            count(report.summary.records, "valid record"),
+            path_text(out_path)
         ));
         let records = report.summary.records;
         (report, records)
@@ -348,40 +276,41 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
         let salvaged = salvage_with(path, out_path, &options);
         bar.finish_and_clear();
         let salvaged = salvaged.map_err(|err| match err {
-            WriteError::NothingToSalvage { corruption, .. } => CliError::Failed {
-                message: format!("{shown}: nothing to salvage: {corruption}"),
+            WriteError::NothingToSalvage { corruption, .. } => CliError::Path {
+                path: path.clone(),
+                message: format!("nothing to salvage: {corruption}"),
                 code: exit::CORRUPT,
             },
-            other => writer_error(other),
+            other => CliError::from_write(other),
         })?;
         text.push_str(&format!(
             "{shown}: salvaged {} ({}) into {}; {} skipped, {} not copied\n",
-            out::count(salvaged.records, "valid record"),
-            out::count(salvaged.len, "byte"),
-            out::path_text(out_path),
-            out::count(salvaged.corruptions, "corruption"),
-            out::count(salvaged.skipped_bytes, "byte"),
+            count(salvaged.records, "valid record"),
+            count(salvaged.len, "byte"),
+            path_text(out_path),
+            count(salvaged.corruptions, "corruption"),
+            count(salvaged.skipped_bytes, "byte"),
         ));
         (salvaged.verify, salvaged.records)
     };
     let lost = lost_ranges(&report);
     if args.json {
-        out::print_json(&JsonRepair {
+        out::print_json(&Repair {
             path: JsonPath::new(path),
-            status: report.status().as_str(),
-            action: "salvage",
+            status: Status::from(report.summary.status()),
+            action: RepairAction::Salvage,
             dry_run: args.dry_run,
             changed: !args.dry_run,
             message: text.trim_end().to_string(),
             records,
             file_len: report.summary.file_len,
-            new_len: Some(report.summary.file_len),
+            new_file_len: Some(report.summary.file_len),
             cut: None,
             backup: None,
             salvaged_to: Some(JsonPath::new(out_path)),
             lost,
             lost_omitted: report.findings.omitted.lost,
-            torn: report.summary.torn.map(JsonTorn::from),
+            torn: report.summary.torn.map(Torn::from),
         })?;
         return Ok(exit::OK);
     }
@@ -394,7 +323,7 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
                     format!("indices {first}..{last}")
                 };
                 match from {
-                    Some("headers") => format!("{what} (from the damaged headers)"),
+                    Some(IndicesFrom::Headers) => format!("{what} (from the damaged headers)"),
                     _ => what,
                 }
             }
@@ -404,8 +333,8 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
             "  lost: bytes {}..{} ({}, {}), {indices}\n",
             range.offset,
             range.end,
-            out::count(range.bytes, "byte"),
-            out::count(range.corruptions, "corruption"),
+            count(range.bytes, "byte"),
+            count(range.corruption_count, "corruption"),
         ));
     }
     if report.findings.omitted.lost > 0 {
@@ -420,7 +349,7 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
             "  lost: torn tail, bytes {}..{} ({})\n",
             tail.offset,
             tail.offset.saturating_add(tail.bytes),
-            out::count(tail.bytes, "byte")
+            count(tail.bytes, "byte")
         ));
     }
     out::print_text(&text)?;
@@ -430,12 +359,11 @@ fn run_salvage(args: &RepairArgs, out_path: &Path) -> Result<u8, CliError> {
 /// What `--salvage --dry-run` reports: the verification a salvage would
 /// make (mapped, its pages released behind the pass), changing nothing.
 fn salvage_dry_run(path: &Path) -> Result<VerifyReport, CliError> {
-    let shown = out::path_text(path);
     let open = OpenOptions {
         release_behind: true,
         ..OpenOptions::default()
     };
-    let log = open_log(path, &open).map_err(|e| CliError::failed(format!("{shown}: {e}")))?;
+    let log = open_log(path, &open)?;
     let bar = progress::bytes_bar(log.len());
     let reached = bar.clone();
     let report = log.verify(&VerifyOptions {
@@ -446,16 +374,16 @@ fn salvage_dry_run(path: &Path) -> Result<VerifyReport, CliError> {
         ..VerifyOptions::default()
     });
     bar.finish_and_clear();
-    let report = report
-        .map_err(|e| CliError::failed(format!("{shown}: {}", crate::paths::read_error(&e))))?;
+    let report = report.map_err(|e| CliError::at(path, crate::paths::read_error(&e)))?;
     if !report.passes() {
         let why = report
             .verdict()
             .problem()
             .map(|problem| problem.to_string())
             .unwrap_or_default();
-        return Err(CliError::Failed {
-            message: format!("{shown}: nothing to salvage: {why}"),
+        return Err(CliError::Path {
+            path: path.to_path_buf(),
+            message: format!("nothing to salvage: {why}"),
             code: exit::CORRUPT,
         });
     }

@@ -5,21 +5,20 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use plog_format::{Event, Fold, Status};
+use plog_format::{Event, Fold};
 use plog_mmap::Parallelism;
-use serde::Serialize;
 
 use crate::error::CliError;
-use crate::exit;
-use crate::out::{self, JsonPath};
+use crate::model::{Bucket, CorruptionKind, JsonPath, Sizes, Stat, Status, Torn};
 use crate::paths::open_log;
-use crate::verify::JsonTorn;
+use crate::text::{count, path_text};
+use crate::{exit, out};
 
 /// Arguments of `plog stat`.
 #[derive(Debug, clap::Args)]
 pub struct StatArgs {
-    /// One JSON object on stdout (an object with "status": "error" when the
-    /// file cannot be read).
+    /// One JSON object on stdout (the error object, {"path","error"}, when
+    /// the file cannot be read).
     #[arg(long)]
     pub json: bool,
     /// The log file, or `-` for standard input.
@@ -143,86 +142,6 @@ impl IndexRuns {
     }
 }
 
-/// Payload size distribution.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Sizes {
-    /// Smallest payload.
-    pub min: u64,
-    /// Median (the lower one for an even count).
-    pub median: u64,
-    /// 99th percentile (nearest rank).
-    pub p99: u64,
-    /// Largest payload.
-    pub max: u64,
-}
-
-/// One bucket of the payload size histogram: sizes in `[from, to]`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Bucket {
-    /// Smallest size in the bucket.
-    pub from: u64,
-    /// Largest size in the bucket.
-    pub to: u64,
-    /// Records in the bucket.
-    pub count: u64,
-}
-
-/// `plog stat --json`.
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    /// The path (`-` for standard input), with `path_base64` when it is not
-    /// UTF-8.
-    #[serde(flatten)]
-    pub path: JsonPath,
-    /// `clean`, `torn` or `corrupt`.
-    pub status: &'static str,
-    /// Valid records.
-    pub records: u64,
-    /// Index of the first valid record.
-    pub first_index: Option<u64>,
-    /// Index of the last valid record.
-    pub last_index: Option<u64>,
-    /// Smallest index.
-    pub min_index: Option<u64>,
-    /// Largest index.
-    pub max_index: Option<u64>,
-    /// Places where an index skips ahead (index > previous + 1).
-    pub gaps: u64,
-    /// Indices between `min_index` and `max_index` that no valid record
-    /// holds.
-    pub missing_indices: u64,
-    /// Those indices as inclusive ranges `[first, last]`, ascending (the
-    /// first thousand ranges).
-    pub missing_ranges: Vec<[u64; 2]>,
-    /// How many more ranges there are than `missing_ranges` lists.
-    pub missing_ranges_omitted: u64,
-    /// Whether the missing indices are exact; `false` for a log whose
-    /// indices are irregular everywhere (over half a million runs), where
-    /// `stat` keeps its memory bounded and the count is an upper bound.
-    pub missing_exact: bool,
-    /// Records whose index equals the previous one.
-    pub repeats: u64,
-    /// Records whose index is below the previous one.
-    pub decreases: u64,
-    /// File length.
-    pub bytes: u64,
-    /// Sum of valid payload lengths.
-    pub payload_bytes: u64,
-    /// Payload size distribution (null without records).
-    pub payload_len: Option<Sizes>,
-    /// Power-of-two histogram of payload sizes.
-    pub histogram: Vec<Bucket>,
-    /// The torn tail.
-    pub torn: Option<JsonTorn>,
-    /// How many corruptions.
-    pub corruptions: u64,
-    /// How many corruptions of each kind (`hash_mismatch`, `length`,
-    /// `bad_magic`, `unsupported_version`).
-    pub corruptions_by_kind: BTreeMap<&'static str, u64>,
-    /// Wall time of the verification pass, in seconds.
-    pub verify_seconds: f64,
-}
-
 /// Payload sizes counted by value: exact quantiles in memory that grows
 /// with the number of distinct sizes, not of records. Distinct sizes sum to
 /// at most the file's length, so a file of `L` bytes has fewer than
@@ -311,19 +230,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         release_behind: true,
         ..plog_mmap::OpenOptions::default()
     };
-    let log = match open_log(&args.path, &open) {
-        Ok(log) => log,
-        Err(error) if args.json => {
-            out::print_json(&out::JsonError::new(&args.path, error))?;
-            return Err(CliError::Reported { code: exit::ERROR });
-        }
-        Err(error) => {
-            return Err(CliError::failed(format!(
-                "{}: {error}",
-                out::path_text(&args.path)
-            )));
-        }
-    };
+    let log = open_log(&args.path, &open)?;
     let started = Instant::now();
     // The one model of the file (plog-format's fold) plus what `stat`
     // shows beyond it: the payload sizes, the indices (for the missing
@@ -331,7 +238,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
     let mut fold = Fold::new(log.len());
     let mut payload_sizes = SizeCounts::default();
     let mut indices = IndexRuns::default();
-    let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut by_kind: BTreeMap<CorruptionKind, u64> = BTreeMap::new();
     let complete = log.for_each_event(0, &Parallelism::Current, |event| {
         fold.event(&event);
         match event {
@@ -339,25 +246,22 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
                 payload_sizes.add(record.payload_len());
                 indices.add(record.index());
             }
-            Event::Corrupt(corruption) => *by_kind.entry(corruption.kind()).or_default() += 1,
+            Event::Corrupt(corruption) => {
+                *by_kind.entry(CorruptionKind::of(&corruption)).or_default() += 1;
+            }
             Event::Torn(_) => {}
         }
         ControlFlow::Continue(())
     });
-    let _complete = complete.map_err(|e| {
-        CliError::failed(format!(
-            "{}: {}",
-            out::path_text(&args.path),
-            crate::paths::read_error(&e)
-        ))
-    })?;
+    let _complete = complete.map_err(|e| CliError::at(&args.path, crate::paths::read_error(&e)))?;
     let summary = fold.finish();
     let verify_seconds = started.elapsed().as_secs_f64();
     let missing_exact = indices.is_exact();
     let (missing, missing_ranges, missing_ranges_omitted) = indices.missing(MISSING_RANGES_LISTED);
-    let stats = Stats {
+    let status = Status::from(summary.status());
+    let stats = Stat {
         path: JsonPath::new(&args.path),
-        status: summary.status().as_str(),
+        status,
         records: summary.records,
         first_index: summary.first_index,
         last_index: summary.last_index,
@@ -370,33 +274,38 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         missing_exact,
         repeats: summary.indices.repeats,
         decreases: summary.indices.decreases,
-        bytes: log.len(),
+        file_len: log.len(),
         payload_bytes: summary.payload_bytes,
-        payload_len: payload_sizes.distribution(),
-        histogram: payload_sizes.histogram(),
-        torn: summary.torn.map(JsonTorn::from),
-        corruptions: summary.corruptions,
+        payload_sizes: payload_sizes.distribution(),
+        payload_histogram: payload_sizes.histogram(),
+        torn: summary.torn.map(Torn::from),
+        corruption_count: summary.corruptions,
         corruptions_by_kind: by_kind,
         verify_seconds,
     };
     if args.json {
         out::print_json(&stats)?;
     } else {
-        out::print_text(&human(&stats, &out::path_text(&args.path)))?;
+        out::print_text(&human(&stats, &path_text(&args.path)))?;
     }
-    Ok(match summary.status() {
+    Ok(match status {
         Status::Corrupt => exit::CORRUPT,
         Status::Torn => exit::TORN,
         Status::Clean => exit::OK,
     })
 }
 
-fn human(s: &Stats, path: &str) -> String {
+fn human(s: &Stat, path: &str) -> String {
     use std::fmt::Write as _;
     let mut text = String::new();
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     let _ = writeln!(text, "{path}");
-    let _ = writeln!(text, "  status         {}", s.status);
+    let status = match s.status {
+        Status::Clean => "clean",
+        Status::Torn => "torn",
+        Status::Corrupt => "corrupt",
+    };
+    let _ = writeln!(text, "  status         {status}");
     let _ = writeln!(text, "  records        {}", s.records);
     let _ = writeln!(
         text,
@@ -421,7 +330,7 @@ fn human(s: &Stats, path: &str) -> String {
     let more = (s.missing_ranges.len() as u64 + s.missing_ranges_omitted)
         .saturating_sub(listed.len() as u64);
     if more > 0 {
-        listed.push(format!("and {} more", out::count(more, "range")));
+        listed.push(format!("and {} more", count(more, "range")));
     }
     let missing = match (s.missing_indices, s.missing_exact) {
         (0, _) => "no index missing".to_string(),
@@ -435,26 +344,31 @@ fn human(s: &Stats, path: &str) -> String {
     let _ = writeln!(
         text,
         "  index order    {} ({missing}), {}, {}",
-        out::count(s.gaps, "gap"),
-        out::count(s.repeats, "repeat"),
-        out::count(s.decreases, "decrease")
+        count(s.gaps, "gap"),
+        count(s.repeats, "repeat"),
+        count(s.decreases, "decrease")
     );
     let _ = writeln!(
         text,
         "  bytes          {} ({}), payloads {}",
-        s.bytes,
-        human_size(s.bytes),
+        s.file_len,
+        human_size(s.file_len),
         human_size(s.payload_bytes)
     );
-    if let Some(p) = &s.payload_len {
+    if let Some(p) = &s.payload_sizes {
         let _ = writeln!(
             text,
             "  payload size   min {} median {} p99 {} max {}",
             p.min, p.median, p.p99, p.max
         );
     }
-    let widest = s.histogram.iter().map(|b| b.count).max().unwrap_or(0);
-    for bucket in &s.histogram {
+    let widest = s
+        .payload_histogram
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0);
+    for bucket in &s.payload_histogram {
         let width = if widest == 0 {
             0
         } else {
@@ -474,7 +388,9 @@ fn human(s: &Stats, path: &str) -> String {
             let _ = writeln!(
                 text,
                 "  torn tail      {} bytes at offset {} ({})",
-                t.bytes, t.offset, t.kind
+                t.bytes,
+                t.offset,
+                t.reason.as_str()
             );
         }
         None => {
@@ -484,14 +400,14 @@ fn human(s: &Stats, path: &str) -> String {
     let kinds: Vec<String> = s
         .corruptions_by_kind
         .iter()
-        .map(|(kind, n)| format!("{kind} {n}"))
+        .map(|(kind, n)| format!("{} {n}", kind.as_str()))
         .collect();
     let kinds = if kinds.is_empty() {
         String::new()
     } else {
         format!(" ({})", kinds.join(", "))
     };
-    let _ = writeln!(text, "  corruptions    {}{kinds}", s.corruptions);
+    let _ = writeln!(text, "  corruptions    {}{kinds}", s.corruption_count);
     let _ = writeln!(text, "  verified in    {:.3} s", s.verify_seconds);
     text
 }

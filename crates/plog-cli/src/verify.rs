@@ -3,18 +3,38 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::CliError;
+use crate::model::{
+    Corruption, CorruptionKind, ErrorObject, IndexViolation, JsonPath, Torn, VerifyFile, VerifyLine,
+};
+use crate::paths::{DirFilter, Target, expand, open_log};
+use crate::text::{count, escape_bytes, path_text};
+use crate::{exit, out, progress};
+use clap::ValueEnum;
 use plog_format::IndexOrder;
 use plog_mmap::{
     MapPolicy, OpenOptions, Parallelism, Problem, Progress, RecoveryMode, Verdict, VerifyOptions,
     VerifyReport,
 };
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::error::CliError;
-use crate::out::{self, JsonPath};
-use crate::paths::{DirFilter, Target, expand, open_log};
-use crate::{ExpectOrder, exit, progress};
+/// `--expect`: the index order a verification checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExpectOrder {
+    /// Each index is the previous one plus one.
+    Contiguous,
+    /// Each index is greater than the previous one.
+    Increasing,
+}
+
+impl From<ExpectOrder> for plog_format::IndexOrder {
+    fn from(order: ExpectOrder) -> Self {
+        match order {
+            ExpectOrder::Contiguous => plog_format::IndexOrder::Contiguous,
+            ExpectOrder::Increasing => plog_format::IndexOrder::Increasing,
+        }
+    }
+}
 
 /// Arguments of `plog verify`.
 #[derive(Debug, clap::Args)]
@@ -25,8 +45,9 @@ pub struct VerifyArgs {
     /// Count a torn tail as corruption (exit status 1).
     #[arg(long)]
     pub strict: bool,
-    /// Also check the order of indices; violations are reported as the
-    /// corruption kinds `index_gap` and `index_order`.
+    /// Also check the order of indices: a violation makes the file fail
+    /// (status 1, CORRUPT in the text; with --json, in "index_violations",
+    /// of kind `index_gap` or `index_order`, and the verdict "rejected").
     #[arg(long, value_enum, value_name = "ORDER")]
     pub expect: Option<ExpectOrder>,
     /// Worker threads for hashing (default: one per core).
@@ -58,99 +79,32 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// One corruption (or index violation) in the JSON output.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct JsonCorruption {
-    /// Byte offset.
-    pub offset: u64,
-    /// The record's index where there is one.
-    pub index: Option<u64>,
-    /// `hash_mismatch`, `length`, `bad_magic`, `unsupported_version`,
-    /// `index_gap` or `index_order`.
-    pub kind: &'static str,
-    /// Where scanning resumed after a damaged length.
-    pub resync_offset: Option<u64>,
-}
-
-/// The torn tail in the JSON output.
-#[derive(Debug, Serialize)]
-pub struct JsonTorn {
-    /// Where the torn bytes start.
-    pub offset: u64,
-    /// How many bytes are torn.
-    pub bytes: u64,
-    /// What was cut: `magic`, `zero_fill`, `partial_header` or
-    /// `partial_payload`.
-    pub kind: &'static str,
-}
-
-impl From<plog_format::TornTail> for JsonTorn {
-    fn from(tail: plog_format::TornTail) -> JsonTorn {
-        JsonTorn {
-            offset: tail.offset,
-            bytes: tail.bytes,
-            kind: tail.reason.as_str(),
-        }
-    }
-}
-
-/// One line of `plog verify --json`.
-#[derive(Debug, Serialize)]
-pub struct JsonFile {
-    /// The path as given (or as found below a directory; `-` for standard
-    /// input), with `path_base64` when it is not UTF-8.
-    #[serde(flatten)]
-    pub path: JsonPath,
-    /// `clean`, `torn`, `corrupt` or `error`.
-    pub status: &'static str,
-    /// Valid records.
-    pub records: Option<u64>,
-    /// Index of the first valid record.
-    pub first_index: Option<u64>,
-    /// Index of the last valid record.
-    pub last_index: Option<u64>,
-    /// Smallest index of a valid record.
-    pub min_index: Option<u64>,
-    /// Largest index of a valid record.
-    pub max_index: Option<u64>,
-    /// File length.
-    pub bytes: Option<u64>,
-    /// The torn tail.
-    pub torn: Option<JsonTorn>,
-    /// Corruptions and index violations, in file order (the first million
-    /// of each kind: plog-mmap's `DEFAULT_LIST_LIMIT`).
-    pub corruptions: Vec<JsonCorruption>,
-    /// How many more corruptions and index violations the file holds than
-    /// `corruptions` lists (0 unless a hostile file passed the limit).
-    pub corruptions_omitted: u64,
-    /// Why the file could not be read.
-    pub error: Option<String>,
+/// One corruption or index violation, for the text line.
+struct Finding {
+    offset: u64,
+    index: Option<u64>,
+    kind: &'static str,
+    resync_offset: Option<u64>,
 }
 
 /// Corruptions and index violations of a report, merged in file order.
-pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
-    let mut all: Vec<JsonCorruption> = report
+fn findings(report: &VerifyReport) -> Vec<Finding> {
+    let mut all: Vec<Finding> = report
         .findings
         .corruptions
         .iter()
-        .map(|c| JsonCorruption {
+        .map(|c| Finding {
             offset: c.offset(),
             index: c.index(),
-            kind: c.kind(),
+            kind: CorruptionKind::of(c).as_str(),
             resync_offset: c.resync_offset(),
         })
-        .chain(
-            report
-                .findings
-                .index_violations
-                .iter()
-                .map(|v| JsonCorruption {
-                    offset: v.offset,
-                    index: Some(v.index),
-                    kind: v.kind_str(),
-                    resync_offset: None,
-                }),
-        )
+        .chain(report.findings.index_violations.iter().map(|v| Finding {
+            offset: v.offset,
+            index: Some(v.index),
+            kind: v.kind_str(),
+            resync_offset: None,
+        }))
         .collect();
     // Stable: a corruption and a violation never share an offset (a
     // violation is a valid record), so file order is by offset.
@@ -158,11 +112,12 @@ pub fn findings(report: &VerifyReport) -> Vec<JsonCorruption> {
     all
 }
 
-/// `clean`, `torn`, `corrupt` or `error` for the JSON and the summary: the
-/// library's verdict on the file ([`VerifyReport::verdict`]), named. An
-/// index out of `--expect` order is `corrupt`; under `--strict` a torn tail
-/// is still `torn` (FORMAT.md's word) but the file does not pass.
-pub fn status_of(outcome: &Outcome) -> &'static str {
+/// `clean`, `torn`, `corrupt` or `error` for the text line and the
+/// summary: the library's verdict on the file ([`VerifyReport::verdict`]),
+/// named. An index out of `--expect` order counts as `corrupt`; under
+/// `--strict` a torn tail is still `torn` (FORMAT.md's word) but the file
+/// does not pass. (The JSON gives the status and the verdict apart.)
+fn class_of(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Failed(_) => "error",
         Outcome::Verified(report) => match report.verdict() {
@@ -179,47 +134,35 @@ fn passes(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Verified(report) if report.passes())
 }
 
-impl JsonFile {
-    fn new(path: JsonPath, outcome: &Outcome) -> JsonFile {
-        let status = status_of(outcome);
-        match outcome {
-            Outcome::Failed(error) => JsonFile {
-                path,
-                status,
-                records: None,
-                first_index: None,
-                last_index: None,
-                min_index: None,
-                max_index: None,
-                bytes: None,
-                torn: None,
-                corruptions: Vec::new(),
-                corruptions_omitted: 0,
-                error: Some(error.clone()),
-            },
-            Outcome::Verified(report) => {
-                let summary = &report.summary;
-                JsonFile {
-                    path,
-                    status,
-                    records: Some(summary.records),
-                    first_index: summary.first_index,
-                    last_index: summary.last_index,
-                    min_index: summary.indices.min_index,
-                    max_index: summary.indices.max_index,
-                    bytes: Some(summary.file_len),
-                    torn: summary.torn.map(JsonTorn::from),
-                    corruptions: findings(report),
-                    corruptions_omitted: report
-                        .findings
-                        .omitted
-                        .corruptions
-                        .saturating_add(report.findings.omitted.index_violations),
-                    error: None,
-                }
-            }
-        }
-    }
+/// The `plog verify --json` line of one file.
+fn json_line(path: &Path, outcome: &Outcome) -> VerifyLine {
+    let report = match outcome {
+        Outcome::Failed(error) => return VerifyLine::Error(ErrorObject::new(path, error.clone())),
+        Outcome::Verified(report) => report,
+    };
+    let summary = &report.summary;
+    let findings = &report.findings;
+    VerifyLine::File(Box::new(VerifyFile {
+        path: JsonPath::new(path),
+        status: summary.status().into(),
+        verdict: (&report.verdict()).into(),
+        records: summary.records,
+        first_index: summary.first_index,
+        last_index: summary.last_index,
+        min_index: summary.indices.min_index,
+        max_index: summary.indices.max_index,
+        file_len: summary.file_len,
+        torn: summary.torn.map(Torn::from),
+        corruption_count: summary.corruptions,
+        corruptions: findings.corruptions.iter().map(Corruption::from).collect(),
+        corruptions_omitted: findings.omitted.corruptions,
+        index_violations: findings
+            .index_violations
+            .iter()
+            .map(IndexViolation::from)
+            .collect(),
+        index_violations_omitted: findings.omitted.index_violations,
+    }))
 }
 
 /// `, index MIN..MAX` (the smallest and largest index: the range the
@@ -242,15 +185,15 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
     let summary = &report.summary;
     let records = format!(
         "{}{}",
-        out::count(summary.records, "valid record"),
+        count(summary.records, "valid record"),
         index_range(report)
     );
-    match status_of(outcome) {
+    match class_of(outcome) {
         "clean" => format!(
             "{path}: OK ({}{}, {})",
-            out::count(summary.records, "record"),
+            count(summary.records, "record"),
             index_range(report),
-            out::count(summary.file_len, "byte")
+            count(summary.file_len, "byte")
         ),
         "torn" => {
             let strict_note = if strict {
@@ -263,7 +206,7 @@ fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
                 Some(tail) => format!(
                     "{path}: TORN at offset {} ({}, {}){strict_note}; {records}",
                     tail.offset,
-                    out::count(tail.bytes, "byte"),
+                    count(tail.bytes, "byte"),
                     tail.reason.as_str(),
                 ),
                 None => format!("{path}: TORN{strict_note}; {records}"),
@@ -313,8 +256,9 @@ fn verify_target(
     bar: &indicatif::ProgressBar,
 ) -> Outcome {
     let path = match target {
-        Target::Unreadable(_, err) => {
-            return Outcome::Failed(format!("cannot open: {}", crate::error::describe_io(err)));
+        Target::Unreadable(path, err) => {
+            let err = std::io::Error::new(err.kind(), err.to_string());
+            return Outcome::Failed(CliError::io("cannot open", path, err).message());
         }
         Target::Stdin | Target::File(_) => target.path(),
     };
@@ -334,20 +278,20 @@ fn verify_target(
                 Err(err) => Outcome::Failed(crate::paths::read_error(&err)),
             }
         }
-        Err(err) => Outcome::Failed(err),
+        Err(err) => Outcome::Failed(err.message()),
     }
 }
 
 /// The bytes of one file's output: a JSON line, a text line, or nothing
 /// (a clean file under `--quiet`).
 fn render(args: &VerifyArgs, path: &Path, outcome: &Outcome) -> Result<Vec<u8>, CliError> {
-    if args.quiet && status_of(outcome) == "clean" {
+    if args.quiet && class_of(outcome) == "clean" {
         return Ok(Vec::new());
     }
     if args.json {
-        out::json_line(&JsonFile::new(JsonPath::new(path), outcome))
+        out::json_line(&json_line(path, outcome))
     } else {
-        let mut line = human_line(&out::path_text(path), outcome, args.strict);
+        let mut line = human_line(&path_text(path), outcome, args.strict);
         line.push('\n');
         Ok(line.into_bytes())
     }
@@ -394,7 +338,10 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         let glob = if args.filter.all {
             "any file".to_string()
         } else {
-            format!("--glob {}", out::escape_bytes(args.filter.glob.as_bytes()))
+            format!(
+                "--glob {}",
+                escape_bytes(args.filter.glob.glob().as_bytes())
+            )
         };
         return Err(CliError::failed(format!(
             "verify: no file to verify: no file below the given directories matches {glob} \
@@ -413,7 +360,12 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     let stdout = std::io::stdout();
     let mut counts = Counts::default();
     for dir in &raft_dirs {
-        let (status, rejected, bytes) = crate::raft::verify_dir(&args, dir)?;
+        let output = crate::raft::VerifyOutput {
+            json: args.json,
+            quiet: args.quiet,
+            strict: args.strict,
+        };
+        let (status, rejected, bytes) = crate::raft::verify_dir(&output, dir)?;
         counts.add_status(status, rejected);
         match bar.suspend(|| out::emit(&mut stdout.lock(), &bytes)) {
             Err(CliError::Closed) => return Ok(counts.exit_code()),
@@ -468,7 +420,7 @@ struct Counts {
 impl Counts {
     fn add(&mut self, outcome: &Outcome) {
         let rejected = matches!(outcome, Outcome::Verified(_)) && !passes(outcome);
-        self.add_status(status_of(outcome), rejected);
+        self.add_status(class_of(outcome), rejected);
     }
 
     /// Counts one log of status `status` that does (`rejected`) or does

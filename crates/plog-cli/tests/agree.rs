@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plog_mmap::{IndexOrder, Log, Problem, RecoveryMode, Verdict, VerifyOptions, VerifyReport};
+use plog_mmap::{IndexOrder, Log, RecoveryMode, VerifyOptions, VerifyReport};
 use plog_testdata::{SplitMix64, build_log, corpus, k8s_payload};
 use serde_json::Value;
 
@@ -53,15 +53,16 @@ fn damaged_log(rng: &mut SplitMix64) -> Vec<u8> {
     bytes
 }
 
-/// What `plog verify` must print for a file, from the library's report.
-fn expected_line(report: &VerifyReport) -> (&'static str, u64, Option<u64>, Option<u64>) {
-    let status = match report.verdict() {
-        Verdict::Clean | Verdict::Salvaged => "clean",
-        Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
-        Verdict::Rejected(_) => "corrupt",
-    };
+/// What `plog verify` must print for a file, from the library's report:
+/// the status (FORMAT.md's), the verdict (the policy's), the records and
+/// the first and last index.
+fn expected_line(
+    report: &VerifyReport,
+) -> (&'static str, &'static str, u64, Option<u64>, Option<u64>) {
+    let status = report.summary.status().as_str();
+    let verdict = report.verdict().as_str();
     let s = &report.summary;
-    (status, s.records, s.first_index, s.last_index)
+    (status, verdict, s.records, s.first_index, s.last_index)
 }
 
 /// The exit status the library implies for a set of reports: 1 when one
@@ -96,8 +97,9 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
         let name = path.display().to_string();
         assert_eq!(line["path"], name, "{flags:?}: files in sorted order");
         let report = Log::open(path).unwrap().verify(options).unwrap();
-        let (status, records, first, last) = expected_line(&report);
+        let (status, verdict, records, first, last) = expected_line(&report);
         assert_eq!(line["status"], status, "{name} {flags:?}: status");
+        assert_eq!(line["verdict"], verdict, "{name} {flags:?}: verdict");
         assert_eq!(line["records"], records, "{name} {flags:?}: records");
         assert_eq!(line["first_index"].as_u64(), first, "{name} {flags:?}");
         assert_eq!(line["last_index"].as_u64(), last, "{name} {flags:?}");
@@ -111,13 +113,20 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
             report.summary.indices.max_index,
             "{name} {flags:?}"
         );
-        assert_eq!(line["bytes"], report.summary.file_len, "{name} {flags:?}");
+        assert_eq!(
+            line["file_len"], report.summary.file_len,
+            "{name} {flags:?}"
+        );
+        assert_eq!(
+            line["corruption_count"], report.summary.corruptions,
+            "{name} {flags:?}"
+        );
         assert_eq!(
             line["torn"]["offset"].as_u64(),
             report.summary.torn.map(|t| t.offset),
             "{name} {flags:?}: torn offset"
         );
-        // Corruptions and index violations, merged in file order.
+        // Corruptions and index violations, each list in file order.
         let mut want: Vec<(u64, String)> = report
             .findings
             .corruptions
@@ -136,6 +145,7 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
             .as_array()
             .unwrap()
             .iter()
+            .chain(line["index_violations"].as_array().unwrap())
             .map(|c| {
                 (
                     c["offset"].as_u64().unwrap(),
@@ -143,6 +153,8 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
                 )
             })
             .collect();
+        let mut got = got;
+        got.sort();
         assert_eq!(got, want, "{name} {flags:?}: corruptions");
         assert_eq!(
             want.len() as u64,

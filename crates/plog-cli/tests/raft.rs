@@ -148,7 +148,8 @@ fn verify_checks_a_raft_directory_as_one_log_and_dump_prints_its_entries() {
     assert_schema("verify", log);
     assert_eq!(log["log"], "plog-raft");
     assert_eq!(log["status"], "clean");
-    assert_eq!(log["records"], 40);
+    assert_eq!(log["verdict"], "clean");
+    assert_eq!(log["entries"], 40);
     assert_eq!(
         (log["first_index"].clone(), log["last_index"].clone()),
         (json!(1), json!(40))
@@ -293,7 +294,7 @@ fn verify_checks_a_raft_directory_as_one_log_and_dump_prints_its_entries() {
     let log = &json_lines(&out.get_output().stdout)[0];
     assert_schema("verify", log);
     assert_eq!(
-        (log["purged_index"].clone(), log["records"].clone()),
+        (log["purged_index"].clone(), log["entries"].clone()),
         (json!(10), json!(30))
     );
     assert_eq!(log["state"]["purged"]["index"], 10);
@@ -349,6 +350,7 @@ fn damage_is_corrupt_and_a_torn_append_is_torn() {
     let log = &json_lines(&out.get_output().stdout)[0];
     assert_schema("verify", log);
     assert_eq!(log["status"], "torn");
+    assert_eq!(log["verdict"], "torn_tolerated");
     assert_eq!(log["torn"]["offset"], offset);
     assert_eq!(log["torn"]["segment"], last.to_str().unwrap());
     assert_eq!(log["last_index"], 29);

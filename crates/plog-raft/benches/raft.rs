@@ -6,7 +6,10 @@
 //! * `append_flush/{1,64,1024}`: append a batch of entries (owned openraft
 //!   entries, built outside the timing) and wait until it is durable; every
 //!   store serializes the entries itself and drops them (as openraft hands
-//!   them over) within the timing. Limits: `floor_grow`, one `pwrite`
+//!   them over) within the timing. `plog_raft` is the synchronous
+//!   `append_with` (written on the caller's thread when the I/O thread is
+//!   idle), `plog_raft_async` openraft's path (`append_async` on a
+//!   current-thread runtime: nothing blocks the task). Limits: `floor_grow`, one `pwrite`
 //!   at the end of a growing file + one `fdatasync` of the same record bytes
 //!   (what a log that appends must pay); `floor_overwrite`, the same into a
 //!   file whose blocks are already written (what a preallocated journal
@@ -19,6 +22,9 @@
 //!   `persist(SyncAll)`); `fjall` (the same values in one write batch,
 //!   `persist(SyncData)`); raft-log (`append` + `flush(sync = true)`,
 //!   waiting for its callback). Each step prints its median and p99.
+//!   `PLOG_RAFT_BENCH_STEPS=plog_raft,floor_overwrite` keeps only the
+//!   steps named (another store's background threads then do not run
+//!   beside them).
 //! * `recovery`: open the log and read every entry into openraft entries,
 //!   in chunks of 8,192 (dropped as a state machine would apply them), on a
 //!   2-thread rayon pool. Limit: `decode_limit`, the same payloads already in
@@ -237,9 +243,19 @@ type Step = Box<dyn FnMut() -> Duration>;
 /// and its ratio to the first step's.
 fn interleaved(title: &str, rounds: usize, steps: &mut [(String, Step)]) {
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); steps.len()];
+    // Each round runs the steps in a new order: a step's time depends on
+    // what the device and the file system were left doing by the step
+    // before it (a journal commit, another store's background flush), and
+    // a fixed order would hand the same neighbour to the same step every
+    // round.
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    let mut rng = plog_testdata::SplitMix64(0x5eed);
     for _ in 0..rounds {
-        for (k, (_, step)) in steps.iter_mut().enumerate() {
-            times[k].push(step());
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for &k in &order {
+            times[k].push((steps[k].1)());
         }
     }
     let medians: Vec<Duration> = times
@@ -339,6 +355,38 @@ fn append_steps(root: &Path, n: u64) -> Vec<(String, Step)> {
             let entries = batch(next, n);
             next += n;
             timed(|| plog_append(&mut store.0, entries))
+        }),
+    ));
+    // openraft's path: `append` on a runtime's task, which never blocks
+    // (serializing off the task from 16 entries, the write on the I/O
+    // thread, the callback from it).
+    let mut store = Reporting(
+        PlogLogStore::<Eng>::open(root.join(format!("plog-async-{n}")), Options::default())
+            .unwrap(),
+        n,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut next = 1;
+    steps.push((
+        "plog_raft_async".into(),
+        Box::new(move || {
+            let entries = batch(next, n);
+            next += n;
+            timed(|| {
+                runtime.block_on(async {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    store
+                        .0
+                        .append_async(entries, move |r| {
+                            let _ = tx.send(r);
+                        })
+                        .await
+                        .unwrap();
+                    rx.await.unwrap().unwrap();
+                })
+            })
         }),
     ));
 
@@ -459,6 +507,9 @@ fn append_flush(c: &mut Criterion) {
     for n in sizes.split(',').filter_map(|n| n.parse::<u64>().ok()) {
         group.throughput(Throughput::Elements(n));
         let mut steps = append_steps(&root.path().join(n.to_string()), n);
+        if let Ok(only) = std::env::var("PLOG_RAFT_BENCH_STEPS") {
+            steps.retain(|(name, _)| only.split(',').any(|s| s == name));
+        }
         bench_steps(&mut group, n, &mut steps);
         let rounds = if n == 1024 { rounds / 4 } else { rounds };
         interleaved(&format!("append_flush/{n}"), rounds.max(1), &mut steps);

@@ -6,8 +6,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use plog_format::Hash;
@@ -123,12 +124,96 @@ impl Writer {
     }
 }
 
+/// The writer, shared by the I/O thread and a synchronous append that
+/// finds the I/O thread idle (it then writes on its own thread: no hand-off
+/// to the I/O thread and back, the latency a caller that may block pays
+/// with fjall or a plain file).
+pub(crate) struct Slot {
+    writer: Mutex<Writer>,
+    /// Commands sent to the I/O thread and not yet done (their callbacks
+    /// called): raised by the store before each send, lowered by the I/O
+    /// thread after each command. The store appends with `&mut self`, so
+    /// nothing is sent while a caller writes in place.
+    queued: AtomicUsize,
+}
+
+impl Slot {
+    pub(crate) fn new(prealloc: Prealloc) -> Slot {
+        Slot {
+            writer: Mutex::new(Writer::new(prealloc)),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a command about to be sent.
+    pub(crate) fn sent(&self) {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Takes back the count of a command that could not be sent.
+    pub(crate) fn unsent(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Writes `records` and calls `callback` on the caller's thread when
+    /// every command sent before is done (the I/O thread is idle); gives
+    /// them back otherwise, to be queued.
+    pub(crate) fn append_in_place<C: Flavor>(
+        &self,
+        shared: &Shared<C>,
+        records: Vec<Record>,
+        callback: Done<C>,
+    ) -> Option<(Vec<Record>, Done<C>)> {
+        let Ok(mut writer) = self.writer.try_lock() else {
+            return Some((records, callback));
+        };
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return Some((records, callback));
+        }
+        let result = append(shared, &mut writer, &records);
+        drop(writer);
+        drop(records);
+        finish(shared, result, vec![callback]);
+        None
+    }
+}
+
+/// Calls the callbacks of appends that `result` made durable (or not: the
+/// store is then poisoned).
+fn finish<C: Flavor>(
+    shared: &Shared<C>,
+    result: Result<(), RaftLogError>,
+    callbacks: Vec<Done<C>>,
+) {
+    match result {
+        Ok(()) => {
+            for callback in callbacks {
+                callback.complete(Ok(()));
+            }
+        }
+        Err(e) => {
+            let why = e.to_string();
+            poison(shared, &why);
+            for callback in callbacks {
+                callback.complete(Err(std::io::Error::other(why.clone())));
+            }
+        }
+    }
+}
+
+/// The page size the padding of a write rounds to (4 KiB; on a larger
+/// page the write still saves reading the block it ends in).
+const PAGE: u64 = 4096;
+
 /// How long a changed committed id may wait before the state file is
 /// rewritten (each rewrite costs two fsyncs; openraft reports every commit).
 const COMMITTED_DELAY: Duration = Duration::from_millis(50);
 
-pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, prealloc: Prealloc) {
-    let mut writer = Writer::new(prealloc);
+pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, slot: Arc<Slot>) {
     let mut janitors: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut held: Option<Cmd<C>> = None;
     // When the committed id changed without being written yet.
@@ -164,13 +249,16 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, preal
                 // Group commit: take every append already queued.
                 let mut all = records;
                 let mut callbacks: Vec<Done<C>> = callback.into_iter().collect();
+                let mut taken = 1;
                 while let Ok(next) = rx.try_recv() {
                     match next {
                         Cmd::Append { records, callback } => {
+                            taken += 1;
                             all.extend(records);
                             callbacks.extend(callback);
                         }
                         Cmd::SaveState => {
+                            taken += 1;
                             dirty_since.get_or_insert_with(Instant::now);
                         }
                         other => {
@@ -179,23 +267,12 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, preal
                         }
                     }
                 }
-                let result = append(&shared, &mut writer, &all);
+                let result = append(&shared, &mut slot.writer(), &all);
                 // The records' memory goes back before the callbacks run.
                 drop(all);
-                match result {
-                    Ok(()) => {
-                        for callback in callbacks {
-                            callback.complete(Ok(()));
-                        }
-                    }
-                    Err(e) => {
-                        let why = e.to_string();
-                        poison(&shared, &why);
-                        for callback in callbacks {
-                            callback.complete(Err(std::io::Error::other(why.clone())));
-                        }
-                    }
-                }
+                finish(&shared, result, callbacks);
+                slot.queued.fetch_sub(taken, Ordering::SeqCst);
+                continue;
             }
             Cmd::SaveState => {
                 // Written after a short delay, coalesced with every later
@@ -204,12 +281,12 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, preal
                 dirty_since.get_or_insert_with(Instant::now);
             }
             Cmd::Truncate { index, done } => {
-                done.send(guarded(&shared, |s| truncate(s, &mut writer, index)));
+                done.send(guarded(&shared, |s| truncate(s, &mut slot.writer(), index)));
             }
             Cmd::Purge { log_id, done } => {
                 let mut unlink = Vec::new();
                 done.send(guarded(&shared, |s| {
-                    purge(s, &mut writer, log_id, &mut unlink)
+                    purge(s, &mut slot.writer(), log_id, &mut unlink)
                 }));
                 if !unlink.is_empty() {
                     janitors.retain(|j| !j.is_finished());
@@ -233,8 +310,9 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, preal
                 }));
             }
         }
+        slot.queued.fetch_sub(1, Ordering::SeqCst);
     }
-    writer.retire(None);
+    slot.writer().retire(None);
     // A store reopened after this one is dropped finds every unlink done.
     for janitor in janitors {
         let _ = janitor.join();
@@ -295,7 +373,7 @@ fn create_segment<C: Flavor>(shared: &Shared<C>, first: u64) -> Result<Arc<File>
 /// the last one of the write carries the write mark (RAFT-SEGMENTS.md),
 /// so its hash is computed again.
 fn encode(buf: &mut Vec<u8>, record: &Record, last_of: Option<u64>) {
-    let json = &record.payload.json;
+    let json = record.payload.json();
     match last_of {
         None => {
             buf.extend_from_slice(&record.index.to_le_bytes());
@@ -363,7 +441,17 @@ fn append<C: Flavor>(
             encode(buf, record, last);
         }
         let (from, to) = (active.end, active.end + buf.len() as u64);
-        let overwrite = writer.prealloc.claim(from, to);
+        let zeroed = writer.prealloc.claim(from, to);
+        let overwrite = to <= zeroed;
+        // The preallocator's zeros went to the device around the page
+        // cache, so the page holding `to` is not cached: a write ending
+        // inside it would make the kernel read it from the device first
+        // (a read on every append's path). Into preallocated zeros, the
+        // write goes on to that page's end with the zeros already there.
+        let page_end = to.next_multiple_of(PAGE).min(zeroed);
+        if overwrite && page_end > to {
+            buf.resize(buf.len() + (page_end - to) as usize, 0);
+        }
         let path = || shared.dir.join(crate::scan::segment_name(segment));
         active
             .file

@@ -56,15 +56,18 @@
 //!
 //! # Writes
 //!
-//! `append` serializes the entries and hashes them (a batch of 256 or more
-//! across the rayon pool; openraft's `append` moves 64 or more off its
-//! task and awaits them), puts them in the in-memory index (they are
+//! `append` serializes the entries and hashes them (a batch of 16 or more
+//! across the rayon pool; openraft's `append` moves such a batch off its
+//! task and awaits it), puts them in the in-memory index (they are
 //! readable when it returns) and hands them to one I/O thread; it does not
 //! wait for the flush. The I/O thread, when it starts a write, takes every
 //! append queued by then, writes them with one positioned write and one
 //! `fdatasync` per segment (group commit), and only then calls each
 //! append's callback (`LogFlushed` in 0.9, `IOFlushed` in 0.10), in the
-//! order of the appends. A background thread keeps written, synced zeros
+//! order of the appends. The synchronous `append_with`, whose caller may
+//! block, writes on the caller's thread instead when the I/O thread is
+//! idle (no hand-off there and back). A background thread keeps written,
+//! synced zeros
 //! ahead of the write offset, so that the write overwrites blocks the file
 //! owns and the flush carries no size change ([`WriteStats`] counts both
 //! kinds). Serializing the next batch overlaps the previous one's

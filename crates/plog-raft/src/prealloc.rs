@@ -118,9 +118,10 @@ impl Prealloc {
     }
 
     /// Announces a write of `from..to` in the attached file, waiting for an
-    /// extension in flight that overlaps it; returns whether the range was
-    /// already preallocated (an overwrite).
-    pub(crate) fn claim(&self, from: u64, to: u64) -> bool {
+    /// extension in flight that overlaps it; returns where the synced zeros
+    /// end (the write is an overwrite when `to` is at or below it; the
+    /// zeros between `to` and that end are never written by this thread).
+    pub(crate) fn claim(&self, from: u64, to: u64) -> u64 {
         let mut state = self.inner.lock();
         while state.busy.is_some_and(|(a, b)| a < to && from < b) {
             state = self
@@ -130,7 +131,11 @@ impl Prealloc {
                 .unwrap_or_else(|p| p.into_inner());
         }
         state.claimed = state.claimed.max(to);
-        let overwrite = to <= state.zeroed;
+        let zeroed = if state.file.is_some() {
+            state.zeroed
+        } else {
+            0
+        };
         // Wake the thread only when it has work: a wake-up per append
         // would cost the appends' CPU on a small machine.
         let wake = want(&state).is_some();
@@ -138,7 +143,7 @@ impl Prealloc {
         if wake {
             self.inner.wake.notify_all();
         }
-        overwrite
+        zeroed
     }
 }
 

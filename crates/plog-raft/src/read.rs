@@ -95,7 +95,7 @@ where
     for piece in pieces {
         match piece {
             Piece::Memory { index, payload } => {
-                entries.push(decode::<C>(*index, &payload.json)?);
+                entries.push(decode::<C>(*index, payload.json())?);
             }
             Piece::File {
                 file,

@@ -22,13 +22,14 @@ use crate::shared::Shared;
 use crate::{Options, RaftLogError, RecoveryReport, WriteStats, prealloc, recover, scan};
 
 /// Batches of at least this many entries are serialized across the rayon
-/// pool (in chunks of half this). Below it the hand-off costs more than it
-/// saves on a busy 2-core machine (BENCHMARKS.md, session 6).
-const PARALLEL_SERIALIZE: usize = 256;
+/// pool (and dropped on it), in parts of at least half this: about 70 µs of
+/// serde_json for engenho-shaped entries, where the hand-off to the pool
+/// costs a few µs.
+const PARALLEL_SERIALIZE: usize = 16;
 /// openraft's `append` serializes batches of at least this many entries
 /// off the caller's task (on the rayon pool), so that the runtime never
-/// waits for more than about 100 µs of serializing.
-const OFF_TASK_SERIALIZE: usize = 64;
+/// waits for more than about 70 µs of serializing (engenho-shaped entries).
+const OFF_TASK_SERIALIZE: usize = PARALLEL_SERIALIZE;
 
 pub(crate) fn stopped() -> RaftLogError {
     RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
@@ -50,32 +51,57 @@ fn serialize<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>, Raft
             )));
         }
     }
-    let one = |entry: &C::Entry| {
-        let id = C::log_id(entry);
-        serde_json::to_vec(entry)
-            .map(|json| {
-                let hash = plog_format::Hash::of(&json);
-                (id.clone(), Arc::new(Payload { json, hash }))
-            })
-            .map_err(|e| RaftLogError::Misuse(format!("serialize entry {id}: {e}")))
-    };
-    // Serializing the entries is most of an append's CPU: large batches
-    // are spread over the rayon pool.
+    // Serializing the entries is most of an append's CPU: a large batch
+    // is spread over the rayon pool, in parts of at least half the
+    // threshold.
     if entries.len() >= PARALLEL_SERIALIZE {
-        entries
-            .par_iter()
-            .with_min_len(PARALLEL_SERIALIZE / 2)
-            .map(one)
-            .collect()
+        let part = entries
+            .len()
+            .div_ceil(2 * rayon::current_num_threads())
+            .max(PARALLEL_SERIALIZE / 2);
+        let parts: Vec<Vec<Serialized<C>>> = entries
+            .par_chunks(part)
+            .map(serialize_part::<C>)
+            .collect::<Result<_, _>>()?;
+        Ok(parts.into_iter().flatten().collect())
     } else {
-        entries.iter().map(one).collect()
+        serialize_part::<C>(entries)
     }
+}
+
+/// Serializes `entries` into one shared buffer, and hashes each.
+fn serialize_part<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>, RaftLogError> {
+    let mut buf = Vec::with_capacity(entries.len() * 512);
+    let mut ranges = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let start = buf.len();
+        serde_json::to_writer(&mut buf, entry).map_err(|e| {
+            RaftLogError::Misuse(format!("serialize entry {}: {e}", C::log_id(entry)))
+        })?;
+        ranges.push(start..buf.len());
+    }
+    let buf = Arc::new(buf);
+    Ok(entries
+        .iter()
+        .zip(ranges)
+        .map(|(entry, range)| {
+            let hash = plog_format::Hash::of(&buf[range.clone()]);
+            let payload = Payload {
+                buf: Arc::clone(&buf),
+                range,
+                hash,
+            };
+            (C::log_id(entry), Arc::new(payload))
+        })
+        .collect())
 }
 
 /// The store behind each version's `PlogLogStore`.
 pub(crate) struct Store<C: Flavor> {
     shared: Arc<Shared<C>>,
     tx: Option<mpsc::Sender<Cmd<C>>>,
+    /// The writer the I/O thread shares with a synchronous append.
+    slot: Arc<io_thread::Slot>,
     thread: Option<JoinHandle<()>>,
     lock: File,
     recovery: RecoveryReport,
@@ -108,13 +134,16 @@ impl<C: Flavor> Store<C> {
         let thread_shared = Arc::clone(&shared);
         let prealloc = prealloc::Prealloc::start()
             .map_err(|e| RaftLogError::io(&dir, "start the preallocation thread", e))?;
+        let slot = Arc::new(io_thread::Slot::new(prealloc));
+        let thread_slot = Arc::clone(&slot);
         let thread = std::thread::Builder::new()
             .name("plog-raft-io".into())
-            .spawn(move || io_thread::run(thread_shared, rx, prealloc))
+            .spawn(move || io_thread::run(thread_shared, rx, thread_slot))
             .map_err(|e| RaftLogError::io(&dir, "start the I/O thread", e))?;
         Ok(Store {
             shared,
             tx: Some(tx),
+            slot,
             thread: Some(thread),
             lock,
             recovery: RecoveryReport {
@@ -177,10 +206,12 @@ impl<C: Flavor> Store<C> {
     }
 
     fn send(&self, cmd: Cmd<C>) -> Result<(), RaftLogError> {
-        self.tx
-            .as_ref()
-            .and_then(|tx| tx.send(cmd).ok())
-            .ok_or_else(stopped)
+        let tx = self.tx.as_ref().ok_or_else(stopped)?;
+        self.slot.sent();
+        tx.send(cmd).map_err(|_| {
+            self.slot.unsent();
+            stopped()
+        })
     }
 
     /// Sends a command that answers, and waits (blocking) for its answer.
@@ -219,26 +250,43 @@ impl<C: Flavor> Store<C> {
         self.call_async(|done| Cmd::Purge { log_id, done }).await
     }
 
-    /// Appends `entries`, serialized on the calling thread, and calls
-    /// `done` from the I/O thread once they are durable; an append over
-    /// existing entries waits for its truncate.
+    /// Appends `entries`, serialized on the calling thread (which may
+    /// block), and calls `done` once they are durable: on this thread,
+    /// before returning, when the I/O thread has nothing queued (the
+    /// entries are written and synced here: no hand-off there and back),
+    /// from the I/O thread otherwise. An append over existing entries
+    /// waits for its truncate.
     pub(crate) fn append_with(
-        &self,
+        &mut self,
         entries: Vec<C::Entry>,
         done: Done<C>,
     ) -> Result<(), RaftLogError> {
         let batch = serialize::<C>(&entries)?;
-        let Some(batch) = self.admit(batch)? else {
-            return self.enqueue(Vec::new(), done);
-        };
-        if let Some(index) = self.overwrites(&batch) {
-            self.truncate_from(index)?;
-        }
-        let sent = self.enqueue(batch, done);
         // Dropping the entries costs about as much as serializing them (a
-        // tree of small allocations each): done here, while the I/O thread
-        // writes and syncs.
-        drop(entries);
+        // tree of small allocations each): a large batch is dropped on the
+        // rayon pool while this thread writes and syncs, and waited for, so
+        // that the call's time includes it. (Dropping it across the pool
+        // is no faster: the frees meet in the allocator.)
+        let dropped = (entries.len() >= PARALLEL_SERIALIZE).then(|| {
+            let (tx, rx) = mpsc::sync_channel(1);
+            rayon::spawn(move || {
+                drop(entries);
+                let _ = tx.send(());
+            });
+            rx
+        });
+        let sent = match self.admit(batch)? {
+            None => self.enqueue(Vec::new(), done, false),
+            Some(batch) => {
+                if let Some(index) = self.overwrites(&batch) {
+                    self.truncate_from(index)?;
+                }
+                self.enqueue(batch, done, true)
+            }
+        };
+        if let Some(dropped) = dropped {
+            let _ = dropped.recv();
+        }
         sent
     }
 
@@ -248,7 +296,7 @@ impl<C: Flavor> Store<C> {
     /// it, and a truncate is awaited. Returns once the entries are queued
     /// (readable), not once they are durable: that is `callback`'s news.
     pub(crate) async fn append_awaiting(
-        &self,
+        &mut self,
         entries: Vec<C::Entry>,
         callback: Done<C>,
     ) -> Result<(), RaftLogError> {
@@ -257,6 +305,7 @@ impl<C: Flavor> Store<C> {
             rayon::spawn(move || {
                 let batch = serialize::<C>(&entries);
                 let _ = tx.send(batch);
+                // While the task goes on to queue the batch.
                 drop(entries);
             });
             rx.await.map_err(|_| stopped())??
@@ -264,12 +313,12 @@ impl<C: Flavor> Store<C> {
             serialize::<C>(&entries)?
         };
         let Some(batch) = self.admit(batch)? else {
-            return self.enqueue(Vec::new(), callback);
+            return self.enqueue(Vec::new(), callback, false);
         };
         if let Some(index) = self.overwrites(&batch) {
             self.truncate_async(index).await?;
         }
-        self.enqueue(batch, callback)
+        self.enqueue(batch, callback, false)
     }
 
     /// Refuses a batch for a poisoned store; drops its entries at or below
@@ -302,8 +351,15 @@ impl<C: Flavor> Store<C> {
     }
 
     /// Puts `batch` in the index (readable from memory until durable) and
-    /// hands it to the I/O thread with its callback.
-    fn enqueue(&self, batch: Vec<Serialized<C>>, callback: Done<C>) -> Result<(), RaftLogError> {
+    /// hands it to the I/O thread with its callback; with `in_place` (a
+    /// caller that may block), writes it on the caller's thread instead
+    /// when the I/O thread is idle.
+    fn enqueue(
+        &mut self,
+        batch: Vec<Serialized<C>>,
+        callback: Done<C>,
+        in_place: bool,
+    ) -> Result<(), RaftLogError> {
         let Some(last_id) = batch.last().map(|(id, _)| id.clone()) else {
             // Nothing to write; the callback still comes after everything
             // queued before.
@@ -338,7 +394,7 @@ impl<C: Flavor> Store<C> {
             };
             let first = *last.key();
             let segment = last.get_mut();
-            segment.planned_end += scan::encoded_len(payload.json.len());
+            segment.planned_end += scan::encoded_len(payload.json().len());
             segment.pending.push_back(Arc::clone(&payload));
             records.push(io_thread::Record {
                 segment: first,
@@ -348,6 +404,14 @@ impl<C: Flavor> Store<C> {
         }
         log.last = Some(last_id);
         drop(log);
+        let (records, callback) = if in_place {
+            match self.slot.append_in_place(&self.shared, records, callback) {
+                None => return Ok(()),
+                Some(queued) => queued,
+            }
+        } else {
+            (records, callback)
+        };
         self.send(Cmd::Append {
             records,
             callback: Some(callback),

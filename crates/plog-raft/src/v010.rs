@@ -169,12 +169,14 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
         self.store.purge_to(log_id)
     }
 
-    /// Appends `entries` (readable when this returns) and calls `done` from
-    /// the I/O thread once they are durable, without waiting for the flush
-    /// (serialized on the calling thread; an append over existing entries
-    /// waits for its truncate). Entries at or below the purged id are
-    /// dropped, entries at or below the last index replace it and what
-    /// follows.
+    /// Appends `entries` (readable when this returns) and calls `done` once
+    /// they are durable, as the 0.9 store's `append_with` does: it may
+    /// block (serializing, a truncate for an append over existing entries,
+    /// and, when the I/O thread has nothing queued, the write and sync
+    /// themselves on this thread, `done` then being called before it
+    /// returns); otherwise `done` is called from the I/O thread. Entries at
+    /// or below the purged id are dropped, entries at or below the last
+    /// index replace it and what follows.
     ///
     /// # Errors
     /// A batch that is not contiguous, a poisoned store, a stopped I/O
@@ -192,7 +194,7 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
     }
 
     /// As [`Self::append_with`], but nothing that blocks runs on the
-    /// caller's task (a batch of 64 entries or more is serialized on the
+    /// caller's task (a batch of 16 entries or more is serialized on the
     /// rayon pool, a truncate is awaited).
     ///
     /// # Errors
@@ -313,7 +315,7 @@ mod tests {
     fn group_commit_callbacks_follow_their_sync_in_order() {
         const N: usize = 200;
         let dir = tempfile::tempdir().unwrap();
-        let store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+        let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
         let shared = Arc::clone(store.store.shared());
         let syncs = move || shared.stats.snapshot().syncs();
         // (append, syncs done when it was submitted, syncs done when its

@@ -149,13 +149,16 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
     }
 
     /// Appends `entries` (they are readable when this returns) and calls
-    /// `done` from the I/O thread once they are durable (or with the error
-    /// that stopped them). This is openraft's `append` with a plain
-    /// callback, for callers outside a Raft engine; it serializes the
-    /// entries on the calling thread (a large batch across the rayon pool)
-    /// and, for an append over existing entries, waits for the truncate.
-    /// It does not wait for the flush: appends made while one is being
-    /// written are written together by the next one (group commit).
+    /// `done` once they are durable (or with the error that stopped them).
+    /// This is openraft's `append` with a plain callback, for callers
+    /// outside a Raft engine, and it may block: it serializes the entries
+    /// on the calling thread (a batch of 16 or more across the rayon pool),
+    /// for an append over existing entries waits for the truncate, and
+    /// when the I/O thread has nothing queued writes and syncs the entries
+    /// itself and calls `done` before returning (no hand-off to the I/O
+    /// thread and back); otherwise `done` is called from the I/O thread,
+    /// and appends made while a write is in flight are written together by
+    /// the next one (group commit).
     ///
     /// An entry at or below the purged id is dropped; an entry at or below
     /// the last index replaces it and everything after it (a truncate
@@ -179,7 +182,7 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
 
     /// openraft's `append` with a plain callback: as
     /// [`Self::append_with`], but nothing that blocks runs on the caller's
-    /// task: a batch of 64 entries or more is serialized (and dropped) on
+    /// task: a batch of 16 entries or more is serialized (and dropped) on
     /// the rayon pool while the task awaits it, and a truncate is awaited.
     /// `done` is called from the I/O thread once the entries are durable.
     ///

@@ -14,7 +14,12 @@ use crate::support::Config;
 
 #[derive(Clone, Debug)]
 enum Op {
+    /// `append_with`: written on the test's thread when the I/O thread is
+    /// idle, queued behind it otherwise.
     Append(u64),
+    /// `append_async`, its durability not awaited: the next operations
+    /// find it queued or in flight.
+    AppendQueued(u64),
     /// Truncate at the n-th present entry (modulo their count).
     Truncate(u64),
     /// Purge up to the n-th present entry (modulo their count).
@@ -24,7 +29,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => (1u64..20).prop_map(Op::Append),
+        4 => (1u64..20).prop_map(Op::Append),
+        3 => (1u64..40).prop_map(Op::AppendQueued),
         2 => any::<u64>().prop_map(Op::Truncate),
         2 => any::<u64>().prop_map(Op::Purge),
         1 => Just(Op::Reopen),
@@ -48,14 +54,31 @@ proptest! {
         let mut purged: Option<(u64, u64)> = None;
         let mut term = 1;
         let mut uid = 0;
+        // The order in which appends were made durable (their callbacks
+        // ran), by the order they were made in.
+        let durable = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut appends = 0u64;
         for op in ops {
             match op {
-                Op::Append(n) => {
+                Op::Append(n) | Op::AppendQueued(n) => {
                     let next = oracle.keys().next_back().copied().or(purged.map(|p| p.0)).map_or(1, |l| l + 1);
                     let entries: Vec<_> = (0..n).map(|k| make_entry(term, next + k, uid + k)).collect();
                     let (tx, rx) = std::sync::mpsc::channel();
-                    store.append_with(entries, move |r| tx.send(r).unwrap()).unwrap();
-                    rx.recv().unwrap().unwrap();
+                    let (seen, number) = (std::sync::Arc::clone(&durable), appends);
+                    appends += 1;
+                    let done = move |r: std::io::Result<()>| {
+                        // A queued append's result is checked here: its
+                        // receiver is gone.
+                        assert!(r.is_ok(), "append {number} failed: {r:?}");
+                        seen.lock().unwrap().push(number);
+                        let _ = tx.send(r);
+                    };
+                    if matches!(op, Op::Append(_)) {
+                        store.append_with(entries, done).unwrap();
+                        rx.recv().unwrap().unwrap();
+                    } else {
+                        rt.block_on(store.append_async(entries, done)).unwrap();
+                    }
                     for k in 0..n {
                         oracle.insert(next + k, (term, uid + k));
                     }
@@ -79,6 +102,12 @@ proptest! {
                 }
                 _ => {}
             }
+            {
+                // Callbacks run in the order of the appends, whichever
+                // thread wrote them.
+                let durable = durable.lock().unwrap();
+                prop_assert!(durable.windows(2).all(|w| w[0] < w[1]), "callbacks out of order: {:?}", durable);
+            }
             rt.block_on(async {
                 let state = store.get_log_state().await.unwrap();
                 prop_assert_eq!(state.last_purged_log_id.map(|l| (l.index, l.leader_id.term)), purged);
@@ -101,6 +130,9 @@ proptest! {
                 Ok(())
             })?;
         }
+        // Every append was made durable once its store was dropped.
+        drop(store);
+        prop_assert_eq!(durable.lock().unwrap().len() as u64, appends);
     }
 }
 
