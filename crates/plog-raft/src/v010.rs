@@ -13,7 +13,9 @@
 //!   `LeaderId`), the flush callback is `IOFlushed`;
 //! * `get_key_log_ids`, `limited_get_log_entries` and the streams keep
 //!   openraft's default implementations, which read through
-//!   `try_get_log_entries` (binary search for the key log ids).
+//!   `try_get_log_entries` (binary search for the key log ids);
+//! * openraft's `single-threaded` feature is not supported: entries and
+//!   callbacks go to the store's I/O thread, so they must be `Send`.
 //!
 //! # Group commit across appends
 //!
