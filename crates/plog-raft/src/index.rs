@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::flavor::Flavor;
 
-/// An entry's serde_json and its BLAKE3 hash, computed by the caller's
+/// An entry's JSON and its BLAKE3 hash, computed by the caller's
 /// thread. The JSON lives in a buffer shared with the entries serialized
 /// beside it: one allocation per batch (or per part of one) instead of one
 /// of a kilobyte or more per entry, which glibc's malloc pays for dearly
@@ -21,7 +21,7 @@ pub(crate) struct Payload {
 }
 
 impl Payload {
-    /// The entry's serde_json.
+    /// The entry's JSON.
     pub(crate) fn json(&self) -> &[u8] {
         &self.buf[self.range.clone()]
     }

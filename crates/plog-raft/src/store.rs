@@ -22,20 +22,24 @@ use crate::shared::Shared;
 use crate::{Options, RaftLogError, RecoveryReport, WriteStats, prealloc, recover, scan};
 
 /// Batches of at least this many entries are serialized across the rayon
-/// pool (and dropped on it), in parts of at least half this: about 70 µs of
-/// serde_json for engenho-shaped entries, where the hand-off to the pool
-/// costs a few µs.
-const PARALLEL_SERIALIZE: usize = 16;
-/// openraft's `append` serializes batches of at least this many entries
-/// off the caller's task (on the rayon pool), so that the runtime never
-/// waits for more than about 70 µs of serializing (engenho-shaped entries).
-const OFF_TASK_SERIALIZE: usize = PARALLEL_SERIALIZE;
+/// pool, in parts of at least half this: about 250 µs of serializing
+/// engenho-shaped entries. Below it, waking the pool's sleeping threads
+/// (tens of µs on a small VM) costs about what sharing the work saves.
+const PARALLEL_SERIALIZE: usize = 128;
+/// openraft's `append` serializes (and drops) batches of at least this
+/// many entries off the caller's task, on the rayon pool, so that the
+/// runtime never waits for more than about 120 µs of serializing
+/// (engenho-shaped entries); smaller batches are dropped on the pool too.
+const OFF_TASK_SERIALIZE: usize = 64;
+/// Batches of at least this many entries are dropped on the rayon pool,
+/// off the append's path.
+const DROP_ON_POOL: usize = 16;
 
 pub(crate) fn stopped() -> RaftLogError {
     RaftLogError::Misuse("the plog-raft I/O thread has stopped".into())
 }
 
-/// An entry's log id and its serde_json.
+/// An entry's log id and its JSON.
 type Serialized<C> = (<C as Flavor>::LogId, Arc<Payload>);
 
 /// Checks that `entries` are contiguous and serializes them (with each
@@ -75,7 +79,7 @@ fn serialize_part<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>,
     let mut ranges = Vec::with_capacity(entries.len());
     for entry in entries {
         let start = buf.len();
-        serde_json::to_writer(&mut buf, entry).map_err(|e| {
+        sonic_rs::to_writer(&mut buf, entry).map_err(|e| {
             RaftLogError::Misuse(format!("serialize entry {}: {e}", C::log_id(entry)))
         })?;
         ranges.push(start..buf.len());
@@ -264,18 +268,15 @@ impl<C: Flavor> Store<C> {
         let batch = serialize::<C>(&entries)?;
         // Dropping the entries costs about as much as serializing them (a
         // tree of small allocations each): a large batch is dropped on the
-        // rayon pool while this thread writes and syncs, and waited for, so
-        // that the call's time includes it. (Dropping it across the pool
-        // is no faster: the frees meet in the allocator.)
-        let dropped = (entries.len() >= PARALLEL_SERIALIZE).then(|| {
-            let (tx, rx) = mpsc::sync_channel(1);
-            rayon::spawn(move || {
-                drop(entries);
-                let _ = tx.send(());
-            });
-            rx
-        });
-        let sent = match self.admit(batch)? {
+        // rayon pool, off the append's path, as openraft's `append` does.
+        // (Dropping it across the pool is no faster: the frees meet in the
+        // allocator.)
+        if entries.len() >= DROP_ON_POOL {
+            rayon::spawn(move || drop(entries));
+        } else {
+            drop(entries);
+        }
+        match self.admit(batch)? {
             None => self.enqueue(Vec::new(), done, false),
             Some(batch) => {
                 if let Some(index) = self.overwrites(&batch) {
@@ -283,11 +284,7 @@ impl<C: Flavor> Store<C> {
                 }
                 self.enqueue(batch, done, true)
             }
-        };
-        if let Some(dropped) = dropped {
-            let _ = dropped.recv();
         }
-        sent
     }
 
     /// As [`Self::append_with`], but nothing that blocks runs on the
@@ -310,7 +307,11 @@ impl<C: Flavor> Store<C> {
             });
             rx.await.map_err(|_| stopped())??
         } else {
-            serialize::<C>(&entries)?
+            let batch = serialize::<C>(&entries);
+            if entries.len() >= DROP_ON_POOL {
+                rayon::spawn(move || drop(entries));
+            }
+            batch?
         };
         let Some(batch) = self.admit(batch)? else {
             return self.enqueue(Vec::new(), callback, false);

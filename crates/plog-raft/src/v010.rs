@@ -196,7 +196,7 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
     }
 
     /// As [`Self::append_with`], but nothing that blocks runs on the
-    /// caller's task (a batch of 16 entries or more is serialized on the
+    /// caller's task (a batch of 64 entries or more is serialized on the
     /// rayon pool, a truncate is awaited).
     ///
     /// # Errors

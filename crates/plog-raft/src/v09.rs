@@ -152,7 +152,7 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
     /// `done` once they are durable (or with the error that stopped them).
     /// This is openraft's `append` with a plain callback, for callers
     /// outside a Raft engine, and it may block: it serializes the entries
-    /// on the calling thread (a batch of 16 or more across the rayon pool),
+    /// on the calling thread (a batch of 128 or more across the rayon pool),
     /// for an append over existing entries waits for the truncate, and
     /// when the I/O thread has nothing queued writes and syncs the entries
     /// itself and calls `done` before returning (no hand-off to the I/O
@@ -182,7 +182,7 @@ impl<C: RaftTypeConfig> PlogLogStore<C> {
 
     /// openraft's `append` with a plain callback: as
     /// [`Self::append_with`], but nothing that blocks runs on the caller's
-    /// task: a batch of 16 entries or more is serialized (and dropped) on
+    /// task: a batch of 64 entries or more is serialized (and dropped) on
     /// the rayon pool while the task awaits it, and a truncate is awaited.
     /// `done` is called from the I/O thread once the entries are durable.
     ///

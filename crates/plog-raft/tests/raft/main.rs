@@ -5,6 +5,7 @@
 mod bad;
 mod child;
 mod crash;
+mod encoding;
 mod files;
 mod inspect;
 mod model;
