@@ -146,7 +146,7 @@ pub(crate) fn decode<C>(index: u64, payload: &[u8]) -> Result<C::Entry, String>
 where
     C: Flavor,
 {
-    let entry: C::Entry = serde_json::from_slice(payload).map_err(|e| {
+    let entry: C::Entry = sonic_rs::from_slice(payload).map_err(|e| {
         format!("record {index}: expected the serde_json of an openraft entry: {e}")
     })?;
     let id = C::log_id(&entry);

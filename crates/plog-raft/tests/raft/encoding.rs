@@ -1,8 +1,8 @@
-//! The store writes each entry's JSON with sonic-rs (the fast path) and
-//! reads it back with serde_json: sonic-rs must write what serde_json
-//! writes, byte for byte, on engenho-shaped entries (Kubernetes objects:
-//! nested maps, escapes, numbers, unicode), and the bytes must decode to
-//! the entry that was written.
+//! The store writes and reads each entry's JSON with sonic-rs (the fast
+//! path): it must write what serde_json writes, byte for byte, on
+//! engenho-shaped entries (Kubernetes objects: nested maps, escapes,
+//! numbers, unicode), and read what serde_json reads, the same entry or an
+//! error alike, write marks (trailing whitespace) included.
 
 use std::io::Cursor;
 
@@ -52,4 +52,30 @@ fn sonic_rs_escapes_what_serde_json_escapes() {
         sonic_rs::to_vec(&value).unwrap(),
         serde_json::to_vec(&value).unwrap()
     );
+}
+
+#[test]
+fn sonic_rs_reads_what_serde_json_reads() {
+    for index in 1..=1500 {
+        let mut json = engenho_payload(7, index);
+        let slow: openraft::Entry<Eng> = serde_json::from_slice(&json).unwrap();
+        let fast: openraft::Entry<Eng> = sonic_rs::from_slice(&json).unwrap();
+        assert_eq!(fast, slow, "entry {index}");
+        // The write mark: JSON whitespace after the entry.
+        json.extend_from_slice(b" \t\r \n");
+        let marked: openraft::Entry<Eng> = sonic_rs::from_slice(&json).unwrap();
+        assert_eq!(marked, slow, "entry {index} with a write mark");
+        // Damaged payloads fail in both.
+        for cut in [1, json.len() / 2, json.len() - 6] {
+            let part = &json[..cut];
+            assert!(
+                serde_json::from_slice::<openraft::Entry<Eng>>(part).is_err()
+                    && sonic_rs::from_slice::<openraft::Entry<Eng>>(part).is_err(),
+                "entry {index} cut at {cut}"
+            );
+        }
+        let mut trailing = json.clone();
+        trailing.extend_from_slice(b"x");
+        assert!(sonic_rs::from_slice::<openraft::Entry<Eng>>(&trailing).is_err());
+    }
 }
