@@ -247,13 +247,11 @@ struct Tree {
     carry: Option<(usize, usize)>,
 }
 
-/// Multi-chunk inputs in flight and their chaining values.
+/// Multi-chunk inputs in flight; their chaining values are in the scratch
+/// array of [`run`] (`used` of its entries).
 ///
-/// Both arrays start uninitialised: `trees[..count]` are written, and a
-/// chaining value of the scratch array is only read (by a parent job or a
-/// carry) after the job that computes it has run.
+/// The array starts uninitialised: `trees[..count]` are written.
 struct Trees {
-    scratch: [MaybeUninit<[u8; 32]>; SCRATCH_CHUNKS],
     trees: [MaybeUninit<Tree>; SCRATCH_CHUNKS / 2],
     count: usize,
     used: usize,
@@ -264,8 +262,15 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
     let count = out.len();
     let out = out.as_mut_ptr().cast::<u8>();
     let mut queues = Queues::new(lanes);
+    // The chaining values of the trees in flight. It starts uninitialised,
+    // and a chaining value is only read (by a parent job or a carry) after
+    // the job that computes it has run. Its one pointer is derived here,
+    // once, and the array is never borrowed again: every job's input and
+    // output pointer into it derives from this one, so none invalidates
+    // another while jobs are pending (Stacked Borrows).
+    let mut scratch_array = [const { MaybeUninit::<[u8; 32]>::uninit() }; SCRATCH_CHUNKS];
+    let scratch = (&raw mut scratch_array).cast::<u8>();
     let mut trees = Trees {
-        scratch: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS],
         trees: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS / 2],
         count: 0,
         used: 0,
@@ -300,7 +305,7 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
             continue;
         }
         if trees.used + chunks > SCRATCH_CHUNKS || trees.count == trees.trees.len() {
-            finish(&mut queues, &mut trees, out);
+            finish(&mut queues, &mut trees, out, scratch);
         }
         let base = trees.used;
         trees.trees[trees.count].write(Tree {
@@ -311,7 +316,6 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
         });
         trees.count += 1;
         trees.used += chunks;
-        let scratch = trees.scratch.as_mut_ptr().cast::<u8>();
         for (c, chunk) in data.chunks(CHUNK_LEN).enumerate() {
             // SAFETY: `chunk` is borrowed for 'a; `base + c < used <=
             // SCRATCH_CHUNKS`, so the target is inside the scratch array,
@@ -330,13 +334,12 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
             };
         }
     }
-    finish(&mut queues, &mut trees, out);
+    finish(&mut queues, &mut trees, out, scratch);
 }
 
 /// Runs every queued job and completes every tree in flight, then empties
-/// the scratch array.
-fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8) {
-    let scratch = trees.scratch.as_mut_ptr().cast::<u8>();
+/// the scratch array (`scratch`: the pointer [`run`] derived for it).
+fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8, scratch: *mut u8) {
     loop {
         // The previous level (or the chunks) must be done before their
         // parents are queued.
