@@ -59,6 +59,7 @@ fn expected_line(report: &VerifyReport) -> (&'static str, u64, Option<u64>, Opti
         Verdict::Clean | Verdict::Salvaged => "clean",
         Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
         Verdict::Rejected(_) => "corrupt",
+        other => panic!("a verdict this test does not define: {other:?}"),
     };
     let s = &report.summary;
     (status, s.records, s.first_index, s.last_index)
@@ -128,7 +129,7 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
                     .findings
                     .index_violations
                     .iter()
-                    .map(|v| (v.offset, v.kind_str().to_string())),
+                    .map(|v| (v.offset, v.kind.as_str().to_string())),
             )
             .collect();
         want.sort();

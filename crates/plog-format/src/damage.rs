@@ -4,6 +4,7 @@ use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, Record, len_u64};
 
 /// The status of a whole file (FORMAT.md, "Classifying a file").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Status {
     /// No corruption and no torn tail.
     Clean,
@@ -48,6 +49,7 @@ impl core::fmt::Display for Status {
 /// expected against what was found. [`Corruption::kind`] is a stable string
 /// for telemetry and JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Corruption {
     /// The file does not start with the v1 magic, nor with another version's.
     #[error("bad magic at offset 0: expected {expected}, found {found}", expected = MagicBytes::from_prefix(&MAGIC))]
@@ -212,6 +214,7 @@ pub struct TornTail {
 
 /// Why a tail is torn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TornReason {
     /// The file is empty or a strict prefix of the magic (creation was cut).
     Magic,

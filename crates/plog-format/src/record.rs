@@ -17,6 +17,7 @@ pub struct Record<'a> {
 
 /// A record could not be read at an offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// Fewer than 48 bytes remain for the header.
     #[error("record at offset {offset}: expected a {HEADER_LEN}-byte header, found {found} bytes")]

@@ -56,8 +56,13 @@
 
 mod engine;
 mod portable;
+#[cfg(feature = "std")]
+mod records;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+#[cfg(feature = "std")]
+pub use records::{hash_mismatches, hash_mismatches_into};
 
 use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering};

@@ -167,7 +167,7 @@ impl ReplayError {
             ReplayError::Corrupt(corruption) => corruption.kind(),
             ReplayError::Torn(_) => "torn",
             ReplayError::Decode { .. } => "decode",
-            ReplayError::IndexOrder(violation) => violation.kind_str(),
+            ReplayError::IndexOrder(violation) => violation.kind.as_str(),
             ReplayError::Read(error) => error.kind(),
         }
     }

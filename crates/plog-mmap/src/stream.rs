@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use plog_format::{HEADER_LEN, Magic, ParseError, Record, WindowEnd, check_magic};
 
-use crate::{FileChanged, ReadError, Walk};
+use crate::read_ahead::Walk;
+use crate::{FileChanged, ReadError};
 
 /// The bytes of a stream walked at a time.
 pub const STREAM_WINDOW: usize = 4 * 1024 * 1024;
@@ -86,7 +87,7 @@ impl Read for FileRange {
             return Ok(0);
         }
         let n = self.file.read_at(&mut buf[..want], self.at)?;
-        self.at += plog_format::len_u64(n);
+        self.at += crate::len_u64(n);
         Ok(n)
     }
 }
@@ -182,13 +183,13 @@ impl Stream {
             match self.reader.read(&mut chunk[..want]) {
                 Ok(0) => {
                     self.eof = true;
-                    let read = self.base + self.skipped + plog_format::len_u64(self.buf.len());
+                    let read = self.base + self.skipped + crate::len_u64(self.buf.len());
                     self.check_length(read)?;
                 }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    let at = self.base + plog_format::len_u64(self.buf.len());
+                    let at = self.base + crate::len_u64(self.buf.len());
                     return Err(self.error(at, format!("cannot read: {error}")));
                 }
             }
@@ -203,16 +204,16 @@ impl Stream {
         loop {
             match self.reader.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => rest = rest.saturating_add(plog_format::len_u64(n)),
+                Ok(n) => rest = rest.saturating_add(crate::len_u64(n)),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    let at = self.base + plog_format::len_u64(self.buf.len()) + rest;
+                    let at = self.base + crate::len_u64(self.buf.len()) + rest;
                     return Err(self.error(at, format!("cannot read: {error}")));
                 }
             }
         }
         self.eof = true;
-        self.check_length(self.base + plog_format::len_u64(self.buf.len()) + rest)?;
+        self.check_length(self.base + crate::len_u64(self.buf.len()) + rest)?;
         Ok(rest)
     }
 
@@ -237,7 +238,7 @@ impl Stream {
             Magic::Bad { .. } | Magic::UnsupportedVersion { .. } => {
                 self.counted = self.count_rest()?;
                 Ok(Some(
-                    plog_format::len_u64(self.buf.len()).saturating_add(self.counted),
+                    crate::len_u64(self.buf.len()).saturating_add(self.counted),
                 ))
             }
             Magic::V1 | Magic::Torn => Ok(None),
@@ -260,7 +261,7 @@ impl Stream {
                     nonzero_follows: false,
                 }
             };
-            let held = plog_format::len_u64(self.buf.len());
+            let held = crate::len_u64(self.buf.len());
             let (stop, flow) = pass(Walk::window(&self.buf, self.base, end));
             if flow.is_break() || self.eof {
                 return Ok(self.base + held + self.counted);
@@ -324,7 +325,7 @@ impl Stream {
         &mut self,
         pass: &mut impl FnMut(Walk<'_>) -> WindowPass,
     ) -> Result<Option<u64>, ReadError> {
-        let mut zeros = plog_format::len_u64(self.buf.len());
+        let mut zeros = crate::len_u64(self.buf.len());
         self.buf.clear();
         loop {
             self.skipped = zeros;
@@ -339,12 +340,12 @@ impl Stream {
             }
             self.fill(self.window)?;
             let Some(first) = self.buf.iter().position(|&byte| byte != 0) else {
-                zeros += plog_format::len_u64(self.buf.len());
+                zeros += crate::len_u64(self.buf.len());
                 self.buf.clear();
                 continue;
             };
             self.skipped = 0;
-            let run = zeros + plog_format::len_u64(first);
+            let run = zeros + crate::len_u64(first);
             let header = HEADER_LEN as u64;
             let mut records = run / header;
             while records > 0 {
@@ -378,9 +379,10 @@ pub(crate) fn lock(stream: &std::sync::Mutex<Stream>) -> std::sync::MutexGuard<'
 
 use serde::de::DeserializeOwned;
 
-use crate::engine::{self, Batch, BatchWork, CopyAndHash, HashOnly, Tuning};
+use crate::batch::{Batch, BatchWork, CopyAndHash, HashOnly, Tuning};
 use crate::replay::{Decode, Decoded, Delivery, Judge};
 use crate::report::Reporter;
+use crate::schedule;
 use crate::{Log, Parallelism, ReplayError, ReplayOptions, VerifyOptions, VerifyReport};
 
 impl Log {
@@ -395,7 +397,7 @@ impl Log {
         let known_len = stream.start()?;
         let mut reporter = Reporter::new(known_len.unwrap_or(0), options);
         let len = stream.run(|walk| {
-            let stop = engine::run(walk, &options.parallelism, tuning, &HashOnly, |batch| {
+            let stop = schedule::run(walk, &options.parallelism, tuning, &HashOnly, |batch| {
                 if let Some(progress) = &options.progress {
                     progress.reached(batch.end);
                 }
@@ -439,7 +441,7 @@ impl Log {
         let mut flow = ControlFlow::Continue(());
         let len = stream.run(|walk| {
             let work = CopyAndHash { hashes };
-            let stop = engine::run_local(walk, parallelism, Tuning::DEFAULT, &work, |batch| {
+            let stop = schedule::run_local(walk, parallelism, Tuning::DEFAULT, &work, |batch| {
                 flow = sink(batch);
                 flow
             });
@@ -449,8 +451,8 @@ impl Log {
         Ok(flow)
     }
 
-    /// A replay of a stream: collected (`ordered == false`, [`engine::run`])
-    /// or streamed to the caller ([`engine::run_ordered`]), window by
+    /// A replay of a stream: collected (`ordered == false`, [`schedule::run`])
+    /// or streamed to the caller ([`schedule::run_ordered`]), window by
     /// window, one judge for the whole stream.
     pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
         &self,
@@ -473,9 +475,9 @@ impl Log {
                 flow
             };
             let stop = if ordered {
-                engine::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
+                schedule::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
             } else {
-                engine::run(walk, &options.verify.parallelism, tuning, work, sink)
+                schedule::run(walk, &options.verify.parallelism, tuning, work, sink)
             };
             (stop, flow)
         })?;

@@ -52,7 +52,8 @@ enum Outcome {
 /// Runs `pass`; replays decode `T` (engenho-store's typed entry for an
 /// engenho-shaped log, as its recovery does).
 fn run<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(log: &Log, pass: Pass) -> Outcome {
-    let parallelism = Parallelism::Threads(2);
+    let parallelism =
+        Parallelism::Threads(std::num::NonZeroUsize::new(2).expect("a thread count above 0"));
     let read = |error: ReadError| match error {
         ReadError::Changed(_) => Outcome::Changed,
         other => Outcome::Other(other.to_string()),

@@ -17,7 +17,7 @@ use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
 use crate::fsio::{LockedFile, Preallocation};
-use crate::open::{OpenReport, Parts};
+use crate::opened::{OpenReport, Parts};
 use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
 
 /// A batch's buffer is shrunk back to this capacity when it is cleared, so
@@ -26,7 +26,7 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
 /// A policy over the one file writer: [`Writer`](crate::Writer) or
 /// [`GroupCommit`](crate::GroupCommit).
-pub(crate) trait Policy: Sized {
+pub(crate) trait Discipline: Sized {
     /// The policy over `log`, whose file ends at `tail`.
     fn over(log: LogFile, tail: Tail) -> Self;
 
@@ -249,6 +249,14 @@ impl LogFile {
             #[cfg(test)]
             faults: crate::faults::Faults::default(),
         }
+    }
+
+    /// A read-only handle to the locked file itself (not to whatever its
+    /// path names later).
+    pub(crate) fn read_handle(&self) -> Result<std::fs::File, WriteError> {
+        self.file
+            .try_clone()
+            .map_err(|e| WriteError::io(&self.path, "duplicate the log's file handle", e))
     }
 
     pub(crate) fn path(&self) -> &Path {

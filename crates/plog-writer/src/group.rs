@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Policy, Tail, serialize_into};
-use crate::open::{OpenReport, create_log, open_log};
+use crate::file::{Batch, Discipline, LogFile, Tail, serialize_into};
+use crate::open::{create_locked, lock_or_create};
+use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, WriteError, WriterOptions};
 
 /// The longest a leader waits for more appenders to join its batch.
@@ -149,7 +150,7 @@ impl GroupCommit {
         options: WriterOptions,
     ) -> Result<(GroupCommit, OpenReport), WriteError> {
         Ok(GroupCommit::from_parts(
-            open_log(path.as_ref(), &options)?,
+            lock_or_create(path.as_ref(), &options)?,
             options,
         ))
     }
@@ -162,7 +163,17 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<GroupCommit, WriteError> {
-        Ok(GroupCommit::from_parts(create_log(path.as_ref(), &options)?, options).0)
+        Ok(GroupCommit::from_parts(create_locked(path.as_ref(), &options)?, options).0)
+    }
+
+    /// A read-only handle to the locked file itself (not to whatever its
+    /// path names later): for a reader, e.g. `plog_mmap::Log::from_file`,
+    /// that must see the bytes this handle's lock protects.
+    ///
+    /// # Errors
+    /// `io` when the handle cannot be duplicated.
+    pub fn read_handle(&self) -> Result<std::fs::File, WriteError> {
+        self.log.read_handle()
     }
 
     /// The log's path.
@@ -395,7 +406,7 @@ impl GroupCommit {
     }
 }
 
-impl Policy for GroupCommit {
+impl Discipline for GroupCommit {
     fn over(log: LogFile, tail: Tail) -> GroupCommit {
         GroupCommit {
             log,

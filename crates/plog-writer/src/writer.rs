@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Policy, Tail};
-use crate::open::{OpenReport, create_log, open_log};
+use crate::file::{Batch, Discipline, LogFile, Tail};
+use crate::open::{create_locked, lock_or_create};
+use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions};
 
 /// Under [`SyncPolicy::Manual`], buffered records are written to the OS once
@@ -68,7 +69,7 @@ impl Writer {
     /// # Errors
     /// `exists` when the file exists; `locked`; `io`.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
-        Ok(Writer::from_parts(create_log(path.as_ref(), &options)?, options).0)
+        Ok(Writer::from_parts(create_locked(path.as_ref(), &options)?, options).0)
     }
 
     /// Opens the log at `path` for appending, creating it when it does not
@@ -90,7 +91,7 @@ impl Writer {
         options: WriterOptions,
     ) -> Result<(Writer, OpenReport), WriteError> {
         Ok(Writer::from_parts(
-            open_log(path.as_ref(), &options)?,
+            lock_or_create(path.as_ref(), &options)?,
             options,
         ))
     }
@@ -294,7 +295,7 @@ impl Writer {
     }
 }
 
-impl Policy for Writer {
+impl Discipline for Writer {
     fn over(log: LogFile, tail: Tail) -> Writer {
         let pending = Batch::with_buffer(Vec::new(), tail.written);
         Writer { log, tail, pending }
