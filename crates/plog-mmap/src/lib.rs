@@ -57,6 +57,9 @@
 //! * Recovery modes ([`RecoveryMode`]): tolerate a torn tail (the default,
 //!   as engenho-store does), strict, or salvage.
 //!
+//! Feature `json` (default): typed replay and [`decode_json`], with
+//! serde_json. Without it, everything else above remains.
+//!
 //! # Opening: map or read
 //!
 //! [`MapPolicy::Auto`] maps regular files of at least
@@ -194,6 +197,9 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// Without the `json` feature there is no replay, and the parts of the batch
+// model and the pool that only a replay uses go unused.
+#![cfg_attr(not(feature = "json"), allow(dead_code))]
 
 // The shared test oracle (tests/support/oracle.rs) names this crate
 // `plog_mmap`, as the integration tests that also include it do.
@@ -201,30 +207,35 @@
 extern crate self as plog_mmap;
 
 mod batch;
+#[cfg(feature = "json")]
 mod decode;
 mod error;
 pub mod guard;
 mod hashing;
+mod len;
 mod options;
 mod pool;
 mod read_ahead;
 mod records;
+#[cfg(feature = "json")]
 mod replay;
 mod report;
 mod schedule;
 mod source;
 mod stream;
-#[cfg(test)]
+#[cfg(all(test, feature = "json"))]
 mod tests;
 mod verify;
 mod visit;
 
+#[cfg(feature = "json")]
 pub use decode::decode_json;
 pub use error::{FileChanged, OpenError, ReadError, ReplayError};
 pub use options::{
     DEFAULT_LIST_LIMIT, Parallelism, Progress, RecoveryMode, ReplayOptions, VerifyOptions,
 };
 pub use records::{RecordBuf, Records};
+#[cfg(feature = "json")]
 pub use replay::Replayed;
 pub use report::VerifyReport;
 pub use source::{
@@ -240,9 +251,4 @@ pub use plog_format::{
     Verdict,
 };
 
-/// A `usize` length or position as plog's `u64` (lossless: plog-format
-/// refuses targets whose `usize` is wider than 64 bits).
-#[inline(always)]
-pub(crate) const fn len_u64(n: usize) -> u64 {
-    n as u64
-}
+use len::len_u64;

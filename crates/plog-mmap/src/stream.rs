@@ -377,13 +377,19 @@ pub(crate) fn lock(stream: &std::sync::Mutex<Stream>) -> std::sync::MutexGuard<'
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+#[cfg(feature = "json")]
 use serde::de::DeserializeOwned;
 
-use crate::batch::{Batch, BatchWork, CopyAndHash, HashOnly, Tuning};
+#[cfg(feature = "json")]
+use crate::batch::BatchWork;
+use crate::batch::{Batch, CopyAndHash, HashOnly, Tuning};
+#[cfg(feature = "json")]
 use crate::replay::{Decode, Decoded, Delivery, Judge};
 use crate::report::Reporter;
 use crate::schedule;
-use crate::{Log, Parallelism, ReplayError, ReplayOptions, VerifyOptions, VerifyReport};
+use crate::{Log, Parallelism, VerifyOptions, VerifyReport};
+#[cfg(feature = "json")]
+use crate::{ReplayError, ReplayOptions};
 
 impl Log {
     /// [`Log::verify`] of a stream: each window verified as the whole file
@@ -454,6 +460,7 @@ impl Log {
     /// A replay of a stream: collected (`ordered == false`, [`schedule::run`])
     /// or streamed to the caller ([`schedule::run_ordered`]), window by
     /// window, one judge for the whole stream.
+    #[cfg(feature = "json")]
     pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
         &self,
         mut stream: PassStream<'_>,

@@ -18,9 +18,11 @@
 //! hash mismatch.
 
 mod local;
+#[cfg(feature = "json")]
 mod ordered;
 mod unordered;
 
 pub(crate) use local::run_local;
+#[cfg(feature = "json")]
 pub(crate) use ordered::run_ordered;
 pub(crate) use unordered::run;
