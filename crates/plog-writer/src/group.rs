@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::file::{Batch, Discipline, LogFile, Tail, serialize_into};
+use crate::file::{Discipline, LogFile, Staged, Tail, serialize_into};
 use crate::open::{create_locked, lock_or_create};
 use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, WriteError, WriterOptions};
@@ -112,7 +112,7 @@ struct State {
     /// syncs without the lock, and puts it back.
     tail: Tail,
     /// Records waiting for the next batch; its end is the log's end.
-    pending: Batch,
+    pending: Staged,
     /// An empty buffer to swap in when a leader takes `pending`.
     spare: Vec<u8>,
     /// Appends (units) in `pending`.
@@ -331,7 +331,7 @@ impl GroupCommit {
         state.leader_active = true;
         state = self.gather(state);
 
-        let next = Batch::with_buffer(std::mem::take(&mut state.spare), state.pending.end());
+        let next = Staged::with_buffer(std::mem::take(&mut state.spare), state.pending.end());
         let batch = std::mem::replace(&mut state.pending, next);
         let first_seq = state.durable_seq + 1;
         let last_seq = state.last_seq;
@@ -411,7 +411,7 @@ impl Discipline for GroupCommit {
         GroupCommit {
             log,
             state: Mutex::new(State {
-                pending: Batch::with_buffer(Vec::new(), tail.written),
+                pending: Staged::with_buffer(Vec::new(), tail.written),
                 tail,
                 spare: Vec::new(),
                 pending_units: 0,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::file::{Batch, Discipline, LogFile, Tail};
+use crate::file::{Discipline, LogFile, Staged, Tail};
 use crate::open::{create_locked, lock_or_create};
 use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions};
@@ -58,7 +58,7 @@ pub struct Writer {
     log: LogFile,
     tail: Tail,
     /// Records appended and not yet written; its end is the log's end.
-    pending: Batch,
+    pending: Staged,
 }
 
 impl Writer {
@@ -183,7 +183,7 @@ impl Writer {
         last_index: u64,
     ) -> Result<Vec<u8>, WriteError> {
         self.flush()?;
-        let batch = Batch::encoded(bytes, self.tail.written, records, first_index, last_index);
+        let batch = Staged::encoded(bytes, self.tail.written, records, first_index, last_index);
         let written = self.log.write(&mut self.tail, &batch);
         self.pending.clear(self.tail.written);
         written.map(|()| batch.into_bytes())
@@ -225,7 +225,7 @@ impl Writer {
     fn append_each<R>(
         &mut self,
         records: impl IntoIterator<Item = R>,
-        push: impl Fn(&LogFile, &Tail, &mut Batch, R) -> Result<(), WriteError>,
+        push: impl Fn(&LogFile, &Tail, &mut Staged, R) -> Result<(), WriteError>,
     ) -> Result<Option<Appended>, WriteError> {
         let mark = self.pending.mark();
         for record in records {
@@ -297,7 +297,7 @@ impl Writer {
 
 impl Discipline for Writer {
     fn over(log: LogFile, tail: Tail) -> Writer {
-        let pending = Batch::with_buffer(Vec::new(), tail.written);
+        let pending = Staged::with_buffer(Vec::new(), tail.written);
         Writer { log, tail, pending }
     }
 }
