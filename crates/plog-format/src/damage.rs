@@ -1,6 +1,6 @@
 //! What a classification reports: status, corruptions, torn tails.
 
-use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, Record, len_u64};
+use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, len_u64};
 
 /// The status of a whole file (FORMAT.md, "Classifying a file").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,27 +107,6 @@ pub enum Corruption {
 }
 
 impl Corruption {
-    /// The [`Corruption::HashMismatch`] of `record`, whose payload hashes to
-    /// `computed` (the one constructor of that variant).
-    ///
-    /// ```
-    /// use plog_format::{encode_record_to_vec, Corruption, Hash, Record};
-    /// let mut buf = Vec::new();
-    /// encode_record_to_vec(4, b"abc", &mut buf);
-    /// let record = Record::parse_at(&buf, 0).unwrap();
-    /// let c = Corruption::hash_mismatch(&record, Hash::of(b"abd"));
-    /// assert_eq!((c.kind(), c.offset(), c.index()), ("hash_mismatch", 0, Some(4)));
-    /// ```
-    pub fn hash_mismatch(record: &Record<'_>, computed: Hash) -> Corruption {
-        Corruption::HashMismatch {
-            offset: record.offset(),
-            index: record.index(),
-            payload_len: record.payload_len(),
-            stored: record.stored_hash(),
-            computed,
-        }
-    }
-
     /// Whether the corruption is about the magic (a bad magic or another
     /// format version): the file is not a v1 log, the walk ended at offset 0
     /// and nothing in it can be read or salvaged.

@@ -95,6 +95,7 @@ extern crate std;
 mod classify;
 mod damage;
 mod encode;
+mod event;
 mod findings;
 mod fold;
 mod hash;
@@ -108,11 +109,12 @@ mod walk;
 
 #[cfg(feature = "alloc")]
 pub use classify::{Classification, RecordSummary, classify};
-pub use classify::{Event, Scanner, summarize};
+pub use classify::{Scanner, summarize};
 pub use damage::{Corruption, Status, TornReason, TornTail};
 #[cfg(feature = "alloc")]
 pub use encode::encode_record_to_vec;
 pub use encode::{EncodeError, encode_record, encoded_len};
+pub use event::Event;
 #[cfg(feature = "alloc")]
 pub use findings::Findings;
 pub use findings::{LostRange, Omitted};

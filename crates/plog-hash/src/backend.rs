@@ -170,12 +170,12 @@ pub fn detected_backend() -> Backend {
         .unwrap_or(Backend::Portable)
 }
 
-/// The backend [`hash_many`] and [`verify_many`] use: the one named by the
+/// The backend [`hash_many`](crate::hash_many) and [`verify_many`](crate::verify_many) use: the one named by the
 /// environment variable `PLOG_HASH_BACKEND` (`portable`, `sse41`, `avx2`,
 /// `avx512`)
 /// when it is set to a backend this CPU supports, else
-/// [`detected_backend`]. The variable is read once, on the first call; an
-/// unknown or unsupported value is ignored (see [`backend_override`]).
+/// [`detected_backend`](crate::detected_backend). The variable is read once, on the first call; an
+/// unknown or unsupported value is ignored (see [`backend_override`](crate::backend_override)).
 pub fn default_backend() -> Backend {
     static DEFAULT: AtomicU8 = AtomicU8::new(u8::MAX);
     let cached = DEFAULT.load(Ordering::Relaxed);
@@ -213,7 +213,7 @@ const PORTABLE: engine::Lanes = engine::Lanes {
     solo: engine::solo(1),
 };
 
-/// The default backend's kernel (always supported: see [`default_backend`]).
+/// The default backend's kernel (always supported: see [`default_backend`](crate::default_backend)).
 pub(crate) fn default_lanes() -> engine::Lanes {
     default_backend().lanes_impl().unwrap_or(PORTABLE)
 }

@@ -1,6 +1,6 @@
-//! The entry points: hash many inputs ([`hash_many`], [`hash_many_with`])
-//! or check them against expected hashes ([`verify_many`],
-//! [`verify_many_by`]), in windows whose hashes live on the stack.
+//! The entry points: hash many inputs ([`hash_many`](crate::hash_many), [`hash_many_with`](crate::hash_many_with))
+//! or check them against expected hashes ([`verify_many`](crate::verify_many),
+//! [`verify_many_by`](crate::verify_many_by)), in windows whose hashes live on the stack.
 
 use core::fmt;
 
@@ -41,7 +41,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// Writes `blake3::hash(inputs[i])` to `out[i]` for every `i`, on
-/// [`default_backend`].
+/// [`default_backend`](crate::default_backend).
 ///
 /// Fails with [`Error::LengthMismatch`], writing nothing, unless
 /// `out.len() == inputs.len()`.
@@ -49,7 +49,7 @@ pub fn hash_many(inputs: &[&[u8]], out: &mut [[u8; 32]]) -> Result<(), Error> {
     hash_many_with(default_backend(), inputs, out)
 }
 
-/// [`hash_many`] on the given backend.
+/// [`hash_many`](crate::hash_many) on the given backend.
 ///
 /// Fails, writing nothing, with [`Error::Unsupported`] when this CPU cannot
 /// run `backend`, or [`Error::LengthMismatch`] unless `out.len() ==
@@ -72,7 +72,7 @@ pub fn hash_many_with(
 
 /// Hashes each input and calls `mismatch(i, computed)` for each `i`, in
 /// increasing order, where `blake3::hash(inputs[i]) != expected[i]`, on
-/// [`default_backend`].
+/// [`default_backend`](crate::default_backend).
 ///
 /// Fails with [`Error::LengthMismatch`], calling nothing, unless
 /// `expected.len() == inputs.len()`.

@@ -7,8 +7,8 @@
 //!
 //! 1. **Choose the pipeline** ([`Log::replay`] and `replay_batches`,
 //!    [`Log::replay_each`] and `replay_each_tuned`, below). A stream or a
-//!    file read in windows goes to `Log::replay_stream` (`stream.rs`), which
-//!    runs steps 2 to 6 window by window. A mapped or in-memory log is cut
+//!    file read in windows goes to `replay_stream` (below), which runs steps
+//!    2 to 6 window by window over `stream.rs`'s windows. A mapped or in-memory log is cut
 //!    into batches by a scheduler: `schedule::run` (collected) or
 //!    `schedule::run_ordered` (streamed to the caller).
 //! 2. **Copy, re-parse, hash** (on a pool thread, `Batch::process` in
@@ -40,6 +40,7 @@ use serde::de::DeserializeOwned;
 use crate::batch::{Batch, BatchWork, Tuning};
 use crate::report::Reporter;
 use crate::schedule;
+use crate::stream::PassStream;
 use crate::{Log, ReplayError, ReplayOptions, VerifyReport};
 
 /// What a replay produced: the decoded entries in file order, and the report
@@ -237,6 +238,42 @@ impl Log {
             check_hashes: options.check_hashes,
             _type: PhantomData,
         }
+    }
+
+    /// A replay of a stream: collected (`ordered == false`, [`schedule::run`])
+    /// or streamed to the caller ([`schedule::run_ordered`]), window by
+    /// window, one judge for the whole stream.
+    pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
+        &self,
+        mut stream: PassStream<'_>,
+        options: &ReplayOptions,
+        tuning: Tuning,
+        work: &Decode<T>,
+        ordered: bool,
+        deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
+    ) -> Result<VerifyReport, ReplayError>
+    where
+        Decode<T>: BatchWork<Out = Decoded<T>>,
+    {
+        let known_len = stream.start()?;
+        let mut judge = Judge::new(known_len.unwrap_or(0), options);
+        let len = stream.run(|walk| {
+            let mut flow = ControlFlow::Continue(());
+            let sink = |batch: &mut Batch<'_, Decoded<T>>| {
+                flow = judge.batch(batch, deliver);
+                flow
+            };
+            let stop = if ordered {
+                schedule::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
+            } else {
+                schedule::run(walk, &options.verify.parallelism, tuning, work, sink)
+            };
+            (stop, flow)
+        })?;
+        self.walked(len);
+        let mut report = judge.finish(self)?;
+        report.set_len(len);
+        Ok(report)
     }
 }
 

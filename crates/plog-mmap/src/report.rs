@@ -49,6 +49,15 @@ impl VerifyReport {
     }
 }
 
+impl VerifyReport {
+    /// Sets the file's length, once a stream's is known (it is read to its
+    /// end after the report was made).
+    pub(crate) fn set_len(&mut self, len: u64) {
+        self.summary.file_len = len;
+        self.findings.set_file_len(len);
+    }
+}
+
 /// Folds the events of a pass into a [`VerifyReport`]: the summary and the
 /// lists take the same findings.
 pub(crate) struct Reporter {

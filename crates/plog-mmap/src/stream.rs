@@ -171,7 +171,7 @@ impl Stream {
         }
     }
 
-    fn error(&self, offset: u64, detail: String) -> ReadError {
+    pub(crate) fn error(&self, offset: u64, detail: String) -> ReadError {
         ReadError::Stream { offset, detail }
     }
 
@@ -221,6 +221,12 @@ impl Stream {
     /// file whose magic is not v1 (the walk ends at it), reads the rest to
     /// learn the file's length; `Some(length)` then. A report must be
     /// created knowing it: its lost range ends there.
+    /// The offset in the stream of the first byte held (where a pass over
+    /// it starts).
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
     pub(crate) fn start(&mut self) -> Result<Option<u64>, ReadError> {
         if self.started {
             return Err(self.error(
@@ -375,128 +381,4 @@ pub(crate) fn lock(stream: &std::sync::Mutex<Stream>) -> std::sync::MutexGuard<'
     stream
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[cfg(feature = "json")]
-use serde::de::DeserializeOwned;
-
-#[cfg(feature = "json")]
-use crate::batch::BatchWork;
-use crate::batch::{Batch, CopyAndHash, HashOnly, Tuning};
-#[cfg(feature = "json")]
-use crate::replay::{Decode, Decoded, Delivery, Judge};
-use crate::report::Reporter;
-use crate::schedule;
-use crate::{Log, Parallelism, VerifyOptions, VerifyReport};
-#[cfg(feature = "json")]
-use crate::{ReplayError, ReplayOptions};
-
-impl Log {
-    /// [`Log::verify`] of a stream: each window verified as the whole file
-    /// is, folded into one report.
-    pub(crate) fn verify_stream(
-        &self,
-        mut stream: PassStream<'_>,
-        options: &VerifyOptions,
-        tuning: Tuning,
-    ) -> Result<VerifyReport, ReadError> {
-        let known_len = stream.start()?;
-        let mut reporter = Reporter::new(known_len.unwrap_or(0), options);
-        let len = stream.run(|walk| {
-            let stop = schedule::run(walk, &options.parallelism, tuning, &HashOnly, |batch| {
-                if let Some(progress) = &options.progress {
-                    progress.reached(batch.end);
-                }
-                if let Some(run) = batch.all_valid()
-                    && reporter.valid_run(run)
-                {
-                    return ControlFlow::Continue(());
-                }
-                batch.events(|event| {
-                    reporter.event(&event);
-                    ControlFlow::Continue(())
-                })
-            });
-            (stop, ControlFlow::Continue(()))
-        })?;
-        self.walked(len);
-        if let Some(progress) = &options.progress {
-            progress.reached(len);
-        }
-        let mut report = reporter.finish();
-        set_len(&mut report, len);
-        Ok(report)
-    }
-
-    /// The event or step pass of a stream (from its start only).
-    pub(crate) fn copied_pass_stream(
-        &self,
-        mut stream: PassStream<'_>,
-        offset: u64,
-        parallelism: &Parallelism,
-        hashes: bool,
-        mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ReadError> {
-        if offset != stream.base {
-            return Err(stream.error(
-                offset,
-                "a stream is read from its start: expected offset 0".to_string(),
-            ));
-        }
-        stream.start()?;
-        let mut flow = ControlFlow::Continue(());
-        let len = stream.run(|walk| {
-            let work = CopyAndHash { hashes };
-            let stop = schedule::run_local(walk, parallelism, Tuning::DEFAULT, &work, |batch| {
-                flow = sink(batch);
-                flow
-            });
-            (stop, flow)
-        })?;
-        self.walked(len);
-        Ok(flow)
-    }
-
-    /// A replay of a stream: collected (`ordered == false`, [`schedule::run`])
-    /// or streamed to the caller ([`schedule::run_ordered`]), window by
-    /// window, one judge for the whole stream.
-    #[cfg(feature = "json")]
-    pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
-        &self,
-        mut stream: PassStream<'_>,
-        options: &ReplayOptions,
-        tuning: Tuning,
-        work: &Decode<T>,
-        ordered: bool,
-        deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
-    ) -> Result<VerifyReport, ReplayError>
-    where
-        Decode<T>: BatchWork<Out = Decoded<T>>,
-    {
-        let known_len = stream.start()?;
-        let mut judge = Judge::new(known_len.unwrap_or(0), options);
-        let len = stream.run(|walk| {
-            let mut flow = ControlFlow::Continue(());
-            let sink = |batch: &mut Batch<'_, Decoded<T>>| {
-                flow = judge.batch(batch, deliver);
-                flow
-            };
-            let stop = if ordered {
-                schedule::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
-            } else {
-                schedule::run(walk, &options.verify.parallelism, tuning, work, sink)
-            };
-            (stop, flow)
-        })?;
-        self.walked(len);
-        let mut report = judge.finish(self)?;
-        set_len(&mut report, len);
-        Ok(report)
-    }
-}
-
-/// A stream's report, once its length is known.
-fn set_len(report: &mut VerifyReport, len: u64) {
-    report.summary.file_len = len;
-    report.findings.set_file_len(len);
 }

@@ -1,11 +1,13 @@
 //! [`Log::verify`]: the whole classification, hashed across the pool and
-//! folded in file order into a [`VerifyReport`].
+//! folded in file order into a [`VerifyReport`]; a stream (or a file read in
+//! windows) window by window into the same report.
 
 use std::ops::ControlFlow;
 
 use crate::batch::{HashOnly, Tuning};
 use crate::report::Reporter;
 use crate::schedule;
+use crate::stream::PassStream;
 use crate::{Log, ReadError, VerifyOptions, VerifyReport};
 
 impl Log {
@@ -77,5 +79,41 @@ impl Log {
             progress.reached(self.len());
         }
         Ok(reporter.finish())
+    }
+
+    /// [`Log::verify`] of a stream: each window verified as the whole file
+    /// is, folded into one report.
+    pub(crate) fn verify_stream(
+        &self,
+        mut stream: PassStream<'_>,
+        options: &VerifyOptions,
+        tuning: Tuning,
+    ) -> Result<VerifyReport, ReadError> {
+        let known_len = stream.start()?;
+        let mut reporter = Reporter::new(known_len.unwrap_or(0), options);
+        let len = stream.run(|walk| {
+            let stop = schedule::run(walk, &options.parallelism, tuning, &HashOnly, |batch| {
+                if let Some(progress) = &options.progress {
+                    progress.reached(batch.end);
+                }
+                if let Some(run) = batch.all_valid()
+                    && reporter.valid_run(run)
+                {
+                    return ControlFlow::Continue(());
+                }
+                batch.events(|event| {
+                    reporter.event(&event);
+                    ControlFlow::Continue(())
+                })
+            });
+            (stop, ControlFlow::Continue(()))
+        })?;
+        self.walked(len);
+        if let Some(progress) = &options.progress {
+            progress.reached(len);
+        }
+        let mut report = reporter.finish();
+        report.set_len(len);
+        Ok(report)
     }
 }

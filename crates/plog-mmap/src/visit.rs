@@ -8,6 +8,7 @@ use plog_format::{Event, Step};
 
 use crate::batch::{Batch, CopyAndHash, Tuning};
 use crate::schedule;
+use crate::stream::PassStream;
 use crate::{Log, Parallelism, ReadError};
 
 impl Log {
@@ -110,6 +111,35 @@ impl Log {
         if changed {
             return Err(self.changed_error());
         }
+        Ok(flow)
+    }
+
+    /// The event or step pass of a stream (from its start only).
+    pub(crate) fn copied_pass_stream(
+        &self,
+        mut stream: PassStream<'_>,
+        offset: u64,
+        parallelism: &Parallelism,
+        hashes: bool,
+        mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
+        if offset != stream.base() {
+            return Err(stream.error(
+                offset,
+                "a stream is read from its start: expected offset 0".to_string(),
+            ));
+        }
+        stream.start()?;
+        let mut flow = ControlFlow::Continue(());
+        let len = stream.run(|walk| {
+            let work = CopyAndHash { hashes };
+            let stop = schedule::run_local(walk, parallelism, Tuning::DEFAULT, &work, |batch| {
+                flow = sink(batch);
+                flow
+            });
+            (stop, flow)
+        })?;
+        self.walked(len);
         Ok(flow)
     }
 }
