@@ -33,6 +33,7 @@ pub const RELEASE_STEP: u64 = 8 * 1024 * 1024;
 
 /// Whether [`Log::open_with`] may memory-map a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MapPolicy {
     /// Map regular files of at least [`OpenOptions::min_map_len`] bytes; read
     /// smaller regular files (and `/proc` files, which report a length of 0)

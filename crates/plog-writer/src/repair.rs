@@ -15,6 +15,7 @@ pub struct RepairOptions {
 
 /// What a repair does (or would do) to a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RepairPlan {
     /// The log is clean: nothing to do.
     Nothing,
