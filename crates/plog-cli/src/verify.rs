@@ -168,8 +168,9 @@ pub fn status_of(outcome: &Outcome) -> &'static str {
         Outcome::Verified(report) => match report.verdict() {
             Verdict::Clean | Verdict::Salvaged => "clean",
             Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
+            Verdict::Rejected(_) => "corrupt",
             // A verdict this build does not know: not a pass.
-            Verdict::Rejected(_) | _ => "corrupt",
+            _ => "corrupt",
         },
     }
 }
