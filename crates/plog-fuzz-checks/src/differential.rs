@@ -107,8 +107,8 @@ fn case_from(data: &[u8]) -> Case {
 ///   [`Scanner`], and stopping it early yields exactly their prefix;
 /// * [`Log::for_each_event`] from a record boundary yields the suffix, and
 ///   [`Log::for_each_step`] the structural walk;
-/// * [`Records`] yields the structural walk's records, corruptions and
-///   torn tail.
+/// * [`Log::records`] yields the classification's records up to its first
+///   corruption, then that corruption.
 ///
 /// The input's first byte picks the shape (raw bytes, a body behind the
 /// magic, or a recipe for a log of thousands of records, or of large
