@@ -43,7 +43,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use plog_benches::{env_u64, median_ns, naive_read, pool, print_ratio, ratio};
 use plog_format::{HEADER_LEN, MAGIC, RecordHeader};
-use plog_mmap::{Log, OpenOptions, Parallelism, Records, ReplayOptions, VerifyOptions};
+use plog_mmap::{Log, OpenOptions, Parallelism, ReplayOptions, VerifyOptions};
 use plog_testdata::k8s_payload;
 use serde::Deserialize;
 
@@ -100,11 +100,18 @@ fn bench_bytes(log: &Log) -> &[u8] {
     unsafe { log.bytes_unchecked() }
 }
 
+/// The structurally complete records of `bytes`: plog-format's walk (the
+/// read-ahead of plog-mmap's passes is private to them since issue #23).
+fn records_of(bytes: &[u8]) -> impl Iterator<Item = plog_format::Record<'_>> {
+    plog_format::Walker::new(bytes).filter_map(|step| match step {
+        plog_format::Step::Record(record) => Some(record),
+        _ => None,
+    })
+}
+
 /// Payload slices of a log, in order.
 fn payloads(log: &Log) -> Vec<&[u8]> {
-    Records::new(bench_bytes(log))
-        .map(|r| r.payload())
-        .collect()
+    records_of(bench_bytes(log)).map(|r| r.payload()).collect()
 }
 
 /// Splits `payloads` in two runs of about equal bytes.
@@ -153,7 +160,7 @@ fn bench_s(c: &mut Criterion, dir: &Path) {
 
     group.bench_function("walk", |b| {
         b.iter(|| {
-            Records::new(bench_bytes(&log))
+            records_of(bench_bytes(&log))
                 .map(|r| r.payload_len())
                 .sum::<u64>()
         })

@@ -239,8 +239,11 @@ fn main() {
     let path = dir.path().join("e.plog");
     write_dataset(&path, "E", records);
     let bytes = std::fs::read(&path).expect("read the dataset");
-    let payloads: Vec<Vec<u8>> = plog_mmap::Records::new(&bytes)
-        .map(|r| r.payload().to_vec())
+    let payloads: Vec<Vec<u8>> = plog_format::Walker::new(&bytes)
+        .filter_map(|step| match step {
+            plog_format::Step::Record(r) => Some(r.payload().to_vec()),
+            _ => None,
+        })
         .collect();
     drop(bytes);
     assert_eq!(payloads.len() as u64, records);

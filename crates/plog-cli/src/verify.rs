@@ -102,7 +102,7 @@ fn findings(report: &VerifyReport) -> Vec<Finding> {
         .chain(report.findings.index_violations.iter().map(|v| Finding {
             offset: v.offset,
             index: Some(v.index),
-            kind: v.kind_str(),
+            kind: v.kind.as_str(),
             resync_offset: None,
         }))
         .collect();
@@ -124,6 +124,8 @@ fn class_of(outcome: &Outcome) -> &'static str {
             Verdict::Clean | Verdict::Salvaged => "clean",
             Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
             Verdict::Rejected(_) => "corrupt",
+            // A verdict this build does not know: not a pass.
+            _ => "corrupt",
         },
     }
 }

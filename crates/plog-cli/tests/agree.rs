@@ -137,7 +137,7 @@ fn check_directory(dir: &Path, files: &[PathBuf], flags: &[&str], options: &Veri
                     .findings
                     .index_violations
                     .iter()
-                    .map(|v| (v.offset, v.kind_str().to_string())),
+                    .map(|v| (v.offset, v.kind.as_str().to_string())),
             )
             .collect();
         want.sort();

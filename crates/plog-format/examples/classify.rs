@@ -39,5 +39,7 @@ fn main() -> ExitCode {
         (_, true) => ExitCode::from(2),
         (Status::Torn, _) => ExitCode::from(3),
         (Status::Clean, _) => ExitCode::SUCCESS,
+        // A status this example does not know: not a pass.
+        (_, _) => ExitCode::from(1),
     }
 }

@@ -1,20 +1,7 @@
 //! The reference classification: the structural walk plus each record's hash,
 //! sequentially, in file order.
 
-use crate::{Corruption, Record, Step, TornTail, Walker};
-
-/// One finding of the full classification, in file order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event<'a> {
-    /// A valid record: structurally complete and its hash matches.
-    Record(Record<'a>),
-    /// A corruption (see [`Corruption`]); scanning continues after a damaged
-    /// length (at its resync offset) and after a hash mismatch (with the next
-    /// record), and ends after a bad or unsupported magic.
-    Corrupt(Corruption),
-    /// The torn tail; always the last event.
-    Torn(TornTail),
-}
+use crate::{Event, Walker};
 
 /// The FORMAT.md classification as an iterator: a [`Walker`] whose records
 /// are hash-checked one by one.
@@ -60,25 +47,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-impl<'a> From<Step<'a>> for Event<'a> {
-    /// Verifies a step of the structural walk: a record whose hash matches
-    /// stays a record, one whose hash does not becomes
-    /// [`Corruption::HashMismatch`]; corruptions and torn tails carry over.
-    /// (The one conversion from unverified steps to verified events: it
-    /// hashes the payload of a record step, and nothing else.)
-    #[inline]
-    fn from(step: Step<'a>) -> Event<'a> {
-        match step {
-            Step::Record(record) => match record.verify() {
-                Ok(()) => Event::Record(record),
-                Err(corruption) => Event::Corrupt(corruption),
-            },
-            Step::Corrupt(corruption) => Event::Corrupt(corruption),
-            Step::Torn(tail) => Event::Torn(tail),
-        }
-    }
-}
-
 impl<'a> Iterator for Scanner<'a> {
     type Item = Event<'a>;
 
@@ -94,7 +62,8 @@ impl core::iter::FusedIterator for Scanner<'_> {}
 mod collected {
     use alloc::vec::Vec;
 
-    use super::{Event, Scanner};
+    use super::Scanner;
+    use crate::Event;
     use crate::{Corruption, Findings, Fold, IndexOrder, Status, TornTail, len_u64};
 
     /// Where a valid record is and what it holds, without borrowing the input.

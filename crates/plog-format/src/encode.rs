@@ -4,6 +4,7 @@ use crate::{HEADER_LEN, RecordHeader, len_u64};
 
 /// A record could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The caller's buffer is too small for the record.
     #[error("buffer too small for the record: expected at least {needed} bytes, found {available}")]

@@ -64,7 +64,7 @@ pub struct Omitted {
 /// entries in file order and an exact count of the rest.
 #[cfg(feature = "alloc")]
 #[inline]
-pub fn push_bounded<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item: T) {
+pub(crate) fn push_bounded<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item: T) {
     if list.len() < limit {
         list.push(item);
     } else {
@@ -96,7 +96,7 @@ pub fn push_bounded<T>(list: &mut Vec<T>, omitted: &mut u64, limit: usize, item:
 /// }
 /// let findings = findings.finish();
 /// assert_eq!(findings.corruptions.len(), 1);
-/// assert_eq!(findings.index_violations[0].kind_str(), "index_gap"); // 1 then 3
+/// assert_eq!(findings.index_violations[0].kind.as_str(), "index_gap"); // 1 then 3
 /// assert_eq!(findings.lost[0].lost_indices(), Some((2, 2)));
 /// ```
 #[cfg(feature = "alloc")]

@@ -6,6 +6,7 @@
 
 /// What a caller expects of consecutive indices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IndexOrder {
     /// Any index may follow any other (the v1 writer's behaviour).
     #[default]
@@ -55,6 +56,7 @@ impl IndexOrder {
 
 /// How an index broke the expected order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IndexViolationKind {
     /// Indices were skipped (contiguous order expected).
     Gap,
@@ -95,11 +97,6 @@ pub struct IndexViolation {
 }
 
 impl IndexViolation {
-    /// The stable kind: `"index_gap"` or `"index_order"`.
-    pub const fn kind_str(&self) -> &'static str {
-        self.kind.as_str()
-    }
-
     /// The same record judged under `order`: `None` when `order` admits it,
     /// else the violation with its `order` field set to `order`.
     ///
@@ -138,7 +135,7 @@ impl IndexViolation {
 /// let mut checker = IndexChecker::new(IndexOrder::Contiguous);
 /// assert!(checker.check(26, 1).is_none());
 /// let gap = checker.check(80, 3).unwrap();
-/// assert_eq!((gap.kind_str(), gap.previous_index, gap.index), ("index_gap", 1, 3));
+/// assert_eq!((gap.kind.as_str(), gap.previous_index, gap.index), ("index_gap", 1, 3));
 /// assert!(checker.check(130, 4).is_none()); // counted from the record before
 /// ```
 #[derive(Clone, Copy, Debug, Default)]

@@ -38,7 +38,7 @@
 //! [`Summary`] in O(1) space, with no allocation; [`Findings`] (feature
 //! `alloc`) keeps the bounded lists beside it (corruptions, index
 //! violations, [`LostRange`]s). Whether a file is acceptable is one rule,
-//! [`Policy::reject`], applied to each [`Finding`] the fold returns: a
+//! [`RecoveryPolicy::reject`], applied to each [`Finding`] the fold returns: a
 //! streaming replay stops at the first finding it rejects, and
 //! [`Summary::judge`] gives the same answer for the whole file as a
 //! [`Verdict`]. Each offset has one meaning: [`Summary::records_end`] is the
@@ -76,11 +76,11 @@
 //! * `std` (default): `std::error::Error` impls and blake3's runtime CPU
 //!   feature detection; implies `alloc`.
 //! * `alloc`: [`classify`], [`Classification`], [`Findings`],
-//!   [`push_bounded`], [`encode_record_to_vec`].
+//!   [`encode_record_to_vec`].
 //!
 //! With `--no-default-features` the crate is `no_std` without `alloc`: the
 //! walker, scanner, verification, encoding into a caller's buffer, and the
-//! whole model ([`Fold`], [`Summary`], [`ValidRun`], [`Policy`], [`Verdict`])
+//! whole model ([`Fold`], [`Summary`], [`ValidRun`], [`RecoveryPolicy`], [`Verdict`])
 //! remain.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -93,53 +93,37 @@ extern crate alloc;
 extern crate std;
 
 mod classify;
+mod damage;
 mod encode;
+mod event;
 mod findings;
+mod fold;
 mod hash;
 mod header;
 mod index;
+mod judge;
+mod len;
 mod magic;
 mod record;
-mod report;
-mod summary;
 mod walk;
 
 #[cfg(feature = "alloc")]
 pub use classify::{Classification, RecordSummary, classify};
-pub use classify::{Event, Scanner, summarize};
+pub use classify::{Scanner, summarize};
+pub use damage::{Corruption, Status, TornReason, TornTail};
 #[cfg(feature = "alloc")]
 pub use encode::encode_record_to_vec;
 pub use encode::{EncodeError, encode_record, encoded_len};
+pub use event::Event;
 #[cfg(feature = "alloc")]
-pub use findings::{Findings, push_bounded};
+pub use findings::Findings;
 pub use findings::{LostRange, Omitted};
+pub use fold::{Finding, Fold, IndexStats, Summary, ValidRun};
 pub use hash::Hash;
 pub use header::{HEADER_LEN, RecordHeader};
 pub use index::{IndexChecker, IndexOrder, IndexViolation, IndexViolationKind};
+pub use judge::{Problem, RecoveryMode, RecoveryPolicy, Verdict};
+use len::len_u64;
 pub use magic::{MAGIC, MAGIC_FAMILY_PREFIX, MAGIC_LEN, Magic, MagicBytes, check_magic};
 pub use record::{ParseError, Record};
-pub use report::{Corruption, Status, TornReason, TornTail};
-pub use summary::{
-    Finding, Fold, IndexStats, Policy, Problem, RecoveryMode, Summary, ValidRun, Verdict,
-};
 pub use walk::{Step, Walker, WindowEnd, find_resync};
-
-/// Converts a `usize` length or position to the `u64` used for every offset
-/// and length in plog (file offsets, payload lengths, counts).
-///
-/// plog supports targets whose `usize` is at most 64 bits wide (checked at
-/// compile time below), so this conversion is lossless; it is the one place
-/// where plog-format turns a `usize` into a `u64`.
-///
-/// ```
-/// assert_eq!(plog_format::len_u64(usize::MAX), usize::MAX as u64);
-/// ```
-#[inline(always)]
-pub const fn len_u64(n: usize) -> u64 {
-    n as u64
-}
-
-const _: () = assert!(
-    usize::BITS <= 64,
-    "plog-format needs usize of at most 64 bits"
-);

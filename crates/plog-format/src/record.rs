@@ -17,6 +17,7 @@ pub struct Record<'a> {
 
 /// A record could not be read at an offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// Fewer than 48 bytes remain for the header.
     #[error("record at offset {offset}: expected a {HEADER_LEN}-byte header, found {found} bytes")]
@@ -205,5 +206,30 @@ impl core::fmt::Debug for Record<'_> {
             .field("payload_len", &self.payload.len())
             .field("hash", &self.stored_hash())
             .finish()
+    }
+}
+
+/// The one constructor of [`Corruption::HashMismatch`], beside the record
+/// check that finds it ([`Record::verify`], [`Record::check_computed`]).
+impl Corruption {
+    /// The [`Corruption::HashMismatch`] of `record`, whose payload hashes to
+    /// `computed` (the one constructor of that variant).
+    ///
+    /// ```
+    /// use plog_format::{encode_record_to_vec, Corruption, Hash, Record};
+    /// let mut buf = Vec::new();
+    /// encode_record_to_vec(4, b"abc", &mut buf);
+    /// let record = Record::parse_at(&buf, 0).unwrap();
+    /// let c = Corruption::hash_mismatch(&record, Hash::of(b"abd"));
+    /// assert_eq!((c.kind(), c.offset(), c.index()), ("hash_mismatch", 0, Some(4)));
+    /// ```
+    pub fn hash_mismatch(record: &Record<'_>, computed: Hash) -> Corruption {
+        Corruption::HashMismatch {
+            offset: record.offset(),
+            index: record.index(),
+            payload_len: record.payload_len(),
+            stored: record.stored_hash(),
+            computed,
+        }
     }
 }

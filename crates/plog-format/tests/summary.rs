@@ -1,11 +1,11 @@
-//! The one model (Fold, Summary, ValidRun, Policy, Verdict, Findings)
+//! The one model (Fold, Summary, ValidRun, RecoveryPolicy, Verdict, Findings)
 //! against a literal reading: the events collected into vectors and every
 //! number computed the obvious way.
 
 use plog_format::{
     Corruption, Event, Finding, Findings, Fold, IndexChecker, IndexOrder, IndexStats,
-    IndexViolation, IndexViolationKind, LostRange, MAGIC, MAGIC_LEN, Policy, Problem, Record,
-    RecoveryMode, Scanner, Summary, TornTail, ValidRun, Verdict, classify, summarize,
+    IndexViolation, IndexViolationKind, LostRange, MAGIC, MAGIC_LEN, Problem, Record, RecoveryMode,
+    RecoveryPolicy, Scanner, Summary, TornTail, ValidRun, Verdict, classify, summarize,
 };
 use proptest::prelude::*;
 
@@ -23,11 +23,11 @@ const MODES: [RecoveryMode; 3] = [
     RecoveryMode::Salvage,
 ];
 
-fn policies() -> impl Iterator<Item = Policy> {
+fn policies() -> impl Iterator<Item = RecoveryPolicy> {
     MODES.into_iter().flat_map(|mode| {
         ORDERS
             .into_iter()
-            .map(move |order| Policy::new(mode, order))
+            .map(move |order| RecoveryPolicy::new(mode, order))
     })
 }
 
@@ -92,6 +92,7 @@ fn naive_breaks(order: IndexOrder, previous: u64, next: u64) -> bool {
         IndexOrder::Any => false,
         IndexOrder::Increasing => next <= previous,
         IndexOrder::Contiguous => u128::from(next) != u128::from(previous) + 1,
+        other => panic!("an index order this oracle does not define: {other:?}"),
     }
 }
 
@@ -156,7 +157,7 @@ fn naive_summary(data: &[u8]) -> Summary {
 }
 
 /// FORMAT.md plus the policy's wording, read literally over the events.
-fn naive_verdict(data: &[u8], policy: Policy) -> Verdict {
+fn naive_verdict(data: &[u8], policy: RecoveryPolicy) -> Verdict {
     let c = collect(data);
     let (mode, order) = (policy.mode, policy.index_order);
     let salvage = mode == RecoveryMode::Salvage;
@@ -573,7 +574,7 @@ fn every_corpus_file_folds_and_is_judged_as_expected() {
 fn problems_name_their_offset_and_index() {
     let (mut log, offsets) = build(&[(1, b"a".to_vec()), (2, b"b".to_vec()), (5, b"c".to_vec())]);
     let (summary, _) = fold_events(&log);
-    let contiguous = Policy::new(RecoveryMode::TolerateTorn, IndexOrder::Contiguous);
+    let contiguous = RecoveryPolicy::new(RecoveryMode::TolerateTorn, IndexOrder::Contiguous);
     let problem = summary.judge(contiguous).problem().unwrap();
     assert_eq!(
         (problem.kind(), problem.offset(), problem.index()),
@@ -590,14 +591,14 @@ fn problems_name_their_offset_and_index() {
     log[last] ^= 1;
     log.extend_from_slice(&[1, 2, 3]);
     let (summary, _) = fold_events(&log);
-    let problem = summary.judge(Policy::default()).problem().unwrap();
+    let problem = summary.judge(RecoveryPolicy::default()).problem().unwrap();
     assert_eq!(
         (problem.kind(), problem.offset(), problem.index()),
         ("hash_mismatch", offsets[2], Some(5))
     );
-    let strict = Policy::new(RecoveryMode::Strict, IndexOrder::Any);
+    let strict = RecoveryPolicy::new(RecoveryMode::Strict, IndexOrder::Any);
     assert_eq!(summary.judge(strict).problem(), Some(problem));
-    let salvage = Policy::new(RecoveryMode::Salvage, IndexOrder::Any);
+    let salvage = RecoveryPolicy::new(RecoveryMode::Salvage, IndexOrder::Any);
     assert_eq!(summary.judge(salvage), Verdict::Salvaged);
     assert_eq!(summary.judge(salvage).as_str(), "salvaged");
     let torn = summary.torn.unwrap();

@@ -7,10 +7,11 @@ use std::sync::{Arc, OnceLock};
 
 use plog_format::{
     Classification, Corruption, Event, IndexChecker, IndexOrder, IndexStats, IndexViolation,
-    IndexViolationKind, MAGIC, Policy, Scanner, Step, Summary, TornReason, Walker, classify,
+    IndexViolationKind, MAGIC, RecoveryPolicy, Scanner, Step, Summary, TornReason, Walker,
+    classify,
 };
 use plog_mmap::{
-    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, Records, RecoveryMode,
+    Log, LostRange, MapPolicy, Omitted, OpenError, OpenOptions, Parallelism, RecoveryMode,
     VerifyOptions, VerifyReport,
 };
 use rayon::ThreadPool;
@@ -106,8 +107,8 @@ fn case_from(data: &[u8]) -> Case {
 ///   [`Scanner`], and stopping it early yields exactly their prefix;
 /// * [`Log::for_each_event`] from a record boundary yields the suffix, and
 ///   [`Log::for_each_step`] the structural walk;
-/// * [`Records`] yields the structural walk's records, corruptions and
-///   torn tail.
+/// * [`Log::records`] yields the classification's records up to its first
+///   corruption, then that corruption.
 ///
 /// The input's first byte picks the shape (raw bytes, a body behind the
 /// magic, or a recipe for a log of thousands of records, or of large
@@ -332,33 +333,45 @@ fn check_steps(log: &Log, file: &[u8]) {
     assert_eq!(got, want, "for_each_step differs from the walk");
 }
 
-/// [`Records`] is the structural walk's records, and remembers its
-/// structural corruptions and torn tail.
+/// [`Log::records`] yields the sequential classification's valid records
+/// (offset, index, payload) up to its first corruption, then that
+/// corruption as its one error; a torn tail ends it quietly.
 fn check_records(file: &[u8]) {
-    let steps: Vec<Step<'_>> = Walker::new(file).collect();
-    let mut records = Records::new(file);
-    let found: Vec<_> = records.by_ref().collect();
-    let walked: Vec<_> = steps
-        .iter()
-        .filter_map(|step| match step {
-            Step::Record(record) => Some(*record),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(found, walked, "Log::records differs from the walk");
-    let corruptions: Vec<Corruption> = steps
-        .iter()
-        .filter_map(|step| match step {
-            Step::Corrupt(corruption) => Some(*corruption),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(records.corruptions(), corruptions);
-    let torn = steps.iter().find_map(|step| match step {
-        Step::Torn(tail) => Some(*tail),
-        _ => None,
-    });
-    assert_eq!(records.torn(), torn);
+    let mut want = Vec::new();
+    let mut want_error = None;
+    for event in Scanner::new(file) {
+        match event {
+            Event::Record(r) => want.push((r.offset(), r.index(), r.payload().to_vec())),
+            Event::Corrupt(corruption) => {
+                want_error = Some(corruption);
+                break;
+            }
+            Event::Torn(_) => break,
+        }
+    }
+    let log = Log::from_bytes(file.to_vec());
+    let mut found = Vec::new();
+    let mut found_error = None;
+    let mut items = log.records().expect("a log in memory is iterable");
+    for item in items.by_ref() {
+        match item {
+            Ok(r) => found.push((r.offset(), r.index(), r.payload().to_vec())),
+            Err(plog_mmap::ReplayError::Corrupt(corruption)) => {
+                found_error = Some(corruption);
+                break;
+            }
+            Err(other) => panic!("Log::records failed without a corruption: {other}"),
+        }
+    }
+    assert!(
+        items.next().is_none(),
+        "Log::records yields nothing after its error"
+    );
+    assert_eq!(found, want, "Log::records differs from the classification");
+    assert_eq!(
+        found_error, want_error,
+        "Log::records ends at another corruption"
+    );
 }
 
 /// The report [`Log::verify`] must give, computed literally from the
@@ -370,7 +383,7 @@ pub(crate) struct ExpectedReport {
     corruptions: Vec<Corruption>,
     index_violations: Vec<IndexViolation>,
     lost: Vec<LostRange>,
-    policy: Policy,
+    policy: RecoveryPolicy,
 }
 
 impl ExpectedReport {
@@ -408,6 +421,7 @@ impl ExpectedReport {
             RecoveryMode::TolerateTorn => clean,
             RecoveryMode::Strict => clean && self.summary.torn.is_none(),
             RecoveryMode::Salvage => !self.corruptions.iter().any(Corruption::is_magic),
+            other => panic!("a recovery mode this oracle does not define: {other:?}"),
         }
     }
 }
@@ -487,7 +501,7 @@ pub(crate) fn expected_report(
         corruptions: corruptions.clone(),
         index_violations,
         lost: lost_ranges(classification),
-        policy: Policy::new(mode, index_order),
+        policy: RecoveryPolicy::new(mode, index_order),
     }
 }
 

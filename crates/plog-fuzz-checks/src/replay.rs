@@ -192,7 +192,7 @@ fn expected_replay_until_error<T: DeserializeOwned>(
                 };
                 if let Some(violation) = violation.filter(|_| !salvage) {
                     let expected = failure(
-                        violation.kind_str(),
+                        violation.kind.as_str(),
                         violation.offset,
                         Some(violation.index),
                         None,

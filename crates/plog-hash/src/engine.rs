@@ -247,13 +247,11 @@ struct Tree {
     carry: Option<(usize, usize)>,
 }
 
-/// Multi-chunk inputs in flight and their chaining values.
+/// Multi-chunk inputs in flight; their chaining values are in the scratch
+/// array of [`run`] (`used` of its entries).
 ///
-/// Both arrays start uninitialised: `trees[..count]` are written, and a
-/// chaining value of the scratch array is only read (by a parent job or a
-/// carry) after the job that computes it has run.
+/// The array starts uninitialised: `trees[..count]` are written.
 struct Trees {
-    scratch: [MaybeUninit<[u8; 32]>; SCRATCH_CHUNKS],
     trees: [MaybeUninit<Tree>; SCRATCH_CHUNKS / 2],
     count: usize,
     used: usize,
@@ -264,8 +262,15 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
     let count = out.len();
     let out = out.as_mut_ptr().cast::<u8>();
     let mut queues = Queues::new(lanes);
+    // The chaining values of the trees in flight. It starts uninitialised,
+    // and a chaining value is only read (by a parent job or a carry) after
+    // the job that computes it has run. Its one pointer is derived here,
+    // once, and the array is never borrowed again: every job's input and
+    // output pointer into it derives from this one, so none invalidates
+    // another while jobs are pending (Stacked Borrows).
+    let mut scratch_array = [const { MaybeUninit::<[u8; 32]>::uninit() }; SCRATCH_CHUNKS];
+    let scratch = (&raw mut scratch_array).cast::<u8>();
     let mut trees = Trees {
-        scratch: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS],
         trees: [const { MaybeUninit::uninit() }; SCRATCH_CHUNKS / 2],
         count: 0,
         used: 0,
@@ -300,7 +305,7 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
             continue;
         }
         if trees.used + chunks > SCRATCH_CHUNKS || trees.count == trees.trees.len() {
-            finish(&mut queues, &mut trees, out);
+            finish(&mut queues, &mut trees, out, scratch);
         }
         let base = trees.used;
         trees.trees[trees.count].write(Tree {
@@ -311,7 +316,6 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
         });
         trees.count += 1;
         trees.used += chunks;
-        let scratch = trees.scratch.as_mut_ptr().cast::<u8>();
         for (c, chunk) in data.chunks(CHUNK_LEN).enumerate() {
             // SAFETY: `chunk` is borrowed for 'a; `base + c < used <=
             // SCRATCH_CHUNKS`, so the target is inside the scratch array,
@@ -330,13 +334,12 @@ pub(crate) fn run<'a>(lanes: Lanes, out: &mut [[u8; 32]], input: impl Fn(usize) 
             };
         }
     }
-    finish(&mut queues, &mut trees, out);
+    finish(&mut queues, &mut trees, out, scratch);
 }
 
 /// Runs every queued job and completes every tree in flight, then empties
-/// the scratch array.
-fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8) {
-    let scratch = trees.scratch.as_mut_ptr().cast::<u8>();
+/// the scratch array (`scratch`: the pointer [`run`] derived for it).
+fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8, scratch: *mut u8) {
     loop {
         // The previous level (or the chunks) must be done before their
         // parents are queued.
@@ -404,64 +407,4 @@ fn finish(queues: &mut Queues, trees: &mut Trees, out: *mut u8) {
     }
     trees.count = 0;
     trees.used = 0;
-}
-
-/// What [`crate::schedule`] counts: the engine run with a kernel that
-/// compresses nothing and counts the steps it would take.
-#[cfg(feature = "std")]
-pub(crate) mod counting {
-    use std::cell::Cell;
-
-    use super::{Job, Lanes};
-    use crate::Schedule;
-
-    std::thread_local! {
-        /// The simulated lane count and the counts so far.
-        static STATE: Cell<(usize, Schedule)> = const { Cell::new((1, Schedule::ZERO)) };
-    }
-
-    /// Counts `jobs` as a kernel of the current lane count would run them,
-    /// and writes zeros where their chaining values go.
-    ///
-    /// # Safety
-    ///
-    /// Each job's `out` must be writable for 32 bytes.
-    unsafe fn kernel(jobs: &[Job]) {
-        let (width, mut counts) = STATE.get();
-        for group in jobs.chunks(width.max(1)) {
-            let steps = group.iter().map(Job::blocks).max().unwrap_or(0);
-            counts.calls += 1;
-            counts.steps += steps;
-            counts.lane_steps += width * steps;
-            counts.compressions += group.iter().map(Job::blocks).sum::<usize>();
-            if steps == 1 && group.iter().all(|job| job.flags & crate::PARENT != 0) {
-                counts.parent_calls += 1;
-            }
-            for job in group {
-                // SAFETY: the caller guarantees 32 writable bytes at `out`;
-                // the source is a local array.
-                unsafe { core::ptr::copy_nonoverlapping([0u8; 32].as_ptr(), job.out, 32) };
-            }
-        }
-        STATE.set((width, counts));
-    }
-
-    /// The engine's schedule of `inputs` on `width` lanes (with the real
-    /// backends' [`solo`](super::solo) threshold).
-    pub(crate) fn run<'a>(
-        width: usize,
-        count: usize,
-        input: impl Fn(usize) -> &'a [u8],
-    ) -> Schedule {
-        let width = width.clamp(1, super::MAX_LANES);
-        STATE.set((width, Schedule::ZERO));
-        let lanes = Lanes {
-            kernel,
-            width,
-            solo: super::solo(width),
-        };
-        let mut out = std::vec![[0u8; 32]; count];
-        super::run(lanes, &mut out, input);
-        STATE.get().1
-    }
 }

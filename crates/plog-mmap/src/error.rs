@@ -128,7 +128,9 @@ pub enum ReplayError {
     /// The file ends in a torn tail, and the replay was strict.
     #[error("strict replay: {0}")]
     Torn(TornTail),
-    /// A valid record's payload is not the JSON of the requested type.
+    /// A valid record's payload is not the JSON of the requested type
+    /// (feature `json`).
+    #[cfg(feature = "json")]
     #[error("record {index} at offset {offset}: cannot decode the payload: {source}")]
     Decode {
         /// Offset of the record's header.
@@ -166,8 +168,9 @@ impl ReplayError {
         match self {
             ReplayError::Corrupt(corruption) => corruption.kind(),
             ReplayError::Torn(_) => "torn",
+            #[cfg(feature = "json")]
             ReplayError::Decode { .. } => "decode",
-            ReplayError::IndexOrder(violation) => violation.kind_str(),
+            ReplayError::IndexOrder(violation) => violation.kind.as_str(),
             ReplayError::Read(error) => error.kind(),
         }
     }
@@ -177,6 +180,7 @@ impl ReplayError {
         match self {
             ReplayError::Corrupt(corruption) => Some(corruption.offset()),
             ReplayError::Torn(tail) => Some(tail.offset),
+            #[cfg(feature = "json")]
             ReplayError::Decode { offset, .. } => Some(*offset),
             ReplayError::IndexOrder(violation) => Some(violation.offset),
             ReplayError::Read(ReadError::Offset(ParseError::OffsetOutOfRange {
@@ -194,6 +198,7 @@ impl ReplayError {
                 plog_format::TornReason::PartialPayload { index, .. } => Some(index),
                 _ => None,
             },
+            #[cfg(feature = "json")]
             ReplayError::Decode { index, .. } => Some(*index),
             ReplayError::IndexOrder(violation) => Some(violation.index),
             ReplayError::Read(_) => None,

@@ -6,6 +6,12 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let log = Log::open("node-3.plog")?;
 //!
+//! // The records, one at a time (each an owned, verified copy).
+//! for record in log.records()? {
+//!     let record = record?;
+//!     println!("{} at {}: {} bytes", record.index(), record.offset(), record.payload().len());
+//! }
+//!
 //! // Bulk verification: every finding, in file order, hashed on all cores.
 //! let report = log.verify(&VerifyOptions::default())?;
 //! println!("{}: {} records, status {}", log.len(), report.summary.records, report.status());
@@ -30,7 +36,7 @@
 //! * [`Log::verify`]: the whole classification of FORMAT.md, hashed across
 //!   rayon workers (many payloads side by side in SIMD lanes, plog-hash) and
 //!   folded in file order into a [`VerifyReport`]: plog-format's one model
-//!   ([`Summary`], judged by [`Summary::judge`] under a [`Policy`]) plus the
+//!   ([`Summary`], judged by [`Summary::judge`] under a [`RecoveryPolicy`]) plus the
 //!   bounded [`Findings`] lists (corruptions, index violations, lost
 //!   ranges). [`Log::for_each_event`] and [`Log::for_each_step`] stream the
 //!   findings (verified or structural) from any record boundary, over a
@@ -40,11 +46,19 @@
 //!   parallel, failing with the first problem in file order
 //!   ([`ReplayError`]); records before a snapshot index are walked over.
 //!   Payloads are decoded with [`decode_json`] from a private copy.
-//! * Zero-copy iteration over bytes the caller holds: [`Walk`], [`Records`]
-//!   and `plog_format::Scanner` over [`Log::in_memory`] (or, with the
-//!   caller's promise, [`Log::bytes_unchecked`]).
+//! * [`Log::records`]: the lazy iterator, `for record in log.records()? {
+//!   let record = record?; ... }`, each item an owned [`RecordBuf`] copied
+//!   from a verified private copy (the first corruption ends it with an
+//!   error).
+//! * Zero-copy iteration over bytes the caller holds is plog-format's
+//!   (`plog_format::Walker`, `plog_format::Scanner`) over
+//!   [`Log::in_memory`] (or, with the caller's promise,
+//!   [`Log::bytes_unchecked`]).
 //! * Recovery modes ([`RecoveryMode`]): tolerate a torn tail (the default,
 //!   as engenho-store does), strict, or salvage.
+//!
+//! Feature `json` (default): typed replay and [`decode_json`], with
+//! serde_json. Without it, everything else above remains.
 //!
 //! # Opening: map or read
 //!
@@ -140,7 +154,7 @@
 //!
 //! The walk over headers and lengths is sequential by nature (each record's
 //! offset depends on the previous length) but cheap: about 10 ns per record
-//! once it reads a few KiB ahead of itself (see [`Walk`]). Hashing is what
+//! once it reads a few KiB ahead of itself (`read_ahead.rs`). Hashing is what
 //! costs. So one thread walks and cuts the records into *batches* of about
 //! 256 KiB of payload (not one task per record) and spawns each batch as a
 //! rayon task (FIFO) as soon as it is cut; up to 16 batches per thread are in
@@ -183,33 +197,45 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// Without the `json` feature there is no replay, and the parts of the batch
+// model and the pool that only a replay uses go unused.
+#![cfg_attr(not(feature = "json"), allow(dead_code))]
 
 // The shared test oracle (tests/support/oracle.rs) names this crate
 // `plog_mmap`, as the integration tests that also include it do.
 #[cfg(test)]
 extern crate self as plog_mmap;
 
+mod batch;
+#[cfg(feature = "json")]
 mod decode;
-mod engine;
 mod error;
 pub mod guard;
+mod hashing;
+mod len;
 mod options;
+mod pool;
+mod read_ahead;
+mod records;
+#[cfg(feature = "json")]
 mod replay;
 mod report;
+mod schedule;
 mod source;
 mod stream;
-#[cfg(test)]
+#[cfg(all(test, feature = "json"))]
 mod tests;
-mod walk;
+mod verify;
+mod visit;
 
-use std::ops::ControlFlow;
-
+#[cfg(feature = "json")]
 pub use decode::decode_json;
-pub use engine::hash_mismatches;
 pub use error::{FileChanged, OpenError, ReadError, ReplayError};
 pub use options::{
     DEFAULT_LIST_LIMIT, Parallelism, Progress, RecoveryMode, ReplayOptions, VerifyOptions,
 };
+pub use records::{RecordBuf, Records};
+#[cfg(feature = "json")]
 pub use replay::Replayed;
 pub use report::VerifyReport;
 pub use source::{
@@ -217,281 +243,12 @@ pub use source::{
     SEQUENTIAL_ADVICE_MIN_LEN,
 };
 pub use stream::{STREAM_HELD_LIMIT, STREAM_WINDOW};
-pub use walk::Walk;
 
 // The types of plog-format that this crate's API hands out.
 pub use plog_format::{
     Corruption, Event, Findings, IndexOrder, IndexStats, IndexViolation, LostRange, Omitted,
-    ParseError, Policy, Problem, Record, Scanner, Status, Step, Summary, TornReason, TornTail,
-    Verdict, Walker,
+    ParseError, Problem, Record, RecoveryPolicy, Status, Step, Summary, TornReason, TornTail,
+    Verdict,
 };
 
-use engine::{CopyAndHash, HashOnly, Tuning};
-use report::Reporter;
-
-impl Log {
-    /// The structural walk of plog's own view of the bytes (see
-    /// [`Log::bytes_unchecked`] for who may see them).
-    pub(crate) fn walk_data(&self) -> Walk<'_> {
-        Walk::new(self.data())
-    }
-
-    fn walk_data_from(&self, offset: u64) -> Result<Walk<'_>, ReadError> {
-        Walk::resume_at(self.data(), offset).map_err(ReadError::Offset)
-    }
-
-    /// Verifies the whole file: walks it once, hashes every payload across
-    /// the pool chosen by `options.parallelism`, and reports every finding in
-    /// file order (each list up to `options.list_limit`, counted exactly
-    /// past it). The report is identical for every thread count.
-    ///
-    /// ```
-    /// use plog_mmap::{IndexOrder, Log, Status, VerifyOptions};
-    /// let mut bytes = plog_format::MAGIC.to_vec();
-    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
-    /// plog_format::encode_record_to_vec(3, b"{}", &mut bytes);
-    /// let options = VerifyOptions { index_order: IndexOrder::Contiguous, ..Default::default() };
-    /// let report = Log::from_bytes(bytes).verify(&options).unwrap();
-    /// assert_eq!(report.status(), Status::Clean);
-    /// assert_eq!(report.findings.index_violations[0].kind_str(), "index_gap");
-    /// assert_eq!(report.verdict().as_str(), "rejected");
-    /// assert!(!report.passes());
-    /// ```
-    ///
-    /// # Errors
-    /// [`ReadError::Changed`] when the file was truncated (or a mapped page
-    /// vanished) while it was verified.
-    pub fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, ReadError> {
-        self.verify_tuned(options, Tuning::DEFAULT)
-    }
-
-    pub(crate) fn verify_tuned(
-        &self,
-        options: &VerifyOptions,
-        tuning: Tuning,
-    ) -> Result<VerifyReport, ReadError> {
-        if let Some(stream) = self.pass_stream(0) {
-            return self.verify_stream(stream?, options, tuning);
-        }
-        let mut reporter = Reporter::new(self.len(), options);
-        let mut changed = false;
-        let walked = engine::run(
-            self.walk_data(),
-            &options.parallelism,
-            tuning,
-            &HashOnly,
-            self.pass_sink(|batch| {
-                if batch.changed {
-                    changed = true;
-                    return ControlFlow::Break(());
-                }
-                if let Some(progress) = &options.progress {
-                    progress.reached(batch.end);
-                }
-                if let Some(run) = batch.all_valid()
-                    && reporter.valid_run(run)
-                {
-                    return ControlFlow::Continue(());
-                }
-                batch.events(|event| {
-                    reporter.event(&event);
-                    ControlFlow::Continue(())
-                })
-            }),
-        );
-        self.walked(walked);
-        self.check_unchanged()?;
-        if changed {
-            return Err(self.changed_error());
-        }
-        if let Some(progress) = &options.progress {
-            progress.reached(self.len());
-        }
-        Ok(reporter.finish())
-    }
-
-    /// Streams the classification of the file from `offset` (0: the whole
-    /// file, magic included; otherwise a record boundary, e.g. the end of
-    /// what an earlier pass saw, to follow a growing log after
-    /// [`Log::refresh`]) to `visit`, in file order: valid records, each
-    /// corruption and the torn tail, the same events as
-    /// `plog_format::Scanner`. Hashing runs on the pool of `parallelism`;
-    /// `visit` runs on the calling thread and may stop the pass with
-    /// [`ControlFlow::Break`].
-    ///
-    /// The records handed to `visit` borrow a private copy of the file's
-    /// bytes, made before they were hashed, that lives for the call: what
-    /// `visit` sees is exactly what was checked, even if another process
-    /// rewrites the file meanwhile.
-    ///
-    /// ```
-    /// use std::ops::ControlFlow;
-    /// use plog_mmap::{Event, Log, Parallelism};
-    /// let mut bytes = plog_format::MAGIC.to_vec();
-    /// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
-    /// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
-    /// let mut sizes = Vec::new();
-    /// Log::from_bytes(bytes)
-    ///     .for_each_event(0, &Parallelism::Current, |event| {
-    ///         if let Event::Record(record) = event {
-    ///             sizes.push(record.payload().len());
-    ///         }
-    ///         ControlFlow::Continue(())
-    ///     })
-    ///     .unwrap();
-    /// assert_eq!(sizes, [2, 3]);
-    /// ```
-    ///
-    /// # Errors
-    /// [`ReadError::Offset`] when `offset` is past the end,
-    /// [`ReadError::Changed`] when the file changed while it was read.
-    pub fn for_each_event(
-        &self,
-        offset: u64,
-        parallelism: &Parallelism,
-        mut visit: impl FnMut(Event<'_>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ReadError> {
-        self.copied_pass(offset, parallelism, true, |batch| batch.events(&mut visit))
-    }
-
-    /// The structural steps of the file from `offset` (see
-    /// [`Log::for_each_event`]): records **without** their hash checked,
-    /// structural corruptions and the torn tail, borrowing a private copy of
-    /// the bytes (a caller may check a record with [`Record::verify`]).
-    ///
-    /// # Errors
-    /// As [`Log::for_each_event`].
-    pub fn for_each_step(
-        &self,
-        offset: u64,
-        parallelism: &Parallelism,
-        mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ReadError> {
-        self.copied_pass(offset, parallelism, false, |batch| batch.steps(&mut visit))
-    }
-
-    /// The pass behind [`Log::for_each_event`] and [`Log::for_each_step`]:
-    /// copied batches, hashed or not, handed to `sink` on this thread.
-    fn copied_pass(
-        &self,
-        offset: u64,
-        parallelism: &Parallelism,
-        hashes: bool,
-        mut sink: impl FnMut(&engine::Batch<'_, ()>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ReadError> {
-        if let Some(stream) = self.pass_stream(offset) {
-            return self.copied_pass_stream(stream?, offset, parallelism, hashes, sink);
-        }
-        let walk = if offset == 0 {
-            self.walk_data()
-        } else {
-            self.walk_data_from(offset)?
-        };
-        let mut flow = ControlFlow::Continue(());
-        let mut changed = false;
-        let walked = engine::run_local(
-            walk,
-            parallelism,
-            Tuning::DEFAULT,
-            &CopyAndHash { hashes },
-            self.pass_sink(|batch| {
-                changed |= batch.changed;
-                flow = if changed {
-                    ControlFlow::Break(())
-                } else {
-                    sink(batch)
-                };
-                flow
-            }),
-        );
-        self.walked(walked);
-        self.check_unchanged()?;
-        if changed {
-            return Err(self.changed_error());
-        }
-        Ok(flow)
-    }
-}
-
-/// The valid-looking records of a log's bytes, zero-copy, in file order:
-/// the structural walk without hashing (use [`Log::verify`] or
-/// [`Log::for_each_event`] to check hashes). A damaged length is stepped
-/// over (to its resync offset) and remembered; the iteration ends at a torn
-/// tail or a bad magic, which [`Records::torn`] and [`Records::corruptions`]
-/// then tell.
-///
-/// ```
-/// use plog_mmap::Records;
-/// let mut bytes = plog_format::MAGIC.to_vec();
-/// plog_format::encode_record_to_vec(1, b"{}", &mut bytes);
-/// plog_format::encode_record_to_vec(2, b"[1]", &mut bytes);
-/// let sizes: Vec<u64> = Records::new(&bytes).map(|r| r.payload_len()).collect();
-/// assert_eq!(sizes, [2, 3]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Records<'a> {
-    walker: Walk<'a>,
-    torn: Option<TornTail>,
-    corruptions: Vec<Corruption>,
-    /// Structural corruptions past [`DEFAULT_LIST_LIMIT`], counted only.
-    corruptions_omitted: u64,
-}
-
-impl<'a> Records<'a> {
-    /// The records of a whole file's bytes (e.g. [`Log::in_memory`]).
-    pub fn new(data: &'a [u8]) -> Records<'a> {
-        Records {
-            walker: Walk::new(data),
-            torn: None,
-            corruptions: Vec::new(),
-            corruptions_omitted: 0,
-        }
-    }
-
-    /// Where the next record would start; after the end, the end of the
-    /// valid data (the torn tail's offset, or the file length).
-    pub fn offset(&self) -> u64 {
-        self.walker.offset()
-    }
-
-    /// The torn tail, once the iteration reached it.
-    pub fn torn(&self) -> Option<TornTail> {
-        self.torn
-    }
-
-    /// The structural corruptions stepped over or stopped at so far (damaged
-    /// lengths, a bad or unsupported magic), the first
-    /// [`DEFAULT_LIST_LIMIT`] of them. Hash mismatches are not structural
-    /// and are not seen here.
-    pub fn corruptions(&self) -> &[Corruption] {
-        &self.corruptions
-    }
-
-    /// How many structural corruptions were stepped over so far, including
-    /// those past the list's limit.
-    pub fn corruption_count(&self) -> u64 {
-        plog_format::len_u64(self.corruptions.len()).saturating_add(self.corruptions_omitted)
-    }
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = Record<'a>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Record<'a>> {
-        loop {
-            match self.walker.next()? {
-                Step::Record(record) => return Some(record),
-                Step::Corrupt(corruption) => plog_format::push_bounded(
-                    &mut self.corruptions,
-                    &mut self.corruptions_omitted,
-                    DEFAULT_LIST_LIMIT,
-                    corruption,
-                ),
-                Step::Torn(tail) => self.torn = Some(tail),
-            }
-        }
-    }
-}
-
-impl std::iter::FusedIterator for Records<'_> {}
+use len::len_u64;

@@ -1,8 +1,9 @@
 //! What a caller chooses for verification and replay.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use plog_format::{IndexOrder, Policy};
+use plog_format::{IndexOrder, RecoveryPolicy};
 use rayon::ThreadPool;
 
 /// How a damaged file is treated: defined once, in plog-format.
@@ -13,16 +14,18 @@ pub use plog_format::RecoveryMode;
 /// Results never depend on this (tested for 1 to 4 threads): only the speed
 /// does.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub enum Parallelism {
     /// The current rayon pool: the global pool, or the pool of the worker the
     /// call is made from (so that a caller verifying many files with
     /// `par_iter` shares one pool).
     #[default]
     Current,
-    /// A pool of this many threads, built for the call (`0`: the current
-    /// pool). Building a pool costs a few hundred microseconds; to verify
-    /// many files, build one and pass [`Parallelism::Pool`].
-    Threads(usize),
+    /// A pool of this many threads, built for the call. Building a pool
+    /// costs a few hundred microseconds; to verify many files, build one and
+    /// pass [`Parallelism::Pool`]. (The current pool is
+    /// [`Parallelism::Current`].)
+    Threads(NonZeroUsize),
     /// The caller's pool.
     Pool(Arc<ThreadPool>),
 }
@@ -99,8 +102,8 @@ pub struct VerifyOptions {
 
 impl VerifyOptions {
     /// The policy a file is judged by: `mode` and `index_order`.
-    pub fn policy(&self) -> Policy {
-        Policy::new(self.mode, self.index_order)
+    pub fn policy(&self) -> RecoveryPolicy {
+        RecoveryPolicy::new(self.mode, self.index_order)
     }
 }
 

@@ -1,5 +1,35 @@
 //! Typed replay: verify and decode in parallel, deliver in file order,
 //! collected ([`Log::replay`]) or streamed to the caller ([`Log::replay_each`]).
+//!
+//! # A replay, step by step
+//!
+//! This file is laid out in the order a replay runs:
+//!
+//! 1. **Choose the pipeline** ([`Log::replay`] and `replay_batches`,
+//!    [`Log::replay_each`] and `replay_each_tuned`, below). A stream or a
+//!    file read in windows goes to `replay_stream` (below), which runs steps
+//!    2 to 6 window by window over `stream.rs`'s windows. A mapped or in-memory log is cut
+//!    into batches by a scheduler: `schedule::run` (collected) or
+//!    `schedule::run_ordered` (streamed to the caller).
+//! 2. **Copy, re-parse, hash** (on a pool thread, `Batch::process` in
+//!    `batch.rs`): the batch's bytes are copied out of the file, its headers
+//!    parsed again from the copy, and its payloads hashed in SIMD lanes
+//!    (`hashing.rs`).
+//! 3. **Decode** ([`Decode`], below, on the same thread): each wanted
+//!    record's payload, from the copy, as JSON of `T`; the batch keeps its
+//!    first failure.
+//! 4. **Check that the file did not change** (`Log::pass_sink` in
+//!    `source.rs`, before a batch is used): one atomic load (a mapped page
+//!    that vanished) and one `fstat` (a truncation); a changed batch stops
+//!    the replay.
+//! 5. **Judge, in file order** ([`Judge::batch`], below): fold the batch's
+//!    events into the report (`report.rs`), stop at the first finding the
+//!    policy rejects (`RecoveryPolicy::reject`) or at the first decode
+//!    failure, and keep the entries before it.
+//! 6. **Deliver**: append the entries to [`Replayed::entries`], or hand them
+//!    to the caller's `apply`, in file order.
+//! 7. **Finish** ([`Judge::finish`]): check once more that the file is
+//!    unchanged, then return the first problem or the report.
 
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
@@ -7,8 +37,10 @@ use std::ops::ControlFlow;
 use plog_format::{Event, Record};
 use serde::de::DeserializeOwned;
 
-use crate::engine::{self, Batch, BatchWork, Tuning};
+use crate::batch::{Batch, BatchWork, Tuning};
 use crate::report::Reporter;
+use crate::schedule;
+use crate::stream::PassStream;
 use crate::{Log, ReplayError, ReplayOptions, VerifyReport};
 
 /// What a replay produced: the decoded entries in file order, and the report
@@ -21,69 +53,6 @@ pub struct Replayed<T> {
     pub entries: Vec<(u64, T)>,
     /// The verification report of the records replayed.
     pub report: VerifyReport,
-}
-
-/// Decodes each valid record at or after `from_index` as JSON of `T`, from
-/// the batch's private copy of the file's bytes.
-pub(crate) struct Decode<T> {
-    from_index: Option<u64>,
-    check_hashes: bool,
-    _type: PhantomData<fn() -> T>,
-}
-
-/// A batch's decoded entries, and the first decode failure in it.
-pub(crate) struct Decoded<T> {
-    entries: Vec<(u64, T)>,
-    failure: Option<DecodeFailure>,
-}
-
-struct DecodeFailure {
-    offset: u64,
-    index: u64,
-    source: serde_json::Error,
-}
-
-impl<T: DeserializeOwned + Send> BatchWork for Decode<T> {
-    type Out = Decoded<T>;
-    const COPIES: bool = true;
-
-    fn checks_hashes(&self) -> bool {
-        self.check_hashes
-    }
-
-    #[inline]
-    fn wants(&self, record: &Record<'_>) -> bool {
-        self.from_index.is_none_or(|from| record.index() >= from)
-    }
-
-    fn new_out(&self) -> Decoded<T> {
-        Decoded {
-            entries: Vec::new(),
-            failure: None,
-        }
-    }
-
-    fn clear(&self, out: &mut Decoded<T>) {
-        out.entries.clear();
-        out.failure = None;
-    }
-
-    #[inline]
-    fn record(&self, record: &Record<'_>, out: &mut Decoded<T>) {
-        if out.failure.is_some() {
-            return;
-        }
-        match crate::decode_json::<T>(record.payload()) {
-            Ok(value) => out.entries.push((record.index(), value)),
-            Err(source) => {
-                out.failure = Some(DecodeFailure {
-                    offset: record.offset(),
-                    index: record.index(),
-                    source,
-                });
-            }
-        }
-    }
 }
 
 /// Decoded entries in the order of the file, one batch at a time.
@@ -219,7 +188,7 @@ impl Log {
             return self.replay_stream(stream, options, tuning, &work, true, &mut deliver);
         }
         let mut judge = Judge::new(self.len(), options);
-        let walked = engine::run_ordered(
+        let walked = schedule::run_ordered(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
@@ -252,7 +221,7 @@ impl Log {
             return self.replay_stream(stream?, options, tuning, &work, false, deliver);
         }
         let mut judge = Judge::new(self.len(), options);
-        let walked = engine::run(
+        let walked = schedule::run(
             self.walk_data(),
             &options.verify.parallelism,
             tuning,
@@ -270,10 +239,113 @@ impl Log {
             _type: PhantomData,
         }
     }
+
+    /// A replay of a stream: collected (`ordered == false`, [`schedule::run`])
+    /// or streamed to the caller ([`schedule::run_ordered`]), window by
+    /// window, one judge for the whole stream.
+    pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
+        &self,
+        mut stream: PassStream<'_>,
+        options: &ReplayOptions,
+        tuning: Tuning,
+        work: &Decode<T>,
+        ordered: bool,
+        deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
+    ) -> Result<VerifyReport, ReplayError>
+    where
+        Decode<T>: BatchWork<Out = Decoded<T>>,
+    {
+        let known_len = stream.start()?;
+        let mut judge = Judge::new(known_len.unwrap_or(0), options);
+        let len = stream.run(|walk| {
+            let mut flow = ControlFlow::Continue(());
+            let sink = |batch: &mut Batch<'_, Decoded<T>>| {
+                flow = judge.batch(batch, deliver);
+                flow
+            };
+            let stop = if ordered {
+                schedule::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
+            } else {
+                schedule::run(walk, &options.verify.parallelism, tuning, work, sink)
+            };
+            (stop, flow)
+        })?;
+        self.walked(len);
+        let mut report = judge.finish(self)?;
+        report.set_len(len);
+        Ok(report)
+    }
 }
 
+// Step 3: decode, on the thread that copied and hashed the batch.
+
+/// Decodes each valid record at or after `from_index` as JSON of `T`, from
+/// the batch's private copy of the file's bytes.
+pub(crate) struct Decode<T> {
+    from_index: Option<u64>,
+    check_hashes: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+/// A batch's decoded entries, and the first decode failure in it.
+pub(crate) struct Decoded<T> {
+    entries: Vec<(u64, T)>,
+    failure: Option<DecodeFailure>,
+}
+
+struct DecodeFailure {
+    offset: u64,
+    index: u64,
+    source: serde_json::Error,
+}
+
+impl<T: DeserializeOwned + Send> BatchWork for Decode<T> {
+    type Out = Decoded<T>;
+    const COPIES: bool = true;
+
+    fn checks_hashes(&self) -> bool {
+        self.check_hashes
+    }
+
+    #[inline]
+    fn wants(&self, record: &Record<'_>) -> bool {
+        self.from_index.is_none_or(|from| record.index() >= from)
+    }
+
+    fn new_out(&self) -> Decoded<T> {
+        Decoded {
+            entries: Vec::new(),
+            failure: None,
+        }
+    }
+
+    fn clear(&self, out: &mut Decoded<T>) {
+        out.entries.clear();
+        out.failure = None;
+    }
+
+    #[inline]
+    fn record(&self, record: &Record<'_>, out: &mut Decoded<T>) {
+        if out.failure.is_some() {
+            return;
+        }
+        match crate::decode_json::<T>(record.payload()) {
+            Ok(value) => out.entries.push((record.index(), value)),
+            Err(source) => {
+                out.failure = Some(DecodeFailure {
+                    offset: record.offset(),
+                    index: record.index(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+// Step 5 to 7: judge each batch in file order, deliver, finish.
+
 /// Takes a replay's batches in file order: folds them into the report,
-/// finds the first problem the policy rejects ([`Policy::reject`], the one
+/// finds the first problem the policy rejects ([`RecoveryPolicy::reject`], the one
 /// rule), and delivers the entries before it.
 pub(crate) struct Judge {
     reporter: Reporter,

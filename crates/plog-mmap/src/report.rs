@@ -1,8 +1,10 @@
 //! The verification report: plog-format's one model of a file
-//! ([`Summary`], judged under a [`Policy`]) plus its bounded lists
+//! ([`Summary`], judged under a [`RecoveryPolicy`]) plus its bounded lists
 //! ([`Findings`]), built by one fold over the events of a pass.
 
-use plog_format::{Event, Finding, Findings, Fold, Policy, Status, Summary, ValidRun, Verdict};
+use plog_format::{
+    Event, Finding, Findings, Fold, RecoveryPolicy, Status, Summary, ValidRun, Verdict,
+};
 
 use crate::VerifyOptions;
 
@@ -11,7 +13,7 @@ use crate::VerifyOptions;
 /// statistics for every order), the bounded [`Findings`] lists (every
 /// corruption, index violation and lost range, in file order, up to the
 /// options' `list_limit`, counted exactly past it: a hostile file cannot
-/// make the report outgrow memory), and the [`Policy`] it is judged by.
+/// make the report outgrow memory), and the [`RecoveryPolicy`] it is judged by.
 ///
 /// Each offset has one definition, in the summary: `records_end` is the end
 /// of the last valid record, `torn.offset` where a torn tail starts (what
@@ -24,7 +26,7 @@ pub struct VerifyReport {
     /// ranges, in file order, bounded.
     pub findings: Findings,
     /// The recovery mode and index order the file is judged by.
-    pub policy: Policy,
+    pub policy: RecoveryPolicy,
 }
 
 impl VerifyReport {
@@ -47,12 +49,21 @@ impl VerifyReport {
     }
 }
 
+impl VerifyReport {
+    /// Sets the file's length, once a stream's is known (it is read to its
+    /// end after the report was made).
+    pub(crate) fn set_len(&mut self, len: u64) {
+        self.summary.file_len = len;
+        self.findings.set_file_len(len);
+    }
+}
+
 /// Folds the events of a pass into a [`VerifyReport`]: the summary and the
 /// lists take the same findings.
 pub(crate) struct Reporter {
     fold: Fold,
     findings: Findings,
-    policy: Policy,
+    policy: RecoveryPolicy,
 }
 
 impl Reporter {
@@ -64,7 +75,7 @@ impl Reporter {
         }
     }
 
-    /// Folds the next event; returns its finding (for [`Policy::reject`]).
+    /// Folds the next event; returns its finding (for [`RecoveryPolicy::reject`]).
     #[inline]
     pub(crate) fn event(&mut self, event: &Event<'_>) -> Finding {
         let finding = self.fold.event(event);
@@ -86,7 +97,7 @@ impl Reporter {
     }
 
     /// The policy the pass is judged by.
-    pub(crate) fn policy(&self) -> Policy {
+    pub(crate) fn policy(&self) -> RecoveryPolicy {
         self.policy
     }
 
@@ -299,6 +310,9 @@ mod json {
                     computed: Some(computed.to_string()),
                     ..base
                 },
+                // A kind this report does not detail: its kind, offset and
+                // message still say what it is.
+                _ => base,
             }
         }
     }
@@ -314,7 +328,7 @@ mod json {
     impl From<&IndexViolation> for Violation {
         fn from(v: &IndexViolation) -> Self {
             Violation {
-                kind: v.kind_str(),
+                kind: v.kind.as_str(),
                 offset: v.offset,
                 index: v.index,
                 previous_index: v.previous_index,

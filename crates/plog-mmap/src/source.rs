@@ -12,8 +12,9 @@ use memmap2::{Advice, Mmap, MmapOptions};
 
 use std::ops::ControlFlow;
 
-use crate::engine::Batch;
+use crate::batch::Batch;
 use crate::guard::{self, Registration};
+use crate::read_ahead::Walk;
 use crate::stream::{self, PassStream, STREAM_HELD_LIMIT, STREAM_WINDOW, Stream};
 use crate::{FileChanged, OpenError, ReadError};
 
@@ -32,6 +33,7 @@ pub const RELEASE_STEP: u64 = 8 * 1024 * 1024;
 
 /// Whether [`Log::open_with`] may memory-map a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MapPolicy {
     /// Map regular files of at least [`OpenOptions::min_map_len`] bytes; read
     /// smaller regular files (and `/proc` files, which report a length of 0)
@@ -194,6 +196,16 @@ impl Refresh {
 }
 
 impl Log {
+    /// The structural walk of plog's own view of the bytes (see
+    /// [`Log::bytes_unchecked`] for who may see them).
+    pub(crate) fn walk_data(&self) -> Walk<'_> {
+        Walk::new(self.data())
+    }
+
+    pub(crate) fn walk_data_from(&self, offset: u64) -> Result<Walk<'_>, ReadError> {
+        Walk::resume_at(self.data(), offset).map_err(ReadError::Offset)
+    }
+
     /// Opens a log with the default [`OpenOptions`]: regular files of at least
     /// 64 KiB are memory-mapped, anything else is read into memory.
     ///
@@ -333,6 +345,12 @@ impl Log {
         }
     }
 
+    /// Whether the log is a stream read once by its first pass
+    /// ([`Log::from_stream`]): a pass over it cannot resume at an offset.
+    pub(crate) fn is_read_once(&self) -> bool {
+        matches!(self.backing, Backing::Stream(_))
+    }
+
     /// The stream a pass from `offset` reads: that of a log read by
     /// [`Log::from_stream`], or a fresh one over a file read in windows;
     /// `None` for a log whose bytes are mapped or held.
@@ -403,8 +421,8 @@ impl Log {
     /// read rather than mapped: small files, pipes, [`MapPolicy::Never`],
     /// [`Log::from_bytes`]); `None` for a mapped file, whose bytes another
     /// process could change under a safe borrow. Iterate them with
-    /// [`Walk::new`](crate::Walk::new), [`Records::new`](crate::Records::new)
-    /// or `plog_format::Scanner`.
+    /// `plog_format::Walker` or `plog_format::Scanner` (or any log with
+    /// [`Log::records`]).
     pub fn in_memory(&self) -> Option<&[u8]> {
         match &self.backing {
             Backing::Memory(bytes) => Some(bytes),
@@ -494,7 +512,7 @@ impl Log {
         }
     }
 
-    /// A pass's sink for the engine, in the one place every pass shares:
+    /// A pass's sink for the schedulers, in the one place every pass shares:
     ///
     /// 1. before `sink` uses a batch, [`Log::intact_to`] its end: a batch
     ///    read after the file shrank is marked

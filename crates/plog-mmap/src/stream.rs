@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use plog_format::{HEADER_LEN, Magic, ParseError, Record, WindowEnd, check_magic};
 
-use crate::{FileChanged, ReadError, Walk};
+use crate::read_ahead::Walk;
+use crate::{FileChanged, ReadError};
 
 /// The bytes of a stream walked at a time.
 pub const STREAM_WINDOW: usize = 4 * 1024 * 1024;
@@ -86,7 +87,7 @@ impl Read for FileRange {
             return Ok(0);
         }
         let n = self.file.read_at(&mut buf[..want], self.at)?;
-        self.at += plog_format::len_u64(n);
+        self.at += crate::len_u64(n);
         Ok(n)
     }
 }
@@ -170,7 +171,7 @@ impl Stream {
         }
     }
 
-    fn error(&self, offset: u64, detail: String) -> ReadError {
+    pub(crate) fn error(&self, offset: u64, detail: String) -> ReadError {
         ReadError::Stream { offset, detail }
     }
 
@@ -182,13 +183,13 @@ impl Stream {
             match self.reader.read(&mut chunk[..want]) {
                 Ok(0) => {
                     self.eof = true;
-                    let read = self.base + self.skipped + plog_format::len_u64(self.buf.len());
+                    let read = self.base + self.skipped + crate::len_u64(self.buf.len());
                     self.check_length(read)?;
                 }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    let at = self.base + plog_format::len_u64(self.buf.len());
+                    let at = self.base + crate::len_u64(self.buf.len());
                     return Err(self.error(at, format!("cannot read: {error}")));
                 }
             }
@@ -203,16 +204,16 @@ impl Stream {
         loop {
             match self.reader.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => rest = rest.saturating_add(plog_format::len_u64(n)),
+                Ok(n) => rest = rest.saturating_add(crate::len_u64(n)),
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    let at = self.base + plog_format::len_u64(self.buf.len()) + rest;
+                    let at = self.base + crate::len_u64(self.buf.len()) + rest;
                     return Err(self.error(at, format!("cannot read: {error}")));
                 }
             }
         }
         self.eof = true;
-        self.check_length(self.base + plog_format::len_u64(self.buf.len()) + rest)?;
+        self.check_length(self.base + crate::len_u64(self.buf.len()) + rest)?;
         Ok(rest)
     }
 
@@ -220,6 +221,12 @@ impl Stream {
     /// file whose magic is not v1 (the walk ends at it), reads the rest to
     /// learn the file's length; `Some(length)` then. A report must be
     /// created knowing it: its lost range ends there.
+    /// The offset in the stream of the first byte held (where a pass over
+    /// it starts).
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
     pub(crate) fn start(&mut self) -> Result<Option<u64>, ReadError> {
         if self.started {
             return Err(self.error(
@@ -237,7 +244,7 @@ impl Stream {
             Magic::Bad { .. } | Magic::UnsupportedVersion { .. } => {
                 self.counted = self.count_rest()?;
                 Ok(Some(
-                    plog_format::len_u64(self.buf.len()).saturating_add(self.counted),
+                    crate::len_u64(self.buf.len()).saturating_add(self.counted),
                 ))
             }
             Magic::V1 | Magic::Torn => Ok(None),
@@ -260,7 +267,7 @@ impl Stream {
                     nonzero_follows: false,
                 }
             };
-            let held = plog_format::len_u64(self.buf.len());
+            let held = crate::len_u64(self.buf.len());
             let (stop, flow) = pass(Walk::window(&self.buf, self.base, end));
             if flow.is_break() || self.eof {
                 return Ok(self.base + held + self.counted);
@@ -324,7 +331,7 @@ impl Stream {
         &mut self,
         pass: &mut impl FnMut(Walk<'_>) -> WindowPass,
     ) -> Result<Option<u64>, ReadError> {
-        let mut zeros = plog_format::len_u64(self.buf.len());
+        let mut zeros = crate::len_u64(self.buf.len());
         self.buf.clear();
         loop {
             self.skipped = zeros;
@@ -339,12 +346,12 @@ impl Stream {
             }
             self.fill(self.window)?;
             let Some(first) = self.buf.iter().position(|&byte| byte != 0) else {
-                zeros += plog_format::len_u64(self.buf.len());
+                zeros += crate::len_u64(self.buf.len());
                 self.buf.clear();
                 continue;
             };
             self.skipped = 0;
-            let run = zeros + plog_format::len_u64(first);
+            let run = zeros + crate::len_u64(first);
             let header = HEADER_LEN as u64;
             let mut records = run / header;
             while records > 0 {
@@ -374,120 +381,4 @@ pub(crate) fn lock(stream: &std::sync::Mutex<Stream>) -> std::sync::MutexGuard<'
     stream
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-use serde::de::DeserializeOwned;
-
-use crate::engine::{self, Batch, BatchWork, CopyAndHash, HashOnly, Tuning};
-use crate::replay::{Decode, Decoded, Delivery, Judge};
-use crate::report::Reporter;
-use crate::{Log, Parallelism, ReplayError, ReplayOptions, VerifyOptions, VerifyReport};
-
-impl Log {
-    /// [`Log::verify`] of a stream: each window verified as the whole file
-    /// is, folded into one report.
-    pub(crate) fn verify_stream(
-        &self,
-        mut stream: PassStream<'_>,
-        options: &VerifyOptions,
-        tuning: Tuning,
-    ) -> Result<VerifyReport, ReadError> {
-        let known_len = stream.start()?;
-        let mut reporter = Reporter::new(known_len.unwrap_or(0), options);
-        let len = stream.run(|walk| {
-            let stop = engine::run(walk, &options.parallelism, tuning, &HashOnly, |batch| {
-                if let Some(progress) = &options.progress {
-                    progress.reached(batch.end);
-                }
-                if let Some(run) = batch.all_valid()
-                    && reporter.valid_run(run)
-                {
-                    return ControlFlow::Continue(());
-                }
-                batch.events(|event| {
-                    reporter.event(&event);
-                    ControlFlow::Continue(())
-                })
-            });
-            (stop, ControlFlow::Continue(()))
-        })?;
-        self.walked(len);
-        if let Some(progress) = &options.progress {
-            progress.reached(len);
-        }
-        let mut report = reporter.finish();
-        set_len(&mut report, len);
-        Ok(report)
-    }
-
-    /// The event or step pass of a stream (from its start only).
-    pub(crate) fn copied_pass_stream(
-        &self,
-        mut stream: PassStream<'_>,
-        offset: u64,
-        parallelism: &Parallelism,
-        hashes: bool,
-        mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ReadError> {
-        if offset != stream.base {
-            return Err(stream.error(
-                offset,
-                "a stream is read from its start: expected offset 0".to_string(),
-            ));
-        }
-        stream.start()?;
-        let mut flow = ControlFlow::Continue(());
-        let len = stream.run(|walk| {
-            let work = CopyAndHash { hashes };
-            let stop = engine::run_local(walk, parallelism, Tuning::DEFAULT, &work, |batch| {
-                flow = sink(batch);
-                flow
-            });
-            (stop, flow)
-        })?;
-        self.walked(len);
-        Ok(flow)
-    }
-
-    /// A replay of a stream: collected (`ordered == false`, [`engine::run`])
-    /// or streamed to the caller ([`engine::run_ordered`]), window by
-    /// window, one judge for the whole stream.
-    pub(crate) fn replay_stream<T: DeserializeOwned + Send>(
-        &self,
-        mut stream: PassStream<'_>,
-        options: &ReplayOptions,
-        tuning: Tuning,
-        work: &Decode<T>,
-        ordered: bool,
-        deliver: &mut (dyn FnMut(&mut Delivery<T>, u64) -> ControlFlow<()> + Send),
-    ) -> Result<VerifyReport, ReplayError>
-    where
-        Decode<T>: BatchWork<Out = Decoded<T>>,
-    {
-        let known_len = stream.start()?;
-        let mut judge = Judge::new(known_len.unwrap_or(0), options);
-        let len = stream.run(|walk| {
-            let mut flow = ControlFlow::Continue(());
-            let sink = |batch: &mut Batch<'_, Decoded<T>>| {
-                flow = judge.batch(batch, deliver);
-                flow
-            };
-            let stop = if ordered {
-                engine::run_ordered(walk, &options.verify.parallelism, tuning, work, sink)
-            } else {
-                engine::run(walk, &options.verify.parallelism, tuning, work, sink)
-            };
-            (stop, flow)
-        })?;
-        self.walked(len);
-        let mut report = judge.finish(self)?;
-        set_len(&mut report, len);
-        Ok(report)
-    }
-}
-
-/// A stream's report, once its length is known.
-fn set_len(report: &mut VerifyReport, len: u64) {
-    report.summary.file_len = len;
-    report.findings.set_file_len(len);
 }

@@ -10,7 +10,9 @@ use plog_format::{Corruption, Event, IndexChecker, IndexOrder, MAGIC, encode_rec
 use proptest::prelude::*;
 use rayon::ThreadPool;
 
-use crate::engine::{self, HashOnly, Tuning};
+use crate::batch::{self, HashOnly, Tuning};
+use crate::hashing;
+use crate::schedule;
 use crate::{Log, Parallelism, RecoveryMode, ReplayError, ReplayOptions, VerifyOptions};
 
 static POOLS: LazyLock<Vec<Arc<ThreadPool>>> = LazyLock::new(|| {
@@ -82,7 +84,7 @@ fn oracle_replay_until_error(
                 if let Some(v) = violation
                     && mode != RecoveryMode::Salvage
                 {
-                    return (entries, Err((v.kind_str(), v.offset, Some(v.index))));
+                    return (entries, Err((v.kind.as_str(), v.offset, Some(v.index))));
                 }
                 entries.push((r.index(), value));
             }
@@ -273,7 +275,7 @@ proptest! {
         for threads in [1, 3] {
             // Hashed where the bytes lie (verification).
             let mut got = Vec::new();
-            engine::run_local(log.walk_data(), &pool(threads), tuning, &HashOnly, |batch| {
+            schedule::run_local(log.walk_data(), &pool(threads), tuning, &HashOnly, |batch| {
                 batch.events(|event| {
                     got.push(format!("{event:?}"));
                     ControlFlow::Continue(())
@@ -372,7 +374,7 @@ proptest! {
 
 #[test]
 fn a_large_payload_is_hashed_in_parallel_and_checked() {
-    let big = vec![7u8; engine::PARALLEL_HASH_MIN + 12_345];
+    let big = vec![7u8; hashing::PARALLEL_HASH_MIN + 12_345];
     let mut bytes = MAGIC.to_vec();
     encode_record_to_vec(1, &big, &mut bytes);
     encode_record_to_vec(2, &big, &mut bytes);
@@ -458,7 +460,7 @@ fn a_panic_in_apply_or_in_decode_reaches_the_caller_without_a_hang() {
 
 #[test]
 fn streaming_checks_a_large_payload_on_the_batch_thread() {
-    let big = format!("[{}1]", "1,".repeat(engine::PARALLEL_HASH_MIN / 2 + 10));
+    let big = format!("[{}1]", "1,".repeat(hashing::PARALLEL_HASH_MIN / 2 + 10));
     let mut bytes = numbered_log(100);
     encode_record_to_vec(101, big.as_bytes(), &mut bytes);
     let big_end = bytes.len();
@@ -502,8 +504,8 @@ fn streaming_checks_a_large_payload_on_the_batch_thread() {
 /// far past the first vanished byte a pass on `threads` threads may walk,
 /// for records of at most `largest_record` bytes.
 fn walk_bound(threads: usize, largest_record: u64) -> u64 {
-    let batches = 2 * threads as u64 * engine::BATCHES_PER_THREAD as u64;
-    batches * (engine::BATCH_COST as u64 + largest_record)
+    let batches = 2 * threads as u64 * batch::BATCHES_PER_THREAD as u64;
+    batches * (batch::BATCH_COST as u64 + largest_record)
 }
 
 /// Truncates a mapped 40 MB log, ahead of each pass, once the pass has

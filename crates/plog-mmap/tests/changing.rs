@@ -32,14 +32,16 @@ enum Pass {
     ReplayEach,
     Events,
     Steps,
+    Records,
 }
 
-const PASSES: [Pass; 5] = [
+const PASSES: [Pass; 6] = [
     Pass::Verify,
     Pass::Replay,
     Pass::ReplayEach,
     Pass::Events,
     Pass::Steps,
+    Pass::Records,
 ];
 /// What a pass gave: a summary of its result, or the kind of its error.
 #[derive(Debug, PartialEq)]
@@ -52,7 +54,8 @@ enum Outcome {
 /// Runs `pass`; replays decode `T` (engenho-store's typed entry for an
 /// engenho-shaped log, as its recovery does).
 fn run<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(log: &Log, pass: Pass) -> Outcome {
-    let parallelism = Parallelism::Threads(2);
+    let parallelism =
+        Parallelism::Threads(std::num::NonZeroUsize::new(2).expect("a thread count above 0"));
     let read = |error: ReadError| match error {
         ReadError::Changed(_) => Outcome::Changed,
         other => Outcome::Other(other.to_string()),
@@ -111,6 +114,23 @@ fn run<T: serde::de::DeserializeOwned + Send + std::fmt::Debug>(log: &Log, pass:
                 Ok(_) => Outcome::Done(digest.finalize().to_hex().to_string()),
                 Err(error) => read(error),
             }
+        }
+        Pass::Records => {
+            let mut digest = blake3::Hasher::new();
+            let records = match log.records() {
+                Ok(records) => records,
+                Err(error) => return read(error),
+            };
+            for record in records {
+                match record {
+                    Ok(record) => {
+                        digest.update(&record.offset().to_le_bytes());
+                        digest.update(record.payload());
+                    }
+                    Err(error) => return replayed(error),
+                }
+            }
+            Outcome::Done(digest.finalize().to_hex().to_string())
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use plog_format::{HEADER_LEN, IndexOrder};
 use plog_mmap::{
-    Log, LostRange, MapPolicy, OpenOptions, Parallelism, Records, RecoveryMode, ReplayError,
-    ReplayOptions, Status, VerifyOptions, VerifyReport,
+    Log, LostRange, MapPolicy, OpenOptions, Parallelism, RecoveryMode, ReplayError, ReplayOptions,
+    Status, VerifyOptions, VerifyReport,
 };
 use plog_testdata::{CorpusFile, build_log, corpus, k8s_payload};
 
@@ -20,7 +20,9 @@ fn options(threads: usize, order: IndexOrder, mode: RecoveryMode) -> VerifyOptio
     VerifyOptions {
         index_order: order,
         mode,
-        parallelism: Parallelism::Threads(threads),
+        parallelism: Parallelism::Threads(
+            std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+        ),
         ..VerifyOptions::default()
     }
 }
@@ -149,7 +151,7 @@ fn noncontiguous_indices_are_reported_with_offsets() {
         .findings
         .index_violations
         .iter()
-        .map(|v| (v.kind_str(), v.offset, v.previous_index, v.index))
+        .map(|v| (v.kind.as_str(), v.offset, v.previous_index, v.index))
         .collect();
     assert_eq!(
         found,
@@ -171,7 +173,7 @@ fn noncontiguous_indices_are_reported_with_offsets() {
         .findings
         .index_violations
         .iter()
-        .map(|v| v.kind_str())
+        .map(|v| v.kind.as_str())
         .collect();
     assert_eq!(kinds, ["index_order", "index_order"]);
 }
@@ -187,7 +189,9 @@ fn corpus_replay_follows_the_classification() {
             for threads in [1, 2] {
                 let replay_options = ReplayOptions {
                     verify: VerifyOptions {
-                        parallelism: Parallelism::Threads(threads),
+                        parallelism: Parallelism::Threads(
+                            std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+                        ),
                         ..VerifyOptions::default()
                     },
                     ..ReplayOptions::default()
@@ -304,7 +308,7 @@ fn salvage_reports_lost_byte_and_index_ranges() {
             .enumerate()
             .map(|(i, p)| (i as u64 + 1, &p[..])),
     );
-    let offsets: Vec<u64> = Records::new(&log).map(|r| r.offset()).collect();
+    let offsets: Vec<u64> = records_of(&log).map(|r| r.offset()).collect();
     let offset_of = |index: u64| offsets[index as usize - 1];
     // Flip a payload bit in records 3 and 4 (adjacent: one lost range).
     for index in [3, 4] {
@@ -316,7 +320,9 @@ fn salvage_reports_lost_byte_and_index_ranges() {
         .replay::<serde_json::Value>(&ReplayOptions {
             verify: VerifyOptions {
                 mode: RecoveryMode::Salvage,
-                parallelism: Parallelism::Threads(2),
+                parallelism: Parallelism::Threads(
+                    std::num::NonZeroUsize::new(2).expect("a thread count above 0"),
+                ),
                 ..VerifyOptions::default()
             },
             ..ReplayOptions::default()
@@ -362,7 +368,7 @@ fn many_records(count: u64) -> Vec<u8> {
 fn the_first_error_in_file_order_wins_across_batches() {
     let count = 6_000;
     let mut bytes = many_records(count);
-    let offsets: Vec<u64> = Records::new(&bytes).map(|r| r.offset()).collect();
+    let offsets: Vec<u64> = records_of(&bytes).map(|r| r.offset()).collect();
     // A decode error late, a hash mismatch later, and a decode error early
     // is the first: it must be named whatever the thread count.
     let corrupt_json = |bytes: &mut Vec<u8>, index: usize| {
@@ -385,7 +391,9 @@ fn the_first_error_in_file_order_wins_across_batches() {
     for threads in 1..=4 {
         let options = ReplayOptions {
             verify: VerifyOptions {
-                parallelism: Parallelism::Threads(threads),
+                parallelism: Parallelism::Threads(
+                    std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+                ),
                 ..VerifyOptions::default()
             },
             ..ReplayOptions::default()
@@ -452,7 +460,7 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
     // Records before the start index are walked over, not hashed: damage to
     // their payloads does not stop a replay from the snapshot on.
     let mut damaged = bytes.clone();
-    let first = Records::new(&bytes).next().unwrap();
+    let first = records_of(&bytes).next().unwrap();
     damaged[first.offset() as usize + HEADER_LEN + 1] ^= 1;
     let damaged = Log::from_bytes(damaged);
     assert!(
@@ -467,7 +475,7 @@ fn replay_from_skips_earlier_records_and_matches_a_sequential_decode() {
 #[test]
 fn many_windows_verify_like_the_oracle_with_damage() {
     let mut bytes = many_records(20_000);
-    let offsets: Vec<u64> = Records::new(&bytes).map(|r| r.offset()).collect();
+    let offsets: Vec<u64> = records_of(&bytes).map(|r| r.offset()).collect();
     for index in [7usize, 8_000, 8_001, 19_999] {
         bytes[offsets[index] as usize + HEADER_LEN + 10] ^= 4;
     }
@@ -504,10 +512,16 @@ fn the_event_stream_equals_the_sequential_scanner() {
         .collect();
     for threads in [1, 2, 4] {
         let mut parallel = Vec::new();
-        let flow = log.for_each_event(0, &Parallelism::Threads(threads), |event| {
-            parallel.push(format!("{event:?}"));
-            std::ops::ControlFlow::Continue(())
-        });
+        let flow = log.for_each_event(
+            0,
+            &Parallelism::Threads(
+                std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+            ),
+            |event| {
+                parallel.push(format!("{event:?}"));
+                std::ops::ControlFlow::Continue(())
+            },
+        );
         assert!(flow.unwrap().is_continue());
         assert_eq!(parallel, sequential);
     }
@@ -877,7 +891,9 @@ fn corpus_streaming_replay_equals_the_collecting_replay() {
             for threads in 1..=4 {
                 let options = ReplayOptions {
                     verify: VerifyOptions {
-                        parallelism: Parallelism::Threads(threads),
+                        parallelism: Parallelism::Threads(
+                            std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+                        ),
                         ..VerifyOptions::default()
                     },
                     ..ReplayOptions::default()
@@ -917,4 +933,12 @@ fn corpus_streaming_replay_equals_the_collecting_replay() {
             }
         }
     }
+}
+
+/// The structurally complete records of `bytes` (hashes not checked).
+fn records_of(bytes: &[u8]) -> impl Iterator<Item = plog_format::Record<'_>> {
+    plog_format::Walker::new(bytes).filter_map(|step| match step {
+        plog_format::Step::Record(record) => Some(record),
+        _ => None,
+    })
 }

@@ -63,13 +63,17 @@ fn resident_bytes_of(path: &Path) -> Option<u64> {
 fn events(log: &Log) -> Vec<String> {
     let mut seen = Vec::new();
     let _flow = log
-        .for_each_event(0, &Parallelism::Threads(2), |event| {
-            seen.push(match event {
-                Event::Record(record) => format!("{} {}", record.index(), record.offset()),
-                other => format!("{other:?}"),
-            });
-            ControlFlow::Continue(())
-        })
+        .for_each_event(
+            0,
+            &Parallelism::Threads(std::num::NonZeroUsize::new(2).expect("a thread count above 0")),
+            |event| {
+                seen.push(match event {
+                    Event::Record(record) => format!("{} {}", record.index(), record.offset()),
+                    other => format!("{other:?}"),
+                });
+                ControlFlow::Continue(())
+            },
+        )
         .expect("events");
     seen
 }
@@ -80,7 +84,9 @@ fn passes_over_a_released_log_equal_those_over_a_kept_one() {
     let path = dir.path().join("release.plog");
     let len = write_log(&path);
     let options = VerifyOptions {
-        parallelism: Parallelism::Threads(2),
+        parallelism: Parallelism::Threads(
+            std::num::NonZeroUsize::new(2).expect("a thread count above 0"),
+        ),
         ..VerifyOptions::default()
     };
     let kept = open(&path, false);
@@ -125,7 +131,9 @@ fn a_released_pass_leaves_little_of_the_mapping_resident() {
     let path = dir.path().join("resident.plog");
     let len = write_log(&path) as u64;
     let options = VerifyOptions {
-        parallelism: Parallelism::Threads(2),
+        parallelism: Parallelism::Threads(
+            std::num::NonZeroUsize::new(2).expect("a thread count above 0"),
+        ),
         ..VerifyOptions::default()
     };
     let kept = open(&path, false);

@@ -447,7 +447,7 @@ pub(crate) fn hash_mismatches(records: &[Record<'_>]) -> Vec<usize> {
         .par_chunks(HASH_CHUNK)
         .enumerate()
         .flat_map_iter(|(k, chunk)| {
-            plog_mmap::hash_mismatches(chunk)
+            plog_hash::hash_mismatches(chunk)
                 .into_iter()
                 .map(move |(n, _)| k * HASH_CHUNK + n)
         })
@@ -458,7 +458,7 @@ pub(crate) fn hash_mismatches(records: &[Record<'_>]) -> Vec<usize> {
 /// stored hash, hashed across the rayon pool.
 pub(crate) fn first_hash_mismatch(records: &[Record<'_>]) -> Option<plog_format::Corruption> {
     records.par_chunks(HASH_CHUNK).find_map_first(|chunk| {
-        plog_mmap::hash_mismatches(chunk)
+        plog_hash::hash_mismatches(chunk)
             .into_iter()
             .next()
             .map(|(_, corruption)| corruption)

@@ -1,5 +1,5 @@
 //! The one file writer under both policies: [`Writer`](crate::Writer) and
-//! [`GroupCommit`](crate::GroupCommit) gather records into a [`Batch`] and
+//! [`GroupCommit`](crate::GroupCommit) gather records into a [`Staged`] batch and
 //! hand it to a [`LogFile`], which writes it, cuts a failed write off,
 //! syncs, poisons, preallocates and (in tests) injects faults the same way
 //! for both.
@@ -17,7 +17,7 @@ use plog_format::{HEADER_LEN, RecordHeader};
 use serde::Serialize;
 
 use crate::fsio::{LockedFile, Preallocation};
-use crate::open::{OpenReport, Parts};
+use crate::opened::{OpenReport, Parts};
 use crate::{Appended, LogPosition, WriteError, WriterOptions, pos_u64};
 
 /// A batch's buffer is shrunk back to this capacity when it is cleared, so
@@ -26,7 +26,7 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
 /// A policy over the one file writer: [`Writer`](crate::Writer) or
 /// [`GroupCommit`](crate::GroupCommit).
-pub(crate) trait Policy: Sized {
+pub(crate) trait Discipline: Sized {
     /// The policy over `log`, whose file ends at `tail`.
     fn over(log: LogFile, tail: Tail) -> Self;
 
@@ -87,7 +87,7 @@ impl Tail {
 
 /// Encoded records not yet written, and what they hold.
 #[derive(Debug)]
-pub(crate) struct Batch {
+pub(crate) struct Staged {
     bytes: Vec<u8>,
     records: u64,
     /// Index of the first record (meaningless while `records` is 0).
@@ -105,11 +105,11 @@ pub(crate) struct Mark {
     end: LogPosition,
 }
 
-impl Batch {
+impl Staged {
     /// An empty batch, in `buffer`'s memory, to be written at `start`.
-    pub(crate) fn with_buffer(mut buffer: Vec<u8>, start: LogPosition) -> Batch {
+    pub(crate) fn with_buffer(mut buffer: Vec<u8>, start: LogPosition) -> Staged {
         buffer.clear();
-        Batch {
+        Staged {
             bytes: buffer,
             records: 0,
             first_index: 0,
@@ -126,13 +126,13 @@ impl Batch {
         records: u64,
         first_index: u64,
         last_index: u64,
-    ) -> Batch {
+    ) -> Staged {
         let end = LogPosition {
             len: start.len.saturating_add(pos_u64(bytes.len())),
             records: start.records.saturating_add(records),
             last_index: Some(last_index),
         };
-        Batch {
+        Staged {
             bytes,
             records,
             first_index,
@@ -251,6 +251,14 @@ impl LogFile {
         }
     }
 
+    /// A read-only handle to the locked file itself (not to whatever its
+    /// path names later).
+    pub(crate) fn read_handle(&self) -> Result<std::fs::File, WriteError> {
+        self.file
+            .try_clone()
+            .map_err(|e| WriteError::io(&self.path, "duplicate the log's file handle", e))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
@@ -278,7 +286,7 @@ impl LogFile {
     pub(crate) fn admit(
         &self,
         tail: &Tail,
-        batch: &Batch,
+        batch: &Staged,
         index: u64,
         payload_len: usize,
     ) -> Result<(), WriteError> {
@@ -318,7 +326,7 @@ impl LogFile {
     pub(crate) fn push_raw(
         &self,
         tail: &Tail,
-        batch: &mut Batch,
+        batch: &mut Staged,
         index: u64,
         payload: &[u8],
     ) -> Result<(), WriteError> {
@@ -336,7 +344,7 @@ impl LogFile {
     pub(crate) fn push_json<T: Serialize + ?Sized>(
         &self,
         tail: &Tail,
-        batch: &mut Batch,
+        batch: &mut Staged,
         index: u64,
         entry: &T,
     ) -> Result<(), WriteError> {
@@ -368,7 +376,7 @@ impl LogFile {
     ///
     /// # Errors
     /// `poisoned`; `write_failed`.
-    pub(crate) fn write(&self, tail: &mut Tail, batch: &Batch) -> Result<(), WriteError> {
+    pub(crate) fn write(&self, tail: &mut Tail, batch: &Staged) -> Result<(), WriteError> {
         self.check_usable(tail)?;
         if batch.is_empty() {
             return Ok(());

@@ -96,11 +96,18 @@ pub(crate) fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     }
 }
 
-/// Creates a new file for writing only (with `read` too when asked), with
-/// exactly the permission bits `mode`; fails if it exists. The file is
-/// created with `mode` (never more open than asked, even for a moment),
-/// then set to it exactly.
-pub fn create_new_file(path: &Path, mode: u32, read: bool) -> io::Result<File> {
+/// Creates a NEW file at `path` (failing if anything is there), open for
+/// writing (and reading when `read`), with exactly the permission bits
+/// `mode` whatever the umask: what plog-writer does for every log it
+/// creates, for the other files a tool writes beside a log (`plog repair
+/// --backup`'s saved bytes). The file is created with `mode` (never more
+/// open than asked, even for a moment), then set to it exactly. Ignores
+/// `mode` where there are no Unix permissions.
+///
+/// # Errors
+/// The OS error of creating the file or setting its mode.
+pub fn create_new_file(path: impl AsRef<Path>, mode: u32, read: bool) -> io::Result<File> {
+    let path = path.as_ref();
     let mut options = OpenOptions::new();
     options.read(read).write(true).create_new(true);
     #[cfg(unix)]

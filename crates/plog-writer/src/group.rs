@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use plog_format::RecordHeader;
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Policy, Tail, serialize_into};
-use crate::open::{OpenReport, create_log, open_log};
+use crate::file::{Discipline, LogFile, Staged, Tail, serialize_into};
+use crate::open::{create_locked, lock_or_create};
+use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, WriteError, WriterOptions};
 
 /// The longest a leader waits for more appenders to join its batch.
@@ -111,7 +112,7 @@ struct State {
     /// syncs without the lock, and puts it back.
     tail: Tail,
     /// Records waiting for the next batch; its end is the log's end.
-    pending: Batch,
+    pending: Staged,
     /// An empty buffer to swap in when a leader takes `pending`.
     spare: Vec<u8>,
     /// Appends (units) in `pending`.
@@ -149,7 +150,7 @@ impl GroupCommit {
         options: WriterOptions,
     ) -> Result<(GroupCommit, OpenReport), WriteError> {
         Ok(GroupCommit::from_parts(
-            open_log(path.as_ref(), &options)?,
+            lock_or_create(path.as_ref(), &options)?,
             options,
         ))
     }
@@ -162,7 +163,17 @@ impl GroupCommit {
         path: impl AsRef<Path>,
         options: WriterOptions,
     ) -> Result<GroupCommit, WriteError> {
-        Ok(GroupCommit::from_parts(create_log(path.as_ref(), &options)?, options).0)
+        Ok(GroupCommit::from_parts(create_locked(path.as_ref(), &options)?, options).0)
+    }
+
+    /// A read-only handle to the locked file itself (not to whatever its
+    /// path names later): for a reader, e.g. `plog_mmap::Log::from_file`,
+    /// that must see the bytes this handle's lock protects.
+    ///
+    /// # Errors
+    /// `io` when the handle cannot be duplicated.
+    pub fn read_handle(&self) -> Result<std::fs::File, WriteError> {
+        self.log.read_handle()
     }
 
     /// The log's path.
@@ -320,7 +331,7 @@ impl GroupCommit {
         state.leader_active = true;
         state = self.gather(state);
 
-        let next = Batch::with_buffer(std::mem::take(&mut state.spare), state.pending.end());
+        let next = Staged::with_buffer(std::mem::take(&mut state.spare), state.pending.end());
         let batch = std::mem::replace(&mut state.pending, next);
         let first_seq = state.durable_seq + 1;
         let last_seq = state.last_seq;
@@ -395,12 +406,12 @@ impl GroupCommit {
     }
 }
 
-impl Policy for GroupCommit {
+impl Discipline for GroupCommit {
     fn over(log: LogFile, tail: Tail) -> GroupCommit {
         GroupCommit {
             log,
             state: Mutex::new(State {
-                pending: Batch::with_buffer(Vec::new(), tail.written),
+                pending: Staged::with_buffer(Vec::new(), tail.written),
                 tail,
                 spare: Vec::new(),
                 pending_units: 0,

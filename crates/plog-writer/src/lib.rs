@@ -124,47 +124,29 @@ mod faults;
 mod file;
 mod fsio;
 mod group;
-mod inspect;
+mod len;
 mod open;
+mod opened;
 mod options;
+mod repair;
 mod salvage;
+mod scan;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::WriteError;
-
-/// Creates a NEW file at `path` (failing if anything is there), open for
-/// writing (and reading when `read`), with exactly the permission bits
-/// `mode` whatever the umask: what plog-writer does for every log it
-/// creates, for the other files a tool writes beside a log (`plog repair
-/// --backup`'s saved bytes). Ignores `mode` where there are no Unix
-/// permissions.
-///
-/// # Errors
-/// The OS error of creating the file or setting its mode.
-pub fn create_new_file(
-    path: impl AsRef<std::path::Path>,
-    mode: u32,
-    read: bool,
-) -> std::io::Result<std::fs::File> {
-    fsio::create_new_file(path.as_ref(), mode, read)
-}
+pub use fsio::create_new_file;
 pub use group::{GroupCommit, GroupStats};
-pub use inspect::{RepairOptions, RepairPlan};
-pub use open::{Exposure, LockedLog, OpenReport, inspect};
+pub use open::LockedLog;
+pub use opened::{Exposure, OpenReport};
 pub use options::{
     Appended, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, LogPosition, SyncPolicy, WriterOptions,
 };
+pub use repair::{RepairOptions, RepairPlan};
 pub use salvage::{SalvageOptions, SalvageProgress, SalvageReport, salvage, salvage_with};
+pub use scan::inspect;
 pub use writer::{MANUAL_FLUSH_BYTES, Writer};
 
-/// Converts a `usize` length to the `u64` used in every report (lossless:
-/// plog-format rejects targets whose `usize` is wider than 64 bits).
-#[inline(always)]
-pub(crate) const fn pos_u64(n: usize) -> u64 {
-    n as u64
-}
-
-const _: () = assert!(usize::BITS <= 64);
+use len::pos_u64;

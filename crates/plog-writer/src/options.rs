@@ -9,6 +9,7 @@ use plog_format::IndexOrder;
 /// [`GroupCommit`](crate::GroupCommit) ignores this: every append through it is
 /// durable when it returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SyncPolicy {
     /// Every append (and every batch) is written in one `write` and made
     /// durable with `fdatasync` before the call returns. The default.

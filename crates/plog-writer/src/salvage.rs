@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
-use plog_format::{Event, Findings, Fold, IndexOrder, Policy, RecoveryMode, TornTail};
+use plog_format::{Event, Findings, Fold, IndexOrder, RecoveryMode, RecoveryPolicy, TornTail};
 use plog_mmap::{DEFAULT_LIST_LIMIT, Log, OpenOptions, Parallelism, ReadError, VerifyReport};
 
 use crate::{
@@ -160,7 +160,7 @@ pub fn salvage_with(
         dir_mode: options.dir_mode,
     };
     let source_len = log.len();
-    let policy = Policy::new(RecoveryMode::Salvage, IndexOrder::Any);
+    let policy = RecoveryPolicy::new(RecoveryMode::Salvage, IndexOrder::Any);
     let mut fold = Fold::new(source_len);
     let mut findings = Findings::new(source_len, IndexOrder::Any, options.list_limit.max(1));
     let mut next_progress = PROGRESS_STEP;

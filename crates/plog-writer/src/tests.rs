@@ -213,7 +213,7 @@ fn messages_name_offsets_indices_and_what_to_do() {
 /// are mapped and cut into many batches, for 1 and 3 threads.
 #[test]
 fn the_open_walk_equals_the_sequential_scanner() {
-    use crate::inspect::{scan_file, scan_path};
+    use crate::scan::{scan_file, scan_path};
     use plog_format::summarize as scan_log;
 
     let dir = tempfile::tempdir().unwrap();
@@ -293,9 +293,9 @@ impl Handle {
     /// A handle whose log already ends at `position` (a fake: the file only
     /// holds the magic), to reach positions no test could write.
     fn at(policy: &str, path: &std::path::Path, position: crate::LogPosition) -> Handle {
-        use crate::file::{LogFile, Policy, Tail};
+        use crate::file::{Discipline, LogFile, Tail};
         let options = WriterOptions::default();
-        let (file, path, _) = crate::open::create_log(path, &options).unwrap();
+        let (file, path, _) = crate::open::create_locked(path, &options).unwrap();
         let log = LogFile::new(file, path, options);
         let tail = Tail::new(&options, position);
         match policy {

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::file::{Batch, LogFile, Policy, Tail};
-use crate::open::{OpenReport, create_log, open_log};
+use crate::file::{Discipline, LogFile, Staged, Tail};
+use crate::open::{create_locked, lock_or_create};
+use crate::opened::OpenReport;
 use crate::{Appended, LogPosition, SyncPolicy, WriteError, WriterOptions};
 
 /// Under [`SyncPolicy::Manual`], buffered records are written to the OS once
@@ -57,7 +58,7 @@ pub struct Writer {
     log: LogFile,
     tail: Tail,
     /// Records appended and not yet written; its end is the log's end.
-    pending: Batch,
+    pending: Staged,
 }
 
 impl Writer {
@@ -68,7 +69,7 @@ impl Writer {
     /// # Errors
     /// `exists` when the file exists; `locked`; `io`.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
-        Ok(Writer::from_parts(create_log(path.as_ref(), &options)?, options).0)
+        Ok(Writer::from_parts(create_locked(path.as_ref(), &options)?, options).0)
     }
 
     /// Opens the log at `path` for appending, creating it when it does not
@@ -90,7 +91,7 @@ impl Writer {
         options: WriterOptions,
     ) -> Result<(Writer, OpenReport), WriteError> {
         Ok(Writer::from_parts(
-            open_log(path.as_ref(), &options)?,
+            lock_or_create(path.as_ref(), &options)?,
             options,
         ))
     }
@@ -182,7 +183,7 @@ impl Writer {
         last_index: u64,
     ) -> Result<Vec<u8>, WriteError> {
         self.flush()?;
-        let batch = Batch::encoded(bytes, self.tail.written, records, first_index, last_index);
+        let batch = Staged::encoded(bytes, self.tail.written, records, first_index, last_index);
         let written = self.log.write(&mut self.tail, &batch);
         self.pending.clear(self.tail.written);
         written.map(|()| batch.into_bytes())
@@ -224,7 +225,7 @@ impl Writer {
     fn append_each<R>(
         &mut self,
         records: impl IntoIterator<Item = R>,
-        push: impl Fn(&LogFile, &Tail, &mut Batch, R) -> Result<(), WriteError>,
+        push: impl Fn(&LogFile, &Tail, &mut Staged, R) -> Result<(), WriteError>,
     ) -> Result<Option<Appended>, WriteError> {
         let mark = self.pending.mark();
         for record in records {
@@ -294,9 +295,9 @@ impl Writer {
     }
 }
 
-impl Policy for Writer {
+impl Discipline for Writer {
     fn over(log: LogFile, tail: Tail) -> Writer {
-        let pending = Batch::with_buffer(Vec::new(), tail.written);
+        let pending = Staged::with_buffer(Vec::new(), tail.written);
         Writer { log, tail, pending }
     }
 }

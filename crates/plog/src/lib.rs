@@ -1,9 +1,25 @@
 //! plog: read, verify and write engenho-store's persistent log (format v1).
 //!
-//! This crate is the front door: it re-exports what users of the reader
-//! ([plog-mmap](plog_mmap)), the writer ([plog-writer](plog_writer)) and the
-//! format ([plog-format](plog_format)) need, and provides
-//! [`PersistentLog`], a drop-in for engenho-store's type of the same name.
+//! This crate is the front door: it re-exports, each under one path
+//! (`plog::X`), what users of the reader ([plog-mmap](plog_mmap)), the
+//! writer ([plog-writer](plog_writer)) and the format
+//! ([plog-format](plog_format)) need, and provides [`PersistentLog`], a
+//! drop-in for engenho-store's type of the same name. (The format's
+//! byte-level walkers, `plog_format::Walker` and `plog_format::Scanner`, are
+//! for code that parses bytes it holds: depend on plog-format for them.)
+//!
+//! # One way for each job
+//!
+//! | job | the way |
+//! |---|---|
+//! | iterate a log's records | `for record in log.records()? { let record = record?; }` ([`Log::records`]) |
+//! | stream its findings to a callback | [`Log::for_each_event`] (verified), [`Log::for_each_step`] (structural) |
+//! | replay typed entries | [`Log::replay`] (collected), [`Log::replay_each`] (streamed) |
+//! | verify | [`Log::verify`] → [`VerifyReport`] ([`Summary`], [`Verdict`], [`Findings`]) |
+//! | append from one thread | [`Writer`] |
+//! | append from many threads | [`GroupCommit`] |
+//! | engenho-store's drop-in | [`PersistentLog`] |
+//! | look at damage, repair it | [`LockedLog`] ([`RepairPlan`]), [`salvage`] |
 //!
 //! # The format, in one paragraph
 //!
@@ -69,9 +85,9 @@
 //! use rayon::prelude::*;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
-//! # let mut bytes = plog::format::MAGIC.to_vec();
-//! # plog::format::encode_record_to_vec(1, b"{}", &mut bytes);
-//! # plog::format::encode_record_to_vec(2, b"{}", &mut bytes);
+//! # let mut bytes = plog::MAGIC.to_vec();
+//! # plog::encode_record_to_vec(1, b"{}", &mut bytes);
+//! # plog::encode_record_to_vec(2, b"{}", &mut bytes);
 //! # std::fs::write(dir.path().join("a.plog"), &bytes)?;
 //! # let len = bytes.len(); bytes[len - 1] ^= 1;
 //! # std::fs::write(dir.path().join("b.plog"), &bytes)?;
@@ -137,21 +153,18 @@ mod persistent;
 
 pub use persistent::{PersistentLog, PersistentLogError};
 
-/// The v1 format over byte slices (plog-format): magic, header, walker,
-/// reference classification, encoding.
-pub use plog_format as format;
+// The format and its one model (plog-format).
 pub use plog_format::{
-    Corruption, IndexOrder, IndexViolation, Record, Status, TornReason, TornTail,
+    Corruption, Findings, IndexOrder, IndexViolation, LostRange, MAGIC, Problem, Record,
+    RecoveryMode, Status, Summary, TornReason, TornTail, Verdict, encode_record_to_vec,
 };
-/// The memory-mapped reader (plog-mmap).
-pub use plog_mmap as reader;
+// Reading: open, iterate, verify, replay (plog-mmap).
 pub use plog_mmap::{
-    FileChanged, Log, LostRange, MapPolicy, OpenError, OpenOptions, Parallelism, ReadError,
-    RecoveryMode, ReplayError, ReplayOptions, Replayed, VerifyOptions, VerifyReport,
+    FileChanged, Log, MapPolicy, OpenError, OpenOptions, Parallelism, Progress, ReadError,
+    RecordBuf, Records, ReplayError, ReplayOptions, Replayed, VerifyOptions, VerifyReport,
 };
-/// The durable writer (plog-writer).
-pub use plog_writer as writer;
+// Writing: one thread, many threads, repair (plog-writer).
 pub use plog_writer::{
-    GroupCommit, LockedLog, OpenReport, RepairOptions, RepairPlan, SyncPolicy, WriteError, Writer,
-    WriterOptions, salvage,
+    Appended, GroupCommit, LockedLog, LogPosition, OpenReport, RepairOptions, RepairPlan,
+    SalvageOptions, SalvageReport, SyncPolicy, WriteError, Writer, WriterOptions, salvage,
 };

@@ -120,6 +120,10 @@ impl PersistentLogError {
                 index,
                 resync_offset,
             },
+            // A kind engenho-store's error has no variant for.
+            _ => PersistentLogError::Corrupt {
+                detail: corruption.to_string(),
+            },
         }
     }
 
@@ -230,46 +234,43 @@ impl PersistentLog {
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, PersistentLogError> {
         let path = path.into();
         let options = WriterOptions::default();
-        let locked = match LockedLog::open(&path) {
-            Ok(locked) => locked,
-            Err(err)
-                if err
-                    .io_error()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
-            {
-                // Create it (magic, fsync of the file and its directories),
-                // then open it as any existing log.
-                drop(GroupCommit::create(&path, options).map_err(PersistentLogError::from_write)?);
-                LockedLog::open(&path).map_err(PersistentLogError::from_write)?
+        let (locked, first_corruption) = match GroupCommit::open(&path, options) {
+            Ok((log, report)) => {
+                let reader = log.read_handle().map_err(PersistentLogError::from_write)?;
+                return Ok(PersistentLog {
+                    path,
+                    appender: Appender::Ready(log),
+                    opened: Some(report),
+                    reader,
+                });
+            }
+            // A corrupt log still opens (below), locked, for replay to
+            // report its damage.
+            Err(err) if err.kind() == "corrupt" => {
+                let locked = LockedLog::open(&path).map_err(PersistentLogError::from_write)?;
+                match locked.summary().first_corruption {
+                    Some(first_corruption) => (locked, first_corruption),
+                    // Repaired by another process between the two opens:
+                    // report what this open found.
+                    None => return Err(PersistentLogError::from_write(err)),
+                }
             }
             Err(err) => return Err(PersistentLogError::from_write(err)),
         };
         let reader = locked
             .read_handle()
             .map_err(PersistentLogError::from_write)?;
-        let inspection = locked.summary();
-        if let Some(first_corruption) = inspection.first_corruption {
-            if first_corruption.index().is_none() {
-                // Not a v1 log at all: nothing to replay or append.
-                return Err(PersistentLogError::from_corruption(&first_corruption));
-            }
-            return Ok(PersistentLog {
-                path,
-                appender: Appender::Damaged {
-                    _lock: locked,
-                    first_corruption,
-                },
-                opened: None,
-                reader,
-            });
+        if first_corruption.index().is_none() {
+            // Not a v1 log at all: nothing to replay or append.
+            return Err(PersistentLogError::from_corruption(&first_corruption));
         }
-        let (log, report) = locked
-            .into_group_commit(options)
-            .map_err(PersistentLogError::from_write)?;
         Ok(PersistentLog {
             path,
-            appender: Appender::Ready(log),
-            opened: Some(report),
+            appender: Appender::Damaged {
+                _lock: locked,
+                first_corruption,
+            },
+            opened: None,
             reader,
         })
     }

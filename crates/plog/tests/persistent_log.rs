@@ -31,7 +31,7 @@ fn open_creates_the_log_with_the_magic_and_nested_parents() {
     let path = dir.path().join("a/b/c/raft.plog");
     let log = PersistentLog::open(path.clone()).unwrap();
     assert_eq!(log.path(), path);
-    assert_eq!(std::fs::read(&path).unwrap(), plog::format::MAGIC);
+    assert_eq!(std::fs::read(&path).unwrap(), plog_format::MAGIC);
     let entries: Vec<(u64, Entry)> = log.replay().unwrap();
     assert!(entries.is_empty(), "an empty log replays to nothing");
 }
@@ -54,7 +54,7 @@ fn round_trip_then_reopen_keeps_entries_and_appends_after_them() {
     let got: Vec<(u64, Entry)> = log.replay().unwrap();
     assert_eq!(got, (1..=6).map(|n| (n, entry(n))).collect::<Vec<_>>());
     // The bytes are exactly what the v1 format says.
-    let report = plog::format::classify(&std::fs::read(&path).unwrap());
+    let report = plog_format::classify(&std::fs::read(&path).unwrap());
     assert_eq!(report.status(), plog::Status::Clean);
     assert_eq!(report.records.len(), 6);
 }
@@ -79,7 +79,7 @@ fn a_flipped_payload_bit_gives_hash_mismatch_with_the_right_index() {
     }
     drop(log);
     let mut bytes = std::fs::read(&path).unwrap();
-    let third = plog::format::classify(&bytes).records[2];
+    let third = plog_format::classify(&bytes).records[2];
     bytes[(third.offset + 48 + 5) as usize] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
 
@@ -112,7 +112,7 @@ fn a_payload_rewritten_under_an_open_log_fails_its_replay_with_hash_mismatch() {
         assert_eq!(got.len(), 1 + usize::from(filler > 0));
 
         let mut bytes = std::fs::read(&path).unwrap();
-        let first = plog::format::classify(&bytes).records[0];
+        let first = plog_format::classify(&bytes).records[0];
         let at = (first.offset + 48 + 2) as usize;
         bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
         std::fs::write(&path, &bytes).unwrap();

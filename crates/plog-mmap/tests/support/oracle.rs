@@ -8,7 +8,7 @@
 //! (`tests/read.rs`), so that both compare against one oracle: the parallel
 //! passes must give exactly this, whatever the threads and batches.
 
-use plog_format::{Findings, Fold, IndexOrder, Policy, Scanner};
+use plog_format::{Findings, Fold, IndexOrder, RecoveryPolicy, Scanner};
 use plog_mmap::{DEFAULT_LIST_LIMIT, RecoveryMode, VerifyReport};
 
 /// The [`VerifyReport`] of `data` under `order` and `mode`, computed
@@ -33,6 +33,6 @@ pub fn oracle_report_limited(
     VerifyReport {
         summary: fold.finish(),
         findings: findings.finish(),
-        policy: Policy::new(mode, order),
+        policy: RecoveryPolicy::new(mode, order),
     }
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use plog_format::{MAGIC, Status, classify};
 use plog_writer::{
-    LockedLog, RepairOptions, RepairPlan, SyncPolicy, WriteError, Writer, WriterOptions, inspect,
+    GroupCommit, LockedLog, RepairOptions, RepairPlan, SyncPolicy, WriteError, Writer,
+    WriterOptions, inspect,
 };
 
 fn copy_to(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -167,7 +168,8 @@ fn drop_corrupt_tail_only_drops_a_damaged_final_record() {
         .unwrap();
     assert_eq!(plan.kind(), "drop_corrupt_tail");
     assert_eq!(std::fs::read(&path).unwrap(), log[..second as usize]);
-    let (mut writer, report) = locked.into_writer(WriterOptions::default()).unwrap();
+    drop(locked);
+    let (mut writer, report) = Writer::open(&path, WriterOptions::default()).unwrap();
     assert_eq!((report.records, report.last_index), (1, Some(1)));
     writer.append_raw(2, b"two").unwrap();
 
@@ -263,8 +265,9 @@ fn a_dropped_writer_frees_the_lock_even_while_other_threads_fork() {
         let (mut writer, _) = Writer::open(&path, WriterOptions::default())?;
         writer.append_raw(round, b"x")?;
         drop(writer);
-        let (group, _) = LockedLog::open(&path)?.into_group_commit(WriterOptions::default())?;
+        let (group, _) = GroupCommit::open(&path, WriterOptions::default())?;
         drop(group);
+        drop(LockedLog::open(&path)?);
         Ok(())
     };
     let failure = std::thread::scope(|s| {

@@ -53,7 +53,9 @@ fn salvage_copies_exactly_the_valid_records_and_reports_what_verify_reports() {
             std::fs::write(&source, &bytes).unwrap();
             let threads = 1 + rng.below(3) as usize;
             let options = SalvageOptions {
-                parallelism: Parallelism::Threads(threads),
+                parallelism: Parallelism::Threads(
+                    std::num::NonZeroUsize::new(threads).expect("a thread count above 0"),
+                ),
                 ..SalvageOptions::default()
             };
             let report = salvage_with(&source, &out, &options).unwrap();

@@ -1,15 +1,9 @@
-//! The open-time walk of a whole log (folded into plog-format's one
-//! model, [`Summary`]), and the repair it calls for.
+//! The repair a log's [`Summary`] calls for ([`RepairPlan`]) and what the
+//! caller allows ([`RepairOptions`]).
 
 use core::fmt;
-use std::fs::File;
-use std::path::Path;
-
-use plog_mmap::{Log, OpenError, OpenOptions, VerifyOptions};
 
 use plog_format::{Corruption, Summary, TornReason, TornTail};
-
-use crate::WriteError;
 
 /// Options of an explicit repair (`plog repair`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -21,6 +15,7 @@ pub struct RepairOptions {
 
 /// What a repair does (or would do) to a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RepairPlan {
     /// The log is clean: nothing to do.
     Nothing,
@@ -116,7 +111,7 @@ impl RepairPlan {
         match self {
             RepairPlan::Nothing => Some(summary.file_len),
             RepairPlan::TruncateTornTail { tail } if tail.reason == TornReason::Magic => {
-                Some(plog_format::len_u64(plog_format::MAGIC_LEN))
+                Some(crate::pos_u64(plog_format::MAGIC_LEN))
             }
             RepairPlan::TruncateTornTail { tail } => Some(tail.offset),
             RepairPlan::DropCorruptTail { truncate_to, .. } => Some(*truncate_to),
@@ -165,60 +160,4 @@ impl fmt::Display for RepairPlan {
             }
         }
     }
-}
-
-/// The open-time walk of a file the caller holds open (under the writer
-/// lock): mapped when it is large, read otherwise, hashed across the
-/// current rayon pool by plog-mmap (`Log::verify`, which copies nothing),
-/// and folded into plog-format's [`Summary`]: exactly
-/// `plog_format::summarize` of the file's bytes (plog-mmap's property
-/// tests), without holding them in memory.
-///
-/// The mapping is dropped before this returns, so a repair that truncates
-/// the file afterwards never cuts pages from under it; a file truncated by
-/// another process during the walk is an `io` error, not a crash.
-pub(crate) fn scan_file(file: &File, path: &Path) -> Result<Summary, WriteError> {
-    let handle = file
-        .try_clone()
-        .map_err(|e| WriteError::io(path, "duplicate the log's file handle", e))?;
-    // One pass, then the mapping is dropped: its pages go as they are
-    // verified rather than all at once on this thread when it is.
-    let options = OpenOptions {
-        release_behind: true,
-        ..OpenOptions::default()
-    };
-    let log = Log::from_file(handle, path, &options).map_err(|e| read_error(path, e))?;
-    summarize(&log, path)
-}
-
-/// [`scan_file`] for a log read by path without the lock (a dry run):
-/// mapped when it is large (plog-mmap's guarded mapping: a file a live
-/// writer truncates meanwhile is an `io` error, not a crash), its pages
-/// released behind the pass, so memory stays bounded at any size.
-pub(crate) fn scan_path(path: &Path) -> Result<Summary, WriteError> {
-    let options = OpenOptions {
-        release_behind: true,
-        ..OpenOptions::default()
-    };
-    let log = Log::open_with(path, &options).map_err(|e| read_error(path, e))?;
-    summarize(&log, path)
-}
-
-fn read_error(path: &Path, error: OpenError) -> WriteError {
-    match error {
-        OpenError::Io { source, .. } => WriteError::io(path, "read the log", source),
-        other => WriteError::io(path, "read the log", std::io::Error::other(other)),
-    }
-}
-
-/// The summary of the whole log, hashed in parallel. Only the summary is
-/// kept: the report's lists are limited to one entry each.
-fn summarize(log: &Log, path: &Path) -> Result<Summary, WriteError> {
-    let options = VerifyOptions {
-        list_limit: 1,
-        ..VerifyOptions::default()
-    };
-    log.verify(&options)
-        .map(|report| report.summary)
-        .map_err(|e| WriteError::io(path, "read the log", std::io::Error::other(e)))
 }

@@ -111,14 +111,14 @@ impl Drop for ReadAhead {
 /// tail, in file order, over bytes the caller holds (e.g.
 /// [`Log::in_memory`](crate::Log::in_memory)).
 #[derive(Clone, Debug)]
-pub struct Walk<'a> {
+pub(crate) struct Walk<'a> {
     walker: Walker<'a>,
     read_ahead: ReadAhead,
 }
 
 impl<'a> Walk<'a> {
     /// Walks a whole file's bytes, starting with its magic.
-    pub fn new(data: &'a [u8]) -> Walk<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Walk<'a> {
         Walk {
             walker: Walker::new(data),
             read_ahead: ReadAhead::default(),
@@ -130,7 +130,7 @@ impl<'a> Walk<'a> {
     ///
     /// # Errors
     /// [`ParseError::OffsetOutOfRange`] when `offset` is past the end.
-    pub fn resume_at(data: &'a [u8], offset: u64) -> Result<Walk<'a>, ParseError> {
+    pub(crate) fn resume_at(data: &'a [u8], offset: u64) -> Result<Walk<'a>, ParseError> {
         Ok(Walk {
             walker: Walker::resume_at(data, offset)?,
             read_ahead: ReadAhead::default(),
@@ -157,18 +157,13 @@ impl<'a> Walk<'a> {
     /// of the valid data). Resume a later walk here with
     /// [`Walk::resume_at`].
     #[inline]
-    pub fn offset(&self) -> u64 {
+    pub(crate) fn offset(&self) -> u64 {
         self.walker.offset()
     }
 
     /// The bytes being walked.
-    pub fn data(&self) -> &'a [u8] {
+    pub(crate) fn data(&self) -> &'a [u8] {
         self.walker.data()
-    }
-
-    /// The underlying plog-format walker (without read-ahead).
-    pub fn into_walker(self) -> Walker<'a> {
-        self.walker
     }
 }
 

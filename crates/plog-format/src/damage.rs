@@ -1,9 +1,10 @@
 //! What a classification reports: status, corruptions, torn tails.
 
-use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, Record, len_u64};
+use crate::{HEADER_LEN, Hash, MAGIC, MagicBytes, len_u64};
 
 /// The status of a whole file (FORMAT.md, "Classifying a file").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Status {
     /// No corruption and no torn tail.
     Clean,
@@ -48,6 +49,7 @@ impl core::fmt::Display for Status {
 /// expected against what was found. [`Corruption::kind`] is a stable string
 /// for telemetry and JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Corruption {
     /// The file does not start with the v1 magic, nor with another version's.
     #[error("bad magic at offset 0: expected {expected}, found {found}", expected = MagicBytes::from_prefix(&MAGIC))]
@@ -105,27 +107,6 @@ pub enum Corruption {
 }
 
 impl Corruption {
-    /// The [`Corruption::HashMismatch`] of `record`, whose payload hashes to
-    /// `computed` (the one constructor of that variant).
-    ///
-    /// ```
-    /// use plog_format::{encode_record_to_vec, Corruption, Hash, Record};
-    /// let mut buf = Vec::new();
-    /// encode_record_to_vec(4, b"abc", &mut buf);
-    /// let record = Record::parse_at(&buf, 0).unwrap();
-    /// let c = Corruption::hash_mismatch(&record, Hash::of(b"abd"));
-    /// assert_eq!((c.kind(), c.offset(), c.index()), ("hash_mismatch", 0, Some(4)));
-    /// ```
-    pub fn hash_mismatch(record: &Record<'_>, computed: Hash) -> Corruption {
-        Corruption::HashMismatch {
-            offset: record.offset(),
-            index: record.index(),
-            payload_len: record.payload_len(),
-            stored: record.stored_hash(),
-            computed,
-        }
-    }
-
     /// Whether the corruption is about the magic (a bad magic or another
     /// format version): the file is not a v1 log, the walk ended at offset 0
     /// and nothing in it can be read or salvaged.
@@ -212,6 +193,7 @@ pub struct TornTail {
 
 /// Why a tail is torn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TornReason {
     /// The file is empty or a strict prefix of the magic (creation was cut).
     Magic,
