@@ -143,6 +143,14 @@ impl<C: Flavor> PersistedState<C> {
         Ok(())
     }
 
+    /// Closes the state file (its writer's lock goes with it): the store
+    /// is being dropped, while readers that openraft's tasks still hold may
+    /// keep the shared state (read from memory) alive a while longer, and
+    /// a store reopened meanwhile must find the file free.
+    pub(crate) fn close(&self) {
+        lock(&self.out).writer = None;
+    }
+
     /// Persists everything, the newest committed id included (the I/O
     /// thread, once every append queued before is durable).
     pub(crate) fn persist_all(&mut self, dir: &Path) -> Result<(), RaftLogError> {

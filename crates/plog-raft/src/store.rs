@@ -428,6 +428,8 @@ impl<C: Flavor> Drop for Store<C> {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        // A reader may outlive the store; the state file's lock must not.
+        self.shared.state().close();
         let _ = self.lock.unlock();
         // `_held` (dropped after this) lets a waiting open of this
         // directory go on.

@@ -38,6 +38,44 @@ fn hidden_files_and_lost_found_do_not_refuse_an_open_but_a_segment_name_does() {
 }
 
 #[test]
+fn a_reader_that_outlives_its_store_does_not_hold_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
+    fill(&mut store, 1..4, 1);
+    // openraft's replication tasks hold readers for a while after the
+    // store itself is dropped.
+    let mut reader = rt.block_on(openraft::storage::RaftLogStorage::get_log_reader(
+        &mut store,
+    ));
+    rt.block_on(async {
+        openraft::storage::RaftLogStorage::save_vote(&mut store, &openraft::Vote::new(3, 1))
+            .await
+            .unwrap();
+    });
+    drop(store);
+    let reopened = PlogLogStore::<Config>::open(
+        dir.path(),
+        Options {
+            lock_wait: Duration::ZERO,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(reopened.recovery().index_range, Some((1, 3)));
+    // The old reader still reads what it saw.
+    let entries = rt
+        .block_on(openraft::RaftLogReader::try_get_log_entries(
+            &mut reader,
+            1..4,
+        ))
+        .unwrap();
+    assert_eq!(entries.len(), 3);
+}
+
+#[test]
 fn an_open_waits_for_a_store_of_this_process_being_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = PlogLogStore::<Config>::open(dir.path(), Options::default()).unwrap();
