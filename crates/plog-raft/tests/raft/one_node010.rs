@@ -228,11 +228,14 @@ fn one_node_cluster_group_commits_the_cores_appends() {
     let appends = appends.load(Ordering::Relaxed);
     let writes = writes_on_disk(dir.path());
     assert!(writes >= 1);
-    // Measured: about 200 appends written by 17 to 19 writes.
+    // Measured: 200 appends in 17-19 writes on a loaded machine, 24-118
+    // appends in 18-89 writes on a quiet one: how many share a write
+    // depends on how long a flush takes against how fast the core
+    // appends. That some do is the property (0.9's core never lets two
+    // share one: `one_node09`).
     assert!(
-        writes * 2 <= appends,
+        writes < appends,
         "openraft 0.10's core made {appends} appends and plog-raft wrote them with {writes} \
-         writes: expected appends made while a flush was in flight to share a write (at \
-         most half as many writes)"
+         writes: expected appends made while a flush was in flight to share a write"
     );
 }
