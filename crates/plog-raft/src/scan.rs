@@ -465,11 +465,6 @@ pub(crate) fn first_hash_mismatch(records: &[Record<'_>]) -> Option<plog_format:
     })
 }
 
-/// The bytes a record with a `payload_len`-byte payload takes.
-pub(crate) fn encoded_len(payload_len: usize) -> u64 {
-    (HEADER_LEN + payload_len) as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

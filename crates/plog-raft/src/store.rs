@@ -395,7 +395,10 @@ impl<C: Flavor> Store<C> {
             };
             let first = *last.key();
             let segment = last.get_mut();
-            segment.planned_end += scan::encoded_len(payload.json().len());
+            // A payload held in memory is under `isize::MAX` bytes, so its
+            // record's length cannot overflow.
+            let encoded = plog_format::encoded_len(payload.json().len()).unwrap_or(usize::MAX);
+            segment.planned_end += encoded as u64;
             segment.pending.push_back(Arc::clone(&payload));
             records.push(io_thread::Record {
                 segment: first,
