@@ -25,13 +25,13 @@
 
 use std::path::{Path, PathBuf};
 
-use plog_format::{Event, Record, Scanner};
+use plog_format::Record;
 use serde_json::Value;
 
 use crate::scan::{
     ScannedSegment, TailCut, list_segments, parse_segment_name, purged_leftovers, scan_bytes,
 };
-use crate::state::STATE_FILE;
+use crate::state::{STATE_FILE, read_state};
 use crate::{LOCK_FILE, RaftLogError};
 
 /// What kind of entry a record holds.
@@ -182,38 +182,6 @@ pub fn parse_entry(payload: &[u8]) -> Result<(u64, u64, Value, EntryKind, Value)
     Ok((index, term, node, kind, data))
 }
 
-/// The last valid record of the state file, read-only.
-fn read_state(dir: &Path) -> Result<Option<Value>, RaftLogError> {
-    let path = dir.join(STATE_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(RaftLogError::io(path, "read the state file", e)),
-    };
-    let mut last: Option<Record<'_>> = None;
-    for event in Scanner::new(&bytes) {
-        match event {
-            Event::Record(r) => last = Some(r),
-            Event::Corrupt(c) => {
-                return Err(RaftLogError::BadState {
-                    path,
-                    expected: "a v1 log of state records",
-                    found: c.to_string(),
-                });
-            }
-            Event::Torn(_) => {}
-        }
-    }
-    last.map(|r| {
-        serde_json::from_slice(r.payload()).map_err(|e| RaftLogError::BadState {
-            path: path.clone(),
-            expected: "the JSON object {vote, committed, purged}",
-            found: format!("record {} at offset {}: {e}", r.index(), r.offset()),
-        })
-    })
-    .transpose()
-}
-
 fn in_use(dir: &Path) -> bool {
     std::fs::File::open(dir.join(LOCK_FILE)).is_ok_and(|f| match f.try_lock_shared() {
         Ok(()) => {
@@ -244,7 +212,7 @@ fn bad_entry(segment: &ScannedSegment, n: usize, detail: String) -> RaftLogError
 /// The first problem found, as the open of a store would report it.
 pub fn check_dir(dir: &Path) -> Result<LogCheck, RaftLogError> {
     let names = list_segments(dir)?;
-    let state = read_state(dir)?;
+    let state = read_state::<Value>(dir)?.flatten();
     let purged = state
         .as_ref()
         .and_then(|s| s.get("purged"))

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use plog_format::{Event, Scanner};
 use plog_writer::{Writer, WriterOptions};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::RaftLogError;
@@ -62,6 +63,49 @@ impl<C: Flavor> Default for PersistedState<C> {
     }
 }
 
+/// Reads the state file of `dir`, read-only: `None` when there is no
+/// file, `Some(None)` when it holds no valid record, else its last valid
+/// record parsed as `T` (the last one wins; a torn tail is ignored, a
+/// corruption refused).
+pub(crate) fn read_state<T: DeserializeOwned>(
+    dir: &Path,
+) -> Result<Option<Option<T>>, RaftLogError> {
+    let path = dir.join(STATE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RaftLogError::io(path, "read the state file", e)),
+    };
+    let mut last = None;
+    for event in Scanner::new(&bytes) {
+        match event {
+            Event::Record(record) => last = Some(record),
+            Event::Corrupt(c) => {
+                return Err(RaftLogError::BadState {
+                    path,
+                    expected: "a v1 log of state records",
+                    found: c.to_string(),
+                });
+            }
+            Event::Torn(_) => {}
+        }
+    }
+    let state = last
+        .map(|record| {
+            serde_json::from_slice(record.payload()).map_err(|e| RaftLogError::BadState {
+                path: path.clone(),
+                expected: "the JSON object {vote, committed, purged}",
+                found: format!(
+                    "record {} at offset {}: {e}",
+                    record.index(),
+                    record.offset()
+                ),
+            })
+        })
+        .transpose()?;
+    Ok(Some(state))
+}
+
 /// fsyncs a directory, so that the names created, renamed or removed in it
 /// survive a power loss.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), RaftLogError> {
@@ -75,44 +119,13 @@ impl<C: Flavor> PersistedState<C> {
     /// the empty state) and opens the file for writing, which cuts a torn
     /// tail.
     pub(crate) fn load(dir: &Path, mode: u32) -> Result<Self, RaftLogError> {
+        let Some(last) = read_state::<Self>(dir)? else {
+            let state = Self::default();
+            lock(&state.out).mode = mode;
+            return Ok(state);
+        };
+        let mut state = last.unwrap_or_default();
         let path = dir.join(STATE_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let state = Self::default();
-                lock(&state.out).mode = mode;
-                return Ok(state);
-            }
-            Err(e) => return Err(RaftLogError::io(path, "read the state file", e)),
-        };
-        let mut last = None;
-        for event in Scanner::new(&bytes) {
-            match event {
-                Event::Record(record) => last = Some(record),
-                Event::Corrupt(c) => {
-                    return Err(RaftLogError::BadState {
-                        path,
-                        expected: "a v1 log of state records",
-                        found: c.to_string(),
-                    });
-                }
-                Event::Torn(_) => {}
-            }
-        }
-        let mut state: Self = match last {
-            None => Self::default(),
-            Some(record) => {
-                serde_json::from_slice(record.payload()).map_err(|e| RaftLogError::BadState {
-                    path: path.clone(),
-                    expected: "the JSON object {vote, committed, purged}",
-                    found: format!(
-                        "record {} at offset {}: {e}",
-                        record.index(),
-                        record.offset()
-                    ),
-                })?
-            }
-        };
         state.on_disk_committed = state.committed.clone();
         let (writer, report) = Writer::open(&path, WriterOptions::default())?;
         set_mode(&path, mode)?;
