@@ -140,6 +140,7 @@
     allow(dead_code, unused_imports)
 )]
 
+mod append;
 mod error;
 mod flavor;
 mod index;

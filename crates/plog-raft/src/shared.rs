@@ -27,6 +27,15 @@ impl<C: Flavor> Shared<C> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Marks the store poisoned (the first reason stays): every later
+    /// command fails with [`crate::RaftLogError::Poisoned`].
+    pub(crate) fn poison(&self, why: &str) {
+        let mut log = self.log();
+        if log.poisoned.is_none() {
+            log.poisoned = Some(why.to_owned());
+        }
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, PersistedState<C>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -12,9 +12,10 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
+use crate::append::{self, Done, Slot};
 use crate::flavor::Flavor;
 use crate::index::{Payload, Segment};
-use crate::io_thread::{self, Cmd, Done, Reply};
+use crate::io_thread::{self, Cmd, Reply};
 use crate::lock::{Held, exposure, hold, lock_dir};
 use crate::options::Stats;
 use crate::reader::Reader;
@@ -105,7 +106,7 @@ pub(crate) struct Store<C: Flavor> {
     shared: Arc<Shared<C>>,
     tx: Option<mpsc::Sender<Cmd<C>>>,
     /// The writer the I/O thread shares with a synchronous append.
-    slot: Arc<io_thread::Slot>,
+    slot: Arc<Slot>,
     thread: Option<JoinHandle<()>>,
     lock: File,
     recovery: RecoveryReport,
@@ -138,7 +139,7 @@ impl<C: Flavor> Store<C> {
         let thread_shared = Arc::clone(&shared);
         let prealloc = prealloc::Prealloc::start()
             .map_err(|e| RaftLogError::io(&dir, "start the preallocation thread", e))?;
-        let slot = Arc::new(io_thread::Slot::new(prealloc));
+        let slot = Arc::new(Slot::new(prealloc));
         let thread_slot = Arc::clone(&slot);
         let thread = std::thread::Builder::new()
             .name("plog-raft-io".into())
@@ -400,7 +401,7 @@ impl<C: Flavor> Store<C> {
             let encoded = plog_format::encoded_len(payload.json().len()).unwrap_or(usize::MAX);
             segment.planned_end += encoded as u64;
             segment.pending.push_back(Arc::clone(&payload));
-            records.push(io_thread::Record {
+            records.push(append::Record {
                 segment: first,
                 index,
                 payload,

@@ -55,8 +55,8 @@ use openraft010::entry::RaftEntry;
 use openraft010::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft010::type_config::alias::{LogIdOf, VoteOf};
 
+use crate::append::Done;
 use crate::flavor::Flavor;
-use crate::io_thread::Done;
 use crate::reader::{Reader, bounds};
 use crate::store::Store;
 use crate::{Options, RaftLogError, RecoveryReport, WriteStats};

@@ -12,8 +12,8 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, LogId, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError};
 use openraft::{StorageIOError, Vote};
 
+use crate::append::Done;
 use crate::flavor::Flavor;
-use crate::io_thread::Done;
 use crate::reader::{Reader, bounds};
 use crate::store::Store;
 use crate::{Options, RaftLogError, RecoveryReport, WriteStats};
