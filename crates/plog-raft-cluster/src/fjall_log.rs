@@ -169,6 +169,21 @@ where
         })
     }
 
+    /// The keyspace (to read what the store wrote).
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.inner.keyspace
+    }
+
+    /// The `log` partition.
+    pub fn log_partition(&self) -> &PartitionHandle {
+        &self.inner.log
+    }
+
+    /// The `meta` partition.
+    pub fn meta_partition(&self) -> &PartitionHandle {
+        &self.inner.meta
+    }
+
     fn cached(&self) -> MutexGuard<'_, Cached> {
         self.inner
             .cached
@@ -176,6 +191,7 @@ where
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    #[allow(clippy::result_large_err)] // openraft's own storage error type
     fn decode(bytes: &[u8]) -> Result<Entry<C>, StorageError<u64>> {
         serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(&e).into())
     }

@@ -16,6 +16,8 @@
 //!   store it is given.
 //! * [`fjall_log`]: the baseline log store, fjall written exactly as
 //!   engenho-store's `FjallStore` writes its Raft log.
+//! * [`mem_log`]: a log store in memory, the benchmark's floor (what the
+//!   cluster costs without a disk).
 //! * [`load`]: the end-to-end benchmark's driver, independent of the
 //!   openraft version: concurrent clients proposing through one
 //!   [`load::Target`], latency percentiles and writes per second, and the
@@ -23,18 +25,20 @@
 //!   adapter; an openraft 0.10 one is a second [`load::Adapter`].
 //!
 //! Everything here is openraft 0.9 (what plog-raft and engenho-store use)
-//! except [`load`]'s driver and [`state::apply_merge_patch`].
+//! except [`load`]'s driver and [`engenho::apply_merge_patch`].
 
 pub mod cluster;
 pub mod engenho;
 pub mod fjall_log;
 pub mod kv;
 pub mod load;
+pub mod mem_log;
 pub mod network;
 pub mod state;
 
 pub use cluster::{Cluster, Node};
 pub use fjall_log::FjallLogStore;
+pub use mem_log::MemLogStore;
 pub use state::{ClusterConfig, Data, MemStateMachine};
 
 /// The error of this crate's setup steps (opening, starting, waiting): a

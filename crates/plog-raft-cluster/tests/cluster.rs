@@ -94,48 +94,39 @@ async fn three_nodes_on_fjall() {
     three_nodes_agree(move |id| FjallLogStore::open(path.join(id.to_string())).unwrap()).await;
 }
 
-/// What the baseline leaves on disk is engenho-store's layout: the `log`
+/// What the baseline writes is engenho-store's layout: the `log`
 /// partition keyed by the big-endian index, each value the serde_json of
 /// the openraft entry, and the vote and committed id as JSON in `meta`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fjall_baseline_writes_engenho_store_layout() {
     let dir = tempfile::tempdir().unwrap();
-    let adapter = load::openraft09::Openraft09::new("fjall", true, load::openraft09::open_fjall, 1);
-    let target = load::Adapter::start(&adapter, dir.path()).await.unwrap();
+    let config = Arc::new(load::openraft09::bench_config().validate().unwrap());
+    let mut cluster = Cluster::<Eng>::new(1);
+    let mut leader_store = None;
+    for id in 1..=3 {
+        let store = FjallLogStore::<Eng>::open(dir.path().join(id.to_string())).unwrap();
+        if id == 1 {
+            leader_store = Some(store.clone());
+        }
+        cluster.start(id, Arc::clone(&config), store).await.unwrap();
+    }
+    cluster
+        .initialize(1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let leader = cluster.node(1).unwrap().raft.clone();
     let proposals = plog_raft_cluster::engenho::proposals(plog_raft_cluster::engenho::SEED, 5);
     for p in &proposals {
-        target.propose(p.clone()).await.unwrap();
+        leader.client_write(p.clone()).await.unwrap();
     }
-    target.stop().await.unwrap();
-    drop(target);
-    // The nodes' runtimes drop their stores in the background: wait for
-    // the keyspace to be free by reopening until it opens.
-    let path = dir.path().join("node1");
-    let keyspace = {
-        let mut tries = 0;
-        loop {
-            match fjall::Config::new(&path).open() {
-                Ok(k) => break k,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("reopen {}: {e}", path.display()),
-            }
-        }
-    };
-    let log = keyspace
-        .open_partition("log", fjall::PartitionCreateOptions::default())
-        .unwrap();
+    cluster.shutdown().await.unwrap();
+    let store = leader_store.unwrap();
     let mut normal = Vec::new();
     // openraft 0.9 writes the initial membership at index 0.
-    let mut expected_index = 0;
-    for item in log.iter() {
+    for (expected_index, item) in (0u64..).zip(store.log_partition().iter()) {
         let (key, value) = item.unwrap();
         let index = u64::from_be_bytes(key.as_ref().try_into().unwrap());
         assert_eq!(index, expected_index);
-        expected_index += 1;
         let entry: Entry<Eng> = serde_json::from_slice(&value).unwrap();
         assert_eq!(entry.log_id.index, index);
         assert_eq!(serde_json::to_vec(&entry).unwrap(), value.to_vec());
@@ -144,9 +135,7 @@ async fn fjall_baseline_writes_engenho_store_layout() {
         }
     }
     assert_eq!(normal, proposals);
-    let meta = keyspace
-        .open_partition("meta", fjall::PartitionCreateOptions::default())
-        .unwrap();
+    let meta = store.meta_partition();
     let vote: openraft::Vote<u64> =
         serde_json::from_slice(&meta.get("vote").unwrap().unwrap()).unwrap();
     assert!(vote.is_committed());
@@ -173,8 +162,8 @@ async fn end_to_end_benchmark_smoke() {
     let rows = load::compare(&adapters, &plan, root.path(), |_| lines += 1)
         .await
         .unwrap();
-    assert_eq!(lines, 2 * 2 * 2);
-    assert_eq!(rows.len(), 4);
+    assert_eq!(lines, 2 * 2 * 3);
+    assert_eq!(rows.len(), 6);
     for row in &rows {
         // Each round stops at 12 counted writes (a client may be one past).
         let writes = row.sample.writes();
@@ -194,6 +183,11 @@ async fn end_to_end_benchmark_smoke() {
         "{table}"
     );
     assert!(table.contains("target p50 <= 0.75x"), "{table}");
+    assert!(
+        table.contains("memory (no disk) / fjall (as engenho-store): p50"),
+        "{table}"
+    );
+    assert!(table.contains("(a floor: no disk)"), "{table}");
     // The directories are removed after each client count.
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }

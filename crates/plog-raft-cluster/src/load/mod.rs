@@ -51,6 +51,12 @@ pub trait Adapter: Send + Sync {
     /// version are compared with.
     fn is_baseline(&self) -> bool;
 
+    /// Whether this is a floor (e.g. a log in memory): shown against the
+    /// baseline, without the targets.
+    fn is_floor(&self) -> bool {
+        false
+    }
+
     /// Starts a cluster whose nodes keep their logs under `dir` (new and
     /// empty), and returns once it has a leader.
     fn start<'a>(&'a self, dir: &'a Path) -> BoxFuture<'a, Result<Arc<dyn Target>, String>>;
@@ -251,6 +257,8 @@ pub struct Row {
     pub store: String,
     /// Whether it is its version's baseline.
     pub baseline: bool,
+    /// Whether it is a floor rather than a candidate.
+    pub floor: bool,
     /// Concurrent clients.
     pub clients: usize,
     /// All rounds, merged.
@@ -324,6 +332,7 @@ pub async fn compare(
                 openraft: adapter.openraft().to_owned(),
                 store: adapter.store().to_owned(),
                 baseline: adapter.is_baseline(),
+                floor: adapter.is_floor(),
                 clients,
                 sample,
                 store_report,
@@ -382,7 +391,9 @@ pub fn table(rows: &[Row]) -> String {
             "- openraft {}, {} clients: {} / {}: p50 {p50:.2}x, p99 {p99:.2}x, writes/s {tput:.2}x",
             row.openraft, row.clients, row.store, base.store
         );
-        if row.clients == 1 {
+        if row.floor {
+            line.push_str(" (a floor: no disk)");
+        } else if row.clients == 1 {
             let met = if p50 <= TARGET_P50_RATIO {
                 "met"
             } else {
@@ -390,7 +401,7 @@ pub fn table(rows: &[Row]) -> String {
             };
             line.push_str(&format!(" (target p50 <= {TARGET_P50_RATIO}x: {met})"));
         }
-        if row.clients == 64 {
+        if row.clients == 64 && !row.floor {
             let met = if tput >= TARGET_THROUGHPUT_RATIO {
                 "met"
             } else {

@@ -168,6 +168,7 @@ pub type Open<LS> = fn(&Path) -> io::Result<LS>;
 pub struct Openraft09<LS> {
     store: &'static str,
     baseline: bool,
+    floor: bool,
     open: Open<LS>,
     workers: usize,
 }
@@ -180,9 +181,16 @@ impl<LS> Openraft09<LS> {
         Self {
             store,
             baseline,
+            floor: false,
             open,
             workers,
         }
+    }
+
+    /// This adapter, shown as a floor (no targets).
+    pub fn floor(mut self) -> Self {
+        self.floor = true;
+        self
     }
 }
 
@@ -197,8 +205,14 @@ pub fn open_fjall(dir: &Path) -> io::Result<crate::FjallLogStore<Eng>> {
     crate::FjallLogStore::open(dir)
 }
 
-/// The two openraft 0.9 adapters of the benchmark: plog-raft, and fjall as
-/// engenho-store writes its log (the baseline).
+/// A log in memory (the floor), as a node's log store.
+pub fn open_memory(_dir: &Path) -> io::Result<crate::MemLogStore<Eng>> {
+    Ok(crate::MemLogStore::default())
+}
+
+/// The openraft 0.9 adapters of the benchmark: plog-raft, fjall as
+/// engenho-store writes its log (the baseline), and a log in memory (the
+/// floor).
 pub fn adapters(workers: usize) -> Vec<Box<dyn Adapter>> {
     vec![
         Box::new(Openraft09::new("plog-raft", false, open_plog, workers)),
@@ -208,6 +222,7 @@ pub fn adapters(workers: usize) -> Vec<Box<dyn Adapter>> {
             open_fjall,
             workers,
         )),
+        Box::new(Openraft09::new("memory (no disk)", false, open_memory, workers).floor()),
     ]
 }
 
@@ -301,6 +316,10 @@ impl<LS: RaftLogStorage<Eng>> Adapter for Openraft09<LS> {
 
     fn is_baseline(&self) -> bool {
         self.baseline
+    }
+
+    fn is_floor(&self) -> bool {
+        self.floor
     }
 
     fn start<'a>(&'a self, dir: &'a Path) -> BoxFuture<'a, Result<Arc<dyn Target>, String>> {
