@@ -19,7 +19,9 @@
 //! `PLOG_RAFT_CLUSTER_WARMUP_MS` (per round, default 300),
 //! `PLOG_RAFT_CLUSTER_WRITES` (writes per round instead of a time: a quick
 //! smoke run), `PLOG_RAFT_CLUSTER_WORKERS` (worker threads of each node's
-//! runtime, default 2), `PLOG_BENCH_DIR` (where the logs go; default the
+//! runtime, default 2), `PLOG_RAFT_CLUSTER_STORES` (the stores to run, by
+//! the start of their names: `plog,fjall,memory`, the default),
+//! `PLOG_BENCH_DIR` (where the logs go; default the
 //! temporary directory). The same path runs at tiny counts in
 //! `cargo test -p plog-raft-cluster` (`end_to_end_benchmark_smoke`).
 //!
@@ -52,9 +54,13 @@ fn main() {
         std::env::var_os("PLOG_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     let root = tempfile::tempdir_in(&root_parent).expect("a directory for the logs");
 
-    let adapters: Vec<Box<dyn Adapter>> = load::openraft09::adapters(workers);
+    let mut adapters: Vec<Box<dyn Adapter>> = load::openraft09::adapters(workers);
     // openraft 0.10: `adapters.extend(...)` with plog-raft and fjall on
     // 0.10 here, once plog-raft supports it.
+    if let Ok(only) = std::env::var("PLOG_RAFT_CLUSTER_STORES") {
+        let words: Vec<&str> = only.split(',').map(str::trim).collect();
+        adapters.retain(|a| words.iter().any(|w| a.store().starts_with(w)));
+    }
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
