@@ -20,6 +20,9 @@
 //! block the runtime's worker thread for their duration (deliberately here,
 //! to measure what engenho-store pays; [`crate::cluster`] gives each node
 //! its own runtime, as each engenho-store node is its own process).
+//! [`FjallLogStore::open_off_runtime`] makes a diagnostic variant whose
+//! `append`, `save_committed` and `save_vote` do the same writes on tokio's
+//! blocking pool, awaited: what moving them off the runtime alone changes.
 //! engenho-store's state machine also lives in that keyspace (a `catalog`
 //! partition); here both stores share one in-memory state machine, so only
 //! the log is compared.
@@ -91,6 +94,7 @@ struct Inner {
 /// the module documentation); clones share it (and are its log reader).
 pub struct FjallLogStore<C> {
     inner: Arc<Inner>,
+    off_runtime: bool,
     config: PhantomData<fn() -> C>,
 }
 
@@ -98,6 +102,7 @@ impl<C> Clone for FjallLogStore<C> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            off_runtime: self.off_runtime,
             config: PhantomData,
         }
     }
@@ -165,8 +170,37 @@ where
                 meta,
                 cached: Mutex::new(cached),
             }),
+            off_runtime: false,
             config: PhantomData,
         })
+    }
+
+    /// [`Self::open`], for the diagnostic variant whose `append`,
+    /// `save_committed` and `save_vote` run their (identical) writes on
+    /// tokio's blocking pool instead of the caller's task.
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_off_runtime(dir: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(Self {
+            off_runtime: true,
+            ..Self::open(dir)?
+        })
+    }
+
+    /// Runs `write` on the caller's task (engenho-store's way), or on
+    /// tokio's blocking pool for the off-runtime variant.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Inner) -> io::Result<T> + Send + 'static,
+    ) -> io::Result<T> {
+        if !self.off_runtime {
+            return write(&self.inner);
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || write(&inner))
+            .await
+            .map_err(|e| io::Error::other(format!("the blocking write task failed: {e}")))?
     }
 
     /// The keyspace (to read what the store wrote).
@@ -247,9 +281,12 @@ where
     }
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
-        meta_put(&self.inner.meta, META_VOTE, vote)
-            .and_then(|()| persist(&self.inner.keyspace))
-            .map_err(|e| StorageIOError::write_vote(&e))?;
+        let saved = *vote;
+        self.write(move |inner| {
+            meta_put(&inner.meta, META_VOTE, &saved).and_then(|()| persist(&inner.keyspace))
+        })
+        .await
+        .map_err(|e| StorageIOError::write_vote(&e))?;
         self.cached().vote = Some(*vote);
         Ok(())
     }
@@ -262,9 +299,12 @@ where
         &mut self,
         committed: Option<LogId<u64>>,
     ) -> Result<(), StorageError<u64>> {
-        meta_put(&self.inner.meta, META_COMMITTED, &committed)
-            .and_then(|()| persist(&self.inner.keyspace))
-            .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.write(move |inner| {
+            meta_put(&inner.meta, META_COMMITTED, &committed)
+                .and_then(|()| persist(&inner.keyspace))
+        })
+        .await
+        .map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.cached().committed = committed;
         Ok(())
     }
@@ -282,11 +322,23 @@ where
         I: IntoIterator<Item = Entry<C>> + Send,
         I::IntoIter: Send,
     {
-        append_as_engenho(
-            &self.inner.keyspace,
-            &self.inner.log,
-            entries.into_iter().map(|e| (e.log_id.index, e)),
-        )
+        if self.off_runtime {
+            let entries: Vec<Entry<C>> = entries.into_iter().collect();
+            self.write(move |inner| {
+                append_as_engenho(
+                    &inner.keyspace,
+                    &inner.log,
+                    entries.iter().map(|e| (e.log_id.index, e)),
+                )
+            })
+            .await
+        } else {
+            append_as_engenho(
+                &self.inner.keyspace,
+                &self.inner.log,
+                entries.into_iter().map(|e| (e.log_id.index, e)),
+            )
+        }
         .map_err(write_logs)?;
         callback.log_io_completed(Ok(()));
         Ok(())

@@ -162,8 +162,8 @@ async fn end_to_end_benchmark_smoke() {
     let rows = load::compare(&adapters, &plan, root.path(), |_| lines += 1)
         .await
         .unwrap();
-    assert_eq!(lines, 2 * 2 * 3);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(lines, 2 * 2 * 4);
+    assert_eq!(rows.len(), 8);
     for row in &rows {
         // Each round stops at 12 counted writes (a client may be one past).
         let writes = row.sample.writes();
@@ -188,6 +188,10 @@ async fn end_to_end_benchmark_smoke() {
         "{table}"
     );
     assert!(table.contains("(a floor: no disk)"), "{table}");
+    assert!(
+        table.contains("fjall, fsyncs off the runtime / fjall"),
+        "{table}"
+    );
     // The directories are removed after each client count.
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }

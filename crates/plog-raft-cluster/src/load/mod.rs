@@ -51,10 +51,11 @@ pub trait Adapter: Send + Sync {
     /// version are compared with.
     fn is_baseline(&self) -> bool;
 
-    /// Whether this is a floor (e.g. a log in memory): shown against the
-    /// baseline, without the targets.
-    fn is_floor(&self) -> bool {
-        false
+    /// For a store that is not a candidate but a reference (a floor such
+    /// as a log in memory, or a diagnostic variant of the baseline): what
+    /// it is, shown beside its ratios instead of the targets.
+    fn note(&self) -> Option<&str> {
+        None
     }
 
     /// Starts a cluster whose nodes keep their logs under `dir` (new and
@@ -257,8 +258,8 @@ pub struct Row {
     pub store: String,
     /// Whether it is its version's baseline.
     pub baseline: bool,
-    /// Whether it is a floor rather than a candidate.
-    pub floor: bool,
+    /// What it is, if it is a reference rather than a candidate.
+    pub note: Option<String>,
     /// Concurrent clients.
     pub clients: usize,
     /// All rounds, merged.
@@ -332,7 +333,7 @@ pub async fn compare(
                 openraft: adapter.openraft().to_owned(),
                 store: adapter.store().to_owned(),
                 baseline: adapter.is_baseline(),
-                floor: adapter.is_floor(),
+                note: adapter.note().map(str::to_owned),
                 clients,
                 sample,
                 store_report,
@@ -391,8 +392,8 @@ pub fn table(rows: &[Row]) -> String {
             "- openraft {}, {} clients: {} / {}: p50 {p50:.2}x, p99 {p99:.2}x, writes/s {tput:.2}x",
             row.openraft, row.clients, row.store, base.store
         );
-        if row.floor {
-            line.push_str(" (a floor: no disk)");
+        if let Some(note) = &row.note {
+            line.push_str(&format!(" ({note})"));
         } else if row.clients == 1 {
             let met = if p50 <= TARGET_P50_RATIO {
                 "met"
@@ -401,7 +402,7 @@ pub fn table(rows: &[Row]) -> String {
             };
             line.push_str(&format!(" (target p50 <= {TARGET_P50_RATIO}x: {met})"));
         }
-        if row.clients == 64 && !row.floor {
+        if row.clients == 64 && row.note.is_none() {
             let met = if tput >= TARGET_THROUGHPUT_RATIO {
                 "met"
             } else {

@@ -168,7 +168,7 @@ pub type Open<LS> = fn(&Path) -> io::Result<LS>;
 pub struct Openraft09<LS> {
     store: &'static str,
     baseline: bool,
-    floor: bool,
+    note: Option<&'static str>,
     open: Open<LS>,
     workers: usize,
 }
@@ -181,15 +181,16 @@ impl<LS> Openraft09<LS> {
         Self {
             store,
             baseline,
-            floor: false,
+            note: None,
             open,
             workers,
         }
     }
 
-    /// This adapter, shown as a floor (no targets).
-    pub fn floor(mut self) -> Self {
-        self.floor = true;
+    /// This adapter as a reference, not a candidate: `note` says what it
+    /// is (shown instead of the targets).
+    pub fn reference(mut self, note: &'static str) -> Self {
+        self.note = Some(note);
         self
     }
 }
@@ -205,14 +206,22 @@ pub fn open_fjall(dir: &Path) -> io::Result<crate::FjallLogStore<Eng>> {
     crate::FjallLogStore::open(dir)
 }
 
+/// fjall written as engenho-store writes its log, but with its `append`,
+/// `save_committed` and `save_vote` on tokio's blocking pool instead of the
+/// caller's task: what moving engenho-store's fsyncs off the runtime alone
+/// would change.
+pub fn open_fjall_off_runtime(dir: &Path) -> io::Result<crate::FjallLogStore<Eng>> {
+    crate::FjallLogStore::open_off_runtime(dir)
+}
+
 /// A log in memory (the floor), as a node's log store.
 pub fn open_memory(_dir: &Path) -> io::Result<crate::MemLogStore<Eng>> {
     Ok(crate::MemLogStore::default())
 }
 
-/// The openraft 0.9 adapters of the benchmark: plog-raft, fjall as
-/// engenho-store writes its log (the baseline), and a log in memory (the
-/// floor).
+/// The openraft 0.9 adapters of the benchmark: plog-raft; fjall as
+/// engenho-store writes its log (the baseline); two references: the same
+/// fjall writes off the runtime, and a log in memory (the floor).
 pub fn adapters(workers: usize) -> Vec<Box<dyn Adapter>> {
     vec![
         Box::new(Openraft09::new("plog-raft", false, open_plog, workers)),
@@ -222,7 +231,19 @@ pub fn adapters(workers: usize) -> Vec<Box<dyn Adapter>> {
             open_fjall,
             workers,
         )),
-        Box::new(Openraft09::new("memory (no disk)", false, open_memory, workers).floor()),
+        Box::new(
+            Openraft09::new(
+                "fjall, fsyncs off the runtime",
+                false,
+                open_fjall_off_runtime,
+                workers,
+            )
+            .reference("diagnostic: engenho-store's writes on spawn_blocking"),
+        ),
+        Box::new(
+            Openraft09::new("memory (no disk)", false, open_memory, workers)
+                .reference("a floor: no disk"),
+        ),
     ]
 }
 
@@ -318,8 +339,8 @@ impl<LS: RaftLogStorage<Eng>> Adapter for Openraft09<LS> {
         self.baseline
     }
 
-    fn is_floor(&self) -> bool {
-        self.floor
+    fn note(&self) -> Option<&str> {
+        self.note
     }
 
     fn start<'a>(&'a self, dir: &'a Path) -> BoxFuture<'a, Result<Arc<dyn Target>, String>> {
