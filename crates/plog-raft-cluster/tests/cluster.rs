@@ -195,3 +195,51 @@ async fn end_to_end_benchmark_smoke() {
     // The directories are removed after each client count.
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }
+
+/// A proposal sent to a node that does not lead goes to the leader it
+/// names, and is counted as forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_follow_the_leader() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use plog_raft_cluster::MemLogStore;
+    use plog_raft_cluster::load::openraft09::propose_forwarding;
+
+    let config = Arc::new(load::openraft09::bench_config().validate().unwrap());
+    let mut cluster = Cluster::<Eng>::new(1);
+    for id in 1..=3 {
+        cluster
+            .start(id, Arc::clone(&config), MemLogStore::<Eng>::default())
+            .await
+            .unwrap();
+    }
+    cluster
+        .initialize(1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let rafts: BTreeMap<u64, openraft::Raft<Eng>> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| (id, cluster.node(id).unwrap().raft.clone()))
+        .collect();
+    let proposals = plog_raft_cluster::engenho::proposals(plog_raft_cluster::engenho::SEED, 3);
+    // The clients believe node 2 leads.
+    let (leader, forwarded) = (AtomicU64::new(2), AtomicU64::new(0));
+    for p in &proposals {
+        propose_forwarding(&rafts, &leader, &forwarded, p)
+            .await
+            .unwrap();
+    }
+    assert_eq!(leader.load(Ordering::Relaxed), 1);
+    assert_eq!(forwarded.load(Ordering::Relaxed), 1);
+    let applied = cluster.node(1).unwrap().sm.len();
+    assert!(applied >= 1, "{applied} objects");
+    // A node that is not in the cluster is an error, not a hang.
+    leader.store(7, Ordering::Relaxed);
+    let error = propose_forwarding(&rafts, &leader, &forwarded, &proposals[0])
+        .await
+        .unwrap_err();
+    assert!(error.contains("node 7"), "{error}");
+    cluster.shutdown().await.unwrap();
+}

@@ -26,12 +26,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A running cluster under test.
 pub trait Target: Send + Sync {
-    /// Proposes `command` through the leader's `client_write`; resolves
-    /// once the leader answers (the entry is committed and applied).
-    fn propose(&self, command: JournalEntry) -> BoxFuture<'_, Result<(), String>>;
+    /// Proposes (a copy of) `command` through the leader's
+    /// `client_write`; resolves once the leader answers (the entry is
+    /// committed and applied). A proposal refused by a node that no longer
+    /// leads goes to the new leader, within the same latency.
+    fn propose<'a>(&'a self, command: &'a JournalEntry) -> BoxFuture<'a, Result<(), String>>;
 
-    /// One line on what the leader's log store did since the cluster
-    /// started (calls, entries per append, time in each call), if known.
+    /// One line on what the first leader's log store did since the cluster
+    /// started (calls, entries per append, time in each call, leader
+    /// changes), if known.
     fn store_report(&self) -> Option<String>;
 
     /// Stops the cluster (once; later calls do nothing).
@@ -157,9 +160,8 @@ pub async fn drive(
                     break;
                 }
                 let k = next.fetch_add(1, Ordering::Relaxed) as usize % proposals.len();
-                let command = proposals[k].clone();
                 let sent = Instant::now();
-                target.propose(command).await?;
+                target.propose(&proposals[k]).await?;
                 let done = Instant::now();
                 if counts {
                     latencies.push(done - sent);
@@ -418,7 +420,7 @@ pub fn table(rows: &[Row]) -> String {
     for row in rows {
         if let Some(report) = &row.store_report {
             out.push_str(&format!(
-                "- leader's store, openraft {} {} at {} clients: {report}\n",
+                "- node 1's log store (the first leader), openraft {} {} at {} clients: {report}\n",
                 row.openraft, row.store, row.clients
             ));
         }

@@ -1,6 +1,7 @@
 //! The openraft 0.9 adapter: three nodes of [`Eng`] in one process
 //! ([`Cluster`]), each on its own log store, behind [`Target`].
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::ops::RangeBounds;
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{Entry, LogId, Raft, RaftLogReader, SnapshotPolicy, StorageError, Vote};
+use openraft::{BasicNode, Entry, LogId, Raft, RaftLogReader, SnapshotPolicy, StorageError, Vote};
 use plog_testdata::JournalEntry;
 
 use super::{Adapter, BoxFuture, Target};
@@ -249,23 +250,71 @@ pub fn adapters(workers: usize) -> Vec<Box<dyn Adapter>> {
 
 struct Running {
     cluster: Mutex<Option<Cluster<Eng>>>,
-    leader: Raft<Eng>,
+    /// Every node's handle, by id.
+    rafts: BTreeMap<u64, Raft<Eng>>,
+    /// The node proposals go to: the leader, as far as the clients know.
+    leader: AtomicU64,
+    /// Proposals sent again to a new leader.
+    forwarded: AtomicU64,
     counts: Arc<StoreCounts>,
 }
 
+/// Proposes `command` through `client_write` on the node `leader` names
+/// (of `rafts`); when that node no longer leads, names the leader it
+/// forwards to (counting it in `forwarded`) and proposes there, as
+/// engenho-store's clients are forwarded, for up to 30 s.
+///
+/// # Errors
+/// Any other error of `client_write`, or no leader for 30 s.
+pub async fn propose_forwarding(
+    rafts: &BTreeMap<u64, Raft<Eng>>,
+    leader: &AtomicU64,
+    forwarded: &AtomicU64,
+    command: &JournalEntry,
+) -> Result<(), String> {
+    const FORWARD_FOR: Duration = Duration::from_secs(30);
+    let started = Instant::now();
+    loop {
+        let id = leader.load(Ordering::Relaxed);
+        let raft = rafts
+            .get(&id)
+            .ok_or_else(|| format!("node {id} is not in the cluster"))?;
+        let error = match raft.client_write(command.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(forward) = error.forward_to_leader::<BasicNode>() else {
+            return Err(format!("node {id}: {error}"));
+        };
+        if started.elapsed() > FORWARD_FOR {
+            return Err(format!("no leader for {FORWARD_FOR:?}: node {id}: {error}"));
+        }
+        match forward.leader_id {
+            Some(next) if next != id => leader.store(next, Ordering::Relaxed),
+            // An election is under way: ask again shortly.
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+        forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Target for Running {
-    fn propose(&self, command: JournalEntry) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            self.leader
-                .client_write(command)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+    fn propose<'a>(&'a self, command: &'a JournalEntry) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(propose_forwarding(
+            &self.rafts,
+            &self.leader,
+            &self.forwarded,
+            command,
+        ))
     }
 
     fn store_report(&self) -> Option<String> {
-        Some(self.counts.report())
+        let forwarded = self.forwarded.load(Ordering::Relaxed);
+        let leader = self.leader.load(Ordering::Relaxed);
+        Some(format!(
+            "{}; {forwarded} proposals forwarded to a new leader (leader at the end: node {leader})",
+            self.counts.report()
+        ))
     }
 
     fn stop(&self) -> BoxFuture<'_, Result<(), String>> {
@@ -319,9 +368,17 @@ async fn start<LS: RaftLogStorage<Eng>>(
         .await
         .map_err(|e| e.to_string())?;
     }
+    let rafts = cluster
+        .ids()
+        .into_iter()
+        .filter_map(|id| Some((id, cluster.node(id)?.raft.clone())))
+        .collect();
+    drop(leader);
     Ok(Arc::new(Running {
         cluster: Mutex::new(Some(cluster)),
-        leader,
+        rafts,
+        leader: AtomicU64::new(1),
+        forwarded: AtomicU64::new(0),
         counts: counts.ok_or("no node 1")?,
     }))
 }
