@@ -115,6 +115,11 @@ impl<C: ClusterConfig> Cluster<C> {
         .await
     }
 
+    /// The network.
+    pub fn router(&self) -> &Router<C> {
+        &self.router
+    }
+
     /// Node `id`, if it is running.
     pub fn node(&self, id: u64) -> Option<&Node<C>> {
         self.nodes.get(&id)

@@ -1,9 +1,12 @@
 //! The in-memory network: every RPC is a direct call on the target node's
 //! `Raft` handle (no sockets, no serialization); a node that is not in the
-//! router is down.
+//! router is down. It counts the `append_entries` RPCs that carry entries
+//! and their time ([`RpcCounts`]).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -18,15 +21,44 @@ use crate::state::ClusterConfig;
 /// openraft's RPC error for an RPC whose remote error is `E`.
 type RpcErr<E = openraft::error::Infallible> = RPCError<u64, BasicNode, RaftError<u64, E>>;
 
+/// What the network carried: the `append_entries` RPCs that carried
+/// entries, and how long each took from the leader's call to the
+/// follower's answer (the follower appends and flushes before it answers).
+#[derive(Debug, Default)]
+pub struct RpcCounts {
+    appends: AtomicU64,
+    entries: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl RpcCounts {
+    /// `append_entries` RPCs that carried entries.
+    pub fn appends(&self) -> u64 {
+        self.appends.load(Ordering::Relaxed)
+    }
+
+    /// Entries they carried.
+    pub fn entries(&self) -> u64 {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Their mean time, call to answer.
+    pub fn mean(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed) / self.appends().max(1))
+    }
+}
+
 /// Every running node's `Raft` handle, by id; clones share them.
 pub struct Router<C: ClusterConfig> {
     nodes: Arc<Mutex<BTreeMap<u64, Raft<C>>>>,
+    counts: Arc<RpcCounts>,
 }
 
 impl<C: ClusterConfig> Clone for Router<C> {
     fn clone(&self) -> Self {
         Self {
             nodes: Arc::clone(&self.nodes),
+            counts: Arc::clone(&self.counts),
         }
     }
 }
@@ -35,6 +67,7 @@ impl<C: ClusterConfig> Default for Router<C> {
     fn default() -> Self {
         Self {
             nodes: Arc::default(),
+            counts: Arc::default(),
         }
     }
 }
@@ -54,6 +87,11 @@ impl<C: ClusterConfig> Router<C> {
     /// Disconnects node `id`: RPCs to it fail as a network error.
     pub fn disconnect(&self, id: u64) -> Option<Raft<C>> {
         self.nodes().remove(&id)
+    }
+
+    /// What the network carried so far.
+    pub fn counts(&self) -> Arc<RpcCounts> {
+        Arc::clone(&self.counts)
     }
 
     /// The handle of node `id`, if it is connected.
@@ -98,9 +136,17 @@ impl<C: ClusterConfig> RaftNetwork<C> for Connection<C> {
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RpcErr> {
         let node = self.target()?;
-        node.append_entries(rpc)
-            .await
-            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        let entries = rpc.entries.len() as u64;
+        let started = Instant::now();
+        let answer = node.append_entries(rpc).await;
+        if entries > 0 {
+            let counts = &self.router.counts;
+            counts.appends.fetch_add(1, Ordering::Relaxed);
+            counts.entries.fetch_add(entries, Ordering::Relaxed);
+            let nanos = started.elapsed().as_nanos() as u64;
+            counts.nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 
     async fn install_snapshot(

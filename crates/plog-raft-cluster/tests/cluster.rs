@@ -175,6 +175,7 @@ async fn end_to_end_benchmark_smoke() {
         assert!(row.sample.percentile(0.5) <= row.sample.percentile(0.99));
         let report = row.store_report.as_deref().unwrap();
         assert!(report.contains("appends of"), "{report}");
+        assert!(report.contains("append_entries RPCs with"), "{report}");
     }
     let table = load::table(&rows);
     assert!(table.contains("| 0.9 | plog-raft | 1 |"), "{table}");
@@ -233,6 +234,9 @@ async fn proposals_follow_the_leader() {
     }
     assert_eq!(leader.load(Ordering::Relaxed), 1);
     assert_eq!(forwarded.load(Ordering::Relaxed), 1);
+    // The leader replicated them: RPCs with entries were counted.
+    let rpcs = cluster.router().counts();
+    assert!(rpcs.appends() >= 1 && rpcs.entries() >= rpcs.appends());
     let applied = cluster.node(1).unwrap().sm.len();
     assert!(applied >= 1, "{applied} objects");
     // A node that is not in the cluster is an error, not a hang.
