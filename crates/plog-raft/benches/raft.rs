@@ -187,13 +187,15 @@ fn fjall_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, entries: &[
 /// fjall written exactly as engenho-store's `FjallStore` writes its Raft
 /// log (`append_entries_durable`): each entry's `serde_json::to_vec`
 /// inserted under its big-endian index into the `log` partition, then
-/// `persist(SyncAll)` before the append returns.
+/// `persist(SyncAll)` before the append returns. The same function writes
+/// the end-to-end benchmark's fjall log store (plog-raft-cluster).
 fn fjall_engenho_append(ks: &fjall::Keyspace, part: &fjall::PartitionHandle, entries: &[E]) {
-    for e in entries {
-        let value = serde_json::to_vec(e).unwrap();
-        part.insert(e.log_id.index.to_be_bytes(), value).unwrap();
-    }
-    ks.persist(fjall::PersistMode::SyncAll).unwrap();
+    plog_raft_cluster::fjall_log::append_as_engenho(
+        ks,
+        part,
+        entries.iter().map(|e| (e.log_id.index, e)),
+    )
+    .unwrap();
 }
 
 fn raft_log_flush(log: &mut raft_log::RaftLog<RlTypes>) {
