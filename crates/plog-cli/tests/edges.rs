@@ -266,3 +266,46 @@ fn append_warns_once_about_a_log_others_can_read() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected an octal mode"));
 }
+
+/// `plog repair` of a named pipe ends at once with the error object (it
+/// waited forever in the open-time scan).
+#[test]
+fn repair_of_a_named_pipe_ends_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.plog");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plog"))
+        .args(["repair", "--json"])
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("plog repair of a named pipe still running after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let lines = json_lines(&stdout);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0]["error"],
+        "cannot open: expected a regular file, found a named pipe"
+    );
+}

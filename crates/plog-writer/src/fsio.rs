@@ -120,9 +120,43 @@ pub fn create_new_file(path: impl AsRef<Path>, mode: u32, read: bool) -> io::Res
     Ok(file)
 }
 
-/// Opens an existing file for reading and writing.
+/// Opens an existing file for reading and writing; refuses anything but a
+/// regular file (a named pipe opened for reading and writing never ends:
+/// the scan of the log would wait on it forever).
 pub(crate) fn open_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).open(path)
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(file);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("expected a regular file, found {}", describe(kind)),
+    ))
+}
+
+/// What a file that is not a regular file is, in words.
+fn describe(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        return "a directory";
+    }
+    "something else"
 }
 
 /// Creates a new file for reading and writing with exactly the permission

@@ -284,3 +284,36 @@ fn a_dropped_writer_frees_the_lock_even_while_other_threads_fork() {
         panic!("round {round}: {e}");
     }
 }
+
+/// A named pipe given where a log is expected is refused at once: opened
+/// for reading and writing it never ends, and the open-time scan would
+/// wait on it forever.
+#[test]
+fn a_named_pipe_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.plog");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let locked = LockedLog::open(&path).err().map(|e| e.to_string());
+        let writer = Writer::open(&path, WriterOptions::default())
+            .err()
+            .map(|e| e.to_string());
+        let _ = tx.send((locked, writer));
+    });
+    let (locked, writer) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening a named pipe as a log hung");
+    for message in [locked, writer] {
+        let message = message.expect("a named pipe opened as a log");
+        assert!(
+            message.contains("expected a regular file, found a named pipe"),
+            "{message}"
+        );
+    }
+}
