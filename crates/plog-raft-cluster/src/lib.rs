@@ -24,7 +24,11 @@
 //!   table against the baseline. [`load::openraft09`] is the openraft 0.9
 //!   adapter; an openraft 0.10 one is a second [`load::Adapter`].
 //!
-//! Everything here is openraft 0.9 (what plog-raft and engenho-store use)
+//! * [`v010`] (feature `openraft-010`): the openraft 0.10 side, fjall as
+//!   engenho-store writes its log and the same state machine logic under
+//!   openraft 0.10.
+//!
+//! Everything else here is openraft 0.9 (what plog-raft and engenho-store use)
 //! except [`load`]'s driver and [`engenho::apply_merge_patch`].
 
 pub mod cluster;
@@ -35,6 +39,8 @@ pub mod load;
 pub mod mem_log;
 pub mod network;
 pub mod state;
+#[cfg(feature = "openraft-010")]
+pub mod v010;
 
 pub use cluster::{Cluster, Node};
 pub use fjall_log::FjallLogStore;
