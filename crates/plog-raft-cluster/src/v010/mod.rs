@@ -4,6 +4,7 @@
 //! fjall written as engenho-store writes its log ([`fjall_log`]), beside
 //! plog-raft's `plog_raft::v010::PlogLogStore`.
 
+pub mod cluster;
 pub mod fjall_log;
 pub mod state;
 
