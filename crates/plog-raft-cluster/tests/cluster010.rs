@@ -33,6 +33,7 @@ async fn end_to_end_benchmark_smoke_openraft010() {
         assert!(row.sample.percentile(0.5) <= row.sample.percentile(0.99));
         let report = row.store_report.as_deref().unwrap();
         assert!(report.contains("proposals forwarded"), "{report}");
+        assert!(report.contains("appends of"), "{report}");
     }
     let table = load::table(&rows);
     assert!(table.contains("| 0.10 | plog-raft | 1 |"), "{table}");

@@ -18,13 +18,14 @@ use openraft010::network::RPCOption;
 use openraft010::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft010::storage::RaftLogStorage;
-use openraft010::type_config::alias::{SnapshotOf, VoteOf};
+use openraft010::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft010::type_config::alias::{EntryOf, LogIdOf, SnapshotOf, VoteOf};
 use openraft010::{BasicNode, Raft, RaftNetworkFactory, RaftNetworkV2, SnapshotPolicy};
 use plog_testdata::JournalEntry;
 
 use super::state::Data;
 use super::{Command, EngConfig, EngStateMachine};
+use crate::load::openraft09::StoreCounts;
 use crate::load::{Adapter, BoxFuture, Target};
 
 /// A node's handle under openraft 0.10.
@@ -111,6 +112,72 @@ impl RaftNetworkV2<EngConfig> for Connection {
     }
 }
 
+/// A log store that counts the calls openraft 0.10's core makes (what the
+/// 0.9 side's `load::openraft09::Counted` counts), for the store report.
+pub struct Counted<LS> {
+    inner: LS,
+    counts: Arc<StoreCounts>,
+}
+
+impl<LS: RaftLogStorage<EngConfig>> RaftLogStorage<EngConfig> for Counted<LS> {
+    type LogReader = LS::LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<EngConfig>, io::Error> {
+        self.inner.get_log_state().await
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.inner.get_log_reader().await
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<EngConfig>) -> Result<(), io::Error> {
+        self.counts.voted();
+        self.inner.save_vote(vote).await
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogIdOf<EngConfig>>,
+    ) -> Result<(), io::Error> {
+        let started = Instant::now();
+        let result = self.inner.save_committed(committed).await;
+        self.counts.committed(started);
+        result
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<EngConfig>>, io::Error> {
+        self.inner.read_committed().await
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<EngConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = EntryOf<EngConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<EntryOf<EngConfig>> = entries.into_iter().collect();
+        let n = entries.len() as u64;
+        let started = Instant::now();
+        let result = self.inner.append(entries, callback).await;
+        self.counts.appended(n, started);
+        result
+    }
+
+    async fn truncate_after(
+        &mut self,
+        last_log_id: Option<LogIdOf<EngConfig>>,
+    ) -> Result<(), io::Error> {
+        self.inner.truncate_after(last_log_id).await
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<EngConfig>) -> Result<(), io::Error> {
+        self.inner.purge(log_id).await
+    }
+}
+
 /// The openraft 0.10 configuration of the benchmark (that of the 0.9 side:
 /// elections only when a leader fails, no snapshots during a run).
 pub fn bench_config() -> openraft010::Config {
@@ -184,6 +251,7 @@ struct Running {
     runtimes: Mutex<Vec<tokio::runtime::Runtime>>,
     leader: AtomicU64,
     forwarded: AtomicU64,
+    counts: Arc<StoreCounts>,
 }
 
 impl Running {
@@ -223,7 +291,8 @@ impl Target for Running {
 
     fn store_report(&self) -> Option<String> {
         Some(format!(
-            "{} proposals forwarded to a new leader (leader at the end: node {})",
+            "{}; {} proposals forwarded to a new leader (leader at the end: node {})",
+            self.counts.report(),
             self.forwarded.load(Ordering::Relaxed),
             self.leader.load(Ordering::Relaxed)
         ))
@@ -261,8 +330,17 @@ async fn start<LS: RaftLogStorage<EngConfig>>(
     let router = Router::default();
     let mut rafts = BTreeMap::new();
     let mut runtimes = Vec::new();
+    let counts = Arc::new(StoreCounts::default());
     for id in 1..=3u64 {
-        let store = (adapter.open)(&dir.join(format!("node{id}"))).map_err(|e| e.to_string())?;
+        let store = Counted {
+            inner: (adapter.open)(&dir.join(format!("node{id}"))).map_err(|e| e.to_string())?,
+            // Node 1's calls are counted (the first leader's, as on 0.9).
+            counts: if id == 1 {
+                Arc::clone(&counts)
+            } else {
+                Arc::default()
+            },
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(adapter.workers.max(1))
             .thread_name(format!("node{id}"))
@@ -286,6 +364,7 @@ async fn start<LS: RaftLogStorage<EngConfig>>(
         runtimes: Mutex::new(runtimes),
         leader: AtomicU64::new(1),
         forwarded: AtomicU64::new(0),
+        counts,
     };
     let members: BTreeMap<u64, BasicNode> = (1..=3).map(|id| (id, BasicNode::default())).collect();
     let leader = running.rafts.get(&1).ok_or("no node 1")?.clone();
