@@ -40,11 +40,11 @@ use openraft::{Entry, LogId, RaftLogReader, RaftTypeConfig, StorageError, Storag
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-const LOG: &str = "log";
-const META: &str = "meta";
-const META_VOTE: &[u8] = b"vote";
-const META_COMMITTED: &[u8] = b"committed";
-const META_LAST_PURGED: &[u8] = b"last_purged";
+pub(crate) const LOG: &str = "log";
+pub(crate) const META: &str = "meta";
+pub(crate) const META_VOTE: &[u8] = b"vote";
+pub(crate) const META_COMMITTED: &[u8] = b"committed";
+pub(crate) const META_LAST_PURGED: &[u8] = b"last_purged";
 
 /// Writes `entries` as engenho-store's `FjallStore::append_entries_durable`
 /// does: each one's `serde_json::to_vec` inserted under its big-endian
@@ -65,14 +65,65 @@ pub fn append_as_engenho<T: Serialize>(
     persist(keyspace)
 }
 
-fn persist(keyspace: &Keyspace) -> io::Result<()> {
+pub(crate) fn persist(keyspace: &Keyspace) -> io::Result<()> {
     keyspace
         .persist(PersistMode::SyncAll)
         .map_err(|e| io::Error::other(format!("fjall persist(SyncAll): {e}")))
 }
 
-fn other(what: &str, e: impl std::fmt::Display) -> io::Error {
+pub(crate) fn other(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("{what}: {e}"))
+}
+
+/// Opens (or creates) the keyspace at `dir` with its `log` and `meta`
+/// partitions.
+pub(crate) fn open_keyspace(
+    dir: &Path,
+) -> io::Result<(Keyspace, PartitionHandle, PartitionHandle)> {
+    let keyspace = fjall::Config::new(dir)
+        .open()
+        .map_err(|e| other(&format!("fjall open {}", dir.display()), e))?;
+    let log = keyspace
+        .open_partition(LOG, PartitionCreateOptions::default())
+        .map_err(|e| other("open partition log", e))?;
+    let meta = keyspace
+        .open_partition(META, PartitionCreateOptions::default())
+        .map_err(|e| other("open partition meta", e))?;
+    Ok((keyspace, log, meta))
+}
+
+/// Truncates as engenho-store does: the keys from `index` on collected,
+/// removed one by one, then `persist(SyncAll)`.
+pub(crate) fn truncate_from(
+    keyspace: &Keyspace,
+    log: &PartitionHandle,
+    index: u64,
+) -> io::Result<()> {
+    let mut keys = Vec::new();
+    for item in log.range(index.to_be_bytes()..) {
+        keys.push(item.map_err(|e| other("fjall read", e))?.0);
+    }
+    for key in keys {
+        log.remove(key).map_err(|e| other("fjall remove", e))?;
+    }
+    persist(keyspace)
+}
+
+/// Purges as engenho-store does: every key of the log visited, those up to
+/// `index` removed one by one (the caller records the purged id and
+/// persists).
+pub(crate) fn remove_through(log: &PartitionHandle, index: u64) -> io::Result<()> {
+    let mut keys = Vec::new();
+    for item in log.iter() {
+        let (key, _) = item.map_err(|e| other("fjall read", e))?;
+        if index_of(&key)? <= index {
+            keys.push(key);
+        }
+    }
+    for key in keys {
+        log.remove(key).map_err(|e| other("fjall remove", e))?;
+    }
+    Ok(())
 }
 
 /// What the store keeps in memory (read back at open).
@@ -108,7 +159,10 @@ impl<C> Clone for FjallLogStore<C> {
     }
 }
 
-fn meta_get<T: DeserializeOwned>(meta: &PartitionHandle, key: &[u8]) -> io::Result<Option<T>> {
+pub(crate) fn meta_get<T: DeserializeOwned>(
+    meta: &PartitionHandle,
+    key: &[u8],
+) -> io::Result<Option<T>> {
     let name = String::from_utf8_lossy(key);
     match meta
         .get(key)
@@ -121,13 +175,17 @@ fn meta_get<T: DeserializeOwned>(meta: &PartitionHandle, key: &[u8]) -> io::Resu
     }
 }
 
-fn meta_put<T: Serialize>(meta: &PartitionHandle, key: &[u8], value: &T) -> io::Result<()> {
+pub(crate) fn meta_put<T: Serialize>(
+    meta: &PartitionHandle,
+    key: &[u8],
+    value: &T,
+) -> io::Result<()> {
     let bytes = serde_json::to_vec(value)?;
     meta.insert(key, bytes)
         .map_err(|e| other(&format!("write meta {}", String::from_utf8_lossy(key)), e))
 }
 
-fn index_of(key: &[u8]) -> io::Result<u64> {
+pub(crate) fn index_of(key: &[u8]) -> io::Result<u64> {
     let bytes: [u8; 8] = key.try_into().map_err(|_| {
         io::Error::other(format!(
             "a log key of {} bytes (expected 8: a big-endian index)",
@@ -148,16 +206,7 @@ where
     /// When fjall cannot open the keyspace or a partition, or a stored
     /// value is not the JSON it should be.
     pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
-        let dir = dir.as_ref();
-        let keyspace = fjall::Config::new(dir)
-            .open()
-            .map_err(|e| other(&format!("fjall open {}", dir.display()), e))?;
-        let log = keyspace
-            .open_partition(LOG, PartitionCreateOptions::default())
-            .map_err(|e| other("open partition log", e))?;
-        let meta = keyspace
-            .open_partition(META, PartitionCreateOptions::default())
-            .map_err(|e| other("open partition meta", e))?;
+        let (keyspace, log, meta) = open_keyspace(dir.as_ref())?;
         let cached = Cached {
             vote: meta_get(&meta, META_VOTE)?,
             committed: meta_get(&meta, META_COMMITTED)?,
@@ -345,35 +394,11 @@ where
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        let mut keys = Vec::new();
-        for item in self.inner.log.range(log_id.index.to_be_bytes()..) {
-            keys.push(item.map_err(read_logs)?.0);
-        }
-        for key in keys {
-            self.inner
-                .log
-                .remove(key)
-                .map_err(|e| write_logs(other("fjall remove", e)))?;
-        }
-        persist(&self.inner.keyspace).map_err(write_logs)
+        truncate_from(&self.inner.keyspace, &self.inner.log, log_id.index).map_err(write_logs)
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        // As engenho-store does: every key of the log visited, the ones up
-        // to the index kept.
-        let mut keys = Vec::new();
-        for item in self.inner.log.iter() {
-            let (key, _) = item.map_err(read_logs)?;
-            if index_of(&key).map_err(write_logs)? <= log_id.index {
-                keys.push(key);
-            }
-        }
-        for key in keys {
-            self.inner
-                .log
-                .remove(key)
-                .map_err(|e| write_logs(other("fjall remove", e)))?;
-        }
+        remove_through(&self.inner.log, log_id.index).map_err(write_logs)?;
         meta_put(&self.inner.meta, META_LAST_PURGED, &Some(log_id))
             .and_then(|()| persist(&self.inner.keyspace))
             .map_err(write_logs)?;

@@ -22,9 +22,14 @@
 //!   openraft version: concurrent clients proposing through one
 //!   [`load::Target`], latency percentiles and writes per second, and the
 //!   table against the baseline. [`load::openraft09`] is the openraft 0.9
-//!   adapter; an openraft 0.10 one is a second [`load::Adapter`].
+//!   adapter; `v010::cluster` (feature `openraft-010`) the openraft 0.10
+//!   one.
 //!
-//! Everything here is openraft 0.9 (what plog-raft and engenho-store use)
+//! * `v010` (feature `openraft-010`): the openraft 0.10 side, fjall as
+//!   engenho-store writes its log, the same state machine logic, the
+//!   three-node cluster and its load adapter under openraft 0.10.
+//!
+//! Everything else here is openraft 0.9 (what plog-raft and engenho-store use)
 //! except [`load`]'s driver and [`engenho::apply_merge_patch`].
 
 pub mod cluster;
@@ -35,6 +40,8 @@ pub mod load;
 pub mod mem_log;
 pub mod network;
 pub mod state;
+#[cfg(feature = "openraft-010")]
+pub mod v010;
 
 pub use cluster::{Cluster, Node};
 pub use fjall_log::FjallLogStore;

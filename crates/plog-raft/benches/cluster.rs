@@ -26,9 +26,9 @@
 //! `cargo test -p plog-raft-cluster` (`end_to_end_benchmark_smoke`).
 //!
 //! The driver, the clusters and the baseline are in plog-raft-cluster
-//! (`load`, `load::openraft09`). openraft 0.10 goes in as more adapters in
-//! the list below (plog-raft and fjall on 0.10, compared with each other),
-//! not as another harness.
+//! (`load`, `load::openraft09`, and for openraft 0.10 `v010::cluster`):
+//! plog-raft and fjall on 0.10 are more adapters in the list below,
+//! compared with each other, not another harness.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,8 +55,8 @@ fn main() {
     let root = tempfile::tempdir_in(&root_parent).expect("a directory for the logs");
 
     let mut adapters: Vec<Box<dyn Adapter>> = load::openraft09::adapters(workers);
-    // openraft 0.10: `adapters.extend(...)` with plog-raft and fjall on
-    // 0.10 here, once plog-raft supports it.
+    // openraft 0.10: plog-raft's v010 store and fjall as engenho-store.
+    adapters.extend(plog_raft_cluster::v010::cluster::adapters(workers));
     if let Ok(only) = std::env::var("PLOG_RAFT_CLUSTER_STORES") {
         let words: Vec<&str> = only.split(',').map(str::trim).collect();
         adapters.retain(|a| words.iter().any(|w| a.store().starts_with(w)));

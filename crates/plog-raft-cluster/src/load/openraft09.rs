@@ -44,6 +44,24 @@ pub struct StoreCounts {
 }
 
 impl StoreCounts {
+    /// Counts one `append` of `entries` entries begun at `started`.
+    pub(crate) fn appended(&self, entries: u64, started: Instant) {
+        self.entries.fetch_add(entries, Ordering::Relaxed);
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        add_since(&self.append_nanos, started);
+    }
+
+    /// Counts one `save_committed` begun at `started`.
+    pub(crate) fn committed(&self, started: Instant) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        add_since(&self.commit_nanos, started);
+    }
+
+    /// Counts one `save_vote`.
+    pub(crate) fn voted(&self) {
+        self.votes.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// One line: calls, entries per append, mean time inside `append` (for
     /// a store that flushes in the background, before its flush) and
     /// inside `save_committed`.
