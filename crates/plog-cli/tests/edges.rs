@@ -121,16 +121,11 @@ fn dump_follow_ends_quietly_when_its_reader_goes_away_on_an_idle_log() {
     // stays idle: nothing more is written that could find the pipe closed.
     drop(stdout);
     let closed = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if closed.elapsed() > Duration::from_secs(5) {
-            child.kill().unwrap();
-            panic!("dump --follow still running 5 s after its reader closed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(
+        &mut child,
+        Duration::from_secs(5),
+        "dump --follow after its reader closed",
+    );
     let took = closed.elapsed();
     assert_eq!(status.code(), Some(0), "quietly, status 0");
     assert!(took < Duration::from_secs(1), "took {took:?} to notice");
@@ -288,17 +283,11 @@ fn repair_of_a_named_pipe_ends_with_an_error() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            panic!("plog repair of a named pipe still running after 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(
+        &mut child,
+        Duration::from_secs(10),
+        "plog repair of a named pipe",
+    );
     assert_eq!(status.code(), Some(2));
     let mut stdout = Vec::new();
     std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
@@ -308,4 +297,24 @@ fn repair_of_a_named_pipe_ends_with_an_error() {
         lines[0]["error"],
         "cannot open: expected a regular file, found a named pipe"
     );
+}
+
+/// Waits for `child` to exit, killing it and failing the test when it is
+/// still running after `limit`.
+fn exit_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
