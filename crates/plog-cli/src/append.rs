@@ -99,6 +99,7 @@ pub fn run(args: AppendArgs) -> Result<u8, CliError> {
         last_index: None,
         file_len: 0,
         repaired_on_open: None,
+        dropped_on_open: None,
         error: None,
     };
     let (result, opened) = append_from(args, std::io::stdin().lock(), &mut summary);
@@ -158,6 +159,13 @@ fn append_lines(
     if let Some(tail) = opened.repaired {
         summary.repaired_on_open = Some(tail.into());
         eprintln!("plog: {shown}: repaired on open: {tail}");
+    }
+    if let Some(corruption) = &opened.dropped_torn_append {
+        summary.dropped_on_open = Some(corruption.into());
+        eprintln!(
+            "plog: {shown}: repaired on open: dropped the final record, a write over \
+             preallocated zeros a crash cut (never acknowledged): {corruption}"
+        );
     }
     let mut next_index = match args.index {
         Some(index) => index,

@@ -118,7 +118,8 @@ enum Command {
     /// Statistics of a log: records, index range, gaps and repeats, payload sizes.
     #[command(after_help = STAT_EXAMPLES)]
     Stat(stat::StatArgs),
-    /// Repair a log: cut a torn tail, or salvage the valid records into a new log.
+    /// Repair a log: cut a torn tail (or a final write a crash cut over
+    /// preallocated zeros), or salvage the valid records into a new log.
     #[command(after_help = REPAIR_EXAMPLES)]
     Repair(repair::RepairArgs),
     /// Append JSON Lines from stdin, one record per line, durably.

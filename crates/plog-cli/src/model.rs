@@ -278,6 +278,11 @@ pub struct Corruption {
     pub kind: CorruptionKind,
     /// Where scanning resumed after a damaged length.
     pub resync_offset: Option<u64>,
+    /// For a hash mismatch: the offset of the record's first all-zero
+    /// 512-byte sector piece, what a crash leaves of a write over
+    /// preallocated zeros (the next writer's open drops such a final
+    /// record).
+    pub zeroed_sector: Option<u64>,
 }
 
 impl From<&plog_format::Corruption> for Corruption {
@@ -287,6 +292,10 @@ impl From<&plog_format::Corruption> for Corruption {
             index: c.index(),
             kind: CorruptionKind::of(c),
             resync_offset: c.resync_offset(),
+            zeroed_sector: match *c {
+                plog_format::Corruption::HashMismatch { zeroed_sector, .. } => zeroed_sector,
+                _ => None,
+            },
         }
     }
 }
@@ -701,6 +710,9 @@ pub enum RepairAction {
     Nothing,
     /// Cut the torn tail.
     TruncateTornTail,
+    /// Cut a final record whose write over preallocated zeros a crash cut
+    /// (never acknowledged).
+    DropTornAppend,
     /// Cut a damaged final record (`--drop-corrupt-tail`).
     DropCorruptTail,
     /// The damage cannot be cut: nothing changes.
@@ -824,6 +836,9 @@ pub struct Append {
     pub file_len: u64,
     /// A torn tail that opening the log cut off first.
     pub repaired_on_open: Option<Torn>,
+    /// A final record whose write over preallocated zeros a crash had cut,
+    /// which opening the log dropped first (never acknowledged).
+    pub dropped_on_open: Option<Corruption>,
     /// What stopped the command (what was appended before it is durable
     /// all the same); null when every line was appended.
     pub error: Option<String>,

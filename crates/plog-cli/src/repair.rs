@@ -78,6 +78,7 @@ fn action_of(plan: &RepairPlan) -> RepairAction {
     match plan.kind() {
         "nothing" => RepairAction::Nothing,
         "truncate_torn_tail" => RepairAction::TruncateTornTail,
+        "drop_torn_append" => RepairAction::DropTornAppend,
         "drop_corrupt_tail" => RepairAction::DropCorruptTail,
         _ => RepairAction::Refuse,
     }

@@ -534,6 +534,98 @@ fn repair_drops_a_corrupt_final_record_only_when_asked() {
     assert_eq!(report["file_len"], 553);
 }
 
+/// Four records and a fifth of 2,000 bytes whose write over preallocated
+/// zeros a crash cut at the sector boundary `cut`, with zeros after: the
+/// file, and where the fifth record starts.
+fn log_with_a_cut_append(path: &Path) -> (Vec<u8>, u64) {
+    let mut bytes = plog_format::MAGIC.to_vec();
+    for i in 1..=4 {
+        plog_format::encode_record_to_vec(i, &plog_testdata::k8s_payload(i, 300), &mut bytes);
+    }
+    let fifth = bytes.len() as u64;
+    plog_format::encode_record_to_vec(5, &plog_testdata::k8s_payload(5, 2000), &mut bytes);
+    bytes.resize(bytes.len() + 4096, 0);
+    let cut = (fifth as usize / 512 + 2) * 512;
+    bytes[cut..].fill(0);
+    std::fs::write(path, &bytes).unwrap();
+    (bytes, fifth)
+}
+
+#[test]
+fn a_final_write_a_crash_cut_over_zeros_is_named_by_verify_and_dropped_by_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.plog");
+    let (bytes, fifth) = log_with_a_cut_append(&path);
+    let cut = (fifth / 512 + 2) * 512;
+    // verify: the contract's hash mismatch, with its zeroed sector.
+    let report = verify_json(&path);
+    assert_eq!(report["status"], "corrupt");
+    let corruption = &report["corruptions"][0];
+    assert_eq!(
+        (
+            &corruption["kind"],
+            &corruption["offset"],
+            &corruption["zeroed_sector"]
+        ),
+        (
+            &Value::from("hash_mismatch"),
+            &Value::from(fifth),
+            &Value::from(cut)
+        )
+    );
+    // A dry run says what would be cut and changes nothing.
+    let out = plog()
+        .args(["repair", "--dry-run", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["action"], "drop_torn_append");
+    assert_eq!(plan["new_file_len"], fifth);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    // The repair drops it, without --drop-corrupt-tail.
+    let out = plog()
+        .args(["repair", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&done["action"], &done["changed"]),
+        (&Value::from("drop_torn_append"), &Value::from(true))
+    );
+    let report = verify_json(&path);
+    assert_eq!(
+        (report["status"].as_str(), report["records"].as_u64()),
+        (Some("clean"), Some(4))
+    );
+    // `append` drops it on open and says so.
+    log_with_a_cut_append(&path);
+    let out = plog()
+        .args(["append", "--json", "--index", "5"])
+        .arg(&path)
+        .write_stdin("{\"n\":5}\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let appended: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(appended["dropped_on_open"]["offset"], fifth);
+    assert_eq!(appended["dropped_on_open"]["zeroed_sector"], cut);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropped the final record"));
+    let report = verify_json(&path);
+    assert_eq!(
+        (report["status"].as_str(), report["records"].as_u64()),
+        (Some("clean"), Some(5))
+    );
+}
+
 #[test]
 fn append_reads_json_lines_and_stops_at_a_bad_line_keeping_the_rest() {
     let dir = tempfile::tempdir().unwrap();

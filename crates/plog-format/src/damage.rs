@@ -90,7 +90,8 @@ pub enum Corruption {
     /// stored hash. Scanning continues with the next record.
     #[error(
         "hash mismatch in record {index} at offset {offset} ({payload_len}-byte payload): \
-         expected BLAKE3 {stored}, found {computed}"
+         expected BLAKE3 {stored}, found {computed}{zeroed}",
+        zeroed = ZeroedSector(*zeroed_sector)
     )]
     HashMismatch {
         /// Offset of the record's header.
@@ -103,7 +104,29 @@ pub enum Corruption {
         stored: Hash,
         /// BLAKE3 of the payload as it is in the file.
         computed: Hash,
+        /// The file offset of the record's first all-zero 512-byte sector
+        /// piece (header and payload cut at the file's multiples of
+        /// [`SECTOR`](crate::SECTOR)), if it has one: what a crash leaves of
+        /// a write over preallocated zeros that it cut (see
+        /// [`first_zeroed_piece`](crate::first_zeroed_piece)).
+        zeroed_sector: Option<u64>,
     },
+}
+
+/// How a hash mismatch's message names its zeroed sector.
+struct ZeroedSector(Option<u64>);
+
+impl core::fmt::Display for ZeroedSector {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(at) => write!(
+                f,
+                "; the sector piece at offset {at} is all zeros (what a crash leaves of a \
+                 write over preallocated zeros)"
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Corruption {

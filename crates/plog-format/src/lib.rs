@@ -105,6 +105,7 @@ mod judge;
 mod len;
 mod magic;
 mod record;
+mod sector;
 mod walk;
 
 #[cfg(feature = "alloc")]
@@ -126,4 +127,5 @@ pub use judge::{Problem, RecoveryMode, RecoveryPolicy, Verdict};
 use len::len_u64;
 pub use magic::{MAGIC, MAGIC_FAMILY_PREFIX, MAGIC_LEN, Magic, MagicBytes, check_magic};
 pub use record::{ParseError, Record};
+pub use sector::{SECTOR, first_zeroed_piece, zeroed_sector_in};
 pub use walk::{Step, Walker, WindowEnd, find_resync};

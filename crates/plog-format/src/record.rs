@@ -230,6 +230,7 @@ impl Corruption {
             payload_len: record.payload_len(),
             stored: record.stored_hash(),
             computed,
+            zeroed_sector: crate::sector::zeroed_sector_of(record),
         }
     }
 }

@@ -91,12 +91,15 @@ fn hash_mismatches_name_both_hashes_and_the_record() {
         stored,
         computed,
         payload_len,
+        zeroed_sector,
     } = report.corruptions[0]
     else {
         panic!("expected a hash mismatch, got {:?}", report.corruptions)
     };
     let record = Record::parse_at(&file.bytes, offset).unwrap();
     assert_eq!((index, payload_len), (3, record.payload_len()));
+    // A flipped payload byte, not a write cut over zeros.
+    assert_eq!(zeroed_sector, None);
     assert_eq!(stored, record.stored_hash());
     assert_eq!(computed, plog_format::Hash::of(record.payload()));
     let message = report.corruptions[0].to_string();

@@ -15,6 +15,24 @@ use plog_format::{
     TornTail, check_magic,
 };
 
+/// The first piece of `data[start..end]`, cut at every multiple of 512, whose
+/// bytes are all zero: byte by byte, as the sector rule reads.
+pub(crate) fn zeroed_sector(data: &[u8], start: usize, end: usize) -> Option<u64> {
+    let mut piece_start = start;
+    let mut zero = true;
+    for (pos, &byte) in data.iter().enumerate().take(end).skip(start) {
+        if pos != piece_start && pos.is_multiple_of(512) {
+            if zero {
+                return Some(piece_start as u64);
+            }
+            piece_start = pos;
+            zero = true;
+        }
+        zero &= byte == 0;
+    }
+    (zero && end > start).then_some(piece_start as u64)
+}
+
 /// The fields of a record header, decoded by hand.
 struct NaiveHeader {
     index: u64,
@@ -122,6 +140,7 @@ pub fn naive_classify(data: &[u8]) -> Classification {
                     payload_len: header.payload_len,
                     stored: Hash(header.hash),
                     computed,
+                    zeroed_sector: zeroed_sector(data, pos, pos + HEADER_LEN + payload.len()),
                 });
             }
             pos += HEADER_LEN + payload.len();

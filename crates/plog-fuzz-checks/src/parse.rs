@@ -248,6 +248,7 @@ fn check_corruption(data: &[u8], corruption: &Corruption, cursor: u64, position:
             payload_len,
             stored,
             computed,
+            zeroed_sector,
         } => {
             assert_eq!(
                 offset, cursor,
@@ -255,6 +256,11 @@ fn check_corruption(data: &[u8], corruption: &Corruption, cursor: u64, position:
             );
             let record = Record::parse_at(data, offset)
                 .expect("a hash mismatch is a structurally complete record");
+            assert_eq!(
+                zeroed_sector,
+                crate::oracle::zeroed_sector(data, to_usize(offset), to_usize(record.end_offset())),
+                "the zeroed sector of a hash mismatch"
+            );
             assert_eq!((index, payload_len), (record.index(), record.payload_len()));
             assert_eq!(stored, record.stored_hash());
             assert_eq!(computed, Hash::of(record.payload()));

@@ -265,6 +265,8 @@ mod json {
         #[serde(skip_serializing_if = "Option::is_none")]
         computed: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        zeroed_sector: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         found: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         version: Option<u32>,
@@ -303,11 +305,13 @@ mod json {
                     payload_len,
                     stored,
                     computed,
+                    zeroed_sector,
                     ..
                 } => Damage {
                     payload_len: Some(payload_len),
                     stored: Some(stored.to_string()),
                     computed: Some(computed.to_string()),
+                    zeroed_sector,
                     ..base
                 },
                 // A kind this report does not detail: its kind, offset and

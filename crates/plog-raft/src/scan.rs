@@ -70,10 +70,6 @@ pub(crate) fn purged_leftovers(segments: &[(u64, PathBuf)], purged: Option<u64>)
     }
 }
 
-/// The sector size of the tail rule: a power cut leaves each 512-byte
-/// sector of an interrupted write either written or as it was (zeros).
-pub const SECTOR: u64 = 512;
-
 /// The whitespace digits of a write mark, base 3, most significant first.
 const MARK_DIGITS: [u8; 3] = [b' ', b'\t', b'\r'];
 
@@ -134,21 +130,12 @@ pub(crate) fn read_mark(payload: &[u8]) -> Mark {
     }
 }
 
-/// Whether some 512-byte-sector piece of `bytes[from..to]` (the range cut at
-/// every multiple of [`SECTOR`], as etcd's `isTornEntry` cuts it) is all
-/// zeros: what a power cut in the middle of the write leaves.
+/// Whether some 512-byte-sector piece of `bytes[from..to]` is all zeros:
+/// what a power cut in the middle of the write leaves (plog-format's sector
+/// rule, [`plog_format::first_zeroed_piece`]).
 pub(crate) fn has_zero_sector(bytes: &[u8], from: u64, to: u64) -> bool {
     let to = to.min(bytes.len() as u64);
-    let mut at = from;
-    while at < to {
-        let next = ((at / SECTOR) + 1) * SECTOR;
-        let end = next.min(to);
-        if bytes[at as usize..end as usize].iter().all(|&b| b == 0) {
-            return true;
-        }
-        at = end;
-    }
-    false
+    from < to && plog_format::zeroed_sector_in(&bytes[from as usize..to as usize], from).is_some()
 }
 
 /// What was cut after a segment's last valid record.

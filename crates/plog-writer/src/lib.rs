@@ -29,11 +29,15 @@
 //!   anything). A torn tail — a cut header, a cut payload, a zero-filled
 //!   tail, a cut magic — is what a crash leaves; it is truncated to the end
 //!   of the last valid record, the file is synced, and [`OpenReport::repaired`]
-//!   says what was dropped (offset and byte count). Corruption — a hash
-//!   mismatch anywhere, including the final record, a damaged length, a bad
-//!   magic — is not what a crash leaves: the open is refused with an error
-//!   naming the offset and index and pointing at `plog repair`, and the file
-//!   is left as it is. Valid data is never cut on the writer's own
+//!   says what was dropped (offset and byte count). A crash that cuts an
+//!   append over preallocated zeros leaves a full-length final record with
+//!   an all-zero 512-byte sector (plog-format's sector rule): that record
+//!   was never acknowledged, so the open drops it too and says so in
+//!   [`OpenReport::dropped_torn_append`]. Any other corruption — a hash
+//!   mismatch before the end or without a zeroed sector, a damaged length, a
+//!   bad magic — is not what a crash leaves: the open is refused with an
+//!   error naming the offset and index and pointing at `plog repair`, and
+//!   the file is left as it is. Valid data is never cut on the writer's own
 //!   initiative.
 //! * **One writer per file**: the writer takes an exclusive lock
 //!   ([`File::try_lock`](std::fs::File::try_lock), `flock` on Unix) and holds
@@ -99,12 +103,12 @@
 //!   as the naive writer's `fsync`; appends that overwrite zeros written
 //!   ahead of time only flush their data. The price is a zero-filled tail
 //!   while the writer is open or after a crash (a torn tail to readers,
-//!   repaired at the next open, cut off on a clean close), and a power cut
-//!   in the middle of an append leaves a full-length record ending in zeros,
-//!   which FORMAT.md calls a hash mismatch: the next open refuses it until
-//!   an operator runs `plog repair --drop-corrupt-tail`. It is off by
-//!   default so that a log on disk is always exactly what the v1 writer in
-//!   the field writes, and a crash at any moment reopens without help.
+//!   repaired at the next open, cut off on a clean close), and a crash in
+//!   the middle of an append leaves a full-length record with zeroed
+//!   sectors, which FORMAT.md calls a hash mismatch and `plog verify`
+//!   reports as corruption (with the zeroed sector) until the next open
+//!   drops it. It is off by default so that a log on disk is always exactly
+//!   what the v1 writer in the field writes.
 //! * The writer only ever shrinks the file in three cases: cutting a torn
 //!   tail at open (or in a repair), cutting off a failed write, and trimming
 //!   preallocated zeros at close. A plog-mmap reader that mapped the file

@@ -97,8 +97,9 @@ impl LockedLog {
         RepairPlan::new(&self.summary, options)
     }
 
-    /// Carries out [`LockedLog::plan`]: truncates a torn tail (or, with
-    /// `drop_corrupt_tail`, a damaged final record) and syncs the file.
+    /// Carries out [`LockedLog::plan`]: truncates a torn tail or a final
+    /// write a crash cut over zeros (or, with `drop_corrupt_tail`, a damaged
+    /// final record) and syncs the file.
     /// Returns the plan carried out.
     ///
     /// # Errors
@@ -141,7 +142,8 @@ impl LockedLog {
                 self.summary.torn = None;
                 Ok(())
             }
-            RepairPlan::DropCorruptTail { truncate_to, .. } => {
+            RepairPlan::DropTornAppend { truncate_to, .. }
+            | RepairPlan::DropCorruptTail { truncate_to, .. } => {
                 truncate_and_sync(file, path, truncate_to)?;
                 let summary = &mut self.summary;
                 summary.file_len = truncate_to;
@@ -157,9 +159,10 @@ impl LockedLog {
 
     fn into_parts(mut self, options: &WriterOptions) -> Result<Parts, WriteError> {
         let plan = self.plan(RepairOptions::default());
-        let repaired = match plan {
-            RepairPlan::TruncateTornTail { tail } => Some(tail),
-            _ => None,
+        let (repaired, dropped_torn_append) = match plan {
+            RepairPlan::TruncateTornTail { tail } => (Some(tail), None),
+            RepairPlan::DropTornAppend { corruption, .. } => (None, Some(corruption)),
+            _ => (None, None),
         };
         self.apply(plan)?;
         // The directory entry of a log whose creation was cut by a crash may
@@ -170,6 +173,7 @@ impl LockedLog {
         let report = OpenReport {
             created: false,
             repaired,
+            dropped_torn_append,
             records: summary.records,
             first_index: summary.first_index,
             last_index: summary.last_index,

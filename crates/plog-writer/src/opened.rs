@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use plog_format::{IndexViolation, MAGIC_LEN, TornTail};
+use plog_format::{Corruption, IndexViolation, MAGIC_LEN, TornTail};
 
 use crate::fsio::{LockedFile, parent_dir};
 use crate::{LogPosition, pos_u64};
@@ -18,8 +18,15 @@ pub struct OpenReport {
     /// Whether the log was created by this open.
     pub created: bool,
     /// The torn tail that was truncated away (offset and byte count), if
-    /// any. Only a torn tail is ever cut at open; corruption is refused.
+    /// any.
     pub repaired: Option<TornTail>,
+    /// The final record that was dropped because a crash cut its write
+    /// over preallocated zeros (its hash mismatch, whose `zeroed_sector`
+    /// is the evidence), if any: see
+    /// [`RepairPlan::DropTornAppend`](crate::RepairPlan::DropTornAppend).
+    /// Besides that and a torn tail, nothing is ever cut at open; other
+    /// corruption is refused.
+    pub dropped_torn_append: Option<Corruption>,
     /// Valid records in the log.
     pub records: u64,
     /// Index of the first record.
@@ -135,6 +142,7 @@ impl OpenReport {
         OpenReport {
             created: true,
             repaired: None,
+            dropped_torn_append: None,
             records: 0,
             first_index: None,
             last_index: None,

@@ -82,11 +82,13 @@ pub struct WriterOptions {
     /// A power cut in the middle of an append also lands differently.
     /// Growing the file, the bytes of the record that did not reach the disk
     /// are missing: a torn tail, repaired by the next open. Over
-    /// preallocated zeros they read as zeros inside a record whose full
-    /// length is present, which FORMAT.md classifies as a hash mismatch:
-    /// corruption, so the next open refuses the log until
-    /// `plog repair --drop-corrupt-tail` (the record was never acknowledged,
-    /// so nothing durable is lost, but the restart needs an operator).
+    /// preallocated zeros they read as zeroed sectors inside a record whose
+    /// full length is present, which FORMAT.md classifies as a hash
+    /// mismatch (`plog verify` reports it as corruption, naming the zeroed
+    /// sector). The record was never acknowledged, so the next open drops
+    /// it ([`OpenReport::dropped_torn_append`](crate::OpenReport::dropped_torn_append)),
+    /// as does `plog repair`. A process killed in the middle of an append
+    /// leaves the same: the kernel stops a `pwrite` between pages.
     ///
     /// Truncating the zeros at close shrinks the file: a plog-mmap reader
     /// that mapped it meanwhile (`Log::open` maps the length it finds) ends

@@ -34,6 +34,19 @@ pub enum RepairPlan {
         /// How many bytes are dropped.
         bytes: u64,
     },
+    /// Drop the final record of a write over preallocated zeros that a crash
+    /// cut: its hash does not match, one of its 512-byte sectors is all
+    /// zeros, and nothing but zeros follows it. Such a record was never
+    /// acknowledged (its append had not returned), so every open and every
+    /// repair drops it, as it truncates a torn tail.
+    DropTornAppend {
+        /// The final record's hash mismatch (with its zeroed sector).
+        corruption: Corruption,
+        /// The new file length (the record's offset).
+        truncate_to: u64,
+        /// How many bytes are dropped.
+        bytes: u64,
+    },
     /// The damage is not a torn tail: repairing would cut valid data, so the
     /// repair refuses and changes nothing.
     Refuse {
@@ -56,8 +69,12 @@ impl RepairPlan {
     /// * A torn tail (cut header, cut payload, zero-filled tail, cut magic)
     ///   is truncated to the end of the last valid record (a cut magic is
     ///   rewritten).
-    /// * A file whose only corruption is a hash mismatch in its final record
-    ///   (no valid record after it) loses that record when
+    /// * A final record cut by a crash while it was written over
+    ///   preallocated zeros (a hash mismatch, the only corruption, with an
+    ///   all-zero sector and nothing but zeros after it) is dropped: it was
+    ///   never acknowledged.
+    /// * A file whose only other corruption is a hash mismatch in its final
+    ///   record (no valid record after it) loses that record when
     ///   `options.drop_corrupt_tail` is set.
     /// * Any other corruption is refused: valid data is never cut; salvage
     ///   the valid records into a new log instead.
@@ -67,6 +84,23 @@ impl RepairPlan {
             let final_record_mismatch = summary.corruptions == 1
                 && matches!(last, Corruption::HashMismatch { .. })
                 && summary.records_after_last_corruption == 0;
+            let cut_over_zeros = matches!(
+                last,
+                Corruption::HashMismatch {
+                    zeroed_sector: Some(_),
+                    ..
+                }
+            ) && summary
+                .torn
+                .is_none_or(|tail| tail.reason == TornReason::ZeroFill);
+            if final_record_mismatch && cut_over_zeros {
+                let truncate_to = last.offset();
+                return RepairPlan::DropTornAppend {
+                    corruption: last,
+                    truncate_to,
+                    bytes: summary.file_len.saturating_sub(truncate_to),
+                };
+            }
             if options.drop_corrupt_tail && final_record_mismatch {
                 let truncate_to = last.offset();
                 return RepairPlan::DropCorruptTail {
@@ -88,11 +122,12 @@ impl RepairPlan {
     }
 
     /// The stable name: `"nothing"`, `"truncate_torn_tail"`,
-    /// `"drop_corrupt_tail"` or `"refuse"`.
+    /// `"drop_torn_append"`, `"drop_corrupt_tail"` or `"refuse"`.
     pub const fn kind(&self) -> &'static str {
         match self {
             RepairPlan::Nothing => "nothing",
             RepairPlan::TruncateTornTail { .. } => "truncate_torn_tail",
+            RepairPlan::DropTornAppend { .. } => "drop_torn_append",
             RepairPlan::DropCorruptTail { .. } => "drop_corrupt_tail",
             RepairPlan::Refuse { .. } => "refuse",
         }
@@ -102,7 +137,9 @@ impl RepairPlan {
     pub const fn changes_file(&self) -> bool {
         matches!(
             self,
-            RepairPlan::TruncateTornTail { .. } | RepairPlan::DropCorruptTail { .. }
+            RepairPlan::TruncateTornTail { .. }
+                | RepairPlan::DropTornAppend { .. }
+                | RepairPlan::DropCorruptTail { .. }
         )
     }
 
@@ -114,7 +151,8 @@ impl RepairPlan {
                 Some(crate::pos_u64(plog_format::MAGIC_LEN))
             }
             RepairPlan::TruncateTornTail { tail } => Some(tail.offset),
-            RepairPlan::DropCorruptTail { truncate_to, .. } => Some(*truncate_to),
+            RepairPlan::DropTornAppend { truncate_to, .. }
+            | RepairPlan::DropCorruptTail { truncate_to, .. } => Some(*truncate_to),
             RepairPlan::Refuse { .. } => None,
         }
     }
@@ -131,6 +169,15 @@ impl fmt::Display for RepairPlan {
                 f,
                 "{tail}; truncate to offset {} (drop {} bytes)",
                 tail.offset, tail.bytes
+            ),
+            RepairPlan::DropTornAppend {
+                corruption,
+                truncate_to,
+                bytes,
+            } => write!(
+                f,
+                "{corruption}; a write over preallocated zeros that a crash cut (never \
+                 acknowledged): drop it, truncate to offset {truncate_to} (drop {bytes} bytes)"
             ),
             RepairPlan::DropCorruptTail {
                 corruption,

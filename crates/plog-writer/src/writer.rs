@@ -78,9 +78,12 @@ impl Writer {
     /// An existing log is walked whole: its magic is checked, a torn tail
     /// (cut header, cut payload, zero-filled tail, cut magic) is truncated
     /// to the end of the last valid record and synced, and reported in
-    /// [`OpenReport::repaired`]. A log with corruption (a hash mismatch
-    /// anywhere, including in the final record, or a damaged length) is
-    /// refused and left as it is: valid data is never cut at open.
+    /// [`OpenReport::repaired`]. A final record a crash cut while writing it
+    /// over preallocated zeros (see [`RepairPlan::DropTornAppend`](crate::RepairPlan::DropTornAppend))
+    /// is dropped and reported in [`OpenReport::dropped_torn_append`]. A log
+    /// with other corruption (a hash mismatch before the end or without a
+    /// zeroed sector, or a damaged length) is refused and left as it is:
+    /// valid data is never cut at open.
     ///
     /// # Errors
     /// `locked` when another writer holds the lock; `corrupt` for a corrupt

@@ -102,13 +102,19 @@ fn append_loop(mode: &str, path: &std::path::Path) {
     loop {
         round += 1;
         match mode {
-            "every" | "prealloc" => {
+            "every" => {
                 writer.append_raw(next, &payload(next)).unwrap();
                 ack(&mut out, next);
                 next += 1;
             }
-            "batch" => {
-                let count = 1 + round % 17;
+            "batch" | "prealloc" => {
+                // Over preallocated zeros, batches of up to 16 KiB: a kill
+                // between two pages of one pwrite leaves a record cut there.
+                let count = if mode == "prealloc" {
+                    1 + round % 80
+                } else {
+                    1 + round % 17
+                };
                 let payloads: Vec<Vec<u8>> = (next..next + count).map(payload).collect();
                 writer
                     .append_batch_raw((next..).zip(payloads.iter().map(Vec::as_slice)))
