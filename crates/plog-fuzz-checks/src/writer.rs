@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use arbitrary::{Arbitrary, Unstructured};
-use plog_format::{IndexChecker, IndexOrder, MAGIC_LEN, Status, classify, encode_record_to_vec};
+use plog_format::{
+    Corruption, IndexChecker, IndexOrder, MAGIC_LEN, Status, classify, encode_record_to_vec,
+};
 use plog_mmap::{Log, Parallelism, VerifyOptions};
 use plog_writer::{
     LockedLog, LogPosition, RepairOptions, SyncPolicy, WriteError, Writer, WriterOptions,
@@ -175,10 +177,12 @@ fn scratch_dir() -> tempfile::TempDir {
 /// * after a crash that cuts the file anywhere at or after the last durable
 ///   byte (and maybe leaves zeros behind), the valid records of the file are
 ///   a prefix of the acknowledged records that holds every durable one;
-///   reopening repairs a torn tail and reports exactly those records, or,
-///   when zeros turned the cut record into a complete record with a wrong
-///   hash, refuses to open without changing a byte, and
-///   `LockedLog::repair` with `drop_corrupt_tail` drops just that record;
+///   reopening repairs a torn tail and reports exactly those records; when
+///   zeros turned the cut record into a complete record with a wrong hash,
+///   reopening drops it if one of its 512-byte sector pieces is all zeros
+///   (`OpenReport::dropped_torn_append`), and otherwise refuses to open
+///   without changing a byte, and `LockedLog::repair` with
+///   `drop_corrupt_tail` drops just that record;
 /// * after every reopen and at the end, a reader (plog-mmap) sees a clean
 ///   log holding exactly the acknowledged records.
 ///
@@ -283,7 +287,7 @@ pub fn writer(data: &[u8]) {
             Op::Reopen => {
                 let closed = writer.close().expect("close");
                 assert_eq!(closed, model.position());
-                writer = reopen(&path, &model, None);
+                writer = reopen(&path, &model, None, None);
             }
         }
         assert_eq!(writer.position(), model.position());
@@ -450,8 +454,22 @@ fn reopen_after_crash(path: &PathBuf, model: &mut Model, durable: LogPosition) -
 
     if classification.status() == Status::Corrupt {
         // Zeros completed the cut record with a wrong hash: a complete final
-        // record whose hash fails is corruption by FORMAT.md, so the writer
-        // refuses it, changing nothing.
+        // record whose hash fails is corruption by FORMAT.md. With an
+        // all-zero sector piece it is what a crash leaves of a write over
+        // zeros, and the open drops it; otherwise the writer refuses it,
+        // changing nothing.
+        if let Corruption::HashMismatch {
+            zeroed_sector: Some(_),
+            ..
+        } = classification.corruptions[0]
+        {
+            assert_eq!(
+                classification.corruptions.len(),
+                1,
+                "a cut and zeros made more than one corruption"
+            );
+            return reopen(path, model, None, Some(classification.corruptions[0]));
+        }
         let refused = Writer::open(path, model.options).expect_err("open a corrupt log");
         assert_eq!(refused.kind(), "corrupt", "{refused}");
         assert_eq!(
@@ -477,20 +495,35 @@ fn reopen_after_crash(path: &PathBuf, model: &mut Model, durable: LogPosition) -
             .expect("repair");
         assert_eq!(plan.kind(), "drop_corrupt_tail", "{plan}");
         drop(locked);
-        return reopen(path, model, None);
+        return reopen(path, model, None, None);
     }
-    reopen(path, model, classification.torn.map(|tail| tail.offset))
+    reopen(
+        path,
+        model,
+        classification.torn.map(|tail| tail.offset),
+        None,
+    )
 }
 
 /// Reopens the log and checks what the open reports against the model
-/// (`torn_at`: where a torn tail to repair starts).
-fn reopen(path: &PathBuf, model: &Model, torn_at: Option<u64>) -> Writer {
+/// (`torn_at`: where a torn tail to repair starts; `dropped`: the cut
+/// append over zeros the open drops).
+fn reopen(
+    path: &PathBuf,
+    model: &Model,
+    torn_at: Option<u64>,
+    dropped: Option<Corruption>,
+) -> Writer {
     let (writer, report) = Writer::open(path, model.options).expect("reopen the log");
     assert!(!report.created);
     assert_eq!(
         report.repaired.map(|tail| tail.offset),
         torn_at,
         "torn tail repaired"
+    );
+    assert_eq!(
+        report.dropped_torn_append, dropped,
+        "cut append over zeros dropped"
     );
     assert_eq!(
         report.position(),
