@@ -224,8 +224,8 @@ struct Gather<'p> {
     indices: IndexChecker,
     /// The end of the last valid record.
     end: u64,
-    /// The payload range of the last valid record.
-    last_payload: (u64, u64),
+    /// The payload's byte range of the last valid record.
+    last_payload: Option<(u64, u64)>,
     first_payload: Option<Vec<u8>>,
     /// The first damage, as the event pass reported it: its lost range and
     /// what it is.
@@ -317,7 +317,7 @@ impl Gather<'_> {
         }
         self.offsets.push(record.offset());
         self.end = record.end_offset();
-        self.last_payload = (record.offset() + HEADER_LEN as u64, record.end_offset());
+        self.last_payload = Some((record.offset() + HEADER_LEN as u64, record.end_offset()));
         Ok(())
     }
 }
@@ -355,7 +355,7 @@ pub(crate) fn scan_log(path: &Path, first: u64, log: &Log) -> Result<ScannedSegm
         offsets: Vec::with_capacity(bytes.len() / 256),
         indices: IndexChecker::new(IndexOrder::Contiguous),
         end: plog_format::MAGIC_LEN as u64,
-        last_payload: (0, 0),
+        last_payload: None,
         first_payload: None,
         damage: None,
         v1_torn: None,
@@ -405,11 +405,10 @@ pub(crate) fn scan_log(path: &Path, first: u64, log: &Log) -> Result<ScannedSegm
         }),
         _ => None,
     };
-    let (from, to) = gather.last_payload;
-    let last_payload = match gather.offsets.is_empty() {
-        true => None,
-        false => bytes.get(from as usize..to as usize).map(<[u8]>::to_vec),
-    };
+    let last_payload = gather
+        .last_payload
+        .and_then(|(from, to)| bytes.get(from as usize..to as usize))
+        .map(<[u8]>::to_vec);
     Ok(ScannedSegment {
         path: path.to_path_buf(),
         first,
