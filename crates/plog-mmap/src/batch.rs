@@ -108,6 +108,28 @@ impl BatchWork for CopyAndHash {
     fn record(&self, _: &Record<'_>, _: &mut ()) {}
 }
 
+/// Hashes every batch where it lies, without a copy: the events a caller
+/// sees of bytes that are already private to the [`Log`](crate::Log) (a
+/// log in memory, which nothing else can change while a pass borrows it).
+/// Never for a mapping: another process could change its bytes between the
+/// hash and the caller's read.
+pub(crate) struct HashInPlace {
+    /// Whether hashes are checked (`false`: structural steps only).
+    pub(crate) hashes: bool,
+}
+
+impl BatchWork for HashInPlace {
+    type Out = ();
+    const COPIES: bool = false;
+    fn checks_hashes(&self) -> bool {
+        self.hashes
+    }
+    fn new_out(&self) {}
+    fn clear(&self, _: &mut ()) {}
+    #[inline]
+    fn record(&self, _: &Record<'_>, _: &mut ()) {}
+}
+
 /// A run of consecutive steps of the walk, hashed by one task.
 ///
 /// Records are kept apart from the rare other steps so that the vector the

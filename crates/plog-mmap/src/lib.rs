@@ -40,7 +40,8 @@
 //!   bounded [`Findings`] lists (corruptions, index violations, lost
 //!   ranges). [`Log::for_each_event`] and [`Log::for_each_step`] stream the
 //!   findings (verified or structural) from any record boundary, over a
-//!   private copy of each batch.
+//!   private copy of each batch of a file (a log in memory is private
+//!   already: it is hashed and handed on where it lies, without a copy).
 //! * Typed replay: [`Log::replay`] (collected) and [`Log::replay_each`]
 //!   (streamed to a callback in bounded memory), verified and decoded in
 //!   parallel, failing with the first problem in file order

@@ -272,6 +272,13 @@ proptest! {
         let log = Log::from_bytes(bytes.clone());
         let want: Vec<Event<'_>> = plog_format::Scanner::new(&bytes).collect();
         let want_steps: Vec<plog_format::Step<'_>> = plog_format::Walker::new(&bytes).collect();
+        // The same bytes mapped (when this process may map): its events
+        // come from a copy of each batch.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mapped.plog");
+        std::fs::write(&path, &bytes).expect("write");
+        let map_all = crate::OpenOptions { min_map_len: 1, ..Default::default() };
+        let mapped = Log::open_with(&path, &map_all).ok().filter(Log::is_mapped);
         for threads in [1, 3] {
             // Hashed where the bytes lie (verification).
             let mut got = Vec::new();
@@ -283,15 +290,24 @@ proptest! {
             });
             let want_debug: Vec<String> = want.iter().map(|e| format!("{e:?}")).collect();
             prop_assert_eq!(&got, &want_debug);
-            // Copied, then hashed (what a caller is handed): the same
-            // events, with payloads borrowed from the copy.
-            let mut copied = Vec::new();
+            // What a caller is handed: the same events, hashed where they
+            // lie for a log in memory, copied then hashed for a mapping.
+            let mut handed = Vec::new();
             let flow = log.for_each_event(0, &pool(threads), |event| {
-                copied.push(format!("{event:?}"));
+                handed.push(format!("{event:?}"));
                 ControlFlow::Continue(())
             });
             prop_assert!(flow.is_ok());
-            prop_assert_eq!(&copied, &want_debug);
+            prop_assert_eq!(&handed, &want_debug);
+            if let Some(mapped) = &mapped {
+                let mut copied = Vec::new();
+                let flow = mapped.for_each_event(0, &pool(threads), |event| {
+                    copied.push(format!("{event:?}"));
+                    ControlFlow::Continue(())
+                });
+                prop_assert!(flow.is_ok());
+                prop_assert_eq!(&copied, &want_debug);
+            }
             let mut steps = Vec::new();
             let flow = log.for_each_step(0, &pool(threads), |step| {
                 steps.push(format!("{step:?}"));
@@ -658,6 +674,41 @@ fn streamed(bytes: &[u8], window: usize, step: usize, held_limit: u64) -> Log {
 
 /// Every pass's result over `log`, as text (a stream log is read once, so
 /// `make` makes a fresh one for each pass).
+/// A log in memory is private already: the records its event pass hands on
+/// borrow its own bytes (no copy), and are exactly the sequential
+/// scanner's.
+#[test]
+fn events_of_a_log_in_memory_borrow_its_own_bytes() {
+    let mut bytes = MAGIC.to_vec();
+    for index in 1..=3_000u64 {
+        encode_record_to_vec(index, format!("{{\"n\":{index}}}").as_bytes(), &mut bytes);
+    }
+    // One damaged payload in the middle: its event is a corruption.
+    let last = bytes.len() - 2;
+    bytes[last / 2] ^= 0x55;
+    let want: Vec<String> = plog_format::Scanner::new(&bytes)
+        .map(|e| format!("{e:?}"))
+        .collect();
+    let log = Log::from_bytes(bytes);
+    let own = log.in_memory().expect("in memory").as_ptr_range();
+    let (mut got, mut borrowed) = (Vec::new(), 0);
+    for threads in [1, 2] {
+        got.clear();
+        let flow = log.for_each_event(0, &pool(threads), |event| {
+            if let Event::Record(record) = &event {
+                let payload = record.payload().as_ptr_range();
+                assert!(own.start <= payload.start && payload.end <= own.end);
+                borrowed += 1;
+            }
+            got.push(format!("{event:?}"));
+            ControlFlow::Continue(())
+        });
+        assert!(flow.is_ok());
+        assert_eq!(got, want);
+    }
+    assert!(borrowed > 2 * 2_900, "{borrowed} records seen");
+}
+
 fn every_pass(make: &dyn Fn() -> Log, options: &ReplayOptions, tuning: Tuning) -> Vec<String> {
     let mut results = Vec::new();
     results.push(format!(

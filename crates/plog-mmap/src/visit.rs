@@ -1,12 +1,14 @@
 //! [`Log::for_each_event`] and [`Log::for_each_step`]: the findings of a
 //! log streamed to a callback on the calling thread, from a private copy of
-//! each batch.
+//! each batch of a mapped file (a log in memory is private already: its own
+//! bytes, no copy).
 
 use std::ops::ControlFlow;
 
 use plog_format::{Event, Step};
 
-use crate::batch::{Batch, CopyAndHash, Tuning};
+use crate::batch::{Batch, BatchWork, CopyAndHash, HashInPlace, Tuning};
+use crate::read_ahead::Walk;
 use crate::schedule;
 use crate::stream::PassStream;
 use crate::{Log, Parallelism, ReadError};
@@ -21,10 +23,14 @@ impl Log {
     /// `visit` runs on the calling thread and may stop the pass with
     /// [`ControlFlow::Break`].
     ///
-    /// The records handed to `visit` borrow a private copy of the file's
-    /// bytes, made before they were hashed, that lives for the call: what
-    /// `visit` sees is exactly what was checked, even if another process
-    /// rewrites the file meanwhile.
+    /// The records handed to `visit` borrow bytes that no other process can
+    /// change, and that live for the call: a private copy of the file's
+    /// bytes, made before they were hashed, for a mapped (or windowed)
+    /// file, so that what `visit` sees is exactly what was checked even if
+    /// another process rewrites the file meanwhile; the log's own bytes,
+    /// hashed where they lie, for a log in memory ([`Log::in_memory`]:
+    /// [`Log::from_bytes`], [`Log::read_from`], a small file read at open),
+    /// which is private already (a recovery that read a file pays no copy).
     ///
     /// ```
     /// use std::ops::ControlFlow;
@@ -53,7 +59,7 @@ impl Log {
         parallelism: &Parallelism,
         mut visit: impl FnMut(Event<'_>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
-        self.copied_pass(offset, parallelism, true, |batch| batch.events(&mut visit))
+        self.batch_pass(offset, parallelism, true, |batch| batch.events(&mut visit))
     }
 
     /// The structural steps of the file from `offset` (see
@@ -69,17 +75,18 @@ impl Log {
         parallelism: &Parallelism,
         mut visit: impl FnMut(Step<'_>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
-        self.copied_pass(offset, parallelism, false, |batch| batch.steps(&mut visit))
+        self.batch_pass(offset, parallelism, false, |batch| batch.steps(&mut visit))
     }
 
     /// The pass behind [`Log::for_each_event`] and [`Log::for_each_step`]:
-    /// copied batches, hashed or not, handed to `sink` on this thread.
-    fn copied_pass(
+    /// batches (copied unless the log is in memory), hashed or not, handed
+    /// to `sink` on this thread.
+    fn batch_pass(
         &self,
         offset: u64,
         parallelism: &Parallelism,
         hashes: bool,
-        mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
+        sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ReadError> {
         if let Some(stream) = self.pass_stream(offset) {
             return self.copied_pass_stream(stream?, offset, parallelism, hashes, sink);
@@ -89,13 +96,31 @@ impl Log {
         } else {
             self.walk_data_from(offset)?
         };
+        // Bytes in memory are the log's own: nothing can change them while
+        // this pass borrows the log, so they are hashed and handed on where
+        // they lie. Anything else is copied batch by batch first.
+        if self.in_memory().is_some() {
+            self.local_pass(walk, parallelism, &HashInPlace { hashes }, sink)
+        } else {
+            self.local_pass(walk, parallelism, &CopyAndHash { hashes }, sink)
+        }
+    }
+
+    /// [`Log::batch_pass`] over `walk` with `work` (which copies or not).
+    fn local_pass<'a, W: BatchWork<Out = ()>>(
+        &'a self,
+        walk: Walk<'a>,
+        parallelism: &Parallelism,
+        work: &W,
+        mut sink: impl FnMut(&Batch<'_, ()>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
         let mut flow = ControlFlow::Continue(());
         let mut changed = false;
         let walked = schedule::run_local(
             walk,
             parallelism,
             Tuning::DEFAULT,
-            &CopyAndHash { hashes },
+            work,
             self.pass_sink(|batch| {
                 changed |= batch.changed;
                 flow = if changed {

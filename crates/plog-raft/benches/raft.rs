@@ -27,11 +27,13 @@
 //!   beside them).
 //! * `recovery`: open the log and read every entry into openraft entries,
 //!   in chunks of 8,192 (dropped as a state machine would apply them), on a
-//!   2-thread rayon pool. Limit: `decode_limit`, the same payloads already in
+//!   2-thread rayon pool; `plog_raft_open` is the open alone (the
+//!   recovery scan: list, read and verify every segment). Limit: `decode_limit`, the same payloads already in
 //!   memory decoded into openraft entries with rayon on the same 2 threads.
 //!   Baselines: fjall and raft-log open, then iterate and decode every
 //!   value on one thread (what a `RaftLogReader` on them does), and with the
 //!   decoding spread over the same 2 threads (`*_par`).
+//!   `PLOG_RAFT_BENCH_STEPS` keeps only the steps named here too.
 //! * `read_1000`: `try_get_log_entries` of 1,000 consecutive entries
 //!   anywhere in the log; the baselines read the same range and decode the
 //!   same serde_json.
@@ -689,6 +691,21 @@ fn recovery(c: &mut Criterion) {
             }),
         ));
     }
+    {
+        let pool = Arc::clone(&pool);
+        steps.push((
+            "plog_raft_open".into(),
+            Box::new(move || {
+                timed(|| {
+                    pool.install(|| {
+                        let store =
+                            PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
+                        assert_eq!(store.recovery().records, count);
+                    })
+                })
+            }),
+        ));
+    }
     let memory = payloads_in_memory(&logs.plog);
     assert_eq!(
         memory.iter().map(|(_, r)| r.len() as u64).sum::<u64>(),
@@ -744,6 +761,9 @@ fn recovery(c: &mut Criterion) {
                 })
             }),
         ));
+    }
+    if let Ok(only) = std::env::var("PLOG_RAFT_BENCH_STEPS") {
+        steps.retain(|(name, _)| only.split(',').any(|s| s == name));
     }
     let mut group = c.benchmark_group("recovery");
     group

@@ -29,7 +29,8 @@ use plog_format::Record;
 use serde_json::Value;
 
 use crate::scan::{
-    ScannedSegment, TailCut, list_segments, parse_segment_name, purged_leftovers, scan_bytes,
+    ScannedSegment, TailCut, list_segments, load_segment, parse_segment_name, purged_leftovers,
+    scan_log, segment_bytes,
 };
 use crate::state::{STATE_FILE, read_state};
 use crate::{LOCK_FILE, RaftLogError};
@@ -232,9 +233,9 @@ pub fn check_dir(dir: &Path) -> Result<LogCheck, RaftLogError> {
     let mut next: Option<u64> = None;
     let mut last_term = 0u64;
     for (k, (first, path)) in kept.iter().enumerate() {
-        let bytes =
-            std::fs::read(path).map_err(|e| RaftLogError::io(path, "read the segment", e))?;
-        let segment = scan_bytes(path, *first, &bytes)?;
+        let log = load_segment(path)?;
+        let bytes = segment_bytes(&log);
+        let segment = scan_log(path, *first, &log)?;
         let last = k + 1 == kept.len();
         if let Some(torn) = &segment.torn
             && !last
@@ -276,7 +277,7 @@ pub fn check_dir(dir: &Path) -> Result<LogCheck, RaftLogError> {
                 });
             }
             for (n, &offset) in segment.offsets.iter().enumerate() {
-                let record = Record::parse_at(&bytes, offset)
+                let record = Record::parse_at(bytes, offset)
                     .map_err(|e| bad_entry(&segment, n, e.to_string()))?;
                 let (index, term, _, _, _) =
                     parse_entry(record.payload()).map_err(|e| bad_entry(&segment, n, e))?;
@@ -382,13 +383,13 @@ fn read_segment(
     let Some((first, _)) = segment.range else {
         return Ok(Vec::new());
     };
-    let bytes = std::fs::read(&segment.path)
-        .map_err(|e| RaftLogError::io(&segment.path, "read the segment", e))?;
-    let scanned = scan_bytes(&segment.path, first, &bytes)?;
+    let log = load_segment(&segment.path)?;
+    let bytes = segment_bytes(&log);
+    let scanned = scan_log(&segment.path, first, &log)?;
     let mut out = Vec::with_capacity(scanned.offsets.len());
     for (n, &offset) in scanned.offsets.iter().enumerate() {
         let record =
-            Record::parse_at(&bytes, offset).map_err(|e| bad_entry(&scanned, n, e.to_string()))?;
+            Record::parse_at(bytes, offset).map_err(|e| bad_entry(&scanned, n, e.to_string()))?;
         let (index, term, node, kind, payload) =
             parse_entry(record.payload()).map_err(|e| bad_entry(&scanned, n, e))?;
         out.push(EntryView {

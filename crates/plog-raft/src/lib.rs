@@ -106,8 +106,9 @@
 //!
 //! # Open is recovery
 //!
-//! Every segment is read and verified (hashes in parallel on the rayon
-//! pool). Only the last segment may end in a torn append, as the tail rule
+//! Every segment is read into memory and verified by plog-mmap
+//! (`Log::for_each_event`: the walk and every hash, in parallel on the rayon
+//! pool, in file order). Only the last segment may end in a torn append, as the tail rule
 //! of `RAFT-SEGMENTS.md` tells it from damage (it is cut and synced; the
 //! zeros after each segment's last record are trimmed); any other damage,
 //! a missing segment, a gap or a non-contiguous index, a foreign file or a

@@ -126,7 +126,7 @@ where
                     pos += record.encoded_len() as usize;
                     records.push(record);
                 }
-                if verify && let Some(bad) = crate::scan::first_hash_mismatch(&records) {
+                if verify && let Some(bad) = first_hash_mismatch(&records) {
                     return Err(format!("entry {}: {bad}", bad.index().unwrap_or(0)));
                 }
                 let decoded: Vec<C::Entry> = records
@@ -157,4 +157,19 @@ where
         ));
     }
     Ok(entry)
+}
+
+/// Records per rayon task when hashing a read.
+const HASH_CHUNK: usize = 256;
+
+/// The first record of `records` (in order) whose payload does not match its
+/// stored hash, hashed across the rayon pool (many payloads side by side in
+/// SIMD lanes per task).
+fn first_hash_mismatch(records: &[Record<'_>]) -> Option<plog_format::Corruption> {
+    records.par_chunks(HASH_CHUNK).find_map_first(|chunk| {
+        plog_hash::hash_mismatches(chunk)
+            .into_iter()
+            .next()
+            .map(|(_, corruption)| corruption)
+    })
 }

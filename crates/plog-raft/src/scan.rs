@@ -1,12 +1,18 @@
-//! Recovery's per-segment work: read a segment, walk its records, verify
-//! every hash (in parallel), check that its indices are contiguous from the
-//! index its name says, and apply the tail rule of `RAFT-SEGMENTS.md` to
-//! whatever follows the last valid record.
+//! Recovery's per-segment work: read a segment into memory, verify it with
+//! plog-mmap's event pass (the walk and every hash, across the pool, in file
+//! order, up to the first damage), check that its indices are contiguous
+//! from the index its name says, and apply the tail rule of
+//! `RAFT-SEGMENTS.md` (write marks, plog-format's sector rule) to whatever
+//! follows the last valid record.
 
 use std::path::{Path, PathBuf};
 
-use plog_format::{HEADER_LEN, Record, Step, TornReason, Walker};
-use rayon::prelude::*;
+use std::ops::ControlFlow;
+
+use plog_format::{
+    Corruption, Event, HEADER_LEN, IndexChecker, IndexOrder, Record, TornReason, TornTail,
+};
+use plog_mmap::{Log, Parallelism};
 
 use crate::state::{STATE_FILE, STATE_TMP};
 use crate::{LOCK_FILE, RaftLogError};
@@ -176,25 +182,25 @@ impl ScannedSegment {
     }
 }
 
+/// Reads a segment into memory, as the plog-mmap [`Log`] its scan verifies
+/// (bytes of its own: their event pass hashes them where they lie, without
+/// the copy a mapping needs).
+pub(crate) fn load_segment(path: &Path) -> Result<Log, RaftLogError> {
+    let bytes = std::fs::read(path).map_err(|e| RaftLogError::io(path, "read the segment", e))?;
+    Ok(Log::from_bytes(bytes))
+}
+
+/// The bytes of a segment [loaded](load_segment) into memory.
+pub(crate) fn segment_bytes(log: &Log) -> &[u8] {
+    // Always `Some`: `load_segment` makes the log from bytes in memory.
+    log.in_memory().unwrap_or_default()
+}
+
 /// Reads and verifies one segment. Damage is an error unless the tail rule
 /// calls it a torn append (which only the caller can judge: only the last
 /// segment may be torn).
 pub(crate) fn scan_segment(path: &Path, first: u64) -> Result<ScannedSegment, RaftLogError> {
-    let bytes = std::fs::read(path).map_err(|e| RaftLogError::io(path, "read the segment", e))?;
-    scan_bytes(path, first, &bytes)
-}
-
-/// A structural item of a segment, in file order.
-enum Item<'a> {
-    Record(Record<'a>),
-    /// A damaged length (FORMAT.md): bytes `offset..resync` are unreadable.
-    Length {
-        offset: u64,
-        index: u64,
-        resync: u64,
-    },
-    /// The walk ended in a v1 torn tail.
-    Torn(plog_format::TornTail),
+    scan_log(path, first, &load_segment(path)?)
 }
 
 /// The first damage found, and the index the log expected there.
@@ -204,167 +210,183 @@ struct Failure {
     detail: String,
 }
 
-/// [`scan_segment`] on bytes already read.
-pub(crate) fn scan_bytes(
-    path: &Path,
+/// What the scan of a segment gathers from plog-mmap's event pass (the
+/// walk, every hash checked across the pool, in file order) up to the first
+/// damage: the valid records' offsets, their contiguity from the index in
+/// the name, and their write marks.
+struct Gather<'p> {
+    path: &'p Path,
+    /// The index in the name.
     first: u64,
-    bytes: &[u8],
-) -> Result<ScannedSegment, RaftLogError> {
-    let corrupt = |offset: u64, index: Option<u64>, detail: String| RaftLogError::Corrupt {
-        segment: path.to_path_buf(),
-        offset,
-        index,
-        detail,
-    };
-    let mut items: Vec<Item<'_>> = Vec::with_capacity(bytes.len() / 256);
-    for step in Walker::new(bytes) {
-        match step {
-            Step::Record(record) => items.push(Item::Record(record)),
-            Step::Corrupt(c) => match c.resync_offset() {
-                Some(resync) => items.push(Item::Length {
-                    offset: c.offset(),
-                    index: c.index().unwrap_or(0),
-                    resync,
-                }),
-                // A bad magic: not a segment at all.
-                None => return Err(corrupt(c.offset(), c.index(), c.to_string())),
-            },
-            Step::Torn(t) => items.push(Item::Torn(t)),
-        }
-    }
-    // Hash every payload across the pool (many side by side in SIMD lanes
-    // per task).
-    let records: Vec<Record<'_>> = items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Record(r) => Some(*r),
-            _ => None,
-        })
-        .collect();
-    let mut bad = hash_mismatches(&records).into_iter().peekable();
-    let nonzero_end = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |last| last as u64 + 1);
-    let len = bytes.len() as u64;
+    /// Every valid record's offset, in order.
+    offsets: Vec<u64>,
+    /// Contiguity, as plog-format checks it.
+    indices: IndexChecker,
+    /// The end of the last valid record.
+    end: u64,
+    /// The payload's byte range of the last valid record.
+    last_payload: Option<(u64, u64)>,
+    first_payload: Option<Vec<u8>>,
+    /// The first damage, as the event pass reported it: its lost range and
+    /// what it is.
+    damage: Option<(u64, u64, String)>,
+    v1_torn: Option<TornTail>,
+    /// What stopped the pass, when it is refused outright.
+    refused: Option<RaftLogError>,
+}
 
-    let mut offsets: Vec<u64> = Vec::with_capacity(records.len());
-    let mut end = plog_format::MAGIC_LEN as u64;
-    let mut first_valid: Option<Record<'_>> = None;
-    let mut last_valid: Option<Record<'_>> = None;
-    let mut failure: Option<Failure> = None;
-    let mut v1_torn: Option<plog_format::TornTail> = None;
-    let mut position = 0usize; // in `records`
-    for item in &items {
-        let expected = first + offsets.len() as u64;
-        match item {
-            Item::Record(record) => {
-                let mismatch = bad.next_if_eq(&position).is_some();
-                position += 1;
-                if mismatch {
-                    failure = Some(first_failure(
-                        path,
-                        bytes,
-                        record.offset(),
-                        record.end_offset(),
-                        expected,
-                        format!(
-                            "record {} ({} payload bytes): hash mismatch",
-                            record.index(),
-                            record.payload().len()
-                        ),
-                    )?);
-                    break;
+impl Gather<'_> {
+    /// The index the next valid record must carry.
+    fn expected(&self) -> u64 {
+        self.first + self.offsets.len() as u64
+    }
+
+    fn event(&mut self, event: Event<'_>) -> ControlFlow<()> {
+        match event {
+            Event::Record(record) => match self.record(&record) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(refused) => {
+                    self.refused = Some(refused);
+                    ControlFlow::Break(())
                 }
-                if record.index() != expected {
-                    return Err(RaftLogError::Gap {
-                        segment: path.to_path_buf(),
-                        offset: record.offset(),
-                        expected,
-                        found: record.index(),
-                        detail: if offsets.is_empty() {
-                            "a segment's first record must carry the index in its file name"
-                        } else {
-                            "indices inside a segment must be contiguous"
-                        },
-                    });
+            },
+            Event::Corrupt(corruption) => {
+                match corruption_range(&corruption) {
+                    Some((from, to, detail)) => self.damage = Some((from, to, detail)),
+                    // A bad magic: not a segment at all.
+                    None => {
+                        self.refused = Some(RaftLogError::Corrupt {
+                            segment: self.path.to_path_buf(),
+                            offset: corruption.offset(),
+                            index: corruption.index(),
+                            detail: corruption.to_string(),
+                        })
+                    }
                 }
-                let count = match read_mark(record.payload()) {
-                    Mark::None => None,
-                    Mark::Write(count) => Some(count),
-                    Mark::Bad => Some(0),
-                };
-                if let Some(count) = count
-                    && (count == 0 || count > offsets.len() as u64 + 1)
-                {
-                    return Err(corrupt(
-                        record.offset(),
-                        Some(record.index()),
-                        format!(
-                            "the write mark says the write held {count} records: expected 1 \
-                             to {} (the records of this segment so far)",
-                            offsets.len() + 1
-                        ),
-                    ));
-                }
-                offsets.push(record.offset());
-                end = record.end_offset();
-                first_valid.get_or_insert(*record);
-                last_valid = Some(*record);
+                ControlFlow::Break(())
             }
-            Item::Length {
-                offset,
-                index,
-                resync,
-            } => {
-                let detail = format!(
-                    "record {index}: its length runs past the end of the file (a valid record \
-                     starts again at offset {resync})"
-                );
-                failure = Some(first_failure(
-                    path, bytes, *offset, *resync, expected, detail,
-                )?);
-                break;
+            Event::Torn(tail) => {
+                self.v1_torn = Some(tail);
+                ControlFlow::Continue(())
             }
-            Item::Torn(t) => v1_torn = Some(*t),
         }
     }
+
+    /// A valid record (its hash matched): contiguous from the name's index,
+    /// with a write mark that counts no more records than the segment holds.
+    fn record(&mut self, record: &Record<'_>) -> Result<(), RaftLogError> {
+        let expected = self.expected();
+        let broken = self
+            .indices
+            .check(record.offset(), record.index())
+            .is_some();
+        if broken || (self.offsets.is_empty() && record.index() != self.first) {
+            return Err(RaftLogError::Gap {
+                segment: self.path.to_path_buf(),
+                offset: record.offset(),
+                expected,
+                found: record.index(),
+                detail: if self.offsets.is_empty() {
+                    "a segment's first record must carry the index in its file name"
+                } else {
+                    "indices inside a segment must be contiguous"
+                },
+            });
+        }
+        let count = match read_mark(record.payload()) {
+            Mark::None => None,
+            Mark::Write(count) => Some(count),
+            Mark::Bad => Some(0),
+        };
+        if let Some(count) = count
+            && (count == 0 || count > self.offsets.len() as u64 + 1)
+        {
+            return Err(RaftLogError::Corrupt {
+                segment: self.path.to_path_buf(),
+                offset: record.offset(),
+                index: Some(record.index()),
+                detail: format!(
+                    "the write mark says the write held {count} records: expected 1 to {} \
+                     (the records of this segment so far)",
+                    self.offsets.len() + 1
+                ),
+            });
+        }
+        if self.offsets.is_empty() {
+            self.first_payload = Some(record.payload().to_vec());
+        }
+        self.offsets.push(record.offset());
+        self.end = record.end_offset();
+        self.last_payload = Some((record.offset() + HEADER_LEN as u64, record.end_offset()));
+        Ok(())
+    }
+}
+
+/// The bytes a damaged record makes unreadable (`from..to`) and what it is,
+/// in plog-raft's words; `None` for a bad magic (the whole file is not a
+/// segment).
+fn corruption_range(corruption: &Corruption) -> Option<(u64, u64, String)> {
+    let (from, to) = corruption.lost_range();
+    let detail = match *corruption {
+        Corruption::HashMismatch {
+            index, payload_len, ..
+        } => format!("record {index} ({payload_len} payload bytes): hash mismatch"),
+        Corruption::Length {
+            index,
+            resync_offset,
+            ..
+        } => format!(
+            "record {index}: its length runs past the end of the file (a valid record starts \
+             again at offset {resync_offset})"
+        ),
+        _ => return None,
+    };
+    Some((from, to.unwrap_or(u64::MAX), detail))
+}
+
+/// Verifies one segment [loaded](load_segment) into memory: plog-mmap's
+/// event pass (walk, hashes across the pool, first damage) gathered into
+/// record offsets, then plog-raft's own tail rule after the first damage.
+pub(crate) fn scan_log(path: &Path, first: u64, log: &Log) -> Result<ScannedSegment, RaftLogError> {
+    let bytes = segment_bytes(log);
+    let mut gather = Gather {
+        path,
+        first,
+        offsets: Vec::with_capacity(bytes.len() / 256),
+        indices: IndexChecker::new(IndexOrder::Contiguous),
+        end: plog_format::MAGIC_LEN as u64,
+        last_payload: None,
+        first_payload: None,
+        damage: None,
+        v1_torn: None,
+        refused: None,
+    };
+    // Why the pass stopped (the first damage, a refusal) is in `gather`.
+    let _stopped = log
+        .for_each_event(0, &Parallelism::Current, |event| gather.event(event))
+        .map_err(|e| RaftLogError::io(path, "verify the segment", std::io::Error::other(e)))?;
+    if let Some(refused) = gather.refused {
+        return Err(refused);
+    }
+    let failure = match gather.damage.take() {
+        Some((from, to, detail)) => Some(first_failure(
+            path,
+            bytes,
+            from,
+            to,
+            gather.expected(),
+            detail,
+        )?),
+        None => None,
+    };
+    let len = bytes.len() as u64;
     // After the first damage the framing cannot be trusted: look for every
     // valid record after it (a record whose hash matches) and judge by the
     // write marks among them.
     if let Some(f) = &failure {
-        let mut from = f.offset as usize + 1;
-        while let Some(at) = plog_format::find_resync(bytes, from) {
-            let Ok(record) = Record::parse_at(bytes, at as u64) else {
-                break;
-            };
-            if let Mark::Write(count) = read_mark(record.payload()) {
-                let start = record.index().saturating_sub(count - 1);
-                if start > f.expected || record.end_offset() < nonzero_end {
-                    return Err(corrupt(
-                        f.offset,
-                        Some(f.expected),
-                        format!(
-                            "{}, and a later write ({} ending at record {} at offset {}) \
-                             was made after it: expected damage only in the last write \
-                             (a damaged record that was already durable is refused, not \
-                             cut)",
-                            f.detail,
-                            if start > f.expected {
-                                "whose first record comes after it,"
-                            } else {
-                                "followed by more bytes,"
-                            },
-                            record.index(),
-                            record.offset()
-                        ),
-                    ));
-                }
-            }
-            from = record.end_offset() as usize;
-        }
+        later_writes(path, bytes, f)?;
     }
-    let torn = match (failure, v1_torn) {
+    let torn = match (failure, gather.v1_torn) {
         (Some(f), _) => Some(TailCut {
             offset: f.offset,
             bytes: len - f.offset,
@@ -383,16 +405,61 @@ pub(crate) fn scan_bytes(
         }),
         _ => None,
     };
+    let last_payload = gather
+        .last_payload
+        .and_then(|(from, to)| bytes.get(from as usize..to as usize))
+        .map(<[u8]>::to_vec);
     Ok(ScannedSegment {
         path: path.to_path_buf(),
         first,
-        offsets,
-        end,
+        offsets: gather.offsets,
+        end: gather.end,
         len,
         torn,
-        first_payload: first_valid.map(|r| r.payload().to_vec()),
-        last_payload: last_valid.map(|r| r.payload().to_vec()),
+        first_payload: gather.first_payload,
+        last_payload,
     })
+}
+
+/// The tail rule after the first damage `f`: a later write (a record with
+/// a write mark) whose first record comes after the damage, or that more
+/// bytes follow, proves the damage durable: refused, not cut.
+fn later_writes(path: &Path, bytes: &[u8], f: &Failure) -> Result<(), RaftLogError> {
+    let nonzero_end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last as u64 + 1);
+    let mut from = f.offset as usize + 1;
+    while let Some(at) = plog_format::find_resync(bytes, from) {
+        let Ok(record) = Record::parse_at(bytes, at as u64) else {
+            break;
+        };
+        if let Mark::Write(count) = read_mark(record.payload()) {
+            let start = record.index().saturating_sub(count - 1);
+            if start > f.expected || record.end_offset() < nonzero_end {
+                return Err(RaftLogError::Corrupt {
+                    segment: path.to_path_buf(),
+                    offset: f.offset,
+                    index: Some(f.expected),
+                    detail: format!(
+                        "{}, and a later write ({} ending at record {} at offset {}) was made \
+                         after it: expected damage only in the last write (a damaged record \
+                         that was already durable is refused, not cut)",
+                        f.detail,
+                        if start > f.expected {
+                            "whose first record comes after it,"
+                        } else {
+                            "followed by more bytes,"
+                        },
+                        record.index(),
+                        record.offset()
+                    ),
+                });
+            }
+        }
+        from = record.end_offset() as usize;
+    }
+    Ok(())
 }
 
 /// The first damaged bytes of a segment, `from..to`: the start of a torn
@@ -424,33 +491,9 @@ fn first_failure(
     })
 }
 
-/// Records per rayon task when hashing.
-const HASH_CHUNK: usize = 256;
-
-/// The positions (in `records`) of every record whose payload does not
-/// match its stored hash, in order, hashed across the rayon pool.
-pub(crate) fn hash_mismatches(records: &[Record<'_>]) -> Vec<usize> {
-    records
-        .par_chunks(HASH_CHUNK)
-        .enumerate()
-        .flat_map_iter(|(k, chunk)| {
-            plog_hash::hash_mismatches(chunk)
-                .into_iter()
-                .map(move |(n, _)| k * HASH_CHUNK + n)
-        })
-        .collect()
-}
-
-/// The first record of `records` (in order) whose payload does not match its
-/// stored hash, hashed across the rayon pool.
-pub(crate) fn first_hash_mismatch(records: &[Record<'_>]) -> Option<plog_format::Corruption> {
-    records.par_chunks(HASH_CHUNK).find_map_first(|chunk| {
-        plog_hash::hash_mismatches(chunk)
-            .into_iter()
-            .next()
-            .map(|(_, corruption)| corruption)
-    })
-}
+#[cfg(test)]
+#[path = "scan_oracle.rs"]
+mod oracle;
 
 #[cfg(test)]
 mod tests {
