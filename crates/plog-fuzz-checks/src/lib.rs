@@ -26,32 +26,12 @@ mod hash;
 pub mod oracle;
 mod parse;
 mod replay;
+mod targets;
 mod writer;
 
 pub use differential::differential;
 pub use hash::hash;
 pub use parse::{parse, parse_body};
 pub use replay::replay;
+pub use targets::{TARGETS, TargetFn, target};
 pub use writer::writer;
-
-/// A fuzz target's body: takes the fuzzer's bytes, panics on a broken invariant.
-pub type TargetFn = fn(&[u8]);
-
-/// Every target, by its cargo-fuzz name (`fuzz/fuzz_targets/<name>.rs`, and
-/// the corpus in `fuzz/corpus/<name>/`).
-pub const TARGETS: &[(&str, TargetFn)] = &[
-    ("parse", parse),
-    ("parse_body", parse_body),
-    ("differential", differential),
-    ("replay", replay),
-    ("writer", writer),
-    ("hash", hash),
-];
-
-/// The target called `name`, if there is one.
-pub fn target(name: &str) -> Option<TargetFn> {
-    TARGETS
-        .iter()
-        .find(|(target, _)| *target == name)
-        .map(|&(_, body)| body)
-}
