@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use plog_format::MAGIC;
+use plog_testdata::k8s_payload;
 use plog_writer::{GroupCommit, SyncPolicy, Writer, WriterOptions};
 
 const PAYLOAD_LEN: usize = 200;
@@ -50,34 +51,12 @@ const BATCH: usize = 1_000;
 const THREADS: usize = 8;
 const PREALLOCATE: u64 = 1 << 20;
 
-/// A K8s-like JSON payload of exactly `len` bytes.
-fn k8s_payload(i: u64, len: usize) -> Vec<u8> {
-    let kinds = [
-        "Pod",
-        "Service",
-        "ConfigMap",
-        "Deployment",
-        "Secret",
-        "Node",
-    ];
-    let kind = kinds[(i % kinds.len() as u64) as usize];
-    let mut payload = format!(
-        r#"{{"op":"put","kind":"{kind}","namespace":"ns-{ns}","name":"{lower}-{i}","resourceVersion":{i},"spec":{{"replicas":{r},"pad":""#,
-        ns = i % 7,
-        lower = kind.to_ascii_lowercase(),
-        r = i % 5 + 1,
-    );
-    let pad = len.saturating_sub(payload.len() + 3);
-    payload.extend(std::iter::repeat_n('x', pad));
-    payload.push_str(r#""}}"#);
-    assert_eq!(payload.len(), len);
-    payload.into_bytes()
-}
-
 fn payloads() -> &'static [Vec<u8>] {
     static PAYLOADS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     PAYLOADS.get_or_init(|| {
         (0..BATCH as u64)
+            // plog-testdata's one K8s-like generator: 200 bytes, or a few
+            // more where an entry's fields alone are longer.
             .map(|i| k8s_payload(i, PAYLOAD_LEN))
             .collect()
     })
