@@ -4,7 +4,7 @@
 //! cargo bench -p plog-benches --bench write
 //! ```
 //!
-//! Every record carries a 200-byte K8s-like JSON payload (248 bytes on disk).
+//! Every record carries a K8s-like JSON payload of about 200 bytes (about 248 on disk).
 //! Logs are written to files in the system's temporary directory (a real
 //! disk, not tmpfs: set `TMPDIR` to measure another file system); each
 //! criterion sample starts a fresh log, and deletes it afterwards.
