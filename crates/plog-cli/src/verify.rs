@@ -65,10 +65,23 @@ pub struct VerifyArgs {
     /// Which files below a directory are verified.
     #[command(flatten)]
     pub filter: DirFilter,
+    /// The endpoint of an S3-compatible store for `s3://` URLs
+    /// (`http://127.0.0.1:9000`); default: `AWS_ENDPOINT_URL`, else AWS.
+    /// Credentials and region come from the `AWS_*` environment variables.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
     /// Log files, directories (the files below that match --glob, in sorted
-    /// order), or `-` for standard input.
+    /// order), `-` for standard input, or (built with the `remote` feature)
+    /// objects: `s3://BUCKET/KEY`, or `s3://BUCKET/PREFIX/` for the objects
+    /// below it that match --glob, read as ranged GETs (after the local
+    /// files).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// Whether `path` is an object URL (`s3://...`) rather than a local path.
+fn is_url(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|p| p.starts_with("s3://"))
 }
 
 /// The result for one file.
@@ -328,15 +341,17 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         parallelism: Parallelism::Current,
         ..VerifyOptions::default()
     };
-    let raft_dirs = crate::raft::find_dirs(&args.paths);
-    let mut targets = expand(&args.paths, &args.filter);
+    let (urls, locals): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.paths.iter().cloned().partition(|p| is_url(p));
+    let raft_dirs = crate::raft::find_dirs(&locals);
+    let mut targets = expand(&locals, &args.filter);
     // A plog-raft directory is one log: its files are not verified one by
     // one (unless named on the command line).
     targets.retain(|t| {
         args.paths.iter().any(|p| p == t.path())
             || !raft_dirs.iter().any(|d| t.path().starts_with(d))
     });
-    if targets.is_empty() && raft_dirs.is_empty() {
+    if targets.is_empty() && raft_dirs.is_empty() && urls.is_empty() {
         let glob = if args.filter.all {
             "any file".to_string()
         } else {
@@ -398,6 +413,23 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         }
     }
     bar.finish_and_clear();
+    if !urls.is_empty() {
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|u| u.to_string_lossy().into_owned())
+            .collect();
+        let outcomes = verify_urls(&args, &urls, &verify, &pool, window);
+        let mut out = stdout.lock();
+        for (path, outcome) in &outcomes {
+            counts.add(outcome);
+            let bytes = render(&args, path, outcome)?;
+            match out::emit(&mut out, &bytes) {
+                Err(CliError::Closed) => return Ok(counts.exit_code()),
+                Err(err) => return Err(err),
+                Ok(()) => {}
+            }
+        }
+    }
     if !args.json && !args.quiet {
         match out::print_text(&format!("{}\n", counts.summary())) {
             Ok(()) | Err(CliError::Closed) => {}
@@ -405,6 +437,57 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         }
     }
     Ok(counts.exit_code())
+}
+
+/// The objects `urls` name, verified `window` at a time on `pool`, each
+/// with its URL.
+#[cfg(feature = "remote")]
+fn verify_urls(
+    args: &VerifyArgs,
+    urls: &[String],
+    verify: &VerifyOptions,
+    pool: &rayon::ThreadPool,
+    window: usize,
+) -> Vec<(PathBuf, Outcome)> {
+    let options = plog_remote::RemoteOptions {
+        endpoint: args.endpoint.clone(),
+        ..plog_remote::RemoteOptions::default()
+    };
+    let targets = crate::remote::expand(urls, &args.filter, &options);
+    let mut all = Vec::with_capacity(targets.len());
+    for chunk in targets.chunks(window) {
+        let outcomes: Vec<Outcome> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|target| crate::remote::verify(target, verify))
+                .collect()
+        });
+        all.extend(chunk.iter().map(|t| t.path()).zip(outcomes));
+    }
+    all
+}
+
+/// Without the `remote` feature, an object URL is an error that says so.
+#[cfg(not(feature = "remote"))]
+fn verify_urls(
+    _args: &VerifyArgs,
+    urls: &[String],
+    _verify: &VerifyOptions,
+    _pool: &rayon::ThreadPool,
+    _window: usize,
+) -> Vec<(PathBuf, Outcome)> {
+    urls.iter()
+        .map(|url| {
+            (
+                PathBuf::from(url),
+                Outcome::Failed(
+                    "cannot open: this plog was built without object storage \
+                     (cargo install plog-cli --features remote)"
+                        .to_string(),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Files by status, for the summary and the exit status.
