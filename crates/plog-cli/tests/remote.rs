@@ -177,6 +177,22 @@ fn a_damaged_object_and_a_missing_one_are_reported_as_local_files_are() {
     assert_eq!(remote_lines, without_paths(json_lines(&local.stdout)).0);
     assert_eq!(remote_lines[0]["status"], "corrupt");
 
+    // The text line names the URL, as a local file's names its path.
+    let text = plog_s3(&endpoint)
+        .arg("s3://logs/damaged.plog")
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(1));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with("s3://logs/damaged.plog: CORRUPT hash_mismatch at offset "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 file: 0 clean, 0 torn, 1 corrupt, 0 unreadable\n"),
+        "{text}"
+    );
+
     // A missing object: an error object naming the URL, status 2, as for a
     // missing local file.
     let remote = plog_s3(&endpoint)
