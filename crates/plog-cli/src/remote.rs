@@ -5,8 +5,11 @@
 //! bytes in a local file.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use plog_mmap::{Log, VerifyOptions};
+use indicatif::ProgressBar;
+
+use plog_mmap::{Log, Progress, VerifyOptions};
 use plog_remote::{Bucket, ObjectInfo, ObjectUrl, RemoteError, RemoteOptions};
 
 use crate::paths::{DirFilter, takes};
@@ -21,6 +24,14 @@ pub enum RemoteTarget {
 }
 
 impl RemoteTarget {
+    /// The object's length (0 for a URL that failed).
+    pub fn size(&self) -> u64 {
+        match self {
+            RemoteTarget::Object(_, info) => info.size,
+            RemoteTarget::Failed(..) => 0,
+        }
+    }
+
     /// The path shown for it: the object's URL.
     pub fn path(&self) -> PathBuf {
         match self {
@@ -93,13 +104,22 @@ pub fn expand(urls: &[String], filter: &DirFilter, options: &RemoteOptions) -> V
 }
 
 /// Verifies one object: its bytes, as they arrive, through the streaming
-/// verifier of `plog verify -`.
-pub fn verify(target: &RemoteTarget, verify: &VerifyOptions) -> Outcome {
+/// verifier of `plog verify -`, counting its bytes on `bar`.
+pub fn verify(target: &RemoteTarget, verify: &VerifyOptions, bar: &ProgressBar) -> Outcome {
     match target {
         RemoteTarget::Failed(_, err) => Outcome::Failed(err.clone()),
         RemoteTarget::Object(bucket, info) => {
             let log = Log::from_stream(bucket.reader(info));
-            match log.verify(verify) {
+            let bar = bar.clone();
+            let shown = AtomicU64::new(0);
+            let options = VerifyOptions {
+                progress: Some(Progress::new(move |at| {
+                    let before = shown.fetch_max(at, Ordering::Relaxed);
+                    bar.inc(at.saturating_sub(before));
+                })),
+                ..verify.clone()
+            };
+            match log.verify(&options) {
                 Ok(report) => Outcome::Verified(Box::new(report)),
                 Err(err) => Outcome::Failed(crate::paths::read_error(&err)),
             }

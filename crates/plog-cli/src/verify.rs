@@ -418,16 +418,22 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
             .iter()
             .map(|u| u.to_string_lossy().into_owned())
             .collect();
-        let outcomes = verify_urls(&args, &urls, &verify, &pool, window);
-        let mut out = stdout.lock();
-        for (path, outcome) in &outcomes {
+        let mut closed = false;
+        let mut emit = |path: &Path, outcome: &Outcome, bar: &indicatif::ProgressBar| {
             counts.add(outcome);
             let bytes = render(&args, path, outcome)?;
-            match out::emit(&mut out, &bytes) {
-                Err(CliError::Closed) => return Ok(counts.exit_code()),
-                Err(err) => return Err(err),
-                Ok(()) => {}
+            match bar.suspend(|| out::emit(&mut stdout.lock(), &bytes)) {
+                Err(CliError::Closed) => {
+                    closed = true;
+                    Ok(false)
+                }
+                Err(err) => Err(err),
+                Ok(()) => Ok(true),
             }
+        };
+        verify_urls(&args, &urls, &verify, &pool, window, &mut emit)?;
+        if closed {
+            return Ok(counts.exit_code());
         }
     }
     if !args.json && !args.quiet {
@@ -439,8 +445,13 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
     Ok(counts.exit_code())
 }
 
-/// The objects `urls` name, verified `window` at a time on `pool`, each
-/// with its URL.
+/// What is done with each object's outcome, in order: `Ok(false)` stops
+/// (standard output was closed).
+type Emit<'e> = dyn FnMut(&Path, &Outcome, &indicatif::ProgressBar) -> Result<bool, CliError> + 'e;
+
+/// Verifies the objects `urls` name, `window` at a time on `pool` (one
+/// per worker), handing each outcome to `emit` in order as its window
+/// ends; a progress bar of the objects' bytes on a terminal.
 #[cfg(feature = "remote")]
 fn verify_urls(
     args: &VerifyArgs,
@@ -448,23 +459,29 @@ fn verify_urls(
     verify: &VerifyOptions,
     pool: &rayon::ThreadPool,
     window: usize,
-) -> Vec<(PathBuf, Outcome)> {
+    emit: &mut Emit<'_>,
+) -> Result<(), CliError> {
     let options = plog_remote::RemoteOptions {
         endpoint: args.endpoint.clone(),
         ..plog_remote::RemoteOptions::default()
     };
     let targets = crate::remote::expand(urls, &args.filter, &options);
-    let mut all = Vec::with_capacity(targets.len());
+    let bar = progress::bytes_bar(targets.iter().map(|t| t.size()).sum());
     for chunk in targets.chunks(window) {
         let outcomes: Vec<Outcome> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|target| crate::remote::verify(target, verify))
+                .map(|target| crate::remote::verify(target, verify, &bar))
                 .collect()
         });
-        all.extend(chunk.iter().map(|t| t.path()).zip(outcomes));
+        for (target, outcome) in chunk.iter().zip(&outcomes) {
+            if !emit(&target.path(), outcome, &bar)? {
+                return Ok(());
+            }
+        }
     }
-    all
+    bar.finish_and_clear();
+    Ok(())
 }
 
 /// Without the `remote` feature, an object URL is an error that says so.
@@ -475,19 +492,20 @@ fn verify_urls(
     _verify: &VerifyOptions,
     _pool: &rayon::ThreadPool,
     _window: usize,
-) -> Vec<(PathBuf, Outcome)> {
-    urls.iter()
-        .map(|url| {
-            (
-                PathBuf::from(url),
-                Outcome::Failed(
-                    "cannot open: this plog was built without object storage \
-                     (cargo install plog-cli --features remote)"
-                        .to_string(),
-                ),
-            )
-        })
-        .collect()
+    emit: &mut Emit<'_>,
+) -> Result<(), CliError> {
+    let bar = indicatif::ProgressBar::hidden();
+    for url in urls {
+        let outcome = Outcome::Failed(
+            "cannot open: this plog was built without object storage \
+             (cargo install plog-cli --features remote)"
+                .to_string(),
+        );
+        if !emit(Path::new(url), &outcome, &bar)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Files by status, for the summary and the exit status.
