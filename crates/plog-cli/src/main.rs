@@ -13,6 +13,8 @@ mod out;
 mod paths;
 mod progress;
 mod raft;
+#[cfg(feature = "remote")]
+mod remote;
 mod repair;
 mod stat;
 mod text;
@@ -48,6 +50,7 @@ Examples:
   plog verify --json -q /var/lib/engenho/   JSON for the files that are not clean
   plog verify --all --expect contiguous dir/
   cat raft.plog | plog verify -             standard input
+  plog verify --json s3://backups/node-1/   every *.plog object below (feature `remote`)
   plog verify /var/lib/engenho/raft/        a plog-raft directory: one log";
 
 const DUMP_EXAMPLES: &str = "\

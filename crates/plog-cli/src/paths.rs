@@ -70,6 +70,14 @@ impl Filter {
     }
 }
 
+/// Whether the object or file at `relative` (below the prefix or directory
+/// named) is taken by `filter`: the rule of a directory's walk, for the
+/// keys below an object-storage prefix.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+pub fn takes(filter: &DirFilter, relative: &str) -> bool {
+    Filter::new(filter).takes(Path::new(relative))
+}
+
 /// One input to read, or the reason it cannot be listed.
 #[derive(Debug)]
 pub enum Target {

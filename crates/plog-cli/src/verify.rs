@@ -65,10 +65,23 @@ pub struct VerifyArgs {
     /// Which files below a directory are verified.
     #[command(flatten)]
     pub filter: DirFilter,
+    /// The endpoint of an S3-compatible store for `s3://` URLs
+    /// (`http://127.0.0.1:9000`); default: `AWS_ENDPOINT_URL`, else AWS.
+    /// Credentials and region come from the `AWS_*` environment variables.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
     /// Log files, directories (the files below that match --glob, in sorted
-    /// order), or `-` for standard input.
+    /// order), `-` for standard input, or (built with the `remote` feature)
+    /// objects: `s3://BUCKET/KEY`, or `s3://BUCKET/PREFIX/` for the objects
+    /// below it that match --glob, read as ranged GETs (after the local
+    /// files).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// Whether `path` is an object URL (`s3://...`) rather than a local path.
+fn is_url(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|p| p.starts_with("s3://"))
 }
 
 /// The result for one file.
@@ -328,15 +341,17 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         parallelism: Parallelism::Current,
         ..VerifyOptions::default()
     };
-    let raft_dirs = crate::raft::find_dirs(&args.paths);
-    let mut targets = expand(&args.paths, &args.filter);
+    let (urls, locals): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.paths.iter().cloned().partition(|p| is_url(p));
+    let raft_dirs = crate::raft::find_dirs(&locals);
+    let mut targets = expand(&locals, &args.filter);
     // A plog-raft directory is one log: its files are not verified one by
     // one (unless named on the command line).
     targets.retain(|t| {
         args.paths.iter().any(|p| p == t.path())
             || !raft_dirs.iter().any(|d| t.path().starts_with(d))
     });
-    if targets.is_empty() && raft_dirs.is_empty() {
+    if targets.is_empty() && raft_dirs.is_empty() && urls.is_empty() {
         let glob = if args.filter.all {
             "any file".to_string()
         } else {
@@ -398,6 +413,29 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         }
     }
     bar.finish_and_clear();
+    if !urls.is_empty() {
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|u| u.to_string_lossy().into_owned())
+            .collect();
+        let mut closed = false;
+        let mut emit = |path: &Path, outcome: &Outcome, bar: &indicatif::ProgressBar| {
+            counts.add(outcome);
+            let bytes = render(&args, path, outcome)?;
+            match bar.suspend(|| out::emit(&mut stdout.lock(), &bytes)) {
+                Err(CliError::Closed) => {
+                    closed = true;
+                    Ok(false)
+                }
+                Err(err) => Err(err),
+                Ok(()) => Ok(true),
+            }
+        };
+        verify_urls(&args, &urls, &verify, &pool, window, &mut emit)?;
+        if closed {
+            return Ok(counts.exit_code());
+        }
+    }
     if !args.json && !args.quiet {
         match out::print_text(&format!("{}\n", counts.summary())) {
             Ok(()) | Err(CliError::Closed) => {}
@@ -405,6 +443,69 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
         }
     }
     Ok(counts.exit_code())
+}
+
+/// What is done with each object's outcome, in order: `Ok(false)` stops
+/// (standard output was closed).
+type Emit<'e> = dyn FnMut(&Path, &Outcome, &indicatif::ProgressBar) -> Result<bool, CliError> + 'e;
+
+/// Verifies the objects `urls` name, `window` at a time on `pool` (one
+/// per worker), handing each outcome to `emit` in order as its window
+/// ends; a progress bar of the objects' bytes on a terminal.
+#[cfg(feature = "remote")]
+fn verify_urls(
+    args: &VerifyArgs,
+    urls: &[String],
+    verify: &VerifyOptions,
+    pool: &rayon::ThreadPool,
+    window: usize,
+    emit: &mut Emit<'_>,
+) -> Result<(), CliError> {
+    let options = plog_remote::RemoteOptions {
+        endpoint: args.endpoint.clone(),
+        ..plog_remote::RemoteOptions::default()
+    };
+    let targets = crate::remote::expand(urls, &args.filter, &options);
+    let bar = progress::bytes_bar(targets.iter().map(|t| t.size()).sum());
+    for chunk in targets.chunks(window) {
+        let outcomes: Vec<Outcome> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|target| crate::remote::verify(target, verify, &bar))
+                .collect()
+        });
+        for (target, outcome) in chunk.iter().zip(&outcomes) {
+            if !emit(&target.path(), outcome, &bar)? {
+                return Ok(());
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Without the `remote` feature, an object URL is an error that says so.
+#[cfg(not(feature = "remote"))]
+fn verify_urls(
+    _args: &VerifyArgs,
+    urls: &[String],
+    _verify: &VerifyOptions,
+    _pool: &rayon::ThreadPool,
+    _window: usize,
+    emit: &mut Emit<'_>,
+) -> Result<(), CliError> {
+    let bar = indicatif::ProgressBar::hidden();
+    for url in urls {
+        let outcome = Outcome::Failed(
+            "cannot open: this plog was built without object storage \
+             (cargo install plog-cli --features remote)"
+                .to_string(),
+        );
+        if !emit(Path::new(url), &outcome, &bar)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Files by status, for the summary and the exit status.
