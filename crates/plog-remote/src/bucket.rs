@@ -1,0 +1,147 @@
+//! A connection to one bucket: its objects' lengths, listing, and readers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::TryStreamExt as _;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{BackoffConfig, ObjectStore as _, ObjectStoreExt as _, RetryConfig};
+use tokio::runtime::Runtime;
+
+use crate::error::one_line;
+use crate::reader::ObjectReader;
+use crate::{ObjectUrl, RemoteError, RemoteOptions};
+
+/// One object found: its URL and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's URL.
+    pub url: ObjectUrl,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    pub e_tag: Option<String>,
+}
+
+/// A connection to one bucket, with the runtime its requests run on.
+pub struct Bucket {
+    store: Arc<AmazonS3>,
+    runtime: Arc<Runtime>,
+    options: RemoteOptions,
+    bucket: String,
+}
+
+impl Bucket {
+    /// Connects to `bucket` as [`AmazonS3Builder::from_env`] and `options`
+    /// say (no request is made yet).
+    pub fn connect(bucket: &str, options: &RemoteOptions) -> Result<Bucket, RemoteError> {
+        // The TLS stack is rustls with ring (no C toolchain beyond `cc`, no
+        // cmake): its provider is installed once per process. An error
+        // means one is installed already, which is as good.
+        // (ring's provider is deprecated only for lacking post-quantum key
+        // exchange; aws-lc-rs, which has it, is what needs cmake.)
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: options.max_retries,
+                retry_timeout: options.retry_timeout,
+            });
+        if let Some(endpoint) = &options.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let store = builder
+            .build()
+            .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("plog-remote")
+            .enable_all()
+            .build()
+            .map_err(|err| RemoteError::Config(format!("cannot start the I/O runtime: {err}")))?;
+        Ok(Bucket {
+            store: Arc::new(store),
+            runtime: Arc::new(runtime),
+            options: RemoteOptions {
+                range_len: options.range_len.max(1),
+                ranges_in_flight: options.ranges_in_flight.max(1),
+                ..options.clone()
+            },
+            bucket: bucket.to_string(),
+        })
+    }
+
+    /// The object `key`'s length and ETag (a HEAD request).
+    pub fn head(&self, key: &str) -> Result<ObjectInfo, RemoteError> {
+        let store = Arc::clone(&self.store);
+        let location = ObjectPath::from(key);
+        let meta = self
+            .runtime
+            .block_on(async move { store.head(&location).await })
+            .map_err(RemoteError::from_store)?;
+        Ok(ObjectInfo {
+            url: ObjectUrl {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+            },
+            size: meta.size,
+            e_tag: meta.e_tag,
+        })
+    }
+
+    /// The objects below `prefix` (a key ending in `/`, or empty for the
+    /// whole bucket), at every depth, sorted by key.
+    pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, RemoteError> {
+        let store = Arc::clone(&self.store);
+        let trimmed = prefix.trim_end_matches('/');
+        let location = (!trimmed.is_empty()).then(|| ObjectPath::from(trimmed));
+        let metas: Vec<object_store::ObjectMeta> = self
+            .runtime
+            .block_on(async move { store.list(location.as_ref()).try_collect().await })
+            .map_err(RemoteError::from_store)?;
+        let mut found: Vec<ObjectInfo> = metas
+            .into_iter()
+            .map(|meta| ObjectInfo {
+                url: ObjectUrl {
+                    bucket: self.bucket.clone(),
+                    key: meta.location.to_string(),
+                },
+                size: meta.size,
+                e_tag: meta.e_tag,
+            })
+            .collect();
+        found.sort_by(|a, b| a.url.key.cmp(&b.url.key));
+        Ok(found)
+    }
+
+    /// A reader of `object`'s bytes, fetched as ranged GETs of
+    /// [`RemoteOptions::range_len`] bytes, [`RemoteOptions::ranges_in_flight`]
+    /// at a time, each asking for the ETag the object had when listed (a
+    /// store that honours `If-Match` refuses a range of an object replaced
+    /// since, rather than mix two versions).
+    pub fn reader(&self, object: &ObjectInfo) -> ObjectReader {
+        ObjectReader {
+            store: Arc::clone(&self.store),
+            runtime: Arc::clone(&self.runtime),
+            location: ObjectPath::from(object.url.key.as_str()),
+            e_tag: object.e_tag.clone(),
+            size: object.size,
+            next: 0,
+            range_len: crate_u64(self.options.range_len),
+            in_flight: VecDeque::new(),
+            ranges_in_flight: self.options.ranges_in_flight,
+            current: bytes::Bytes::new(),
+            failed: false,
+        }
+    }
+}
+
+/// `n` as a u64 (usize is at most 64 bits on every target plog builds for).
+pub(crate) fn crate_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}

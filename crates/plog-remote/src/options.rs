@@ -1,0 +1,38 @@
+//! How objects are reached and read.
+
+use std::time::Duration;
+
+/// The bytes of one ranged GET by default.
+pub const DEFAULT_RANGE_LEN: usize = 8 * 1024 * 1024;
+
+/// The ranges of one object held or requested at once by default.
+pub const DEFAULT_RANGES_IN_FLIGHT: usize = 4;
+
+/// How objects are reached and read.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// The endpoint of an S3-compatible store (`http://127.0.0.1:9000`);
+    /// `None`: the environment's (`AWS_ENDPOINT_URL`), else AWS's.
+    pub endpoint: Option<String>,
+    /// The bytes of one ranged GET (at least 1).
+    pub range_len: usize,
+    /// The ranges of one object held or requested at once (at least 1):
+    /// with `range_len`, the memory one object's read takes.
+    pub ranges_in_flight: usize,
+    /// Retries of one request on a transient error (0: none).
+    pub max_retries: usize,
+    /// The longest time a request is retried for.
+    pub retry_timeout: Duration,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        RemoteOptions {
+            endpoint: None,
+            range_len: DEFAULT_RANGE_LEN,
+            ranges_in_flight: DEFAULT_RANGES_IN_FLIGHT,
+            max_retries: 10,
+            retry_timeout: Duration::from_secs(180),
+        }
+    }
+}
