@@ -85,12 +85,27 @@ fn serialize_part<C: Flavor>(entries: &[C::Entry]) -> Result<Vec<Serialized<C>>,
         })?;
         ranges.push(start..buf.len());
     }
+    // Every payload's hash at once, side by side in SIMD lanes (a 1.5 KB
+    // engenho entry is two BLAKE3 chunks: one at a time, the lanes would
+    // stay mostly idle).
+    let mut hashes = vec![[0u8; 32]; entries.len()];
+    {
+        let payloads: Vec<&[u8]> = ranges.iter().map(|r| &buf[r.clone()]).collect();
+        if plog_hash::hash_many(&payloads, &mut hashes).is_err() {
+            // Only a length mismatch fails, and there is none: hash one
+            // by one all the same rather than write unchecked hashes.
+            for (hash, payload) in hashes.iter_mut().zip(&payloads) {
+                *hash = *plog_format::Hash::of(payload).as_bytes();
+            }
+        }
+    }
     let buf = Arc::new(buf);
     Ok(entries
         .iter()
         .zip(ranges)
-        .map(|(entry, range)| {
-            let hash = plog_format::Hash::of(&buf[range.clone()]);
+        .zip(hashes)
+        .map(|((entry, range), hash)| {
+            let hash = plog_format::Hash(hash);
             let payload = Payload {
                 buf: Arc::clone(&buf),
                 range,
