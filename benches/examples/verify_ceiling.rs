@@ -12,8 +12,10 @@
 //! - `lanes`: the hashes of those batches' records checked by plog-hash
 //!   (`hash_mismatches_into`, the lanes of the default backend), the walk
 //!   done beforehand;
-//! - `walk + lanes`: each batch walked then hashed at once (the data still
-//!   in the caches), the least one thread of `plog verify` can do;
+//! - `walk + lanes`: each batch walked then hashed at once, the least one
+//!   thread of `plog verify` can do;
+//! - `walk, read-ahead` and `walk r-a + lanes`: the same with plog-mmap's
+//!   read-ahead (every line asked for 8 KiB ahead of the walk);
 //! - `b3sum kernel, in cache` and `lanes, in cache`: the same over the
 //!   first four batches (about 1 MiB), again and again, so that memory
 //!   plays no part: the kernels alone;
@@ -45,11 +47,56 @@ const HOT_REPEAT: usize = 64;
 
 /// Cuts the walk into batches as plog-mmap's `cut_batch` does, handing
 /// each batch's records to `batch`.
-fn walk_batches<'a>(bytes: &'a [u8], mut batch: impl FnMut(&[Record<'a>])) -> usize {
+fn walk_batches<'a>(bytes: &'a [u8], batch: impl FnMut(&[Record<'a>])) -> usize {
+    cut_batches(Walker::new(bytes), batch)
+}
+
+/// [`walk_batches`] with plog-mmap's read-ahead: every cache line asked for
+/// 8 KiB ahead of the walk (`read_ahead.rs`), so that the walk's loads hit
+/// the cache and the file streams from memory ahead of it.
+fn walk_batches_read_ahead<'a>(bytes: &'a [u8], batch: impl FnMut(&[Record<'a>])) -> usize {
+    let mut walker = Walker::new(bytes);
+    let mut asked_to = 0usize;
+    let steps = std::iter::from_fn(move || {
+        let step = walker.next()?;
+        let target = (walker.offset() as usize + READ_AHEAD).min(bytes.len());
+        let mut line = asked_to.max(target.saturating_sub(64 * 64));
+        while line < target {
+            prefetch(&bytes[line]);
+            line += 64;
+        }
+        asked_to = asked_to.max(target);
+        Some(step)
+    });
+    cut_batches(steps, batch)
+}
+
+const READ_AHEAD: usize = 8 * 1024;
+
+#[allow(unsafe_code)]
+fn prefetch(byte: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing into a register and
+    // never faults; the address is a borrowed byte's anyway. SSE is part
+    // of x86-64.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (byte as *const u8).cast(),
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    black_box(*byte);
+}
+
+/// Cuts `steps` into batches as plog-mmap's `cut_batch` does.
+fn cut_batches<'a>(
+    steps: impl Iterator<Item = Step<'a>>,
+    mut batch: impl FnMut(&[Record<'a>]),
+) -> usize {
     let mut records: Vec<Record<'a>> = Vec::with_capacity(4096);
     let mut cost = 0usize;
     let mut count = 0;
-    for step in Walker::new(bytes) {
+    for step in steps {
         if let Step::Record(record) = step {
             cost += RECORD_COST + record.payload().len();
             records.push(record);
@@ -158,6 +205,14 @@ fn main() {
             }),
         ),
         (
+            "walk, read-ahead",
+            Box::new(|| {
+                walk_batches_read_ahead(&bytes, |batch| {
+                    black_box(batch.len());
+                })
+            }),
+        ),
+        (
             "lanes",
             Box::new(|| {
                 let mut mismatches = Vec::new();
@@ -172,6 +227,16 @@ fn main() {
             Box::new(|| {
                 let mut mismatches = Vec::new();
                 walk_batches(&bytes, |batch| {
+                    plog_hash::hash_mismatches_into(batch, &mut mismatches)
+                });
+                mismatches.len()
+            }),
+        ),
+        (
+            "walk r-a + lanes",
+            Box::new(|| {
+                let mut mismatches = Vec::new();
+                walk_batches_read_ahead(&bytes, |batch| {
                     plog_hash::hash_mismatches_into(batch, &mut mismatches)
                 });
                 mismatches.len()
