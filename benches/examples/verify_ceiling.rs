@@ -16,6 +16,9 @@
 //!   thread of `plog verify` can do;
 //! - `walk, read-ahead` and `walk r-a + lanes`: the same with plog-mmap's
 //!   read-ahead (every line asked for 8 KiB ahead of the walk);
+//! - `walk r-a in lanes, N`: the next batch walked (with read-ahead) in N
+//!   slices between N slices of the current batch's lanes, so that the
+//!   walk's stream overlaps the compressions;
 //! - `b3sum kernel, in cache` and `lanes, in cache`: the same over the
 //!   first four batches (about 1 MiB), again and again, so that memory
 //!   plays no part: the kernels alone;
@@ -86,6 +89,66 @@ fn prefetch(byte: &u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     black_box(*byte);
+}
+
+/// The walk with read-ahead interleaved with the lanes on one thread: while
+/// batch k is hashed, in `parts` slices, batch k + 1 is walked a slice of
+/// its cost after each, so that the walk's stream from memory overlaps the
+/// compressions instead of coming before them.
+fn walk_interleaved<'a>(
+    bytes: &'a [u8],
+    parts: usize,
+    mismatches: &mut Vec<(usize, plog_format::Corruption)>,
+) -> usize {
+    let mut walker = Walker::new(bytes);
+    let mut asked_to = 0usize;
+    let mut steps = std::iter::from_fn(move || {
+        let step = walker.next()?;
+        let target = (walker.offset() as usize + READ_AHEAD).min(bytes.len());
+        let mut line = asked_to.max(target.saturating_sub(64 * 64));
+        while line < target {
+            prefetch(&bytes[line]);
+            line += 64;
+        }
+        asked_to = asked_to.max(target);
+        Some(step)
+    });
+    // Walks into `into` until its cost reaches `to`; false at the end.
+    let mut walk_to = |into: &mut Vec<Record<'a>>, cost: &mut usize, to: usize| -> bool {
+        while *cost < to {
+            match steps.next() {
+                Some(Step::Record(record)) => {
+                    *cost += RECORD_COST + record.payload().len();
+                    into.push(record);
+                }
+                Some(_) => *cost += RECORD_COST,
+                None => return false,
+            }
+        }
+        true
+    };
+    let mut current = Vec::with_capacity(4096);
+    let mut next = Vec::with_capacity(4096);
+    let mut cost = 0;
+    let mut more = walk_to(&mut current, &mut cost, BATCH_COST);
+    let mut count = 0;
+    while !current.is_empty() {
+        cost = 0;
+        let n = current.len();
+        for p in 0..parts {
+            plog_hash::hash_mismatches_into(
+                &current[p * n / parts..(p + 1) * n / parts],
+                mismatches,
+            );
+            if more {
+                more = walk_to(&mut next, &mut cost, (p + 1) * BATCH_COST / parts);
+            }
+        }
+        count += n;
+        std::mem::swap(&mut current, &mut next);
+        next.clear();
+    }
+    count
 }
 
 /// Cuts `steps` into batches as plog-mmap's `cut_batch` does.
@@ -239,6 +302,22 @@ fn main() {
                 walk_batches_read_ahead(&bytes, |batch| {
                     plog_hash::hash_mismatches_into(batch, &mut mismatches)
                 });
+                mismatches.len()
+            }),
+        ),
+        (
+            "walk r-a in lanes, 4",
+            Box::new(|| {
+                let mut mismatches = Vec::new();
+                walk_interleaved(&bytes, 4, &mut mismatches);
+                mismatches.len()
+            }),
+        ),
+        (
+            "walk r-a in lanes, 16",
+            Box::new(|| {
+                let mut mismatches = Vec::new();
+                walk_interleaved(&bytes, 16, &mut mismatches);
                 mismatches.len()
             }),
         ),
