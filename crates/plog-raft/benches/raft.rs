@@ -29,14 +29,18 @@
 //!   in chunks of 8,192 (dropped as a state machine would apply them), on a
 //!   2-thread rayon pool; `plog_raft_open` is the open alone (the
 //!   recovery scan: list, read and verify every segment). Limit: `decode_limit`, the same payloads already in
-//!   memory decoded into openraft entries with rayon on the same 2 threads.
+//!   memory decoded into openraft entries with rayon on the same 2 threads,
+//!   by the fastest decoder here (sonic-rs, plog-raft's own).
 //!   Baselines: fjall and raft-log open, then iterate and decode every
 //!   value on one thread (what a `RaftLogReader` on them does), and with the
 //!   decoding spread over the same 2 threads (`*_par`).
 //!   `PLOG_RAFT_BENCH_STEPS` keeps only the steps named here too.
 //! * `read_1000`: `try_get_log_entries` of 1,000 consecutive entries
 //!   anywhere in the log; the baselines read the same range and decode the
-//!   same serde_json.
+//!   same serde_json. Limit: `decode_limit`, the same 1,000 payloads
+//!   already in memory decoded by sonic-rs on the same 2 threads (no I/O,
+//!   no hashing, no index) and dropped by the caller, as every store's
+//!   entries are. `PLOG_RAFT_BENCH_STEPS` keeps only the steps named.
 //! * `purge` (printed, not criterion): what the caller of `purge_to` waits
 //!   for, in logs of 1,000 and 1,000,000 small entries (1 MiB segments): ten
 //!   purges each, of a twentieth of the log, 300 ms apart (the unlinking of
@@ -229,6 +233,23 @@ fn open_raft_log(dir: &Path) -> raft_log::RaftLog<RlTypes> {
 /// directory.
 fn bench_root() -> PathBuf {
     std::env::var_os("PLOG_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from)
+}
+
+/// plog-raft scans and reads on the global rayon pool, called from the
+/// caller's task (openraft's, never a rayon thread): the global pool gets
+/// the same two threads as the baselines' decoding pool. (Called from
+/// inside a pool of two, a read would block one of the two threads in the
+/// runtime's `block_on` while the other decodes alone.)
+fn global_pool_of_two() {
+    // Fails only when the pool already exists (built by an earlier group).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build_global();
+    assert_eq!(
+        rayon::current_num_threads(),
+        2,
+        "plog-raft must read on 2 threads, as the baselines decode: run with RAYON_NUM_THREADS=2"
+    );
 }
 
 fn two_threads() -> rayon::ThreadPool {
@@ -606,6 +627,13 @@ fn payloads_in_memory(dir: &Path) -> Vec<(Vec<u8>, Vec<Range<usize>>)> {
         .collect()
 }
 
+/// The fastest decoder of an entry there is here (sonic-rs, what plog-raft
+/// itself decodes with): the decode limits use it, so that no store's
+/// figure can beat its limit by a faster parser.
+fn decode_fastest(bytes: &[u8]) -> E {
+    sonic_rs::from_slice(bytes).unwrap()
+}
+
 /// Decodes raw payloads on the current rayon pool.
 fn par_decode(raw: &[impl AsRef<[u8]> + Sync]) -> Vec<E> {
     raw.par_iter()
@@ -666,6 +694,7 @@ fn recovery(c: &mut Criterion) {
     if !selected("recovery") {
         return;
     }
+    global_pool_of_two();
     let logs = logs();
     let count = logs.count;
     let pool = Arc::new(two_threads());
@@ -676,32 +705,26 @@ fn recovery(c: &mut Criterion) {
     );
     let mut steps: Vec<(String, Step)> = Vec::new();
     {
-        let (pool, rt) = (Arc::clone(&pool), Arc::clone(&rt));
+        let rt = Arc::clone(&rt);
         steps.push((
             "plog_raft".into(),
             Box::new(move || {
                 timed(|| {
-                    pool.install(|| {
-                        let mut store =
-                            PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
-                        assert_eq!(store.recovery().records, count);
-                        plog_read_all(&mut store, &rt, count);
-                    })
+                    let mut store =
+                        PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
+                    assert_eq!(store.recovery().records, count);
+                    plog_read_all(&mut store, &rt, count);
                 })
             }),
         ));
     }
     {
-        let pool = Arc::clone(&pool);
         steps.push((
             "plog_raft_open".into(),
             Box::new(move || {
                 timed(|| {
-                    pool.install(|| {
-                        let store =
-                            PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
-                        assert_eq!(store.recovery().records, count);
-                    })
+                    let store = PlogLogStore::<Eng>::open(&logs.plog, Options::default()).unwrap();
+                    assert_eq!(store.recovery().records, count);
                 })
             }),
         ));
@@ -724,7 +747,7 @@ fn recovery(c: &mut Criterion) {
                                 let entries: Vec<E> = chunk
                                     .par_iter()
                                     .with_min_len(64)
-                                    .map(|r| decode(&bytes[r.clone()]))
+                                    .map(|r| decode_fastest(&bytes[r.clone()]))
                                     .collect();
                                 read += entries.len() as u64;
                             }
@@ -781,6 +804,7 @@ fn read_1000(c: &mut Criterion) {
     if !selected("read") {
         return;
     }
+    global_pool_of_two();
     let logs = logs();
     let count = logs.count;
     // Ranges spread over the log, the same sequence for everyone.
@@ -791,7 +815,6 @@ fn read_1000(c: &mut Criterion) {
     );
     let mut steps: Vec<(String, Step)> = Vec::new();
 
-    let pool = two_threads();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -803,11 +826,42 @@ fn read_1000(c: &mut Criterion) {
             let start = s[k % s.len()];
             k += 1;
             timed(|| {
-                let entries = pool.install(|| {
-                    rt.block_on(store.try_get_log_entries(start..start + 1000))
-                        .unwrap()
+                let entries = rt
+                    .block_on(store.try_get_log_entries(start..start + 1000))
+                    .unwrap();
+                assert_eq!(entries.len(), 1000);
+            })
+        }),
+    ));
+
+    // The least a read of 1,000 entries can take here: the same payloads
+    // already in memory (no I/O, no hash, no index), decoded with the
+    // fastest decoder on the same two threads, and dropped by the caller
+    // as every store's entries are.
+    let memory = payloads_in_memory(&logs.plog);
+    let in_order: Vec<(usize, Range<usize>)> = memory
+        .iter()
+        .enumerate()
+        .flat_map(|(segment, (_, ranges))| ranges.iter().map(move |r| (segment, r.clone())))
+        .collect();
+    assert_eq!(in_order.len() as u64, count);
+    let limit_pool = two_threads();
+    let (mut k, s) = (0, Arc::clone(&starts));
+    steps.push((
+        "decode_limit".into(),
+        Box::new(move || {
+            let start = s[k % s.len()] as usize;
+            k += 1;
+            timed(|| {
+                let entries: Vec<E> = limit_pool.install(|| {
+                    in_order[start - 1..start - 1 + 1000]
+                        .par_iter()
+                        .with_min_len(64)
+                        .map(|(segment, r)| decode_fastest(&memory[*segment].0[r.clone()]))
+                        .collect()
                 });
                 assert_eq!(entries.len(), 1000);
+                assert_eq!(entries[0].log_id.index, start as u64);
             })
         }),
     ));
@@ -847,6 +901,9 @@ fn read_1000(c: &mut Criterion) {
         }),
     ));
 
+    if let Ok(only) = std::env::var("PLOG_RAFT_BENCH_STEPS") {
+        steps.retain(|(name, _)| only.split(',').any(|s| s == name));
+    }
     let mut group = c.benchmark_group("read_1000");
     group
         .sample_size(30)
