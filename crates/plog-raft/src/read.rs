@@ -8,7 +8,8 @@ use std::sync::Arc;
 use plog_format::Record;
 use rayon::prelude::*;
 
-/// Records per rayon task when decoding (and verifying) a read.
+/// Records per part of a read: each part is read, hashed and decoded by
+/// one rayon task.
 const PARALLEL_MIN: usize = 64;
 
 use crate::flavor::Flavor;
@@ -16,13 +17,15 @@ use crate::index::LogIndex;
 
 /// Where some consecutive entries are.
 pub(crate) enum Piece {
-    /// Records `first..first + count` at bytes `from..to` of a segment.
+    /// Records `first..first + count` of a segment, in parts of
+    /// [`PARALLEL_MIN`] records: part `j` is at bytes `cuts[j]..cuts[j +
+    /// 1]` (the index knows every record's offset, so each part can be
+    /// read on its own).
     File {
         file: Arc<File>,
         first: u64,
         count: u64,
-        from: u64,
-        to: u64,
+        cuts: Vec<u64>,
     },
     /// One record not yet durable: its payload.
     Memory {
@@ -63,12 +66,17 @@ pub(crate) fn plan_unclamped<C: Flavor>(log: &LogIndex<C>, lo: u64, hi: u64) -> 
         {
             let (ra, rb) = ((a - first) as usize, (file_end - first) as usize);
             let to = segment.offsets.get(rb).copied().unwrap_or(segment.end);
+            let mut cuts: Vec<u64> = segment.offsets[ra..rb]
+                .iter()
+                .step_by(PARALLEL_MIN)
+                .copied()
+                .collect();
+            cuts.push(to);
             pieces.push(Piece::File {
                 file: Arc::clone(file),
                 first: a,
                 count: file_end - a,
-                from: segment.offsets[ra],
-                to,
+                cuts,
             });
         }
         for index in a.max(written_end)..b {
@@ -86,7 +94,11 @@ pub(crate) fn plan_unclamped<C: Flavor>(log: &LogIndex<C>, lo: u64, hi: u64) -> 
 
 /// Reads, checks and decodes the entries of `pieces`, checking that each
 /// record's index is the index of the entry it holds, and (`verify`) each
-/// record's hash.
+/// record's hash. The parts of a piece are read, hashed and decoded across
+/// the rayon pool, each by one task (decoding the JSON is most of a read);
+/// the failure reported is the one a sequential pass would meet first: a
+/// read or a record's structure, then a hash, then an entry that does not
+/// decode, each the earliest in the log.
 pub(crate) fn load<C>(pieces: &[Piece], verify: bool) -> Result<Vec<C::Entry>, String>
 where
     C: Flavor,
@@ -101,44 +113,92 @@ where
                 file,
                 first,
                 count,
-                from,
-                to,
+                cuts,
             } => {
-                let len = usize::try_from(to - from).map_err(|e| e.to_string())?;
-                let mut buf = vec![0u8; len];
-                file.read_exact_at(&mut buf, *from)
-                    .map_err(|e| format!("read {len} bytes at offset {from}: {e}"))?;
-                // The structure first (cheap, sequential), then hashes and
-                // decoding across the rayon pool: decoding the JSON is most
-                // of a read.
-                let mut records = Vec::with_capacity(usize::try_from(*count).unwrap_or(0));
-                let mut pos = 0usize;
-                for index in *first..first + count {
-                    let offset = from + pos as u64;
-                    let record = Record::parse_prefix(buf.get(pos..).unwrap_or_default(), offset)
-                        .map_err(|e| format!("entry {index}: {e}"))?;
-                    if record.index() != index {
-                        return Err(format!(
-                            "record at offset {offset}: expected index {index}, found {}",
-                            record.index()
-                        ));
-                    }
-                    pos += record.encoded_len() as usize;
-                    records.push(record);
+                let parts: Vec<Result<Vec<C::Entry>, Failure>> = cuts
+                    .par_windows(2)
+                    .enumerate()
+                    .map(|(j, bytes)| {
+                        let lo = first + (j * PARALLEL_MIN) as u64;
+                        let hi = (lo + PARALLEL_MIN as u64).min(first + count);
+                        load_part::<C>(file, lo..hi, bytes[0]..bytes[1], verify)
+                    })
+                    .collect();
+                if let Some(failure) = parts
+                    .iter()
+                    .filter_map(|part| part.as_ref().err())
+                    .min_by_key(|failure| failure.stage)
+                {
+                    return Err(failure.why.clone());
                 }
-                if verify && let Some(bad) = first_hash_mismatch(&records) {
-                    return Err(format!("entry {}: {bad}", bad.index().unwrap_or(0)));
-                }
-                let decoded: Vec<C::Entry> = records
-                    .par_iter()
-                    .with_min_len(PARALLEL_MIN)
-                    .map(|record| decode::<C>(record.index(), record.payload()))
-                    .collect::<Result<_, String>>()?;
-                entries.extend(decoded);
+                entries.extend(parts.into_iter().flat_map(Result::unwrap_or_default));
             }
         }
     }
     Ok(entries)
+}
+
+/// Why a part of a read failed, and at which stage (a sequential read
+/// meets the stages in this order, so the earliest stage wins).
+struct Failure {
+    stage: Stage,
+    why: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Structure,
+    Hash,
+    Decode,
+}
+
+/// Reads records `indices` at bytes `bytes` of `file`, checks their
+/// structure and indices, (`verify`) their hashes, and decodes them.
+fn load_part<C: Flavor>(
+    file: &File,
+    indices: std::ops::Range<u64>,
+    bytes: std::ops::Range<u64>,
+    verify: bool,
+) -> Result<Vec<C::Entry>, Failure> {
+    let structure = |why: String| Failure {
+        stage: Stage::Structure,
+        why,
+    };
+    let from = bytes.start;
+    let len =
+        usize::try_from(bytes.end.saturating_sub(from)).map_err(|e| structure(e.to_string()))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, from)
+        .map_err(|e| structure(format!("read {len} bytes at offset {from}: {e}")))?;
+    let mut records = Vec::with_capacity(usize::try_from(indices.end - indices.start).unwrap_or(0));
+    let mut pos = 0usize;
+    for index in indices {
+        let offset = from + pos as u64;
+        let record = Record::parse_prefix(buf.get(pos..).unwrap_or_default(), offset)
+            .map_err(|e| structure(format!("entry {index}: {e}")))?;
+        if record.index() != index {
+            return Err(structure(format!(
+                "record at offset {offset}: expected index {index}, found {}",
+                record.index()
+            )));
+        }
+        pos += record.encoded_len() as usize;
+        records.push(record);
+    }
+    if verify && let Some((_, bad)) = plog_hash::hash_mismatches(&records).into_iter().next() {
+        return Err(Failure {
+            stage: Stage::Hash,
+            why: format!("entry {}: {bad}", bad.index().unwrap_or(0)),
+        });
+    }
+    records
+        .iter()
+        .map(|record| decode::<C>(record.index(), record.payload()))
+        .collect::<Result<_, String>>()
+        .map_err(|why| Failure {
+            stage: Stage::Decode,
+            why,
+        })
 }
 
 /// Decodes one payload and checks that the entry's log id has `index`.
@@ -157,19 +217,4 @@ where
         ));
     }
     Ok(entry)
-}
-
-/// Records per rayon task when hashing a read.
-const HASH_CHUNK: usize = 256;
-
-/// The first record of `records` (in order) whose payload does not match its
-/// stored hash, hashed across the rayon pool (many payloads side by side in
-/// SIMD lanes per task).
-fn first_hash_mismatch(records: &[Record<'_>]) -> Option<plog_format::Corruption> {
-    records.par_chunks(HASH_CHUNK).find_map_first(|chunk| {
-        plog_hash::hash_mismatches(chunk)
-            .into_iter()
-            .next()
-            .map(|(_, corruption)| corruption)
-    })
 }
