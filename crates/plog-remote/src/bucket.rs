@@ -30,6 +30,8 @@ pub struct Bucket {
     runtime: Arc<Runtime>,
     options: RemoteOptions,
     bucket: String,
+    /// [`RemoteOptions::memory_limit`], shared by the bucket's readers.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Bucket {
@@ -70,9 +72,13 @@ impl Bucket {
             options: RemoteOptions {
                 range_len: options.range_len.max(1),
                 ranges_in_flight: options.ranges_in_flight.max(1),
+                memory_limit: options.memory_limit.clamp(1, memory_cap()),
                 ..options.clone()
             },
             bucket: bucket.to_string(),
+            budget: Arc::new(tokio::sync::Semaphore::new(
+                options.memory_limit.clamp(1, memory_cap()),
+            )),
         })
     }
 
@@ -95,14 +101,40 @@ impl Bucket {
     }
 
     /// The objects below `prefix` (a key ending in `/`, or empty for the
-    /// whole bucket), at every depth, sorted by key.
+    /// whole bucket), at every depth, sorted by key. A listing that fails
+    /// (a page's body cut part-way included) is asked for again, with
+    /// backoff, up to [`RemoteOptions::max_retries`] times.
     pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, RemoteError> {
         let store = Arc::clone(&self.store);
         let trimmed = prefix.trim_end_matches('/');
         let location = (!trimmed.is_empty()).then(|| ObjectPath::from(trimmed));
+        let max_retries = self.options.max_retries;
+        let retry_timeout = self.options.retry_timeout;
         let metas: Vec<object_store::ObjectMeta> = self
             .runtime
-            .block_on(async move { store.list(location.as_ref()).try_collect().await })
+            .block_on(async move {
+                // object_store retries each page's request, not a page whose
+                // body is cut part-way: the listing is asked for again, with
+                // backoff, as often as a request would be.
+                let started = tokio::time::Instant::now();
+                let mut backoff = std::time::Duration::from_millis(100);
+                let mut retries = 0;
+                loop {
+                    match store.list(location.as_ref()).try_collect().await {
+                        Ok(metas) => return Ok(metas),
+                        Err(err @ object_store::Error::NotFound { .. }) => return Err(err),
+                        Err(err) => {
+                            if retries >= max_retries || started.elapsed() + backoff > retry_timeout
+                            {
+                                return Err(err);
+                            }
+                            retries += 1;
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(std::time::Duration::from_secs(15));
+                        }
+                    }
+                }
+            })
             .map_err(RemoteError::from_store)?;
         let mut found: Vec<ObjectInfo> = metas
             .into_iter()
@@ -124,6 +156,12 @@ impl Bucket {
     /// at a time, each asking for the ETag the object had when listed (a
     /// store that honours `If-Match` refuses a range of an object replaced
     /// since, rather than mix two versions).
+    ///
+    /// The bucket's readers share [`RemoteOptions::memory_limit`]: a range
+    /// is room taken until it is read. A reader that needs a range waits
+    /// for room, so readers of one bucket read at once must each be read
+    /// on a thread of its own (as `plog verify --jobs` does), not
+    /// interleaved on one.
     pub fn reader(&self, object: &ObjectInfo) -> ObjectReader {
         ObjectReader {
             store: Arc::clone(&self.store),
@@ -135,10 +173,19 @@ impl Bucket {
             range_len: crate_u64(self.options.range_len),
             in_flight: VecDeque::new(),
             ranges_in_flight: self.options.ranges_in_flight,
+            budget: Arc::clone(&self.budget),
+            budget_total: self.options.memory_limit,
             current: bytes::Bytes::new(),
+            current_permit: None,
             failed: false,
         }
     }
+}
+
+/// The largest memory limit: what one semaphore counts (and what a range's
+/// `u32` count of permits can take whole).
+fn memory_cap() -> usize {
+    tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize)
 }
 
 /// `n` as a u64 (usize is at most 64 bits on every target plog builds for).

@@ -1,0 +1,212 @@
+//! An S3 server for tests (feature `test-server`): s3s-fs over a
+//! directory (a bucket is a directory, an object a file), bound to
+//! 127.0.0.1 in the calling process, and a TCP proxy that cuts
+//! connections part-way, to test what a flaky network does.
+//!
+//! The server gives every object's ETag on HEAD and in listings, as S3
+//! does (s3s-fs alone gives it on GET only).
+//!
+//! One setup, used by this crate's tests and plog-cli's: requests are
+//! signed (SigV4) with [`ACCESS_KEY`] / [`SECRET_KEY`] in region
+//! [`REGION`]. The servers run on threads of their own until the process
+//! ends.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use md5::Digest as _;
+use s3s::dto::{
+    GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListObjectsV2Input,
+    ListObjectsV2Output,
+};
+use s3s::{S3, S3Request, S3Response, S3Result};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The access key the test server takes.
+pub const ACCESS_KEY: &str = "plog-test";
+/// The secret key the test server takes.
+pub const SECRET_KEY: &str = "plog-test";
+/// The region requests are signed for.
+pub const REGION: &str = "us-east-1";
+
+/// Runs `serve` on a listener bound to 127.0.0.1 on a thread of its own
+/// (a one-worker runtime), and returns the listener's address.
+fn spawn_listener<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the test server");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port on 127.0.0.1");
+            tx.send(listener.local_addr().expect("a bound address"))
+                .expect("the caller waits for the address");
+            serve(listener).await;
+        });
+    });
+    rx.recv().expect("the test server starts")
+}
+
+/// s3s-fs with the ETag of GET (the MD5 of the object, quoted) given by
+/// HEAD and listings too, as S3 gives it.
+struct WithETags {
+    fs: s3s_fs::FileSystem,
+    root: PathBuf,
+}
+
+impl WithETags {
+    /// The ETag of `bucket`/`key`, as s3s-fs's GET gives it.
+    fn e_tag(&self, bucket: &str, key: &str) -> Option<String> {
+        let bytes = std::fs::read(self.root.join(bucket).join(key)).ok()?;
+        let digest = md5::Md5::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("\"{hex}\""))
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for WithETags {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.fs.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = self.fs.head_object(req).await?;
+        response.output.e_tag = self.e_tag(&bucket, &key);
+        Ok(response)
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let bucket = req.input.bucket.clone();
+        let mut response = self.fs.list_objects_v2(req).await?;
+        for object in response.output.contents.iter_mut().flatten() {
+            if let Some(key) = &object.key {
+                object.e_tag = self.e_tag(&bucket, key);
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// Starts an S3 server over `root` (each directory below it a bucket) on
+/// 127.0.0.1; returns its endpoint (`http://127.0.0.1:PORT`).
+pub fn start(root: &Path) -> String {
+    let fs = s3s_fs::FileSystem::new(root).expect("an s3s-fs root");
+    let mut builder = s3s::service::S3ServiceBuilder::new(WithETags {
+        fs,
+        root: root.to_path_buf(),
+    });
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    let service = builder.build().into_shared();
+    let addr = spawn_listener(move |listener| async move {
+        let http =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = http
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A proxy in front of a server that cuts some connections part-way
+/// ([`start_dropping_proxy`]).
+#[derive(Clone, Debug)]
+pub struct DroppingProxy {
+    /// The proxy's endpoint (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+    /// How many connections it has cut so far.
+    pub cuts: Arc<AtomicUsize>,
+}
+
+/// Starts a TCP proxy on 127.0.0.1 in front of `upstream`
+/// (`http://HOST:PORT`) that, on every `every`-th connection it accepts
+/// (the first, then every `every`-th after it; 1: all of them), passes the
+/// server's first `after` bytes on and then closes both sides, as a
+/// network that drops a connection mid-response does. The client sees a
+/// response cut in its headers or body.
+pub fn start_dropping_proxy(upstream: &str, every: usize, after: usize) -> DroppingProxy {
+    let upstream = upstream
+        .strip_prefix("http://")
+        .expect("an http:// upstream")
+        .to_string();
+    let every = every.max(1);
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&cuts);
+    let addr = spawn_listener(move |listener| async move {
+        let mut accepted = 0usize;
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                continue;
+            };
+            let cut = accepted.is_multiple_of(every);
+            accepted += 1;
+            let upstream = upstream.clone();
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let requests = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                });
+                let limit = if cut { after } else { usize::MAX };
+                let mut passed = 0usize;
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let want = buf.len().min(limit - passed);
+                    if want == 0 {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    match server_read.read(&mut buf[..want]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if client_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            passed += n;
+                        }
+                    }
+                }
+                // Both directions end: the client sees the connection go.
+                requests.abort();
+                let _ = client_write.shutdown().await;
+            });
+        }
+    });
+    DroppingProxy {
+        endpoint: format!("http://{addr}"),
+        cuts,
+    }
+}
