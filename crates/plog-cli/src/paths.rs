@@ -233,9 +233,14 @@ pub struct ObjectArgs {
     pub retries: u16,
 }
 
-/// Whether `path` is an object URL (`s3://...`) rather than a local path.
+/// Whether `path` is an object URL (`s3://...`, `http://...`,
+/// `https://...`) rather than a local path.
 pub fn is_url(path: &Path) -> bool {
-    path.to_str().is_some_and(|p| p.starts_with("s3://"))
+    path.to_str().is_some_and(|p| {
+        ["s3://", "http://", "https://"]
+            .iter()
+            .any(|s| p.starts_with(s))
+    })
 }
 
 /// Opens `path` as a log: an object URL (`s3://BUCKET/KEY`) is read as

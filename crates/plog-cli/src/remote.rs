@@ -150,7 +150,7 @@ pub fn open(path: &Path, objects: &ObjectArgs) -> Result<Log, CliError> {
             "expected the URL of one object (s3://BUCKET/KEY), found a prefix (ending in `/`)",
         ));
     }
-    let bucket = Bucket::connect(&url.bucket, &remote_options(objects))
+    let bucket = Bucket::connect_url(&url, &remote_options(objects))
         .map_err(|err| CliError::at(path, err.to_string()))?;
     let info = bucket
         .head(&url.key)
@@ -189,7 +189,7 @@ impl RemoteTarget {
 /// `filter` takes, sorted by key; any other URL for one object.
 pub fn expand(urls: &[String], filter: &DirFilter, options: &RemoteOptions) -> Vec<RemoteTarget> {
     let mut out = Vec::new();
-    let mut buckets: Vec<(String, std::sync::Arc<Bucket>)> = Vec::new();
+    let mut buckets: Vec<(ObjectUrl, std::sync::Arc<Bucket>)> = Vec::new();
     for text in urls {
         let failed = |err: RemoteError| RemoteTarget::Failed(text.clone(), err.to_string());
         let url = match ObjectUrl::parse(text) {
@@ -199,12 +199,13 @@ pub fn expand(urls: &[String], filter: &DirFilter, options: &RemoteOptions) -> V
                 continue;
             }
         };
-        let bucket = match buckets.iter().find(|(name, _)| *name == url.bucket) {
+        let base = url.with_key("");
+        let bucket = match buckets.iter().find(|(known, _)| *known == base) {
             Some((_, bucket)) => std::sync::Arc::clone(bucket),
-            None => match Bucket::connect(&url.bucket, options) {
+            None => match Bucket::connect_url(&url, options) {
                 Ok(bucket) => {
                     let bucket = std::sync::Arc::new(bucket);
-                    buckets.push((url.bucket.clone(), std::sync::Arc::clone(&bucket)));
+                    buckets.push((base, std::sync::Arc::clone(&bucket)));
                     bucket
                 }
                 Err(err) => {

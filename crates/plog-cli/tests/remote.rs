@@ -538,3 +538,50 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
             .contains("no such object")
     );
 }
+
+#[test]
+fn http_urls_are_read_as_s3_urls_are() {
+    let root = tempfile::tempdir().unwrap();
+    let bucket = root.path().join("corpus");
+    std::fs::create_dir(&bucket).unwrap();
+    let names = [
+        "seed-k8s-200.plog",
+        "corrupt-payload.plog",
+        "large-payload.plog",
+    ];
+    for name in names {
+        std::fs::copy(common::corpus_path(name), bucket.join(name)).unwrap();
+    }
+    // A server that answers unsigned GETs: plain HTTP URLs of the objects.
+    let endpoint = test_server::start_public(root.path());
+    for name in names {
+        let url = format!("{endpoint}/corpus/{name}");
+        let local = plog()
+            .args(["verify", "--json"])
+            .arg(common::corpus_path(name))
+            .output()
+            .unwrap();
+        let remote = plog().args(["verify", "--json", &url]).output().unwrap();
+        assert_eq!(remote.status.code(), local.status.code(), "{name}");
+        let (lines, paths) = without_paths(json_lines(&remote.stdout));
+        assert_eq!(lines, without_paths(json_lines(&local.stdout)).0, "{name}");
+        assert_eq!(paths, std::slice::from_ref(&url));
+        let local = plog()
+            .args(["dump", "--json"])
+            .arg(common::corpus_path(name))
+            .output()
+            .unwrap();
+        let remote = plog().args(["dump", "--json", &url]).output().unwrap();
+        assert_eq!(remote.stdout, local.stdout, "{name}");
+        assert_eq!(remote.status.code(), local.status.code(), "{name}");
+    }
+    let missing = format!("{endpoint}/corpus/missing.plog");
+    let remote = plog()
+        .args(["verify", "--json", "--retries", "0", &missing])
+        .output()
+        .unwrap();
+    assert_eq!(remote.status.code(), Some(2));
+    let lines = json_lines(&remote.stdout);
+    assert_eq!(lines[0]["path"], missing.as_str());
+    assert!(lines[0]["error"].is_string());
+}

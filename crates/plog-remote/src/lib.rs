@@ -1,5 +1,6 @@
 //! Logs in object storage (`s3://BUCKET/KEY`, and S3-compatible stores
-//! through an endpoint), read through the [`object_store`] crate as bounded
+//! through an endpoint; `http(s)://HOST/PATH` from plain HTTP servers),
+//! read through the [`object_store`] crate as bounded
 //! streams of ranged GETs.
 //!
 //! One concern lives here: naming, listing and reading objects. What is
@@ -39,4 +40,4 @@ pub use options::{
     DEFAULT_MEMORY_LIMIT, DEFAULT_RANGE_LEN, DEFAULT_RANGES_IN_FLIGHT, RemoteOptions,
 };
 pub use reader::ObjectReader;
-pub use url::{ObjectUrl, S3_SCHEME, is_url};
+pub use url::{ObjectUrl, S3_SCHEME, SCHEMES, is_url};

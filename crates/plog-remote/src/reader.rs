@@ -5,9 +5,8 @@ use std::io::Read;
 use std::ops::Range;
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore as _};
+use object_store::{GetOptions, GetRange, ObjectStore};
 use tokio::runtime::Runtime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -26,7 +25,7 @@ type Pending = (
 /// An object's bytes, read in order through ranged GETs of bounded size,
 /// a few requested ahead ([`Bucket::reader`](crate::Bucket::reader)).
 pub struct ObjectReader {
-    pub(crate) store: Arc<AmazonS3>,
+    pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) location: ObjectPath,
     pub(crate) e_tag: Option<String>,

@@ -108,15 +108,39 @@ impl S3 for WithETags {
     }
 }
 
+/// Every request allowed, signed or not (a plain HTTP server's reads).
+struct Public;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Public {
+    async fn check(&self, _cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        Ok(())
+    }
+}
+
 /// Starts an S3 server over `root` (each directory below it a bucket) on
 /// 127.0.0.1; returns its endpoint (`http://127.0.0.1:PORT`).
 pub fn start(root: &Path) -> String {
+    serve(root, false)
+}
+
+/// Starts the same server as [`start`] that also answers requests without
+/// a signature: `http://127.0.0.1:PORT/BUCKET/KEY` is then a plain HTTP
+/// URL of the object (GET with ranges, HEAD), as a web server gives it.
+pub fn start_public(root: &Path) -> String {
+    serve(root, true)
+}
+
+fn serve(root: &Path, public: bool) -> String {
     let fs = s3s_fs::FileSystem::new(root).expect("an s3s-fs root");
     let mut builder = s3s::service::S3ServiceBuilder::new(WithETags {
         fs,
         root: root.to_path_buf(),
     });
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    if public {
+        builder.set_access(Public);
+    }
     let service = builder.build().into_shared();
     let addr = spawn_listener(move |listener| async move {
         let http =
