@@ -234,3 +234,141 @@ pub fn start_dropping_proxy(upstream: &str, every: usize, after: usize) -> Dropp
         cuts,
     }
 }
+
+/// The body of a file server response.
+type FileBody = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
+
+/// Starts a plain HTTP file server over `root` on 127.0.0.1 (`GET` and
+/// `HEAD` of `/PATH`, a single `Range: bytes=A-B`, an ETag made of the
+/// file's length and modification time, `If-Match` honoured), bodies
+/// streamed in 1 MiB reads; returns its endpoint (`http://127.0.0.1:PORT`).
+///
+/// Unlike s3s-fs, whose GET reads the whole object for its MD5 every
+/// time, a ranged GET here costs its range: what a throughput comparison
+/// of ranged and whole-object reads needs.
+pub fn start_files(root: &Path) -> String {
+    let root = Arc::new(root.to_path_buf());
+    let addr = spawn_listener(move |listener| async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let root = Arc::clone(&root);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let root = Arc::clone(&root);
+                    async move { Ok::<_, std::convert::Infallible>(serve_file(&root, &request)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A response of `status` with no body.
+fn empty(status: u16) -> hyper::Response<FileBody> {
+    use http_body_util::BodyExt as _;
+    let mut response = hyper::Response::new(
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    response
+}
+
+/// The response to one request of [`start_files`]'s server.
+fn serve_file<B>(root: &Path, request: &hyper::Request<B>) -> hyper::Response<FileBody> {
+    use http_body_util::BodyExt as _;
+    use hyper::header;
+    let relative = Path::new(request.uri().path().trim_start_matches('/'));
+    if relative
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return empty(404);
+    }
+    let path = root.join(relative);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return empty(404);
+    };
+    if !meta.is_file() {
+        return empty(404);
+    }
+    let len = meta.len();
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let e_tag = format!("\"{len:x}-{modified:x}\"");
+    if let Some(wanted) = request.headers().get(header::IF_MATCH)
+        && wanted.as_bytes() != e_tag.as_bytes()
+    {
+        return empty(412);
+    }
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+    let (status, start, end) = match range {
+        Some((a, b)) if a <= b && a < len => (206, a, b.min(len - 1) + 1),
+        Some(_) => return empty(416),
+        None => (200, 0, len),
+    };
+    let head = request.method() == hyper::Method::HEAD;
+    let body: FileBody = if head {
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed()
+    } else {
+        let chunks = futures::stream::try_unfold((path, start), move |(path, at)| async move {
+            if at >= end {
+                return Ok(None);
+            }
+            let want = (end - at).min(1 << 20);
+            let read_path = path.clone();
+            let bytes = tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Seek as _};
+                let mut file = std::fs::File::open(read_path)?;
+                file.seek(std::io::SeekFrom::Start(at))?;
+                let mut buf = vec![0u8; usize::try_from(want).unwrap_or(1 << 20)];
+                file.read_exact(&mut buf)?;
+                Ok::<_, std::io::Error>(bytes::Bytes::from(buf))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok(Some((hyper::body::Frame::data(bytes), (path, at + want))))
+        });
+        http_body_util::StreamBody::new(chunks).boxed()
+    };
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    let headers = response.headers_mut();
+    let text = |s: String| {
+        header::HeaderValue::from_str(&s).unwrap_or(header::HeaderValue::from_static(""))
+    };
+    headers.insert(header::CONTENT_LENGTH, text((end - start).to_string()));
+    headers.insert(header::ETAG, text(e_tag));
+    headers.insert(
+        header::LAST_MODIFIED,
+        header::HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+    );
+    headers.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if status == 206 {
+        headers.insert(
+            header::CONTENT_RANGE,
+            text(format!("bytes {start}-{}/{len}", end - 1)),
+        );
+    }
+    response
+}

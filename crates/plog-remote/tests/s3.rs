@@ -165,6 +165,33 @@ fn ranged_reads_give_back_the_object_exactly() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert!(err.to_string().starts_with("bytes 0..30000: "), "{err}");
 
+    // A plain HTTP server (no S3): the same bytes by http:// URL, and a
+    // range asked for at an ETag the object no longer has is refused (the
+    // reader errs rather than mix two versions of an object).
+    let files = test_server::start_files(root.path());
+    let url = plog_remote::ObjectUrl::parse(&format!("{files}/bucket/dir/big.bin")).unwrap();
+    let options = RemoteOptions {
+        range_len: 30_000,
+        max_retries: 0,
+        ..RemoteOptions::default()
+    };
+    let bucket = Bucket::connect_url(&url, &options).unwrap();
+    let info = bucket.head(&url.key).unwrap();
+    assert_eq!(info.url, url);
+    assert!(info.e_tag.is_some());
+    assert!(read_all(&bucket, &url.key).unwrap() == bytes);
+    let stale = plog_remote::ObjectInfo {
+        e_tag: Some("\"replaced\"".to_string()),
+        ..info
+    };
+    let mut got = Vec::new();
+    let err = bucket
+        .reader(&stale)
+        .read_to_end(&mut got)
+        .expect_err("a stale ETag is refused");
+    assert!(err.to_string().starts_with("bytes 0..30000: "), "{err}");
+    assert!(got.is_empty());
+
     let bucket = connect(&endpoint, 1000, 2);
     match bucket.head("dir/missing.bin") {
         Err(RemoteError::NotFound(what)) => assert!(what.contains("missing.bin"), "{what}"),
