@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::error::CliError;
 use crate::model::DumpRecord;
-use crate::paths::{open_error, open_log, read_error};
+use crate::paths::{open_error, read_error};
 use crate::text::{escape_bytes, minify_json, path_text};
 use crate::{exit, out};
 
@@ -67,10 +67,14 @@ pub struct DumpArgs {
     /// Entries at or below the purged index are not printed.
     #[arg(long, conflicts_with_all = ["follow", "no_verify", "headers"])]
     pub raft: bool,
-    /// The log file, or `-` for standard input (with --raft, the plog-raft
-    /// directory).
+    /// The log file, `-` for standard input, (built with the `remote`
+    /// feature) an object, `s3://BUCKET/KEY`, read as ranged GETs, or
+    /// (with --raft) a plog-raft directory.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+    /// How an object URL is reached.
+    #[command(flatten)]
+    pub objects: crate::paths::ObjectArgs,
 }
 
 /// What a pass over the log found besides records.
@@ -342,12 +346,17 @@ pub fn run(args: DumpArgs) -> Result<u8, CliError> {
             "dump: --follow needs a file to watch, found `-` (standard input)",
         ));
     }
+    if crate::paths::is_url(&args.path) && args.follow {
+        return Err(CliError::failed(format!(
+            "dump: --follow needs a file to watch, found an object URL ({shown})"
+        )));
+    }
     // One pass over each part of the file: its pages go once dumped.
     let open = plog_mmap::OpenOptions {
         release_behind: true,
         ..plog_mmap::OpenOptions::default()
     };
-    let mut log = open_log(&args.path, &open)?;
+    let mut log = crate::paths::open_path(&args.path, &open, &args.objects)?;
     let stdout = io::stdout();
     let mut printer = Printer {
         out: io::BufWriter::new(stdout.lock()),

@@ -217,6 +217,54 @@ pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, CliError> {
     }
 }
 
+/// How object URLs (`s3://BUCKET/KEY`) are reached, for every command
+/// that reads them.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ObjectArgs {
+    /// The endpoint of an S3-compatible store for `s3://` URLs
+    /// (`http://127.0.0.1:9000`); default: `AWS_ENDPOINT_URL`, else AWS.
+    /// Credentials and region come from the `AWS_*` environment variables.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Retries of one request to object storage on a transient error (a
+    /// connection refused or cut, a response cut part-way, a 5xx), with
+    /// backoff; the object is then an error (status 2).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: u16,
+}
+
+/// Whether `path` is an object URL (`s3://...`, `http://...`,
+/// `https://...`) rather than a local path.
+pub fn is_url(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| {
+        ["s3://", "http://", "https://"]
+            .iter()
+            .any(|s| p.starts_with(s))
+    })
+}
+
+/// Opens `path` as a log: an object URL (`s3://BUCKET/KEY`) is read as
+/// ranged GETs, as it arrives, by the same one pass as `-`
+/// ([`open_log`]); anything else is [`open_log`]'s.
+pub fn open_path(
+    path: &Path,
+    options: &OpenOptions,
+    objects: &ObjectArgs,
+) -> Result<Log, CliError> {
+    if !is_url(path) {
+        return open_log(path, options);
+    }
+    #[cfg(feature = "remote")]
+    {
+        crate::remote::open(path, objects)
+    }
+    #[cfg(not(feature = "remote"))]
+    {
+        let _ = objects;
+        Err(CliError::at(path, crate::verify::NO_REMOTE))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

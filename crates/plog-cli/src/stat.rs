@@ -10,7 +10,6 @@ use plog_mmap::Parallelism;
 
 use crate::error::CliError;
 use crate::model::{Bucket, CorruptionKind, JsonPath, Sizes, Stat, Status, Torn};
-use crate::paths::open_log;
 use crate::text::{count, path_text};
 use crate::{exit, out};
 
@@ -21,9 +20,13 @@ pub struct StatArgs {
     /// the file cannot be read).
     #[arg(long)]
     pub json: bool,
-    /// The log file, or `-` for standard input.
+    /// The log file, `-` for standard input, or (built with the `remote`
+    /// feature) an object, `s3://BUCKET/KEY`, read as ranged GETs.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
+    /// How an object URL is reached.
+    #[command(flatten)]
+    pub objects: crate::paths::ObjectArgs,
 }
 
 /// How many missing ranges `stat` lists (all are counted).
@@ -230,7 +233,7 @@ pub fn run(args: StatArgs) -> Result<u8, CliError> {
         release_behind: true,
         ..plog_mmap::OpenOptions::default()
     };
-    let log = open_log(&args.path, &open)?;
+    let log = crate::paths::open_path(&args.path, &open, &args.objects)?;
     let started = Instant::now();
     // The one model of the file (plog-format's fold) plus what `stat`
     // shows beyond it: the payload sizes, the indices (for the missing

@@ -7,7 +7,7 @@ use crate::error::CliError;
 use crate::model::{
     Corruption, CorruptionKind, ErrorObject, IndexViolation, JsonPath, Torn, VerifyFile, VerifyLine,
 };
-use crate::paths::{DirFilter, Target, expand, open_log};
+use crate::paths::{DirFilter, ObjectArgs, Target, expand, is_url, open_log};
 use crate::text::{count, escape_bytes, path_text};
 use crate::{exit, out, progress};
 use clap::ValueEnum;
@@ -65,11 +65,22 @@ pub struct VerifyArgs {
     /// Which files below a directory are verified.
     #[command(flatten)]
     pub filter: DirFilter,
-    /// The endpoint of an S3-compatible store for `s3://` URLs
-    /// (`http://127.0.0.1:9000`); default: `AWS_ENDPOINT_URL`, else AWS.
-    /// Credentials and region come from the `AWS_*` environment variables.
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
+    /// How object URLs are reached.
+    #[command(flatten)]
+    pub objects: ObjectArgs,
+    /// Objects verified at once for object URLs (their lines still in the
+    /// listing's order). Memory stays bounded whatever N: the ranges held
+    /// of all objects together take at most 64 MiB per bucket.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// A manifest (JSON Lines) of the objects verified clean: objects it
+    /// records clean at the same ETag and size (and --expect) are skipped
+    /// (counted in the summary, no line), and each object found clean is
+    /// appended to it as it ends, so a job killed part-way and run again
+    /// verifies only what it had not. Object URLs only.
+    #[arg(long, value_name = "MANIFEST")]
+    pub resume: Option<PathBuf>,
     /// Log files, directories (the files below that match --glob, in sorted
     /// order), `-` for standard input, or (built with the `remote` feature)
     /// objects: `s3://BUCKET/KEY`, or `s3://BUCKET/PREFIX/` for the objects
@@ -79,10 +90,10 @@ pub struct VerifyArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Whether `path` is an object URL (`s3://...`) rather than a local path.
-fn is_url(path: &std::path::Path) -> bool {
-    path.to_str().is_some_and(|p| p.starts_with("s3://"))
-}
+/// The error of an object URL given to a build without object storage.
+#[cfg_attr(feature = "remote", allow(dead_code))]
+pub const NO_REMOTE: &str = "cannot open: this plog was built without object storage \
+                             (cargo install plog-cli --features remote)";
 
 /// The result for one file.
 pub enum Outcome {
@@ -431,7 +442,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
                 Ok(()) => Ok(true),
             }
         };
-        verify_urls(&args, &urls, &verify, &pool, window, &mut emit)?;
+        counts.skipped = verify_urls(&args, &urls, &verify, &mut emit)?;
         if closed {
             return Ok(counts.exit_code());
         }
@@ -447,41 +458,29 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
 
 /// What is done with each object's outcome, in order: `Ok(false)` stops
 /// (standard output was closed).
-type Emit<'e> = dyn FnMut(&Path, &Outcome, &indicatif::ProgressBar) -> Result<bool, CliError> + 'e;
+pub type Emit<'e> =
+    dyn FnMut(&Path, &Outcome, &indicatif::ProgressBar) -> Result<bool, CliError> + 'e;
 
-/// Verifies the objects `urls` name, `window` at a time on `pool` (one
-/// per worker), handing each outcome to `emit` in order as its window
-/// ends; a progress bar of the objects' bytes on a terminal.
+/// Verifies the objects `urls` name (`--jobs` at a time), handing each
+/// outcome to `emit` in the listing's order; returns how many `--resume`
+/// skipped.
 #[cfg(feature = "remote")]
 fn verify_urls(
     args: &VerifyArgs,
     urls: &[String],
     verify: &VerifyOptions,
-    pool: &rayon::ThreadPool,
-    window: usize,
     emit: &mut Emit<'_>,
-) -> Result<(), CliError> {
-    let options = plog_remote::RemoteOptions {
-        endpoint: args.endpoint.clone(),
-        ..plog_remote::RemoteOptions::default()
+) -> Result<usize, CliError> {
+    let run = crate::remote::RemoteRun {
+        objects: &args.objects,
+        jobs: usize::from(args.jobs),
+        resume: args.resume.as_deref(),
+        expect: args.expect.map(|order| match order {
+            ExpectOrder::Contiguous => "contiguous",
+            ExpectOrder::Increasing => "increasing",
+        }),
     };
-    let targets = crate::remote::expand(urls, &args.filter, &options);
-    let bar = progress::bytes_bar(targets.iter().map(|t| t.size()).sum());
-    for chunk in targets.chunks(window) {
-        let outcomes: Vec<Outcome> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|target| crate::remote::verify(target, verify, &bar))
-                .collect()
-        });
-        for (target, outcome) in chunk.iter().zip(&outcomes) {
-            if !emit(&target.path(), outcome, &bar)? {
-                return Ok(());
-            }
-        }
-    }
-    bar.finish_and_clear();
-    Ok(())
+    crate::remote::verify_urls(urls, &args.filter, &run, verify, emit)
 }
 
 /// Without the `remote` feature, an object URL is an error that says so.
@@ -490,22 +489,16 @@ fn verify_urls(
     _args: &VerifyArgs,
     urls: &[String],
     _verify: &VerifyOptions,
-    _pool: &rayon::ThreadPool,
-    _window: usize,
     emit: &mut Emit<'_>,
-) -> Result<(), CliError> {
+) -> Result<usize, CliError> {
     let bar = indicatif::ProgressBar::hidden();
     for url in urls {
-        let outcome = Outcome::Failed(
-            "cannot open: this plog was built without object storage \
-             (cargo install plog-cli --features remote)"
-                .to_string(),
-        );
+        let outcome = Outcome::Failed(NO_REMOTE.to_string());
         if !emit(Path::new(url), &outcome, &bar)? {
             break;
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Files by status, for the summary and the exit status.
@@ -518,6 +511,9 @@ struct Counts {
     /// Files read that do not pass their policy (any corruption, an index
     /// out of `--expect` order, a torn tail under `--strict`).
     rejected: usize,
+    /// Objects `--resume` skipped (recorded clean): not in the counts
+    /// above, not verified by this run.
+    skipped: usize,
 }
 
 impl Counts {
@@ -542,8 +538,16 @@ impl Counts {
 
     fn summary(&self) -> String {
         let total = self.clean + self.torn + self.corrupt + self.error;
+        let skipped = if self.skipped > 0 {
+            format!(
+                "; {} skipped (recorded clean in the --resume manifest)",
+                self.skipped
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "plog verify: {total} file{}: {} clean, {} torn, {} corrupt, {} unreadable",
+            "plog verify: {total} file{}: {} clean, {} torn, {} corrupt, {} unreadable{skipped}",
             if total == 1 { "" } else { "s" },
             self.clean,
             self.torn,

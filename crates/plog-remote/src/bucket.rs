@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3Builder;
+use object_store::http::HttpBuilder;
 use object_store::path::Path as ObjectPath;
-use object_store::{BackoffConfig, ObjectStore as _, ObjectStoreExt as _, RetryConfig};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, RetryConfig};
 use tokio::runtime::Runtime;
 
 use crate::error::one_line;
@@ -26,16 +27,35 @@ pub struct ObjectInfo {
 
 /// A connection to one bucket, with the runtime its requests run on.
 pub struct Bucket {
-    store: Arc<AmazonS3>,
+    store: Arc<dyn ObjectStore>,
     runtime: Arc<Runtime>,
     options: RemoteOptions,
-    bucket: String,
+    /// The URL of the bucket (or host): its objects' URLs are made from it.
+    base: ObjectUrl,
+    /// [`RemoteOptions::memory_limit`], shared by the bucket's readers.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Bucket {
-    /// Connects to `bucket` as [`AmazonS3Builder::from_env`] and `options`
-    /// say (no request is made yet).
+    /// Connects to the S3 bucket `bucket` as
+    /// [`AmazonS3Builder::from_env`] and `options` say (no request is made
+    /// yet).
     pub fn connect(bucket: &str, options: &RemoteOptions) -> Result<Bucket, RemoteError> {
+        Bucket::connect_url(
+            &ObjectUrl {
+                scheme: crate::S3_SCHEME,
+                bucket: bucket.to_string(),
+                key: String::new(),
+            },
+            options,
+        )
+    }
+
+    /// Connects to the bucket (or HTTP host) of `url`: `s3://` as
+    /// [`connect`](Bucket::connect) does, `http(s)://HOST` as
+    /// [`HttpBuilder`] does (plain GETs with ranges, no credentials;
+    /// [`RemoteOptions::endpoint`] is not used).
+    pub fn connect_url(url: &ObjectUrl, options: &RemoteOptions) -> Result<Bucket, RemoteError> {
         // The TLS stack is rustls with ring (no C toolchain beyond `cc`, no
         // cmake): its provider is installed once per process. An error
         // means one is installed already, which is as good.
@@ -43,21 +63,37 @@ impl Bucket {
         // exchange; aws-lc-rs, which has it, is what needs cmake.)
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig::default(),
-                max_retries: options.max_retries,
-                retry_timeout: options.retry_timeout,
-            });
-        if let Some(endpoint) = &options.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
-        let store = builder
-            .build()
-            .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?;
+        let retry = RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: options.max_retries,
+            retry_timeout: options.retry_timeout,
+        };
+        let store: Arc<dyn ObjectStore> = if url.scheme == crate::S3_SCHEME {
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(&url.bucket)
+                .with_retry(retry);
+            if let Some(endpoint) = &options.endpoint {
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            Arc::new(
+                builder
+                    .build()
+                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
+            )
+        } else {
+            Arc::new(
+                HttpBuilder::new()
+                    .with_url(format!("{}{}", url.scheme, url.bucket))
+                    .with_client_options(
+                        ClientOptions::new().with_allow_http(url.scheme == "http://"),
+                    )
+                    .with_retry(retry)
+                    .build()
+                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
+            )
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("plog-remote")
@@ -65,14 +101,18 @@ impl Bucket {
             .build()
             .map_err(|err| RemoteError::Config(format!("cannot start the I/O runtime: {err}")))?;
         Ok(Bucket {
-            store: Arc::new(store),
+            store,
             runtime: Arc::new(runtime),
             options: RemoteOptions {
                 range_len: options.range_len.max(1),
                 ranges_in_flight: options.ranges_in_flight.max(1),
+                memory_limit: options.memory_limit.clamp(1, memory_cap()),
                 ..options.clone()
             },
-            bucket: bucket.to_string(),
+            base: url.with_key(""),
+            budget: Arc::new(tokio::sync::Semaphore::new(
+                options.memory_limit.clamp(1, memory_cap()),
+            )),
         })
     }
 
@@ -85,32 +125,52 @@ impl Bucket {
             .block_on(async move { store.head(&location).await })
             .map_err(RemoteError::from_store)?;
         Ok(ObjectInfo {
-            url: ObjectUrl {
-                bucket: self.bucket.clone(),
-                key: key.to_string(),
-            },
+            url: self.base.with_key(key),
             size: meta.size,
             e_tag: meta.e_tag,
         })
     }
 
     /// The objects below `prefix` (a key ending in `/`, or empty for the
-    /// whole bucket), at every depth, sorted by key.
+    /// whole bucket), at every depth, sorted by key. A listing that fails
+    /// (a page's body cut part-way included) is asked for again, with
+    /// backoff, up to [`RemoteOptions::max_retries`] times.
     pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, RemoteError> {
         let store = Arc::clone(&self.store);
         let trimmed = prefix.trim_end_matches('/');
         let location = (!trimmed.is_empty()).then(|| ObjectPath::from(trimmed));
+        let max_retries = self.options.max_retries;
+        let retry_timeout = self.options.retry_timeout;
         let metas: Vec<object_store::ObjectMeta> = self
             .runtime
-            .block_on(async move { store.list(location.as_ref()).try_collect().await })
+            .block_on(async move {
+                // object_store retries each page's request, not a page whose
+                // body is cut part-way: the listing is asked for again, with
+                // backoff, as often as a request would be.
+                let started = tokio::time::Instant::now();
+                let mut backoff = std::time::Duration::from_millis(100);
+                let mut retries = 0;
+                loop {
+                    match store.list(location.as_ref()).try_collect().await {
+                        Ok(metas) => return Ok(metas),
+                        Err(err @ object_store::Error::NotFound { .. }) => return Err(err),
+                        Err(err) => {
+                            if retries >= max_retries || started.elapsed() + backoff > retry_timeout
+                            {
+                                return Err(err);
+                            }
+                            retries += 1;
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(std::time::Duration::from_secs(15));
+                        }
+                    }
+                }
+            })
             .map_err(RemoteError::from_store)?;
         let mut found: Vec<ObjectInfo> = metas
             .into_iter()
             .map(|meta| ObjectInfo {
-                url: ObjectUrl {
-                    bucket: self.bucket.clone(),
-                    key: meta.location.to_string(),
-                },
+                url: self.base.with_key(meta.location.as_ref()),
                 size: meta.size,
                 e_tag: meta.e_tag,
             })
@@ -124,6 +184,12 @@ impl Bucket {
     /// at a time, each asking for the ETag the object had when listed (a
     /// store that honours `If-Match` refuses a range of an object replaced
     /// since, rather than mix two versions).
+    ///
+    /// The bucket's readers share [`RemoteOptions::memory_limit`]: a range
+    /// is room taken until it is read. A reader that needs a range waits
+    /// for room, so readers of one bucket read at once must each be read
+    /// on a thread of its own (as `plog verify --jobs` does), not
+    /// interleaved on one.
     pub fn reader(&self, object: &ObjectInfo) -> ObjectReader {
         ObjectReader {
             store: Arc::clone(&self.store),
@@ -135,10 +201,19 @@ impl Bucket {
             range_len: crate_u64(self.options.range_len),
             in_flight: VecDeque::new(),
             ranges_in_flight: self.options.ranges_in_flight,
+            budget: Arc::clone(&self.budget),
+            budget_total: self.options.memory_limit,
             current: bytes::Bytes::new(),
+            current_permit: None,
             failed: false,
         }
     }
+}
+
+/// The largest memory limit: what one semaphore counts (and what a range's
+/// `u32` count of permits can take whole).
+fn memory_cap() -> usize {
+    tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize)
 }
 
 /// `n` as a u64 (usize is at most 64 bits on every target plog builds for).

@@ -1,5 +1,6 @@
 //! Logs in object storage (`s3://BUCKET/KEY`, and S3-compatible stores
-//! through an endpoint), read through the [`object_store`] crate as bounded
+//! through an endpoint; `http(s)://HOST/PATH` from plain HTTP servers),
+//! read through the [`object_store`] crate as bounded
 //! streams of ranged GETs.
 //!
 //! One concern lives here: naming, listing and reading objects. What is
@@ -11,8 +12,12 @@
 //! Memory is bounded by the ranges in flight: an [`ObjectReader`] holds at
 //! most [`RemoteOptions::ranges_in_flight`] ranges of
 //! [`RemoteOptions::range_len`] bytes (the one being read included), never
-//! the whole object. Each request is retried on transient errors by
-//! `object_store`'s [`RetryConfig`](object_store::RetryConfig) (backoff, bounded count and time).
+//! the whole object, and all the readers of one [`Bucket`] together at
+//! most [`RemoteOptions::memory_limit`] bytes, however many objects are
+//! read at once. Each request is retried on transient errors by
+//! `object_store`'s [`RetryConfig`](object_store::RetryConfig) (backoff,
+//! bounded count and time), a response whose body fails part-way included:
+//! the rest of its range is asked for again, of the same ETag.
 //!
 //! Configuration is `object_store`'s own ([`AmazonS3Builder::from_env`](object_store::aws::AmazonS3Builder::from_env)):
 //! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
@@ -25,10 +30,14 @@ mod bucket;
 mod error;
 mod options;
 mod reader;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 mod url;
 
 pub use bucket::{Bucket, ObjectInfo};
 pub use error::RemoteError;
-pub use options::{DEFAULT_RANGE_LEN, DEFAULT_RANGES_IN_FLIGHT, RemoteOptions};
+pub use options::{
+    DEFAULT_MEMORY_LIMIT, DEFAULT_RANGE_LEN, DEFAULT_RANGES_IN_FLIGHT, RemoteOptions,
+};
 pub use reader::ObjectReader;
-pub use url::{ObjectUrl, S3_SCHEME, is_url};
+pub use url::{ObjectUrl, S3_SCHEME, SCHEMES, is_url};

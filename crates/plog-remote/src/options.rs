@@ -8,6 +8,10 @@ pub const DEFAULT_RANGE_LEN: usize = 8 * 1024 * 1024;
 /// The ranges of one object held or requested at once by default.
 pub const DEFAULT_RANGES_IN_FLIGHT: usize = 4;
 
+/// The bytes of ranges held or requested at once by default, across every
+/// reader of one [`Bucket`](crate::Bucket).
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+
 /// How objects are reached and read.
 #[derive(Clone, Debug)]
 pub struct RemoteOptions {
@@ -19,6 +23,12 @@ pub struct RemoteOptions {
     /// The ranges of one object held or requested at once (at least 1):
     /// with `range_len`, the memory one object's read takes.
     pub ranges_in_flight: usize,
+    /// The bytes of ranges held or requested at once across every reader
+    /// of one [`Bucket`](crate::Bucket) (at least 1): however many objects
+    /// are read at once, their ranges take no more memory than this. A
+    /// reader always gets its next range (waiting for others to hand
+    /// theirs back); ranges it would request ahead wait for room.
+    pub memory_limit: usize,
     /// Retries of one request on a transient error (0: none).
     pub max_retries: usize,
     /// The longest time a request is retried for.
@@ -31,6 +41,7 @@ impl Default for RemoteOptions {
             endpoint: None,
             range_len: DEFAULT_RANGE_LEN,
             ranges_in_flight: DEFAULT_RANGES_IN_FLIGHT,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
             max_retries: 10,
             retry_timeout: Duration::from_secs(180),
         }

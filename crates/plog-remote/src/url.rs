@@ -1,41 +1,53 @@
-//! Naming objects: `s3://BUCKET/KEY` URLs.
+//! Naming objects: `s3://BUCKET/KEY` and `http(s)://HOST/PATH` URLs.
 
 use crate::RemoteError;
 
-/// The URL scheme this crate reads (`s3://BUCKET/KEY`).
+/// The URL scheme of S3 and S3-compatible stores (`s3://BUCKET/KEY`).
 pub const S3_SCHEME: &str = "s3://";
 
-/// Whether `arg` names an object URL this crate reads (`s3://...`), rather
-/// than a local path.
+/// Every scheme this crate reads: S3's, and plain HTTP(S) servers' (GET
+/// with ranges; a prefix is listed with WebDAV's PROPFIND).
+pub const SCHEMES: [&str; 3] = [S3_SCHEME, "http://", "https://"];
+
+/// Whether `arg` names an object URL this crate reads (`s3://...`,
+/// `http://...`, `https://...`), rather than a local path.
 pub fn is_url(arg: &str) -> bool {
-    arg.starts_with(S3_SCHEME)
+    SCHEMES.iter().any(|scheme| arg.starts_with(scheme))
 }
 
-/// An `s3://BUCKET/KEY` URL, split. A key that is empty or ends in `/` is
-/// a prefix: the objects below it.
+/// An object URL, split: `s3://BUCKET/KEY` or `http(s)://HOST/PATH` (the
+/// host then stands where the bucket does). A key that is empty or ends
+/// in `/` is a prefix: the objects below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectUrl {
-    /// The bucket.
+    /// The scheme, one of [`SCHEMES`] (`s3://`, `http://`, `https://`).
+    pub scheme: &'static str,
+    /// The bucket (for `http(s)://`, the host and port).
     pub bucket: String,
     /// The key, or the prefix (empty: the whole bucket).
     pub key: String,
 }
 
 impl ObjectUrl {
-    /// Parses `s3://BUCKET/KEY`, `s3://BUCKET/PREFIX/` or `s3://BUCKET`.
+    /// Parses `s3://BUCKET/KEY`, `s3://BUCKET/PREFIX/`, `s3://BUCKET`, and
+    /// the same with `http://HOST` or `https://HOST` for `s3://BUCKET`.
     pub fn parse(url: &str) -> Result<ObjectUrl, RemoteError> {
-        let rest = url.strip_prefix(S3_SCHEME).ok_or_else(|| {
-            RemoteError::Url(format!(
-                "expected a URL such as s3://BUCKET/KEY, found {url:?}"
-            ))
-        })?;
+        let (scheme, rest) = SCHEMES
+            .iter()
+            .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (*scheme, rest)))
+            .ok_or_else(|| {
+                RemoteError::Url(format!(
+                    "expected a URL such as s3://BUCKET/KEY or https://HOST/PATH, found {url:?}"
+                ))
+            })?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(RemoteError::Url(format!(
-                "expected a bucket name after s3://, found {url:?}"
+                "expected a bucket (or host) name after {scheme}, found {url:?}"
             )));
         }
         Ok(ObjectUrl {
+            scheme,
             bucket: bucket.to_string(),
             key: key.to_string(),
         })
@@ -47,9 +59,10 @@ impl ObjectUrl {
         self.key.is_empty() || self.key.ends_with('/')
     }
 
-    /// `s3://BUCKET/KEY` for `key` in the same bucket.
+    /// The URL of `key` in the same bucket (or on the same host).
     pub fn with_key(&self, key: &str) -> ObjectUrl {
         ObjectUrl {
+            scheme: self.scheme,
             bucket: self.bucket.clone(),
             key: key.to_string(),
         }
@@ -58,7 +71,7 @@ impl ObjectUrl {
 
 impl std::fmt::Display for ObjectUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{S3_SCHEME}{}/{}", self.bucket, self.key)
+        write!(f, "{}{}/{}", self.scheme, self.bucket, self.key)
     }
 }
 
@@ -79,7 +92,19 @@ mod tests {
         assert_eq!(bucket.key, "");
         assert!(ObjectUrl::parse("s3:///key").is_err());
         assert!(ObjectUrl::parse("gs://logs/key").is_err());
+        assert!(ObjectUrl::parse("https:///key").is_err());
+        let http = ObjectUrl::parse("http://127.0.0.1:9000/logs/raft.plog").unwrap();
+        assert_eq!(http.scheme, "http://");
+        assert_eq!(http.bucket, "127.0.0.1:9000");
+        assert_eq!(http.key, "logs/raft.plog");
+        assert_eq!(http.to_string(), "http://127.0.0.1:9000/logs/raft.plog");
+        assert_eq!(
+            http.with_key("logs/b.plog").to_string(),
+            "http://127.0.0.1:9000/logs/b.plog"
+        );
         assert!(is_url("s3://b/k"));
+        assert!(is_url("https://h/k"));
         assert!(!is_url("./s3:/b"));
+        assert!(!is_url("http:/b"));
     }
 }

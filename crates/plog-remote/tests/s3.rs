@@ -3,58 +3,46 @@
 //! many ranges and with several in flight; listing and HEAD name what is
 //! there and only that.
 
-use std::io::Read as _;
-use std::net::SocketAddr;
-use std::path::Path;
-
+use plog_remote::test_server::{self, ACCESS_KEY, REGION, SECRET_KEY};
 use plog_remote::{Bucket, RemoteError, RemoteOptions};
-
-/// An S3 server over `root` on 127.0.0.1; returns its endpoint.
-fn start_server(root: &Path) -> String {
-    let fs = s3s_fs::FileSystem::new(root).expect("an s3s-fs root");
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single("plog-test", "plog-test"));
-    let service = builder.build().into_shared();
-    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let http =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let conn = http
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        });
-    });
-    format!("http://{}", rx.recv().expect("the server starts"))
-}
+use std::io::Read as _;
 
 fn connect(endpoint: &str, range_len: usize, ranges_in_flight: usize) -> Bucket {
-    Bucket::connect(
-        "bucket",
+    connect_with(
+        endpoint,
         &RemoteOptions {
-            endpoint: Some(endpoint.to_string()),
             range_len,
             ranges_in_flight,
             max_retries: 0,
             ..RemoteOptions::default()
         },
     )
+}
+
+fn connect_with(endpoint: &str, options: &RemoteOptions) -> Bucket {
+    Bucket::connect(
+        "bucket",
+        &RemoteOptions {
+            endpoint: Some(endpoint.to_string()),
+            ..options.clone()
+        },
+    )
     .unwrap()
+}
+
+/// The object `key`'s bytes, read through `bucket` in pieces of 333.
+fn read_all(bucket: &Bucket, key: &str) -> std::io::Result<Vec<u8>> {
+    let info = bucket.head(key).unwrap();
+    let mut reader = bucket.reader(&info);
+    let mut got = Vec::new();
+    let mut piece = [0u8; 333];
+    loop {
+        let n = reader.read(&mut piece)?;
+        if n == 0 {
+            return Ok(got);
+        }
+        got.extend_from_slice(&piece[..n]);
+    }
 }
 
 #[test]
@@ -64,9 +52,9 @@ fn ranged_reads_give_back_the_object_exactly() {
     // statements: no other thread of the process runs or reads the
     // environment yet.
     unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "plog-test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "plog-test");
-        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        std::env::set_var("AWS_REGION", REGION);
         std::env::remove_var("AWS_ENDPOINT_URL");
         std::env::remove_var("AWS_SESSION_TOKEN");
     }
@@ -78,7 +66,7 @@ fn ranged_reads_give_back_the_object_exactly() {
     std::fs::write(root.path().join("bucket/dir/big.bin"), &bytes).unwrap();
     std::fs::write(root.path().join("bucket/dir/empty.bin"), b"").unwrap();
     std::fs::write(root.path().join("bucket/top.bin"), b"top").unwrap();
-    let endpoint = start_server(root.path());
+    let endpoint = test_server::start(root.path());
 
     for (range_len, in_flight) in [(1000, 1), (997, 3), (65_536, 2), (1 << 20, 4)] {
         let bucket = connect(&endpoint, range_len, in_flight);
@@ -123,6 +111,88 @@ fn ranged_reads_give_back_the_object_exactly() {
         .collect();
     assert_eq!(all, ["dir/big.bin", "dir/empty.bin", "top.bin"]);
 
+    // Objects read at once on threads of their own, under a memory limit
+    // of one range to three in flight each: each reader waits its turn
+    // for room, none waits forever, every byte is in place.
+    for limit in [10_000, 25_000, 1 << 20] {
+        let bucket = connect_with(
+            &endpoint,
+            &RemoteOptions {
+                range_len: 10_000,
+                ranges_in_flight: 3,
+                memory_limit: limit,
+                max_retries: 0,
+                ..RemoteOptions::default()
+            },
+        );
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..3)
+                .map(|_| scope.spawn(|| read_all(&bucket, "dir/big.bin").unwrap()))
+                .collect();
+            for reader in readers {
+                assert!(
+                    reader.join().unwrap() == bytes,
+                    "limit {limit}: bytes differ"
+                );
+            }
+        });
+    }
+
+    // Through a network that cuts every other connection part-way (in a
+    // response's headers or its body): every range read again from where
+    // it stopped, the bytes exact.
+    let flaky = test_server::start_dropping_proxy(&endpoint, 2, 5000);
+    let options = RemoteOptions {
+        range_len: 30_000,
+        ranges_in_flight: 2,
+        max_retries: 10,
+        retry_timeout: std::time::Duration::from_secs(60),
+        ..RemoteOptions::default()
+    };
+    let bucket = connect_with(&flaky.endpoint, &options);
+    assert!(read_all(&bucket, "dir/big.bin").unwrap() == bytes);
+    assert!(flaky.cuts.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    // Every connection cut after its headers: a clear error once the
+    // retries are spent, not bytes missing or a hang.
+    let dead = test_server::start_dropping_proxy(&endpoint, 1, 1500);
+    let options = RemoteOptions {
+        max_retries: 2,
+        ..options
+    };
+    let bucket = connect_with(&dead.endpoint, &options);
+    let started = std::time::Instant::now();
+    let err = read_all(&bucket, "dir/big.bin").expect_err("every body is cut");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(err.to_string().starts_with("bytes 0..30000: "), "{err}");
+
+    // A plain HTTP server (no S3): the same bytes by http:// URL, and a
+    // range asked for at an ETag the object no longer has is refused (the
+    // reader errs rather than mix two versions of an object).
+    let files = test_server::start_files(root.path());
+    let url = plog_remote::ObjectUrl::parse(&format!("{files}/bucket/dir/big.bin")).unwrap();
+    let options = RemoteOptions {
+        range_len: 30_000,
+        max_retries: 0,
+        ..RemoteOptions::default()
+    };
+    let bucket = Bucket::connect_url(&url, &options).unwrap();
+    let info = bucket.head(&url.key).unwrap();
+    assert_eq!(info.url, url);
+    assert!(info.e_tag.is_some());
+    assert!(read_all(&bucket, &url.key).unwrap() == bytes);
+    let stale = plog_remote::ObjectInfo {
+        e_tag: Some("\"replaced\"".to_string()),
+        ..info
+    };
+    let mut got = Vec::new();
+    let err = bucket
+        .reader(&stale)
+        .read_to_end(&mut got)
+        .expect_err("a stale ETag is refused");
+    assert!(err.to_string().starts_with("bytes 0..30000: "), "{err}");
+    assert!(got.is_empty());
+
+    let bucket = connect(&endpoint, 1000, 2);
     match bucket.head("dir/missing.bin") {
         Err(RemoteError::NotFound(what)) => assert!(what.contains("missing.bin"), "{what}"),
         other => panic!(
