@@ -348,8 +348,43 @@ pub enum VerifyLine {
     File(Box<VerifyFile>),
     /// A plog-raft directory.
     Raft(Box<VerifyRaft>),
+    /// An object `--resume` did not read again.
+    Skipped(VerifySkipped),
     /// A path that could not be read.
     Error(ErrorObject),
+}
+
+/// `plog verify --json` of an object not read again: the `--resume`
+/// manifest records it verified clean at the ETag and length it is listed
+/// with now (and under the same `--expect`). A resumed job prints one line
+/// per object all the same, so that a script counts every object.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(test, schemars(deny_unknown_fields))]
+pub struct VerifySkipped {
+    /// The object's URL.
+    #[serde(flatten)]
+    pub path: JsonPath,
+    /// The status the manifest records: always `clean`.
+    pub status: Status,
+    /// Why the object was not read: `resumed`.
+    pub skipped: SkipReason,
+    /// Valid records, as the manifest records them.
+    pub records: u64,
+    /// The object's length (listed now, the same as recorded).
+    pub file_len: u64,
+    /// The object's ETag (listed now, the same as recorded).
+    pub etag: String,
+}
+
+/// Why `plog verify` did not read an object.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The `--resume` manifest records it verified clean at the same ETag
+    /// and length.
+    Resumed,
 }
 
 /// `plog verify --json` of one log file.

@@ -19,7 +19,7 @@ use plog_remote::{Bucket, ObjectInfo, ObjectUrl, RemoteError, RemoteOptions};
 
 use crate::error::CliError;
 use crate::paths::{DirFilter, ObjectArgs, takes};
-use crate::verify::{Emit, Outcome};
+use crate::verify::{Emit, Outcome, Resumed};
 
 pub use manifest::Manifest;
 
@@ -37,33 +37,34 @@ pub struct RemoteRun<'a> {
 
 /// Verifies the objects `urls` name, `run.jobs` at a time, handing each
 /// outcome to `emit` in the listing's order (an object a `--resume`
-/// manifest records clean, at the same ETag and size, is skipped: nothing
-/// is emitted for it); a progress bar of the objects' bytes on a terminal.
-/// Returns how many objects were skipped.
+/// manifest records clean, at the same ETag and size, is not read again:
+/// its outcome is [`Outcome::Resumed`]); a progress bar of the objects'
+/// bytes on a terminal.
 pub fn verify_urls(
     urls: &[String],
     filter: &DirFilter,
     run: &RemoteRun<'_>,
     verify: &VerifyOptions,
     emit: &mut Emit<'_>,
-) -> Result<usize, CliError> {
+) -> Result<(), CliError> {
     let options = remote_options(run.objects);
     let manifest = run.resume.map(Manifest::open).transpose()?;
     let mut targets = expand(urls, filter, &options);
-    let before = targets.len();
     if let Some(manifest) = &manifest {
         with_e_tags(&mut targets, run.jobs);
-        targets.retain(|target| match target {
-            RemoteTarget::Object(_, info) => !manifest.is_clean(
-                &info.url.to_string(),
-                info.e_tag.as_deref(),
-                info.size,
-                run.expect,
-            ),
-            RemoteTarget::Failed(..) => true,
-        });
+        for target in &mut targets {
+            if let RemoteTarget::Object(_, info) = target
+                && let Some(entry) = manifest.recorded_clean(
+                    &info.url.to_string(),
+                    info.e_tag.as_deref(),
+                    info.size,
+                    run.expect,
+                )
+            {
+                *target = RemoteTarget::Resumed(info.url.to_string(), entry);
+            }
+        }
     }
-    let skipped = before - targets.len();
     let bar = crate::progress::bytes_bar(targets.iter().map(RemoteTarget::size).sum());
     // Results held for an earlier, slower object: a few per job (each a
     // report, its findings capped; the ranges are gone by then).
@@ -95,7 +96,7 @@ pub fn verify_urls(
         |target, outcome: Result<Outcome, CliError>| emit(&target.path(), &outcome?, &bar),
     )?;
     bar.finish_and_clear();
-    Ok(skipped)
+    Ok(())
 }
 
 /// Gives each object whose listing named no ETag (some S3-compatible
@@ -114,7 +115,7 @@ fn with_e_tags(targets: &mut [RemoteTarget], jobs: usize) {
         jobs.saturating_mul(4),
         |&i| match &targets[i] {
             RemoteTarget::Object(bucket, info) => bucket.head(&info.url.key).ok(),
-            RemoteTarget::Failed(..) => None,
+            RemoteTarget::Failed(..) | RemoteTarget::Resumed(..) => None,
         },
         |&i, head| {
             found.push((i, head));
@@ -164,6 +165,9 @@ pub enum RemoteTarget {
     Object(std::sync::Arc<Bucket>, ObjectInfo),
     /// A URL that could not be listed or read: its error.
     Failed(String, String),
+    /// An object the `--resume` manifest records clean at the ETag and
+    /// length it is listed with: its URL and what was recorded.
+    Resumed(String, Resumed),
 }
 
 impl RemoteTarget {
@@ -171,7 +175,7 @@ impl RemoteTarget {
     pub fn size(&self) -> u64 {
         match self {
             RemoteTarget::Object(_, info) => info.size,
-            RemoteTarget::Failed(..) => 0,
+            RemoteTarget::Failed(..) | RemoteTarget::Resumed(..) => 0,
         }
     }
 
@@ -179,7 +183,7 @@ impl RemoteTarget {
     pub fn path(&self) -> PathBuf {
         match self {
             RemoteTarget::Object(_, info) => PathBuf::from(info.url.to_string()),
-            RemoteTarget::Failed(url, _) => PathBuf::from(url),
+            RemoteTarget::Failed(url, _) | RemoteTarget::Resumed(url, _) => PathBuf::from(url),
         }
     }
 }
@@ -252,6 +256,7 @@ pub fn expand(urls: &[String], filter: &DirFilter, options: &RemoteOptions) -> V
 pub fn verify(target: &RemoteTarget, verify: &VerifyOptions, bar: &ProgressBar) -> Outcome {
     match target {
         RemoteTarget::Failed(_, err) => Outcome::Failed(err.clone()),
+        RemoteTarget::Resumed(_, resumed) => Outcome::Resumed(resumed.clone()),
         RemoteTarget::Object(bucket, info) => {
             let log = Log::from_stream(bucket.reader(info));
             let bar = bar.clone();

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crate::error::CliError;
 use crate::model::{
-    Corruption, CorruptionKind, ErrorObject, IndexViolation, JsonPath, Torn, VerifyFile, VerifyLine,
+    Corruption, CorruptionKind, ErrorObject, IndexViolation, JsonPath, SkipReason, Status, Torn,
+    VerifyFile, VerifyLine, VerifySkipped,
 };
 use crate::paths::{DirFilter, ObjectArgs, Target, expand, is_url, open_log};
-use crate::text::{count, escape_bytes, path_text};
+use crate::text::{count, escape_bytes, path_text, sanitize_message};
 use crate::{exit, out, progress};
 use clap::ValueEnum;
 use plog_format::IndexOrder;
@@ -101,6 +102,22 @@ pub enum Outcome {
     Verified(Box<VerifyReport>),
     /// The file could not be read.
     Failed(String),
+    /// An object not read again: the `--resume` manifest records it clean
+    /// at the ETag and length it is listed with now.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    Resumed(Resumed),
+}
+
+/// What a `--resume` manifest records of an object verified clean.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+pub struct Resumed {
+    /// Its valid records.
+    pub records: u64,
+    /// Its length.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
 }
 
 /// One corruption or index violation, for the text line.
@@ -144,6 +161,7 @@ fn findings(report: &VerifyReport) -> Vec<Finding> {
 fn class_of(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Failed(_) => "error",
+        Outcome::Resumed(_) => "clean",
         Outcome::Verified(report) => match report.verdict() {
             Verdict::Clean | Verdict::Salvaged => "clean",
             Verdict::TornTolerated(_) | Verdict::Rejected(Problem::Torn(_)) => "torn",
@@ -157,13 +175,28 @@ fn class_of(outcome: &Outcome) -> &'static str {
 /// Whether the file passes the policy it was verified under (`--strict`,
 /// `--expect`); a file that could not be read does not.
 fn passes(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Verified(report) if report.passes())
+    match outcome {
+        Outcome::Verified(report) => report.passes(),
+        // It passed when it was recorded, under the same `--expect`.
+        Outcome::Resumed(_) => true,
+        Outcome::Failed(_) => false,
+    }
 }
 
 /// The `plog verify --json` line of one file.
 fn json_line(path: &Path, outcome: &Outcome) -> VerifyLine {
     let report = match outcome {
         Outcome::Failed(error) => return VerifyLine::Error(ErrorObject::new(path, error.clone())),
+        Outcome::Resumed(resumed) => {
+            return VerifyLine::Skipped(VerifySkipped {
+                path: JsonPath::new(path),
+                status: Status::Clean,
+                skipped: SkipReason::Resumed,
+                records: resumed.records,
+                file_len: resumed.size,
+                etag: resumed.etag.clone(),
+            });
+        }
         Outcome::Verified(report) => report,
     };
     let summary = &report.summary;
@@ -206,6 +239,13 @@ fn index_range(report: &VerifyReport) -> String {
 fn human_line(path: &str, outcome: &Outcome, strict: bool) -> String {
     let report = match outcome {
         Outcome::Failed(error) => return format!("{path}: ERROR {error}"),
+        Outcome::Resumed(resumed) => {
+            return format!(
+                "{path}: clean, {} (not read again: the --resume manifest records it clean at ETag {})",
+                count(resumed.records, "valid record"),
+                sanitize_message(&resumed.etag)
+            );
+        }
         Outcome::Verified(report) => report,
     };
     let summary = &report.summary;
@@ -442,7 +482,7 @@ pub fn run(args: VerifyArgs) -> Result<u8, CliError> {
                 Ok(()) => Ok(true),
             }
         };
-        counts.skipped = verify_urls(&args, &urls, &verify, &mut emit)?;
+        verify_urls(&args, &urls, &verify, &mut emit)?;
         if closed {
             return Ok(counts.exit_code());
         }
@@ -462,15 +502,15 @@ pub type Emit<'e> =
     dyn FnMut(&Path, &Outcome, &indicatif::ProgressBar) -> Result<bool, CliError> + 'e;
 
 /// Verifies the objects `urls` name (`--jobs` at a time), handing each
-/// outcome to `emit` in the listing's order; returns how many `--resume`
-/// skipped.
+/// outcome to `emit` in the listing's order (an object `--resume` does not
+/// read again is an [`Outcome::Resumed`]).
 #[cfg(feature = "remote")]
 fn verify_urls(
     args: &VerifyArgs,
     urls: &[String],
     verify: &VerifyOptions,
     emit: &mut Emit<'_>,
-) -> Result<usize, CliError> {
+) -> Result<(), CliError> {
     let run = crate::remote::RemoteRun {
         objects: &args.objects,
         jobs: usize::from(args.jobs),
@@ -490,7 +530,7 @@ fn verify_urls(
     urls: &[String],
     _verify: &VerifyOptions,
     emit: &mut Emit<'_>,
-) -> Result<usize, CliError> {
+) -> Result<(), CliError> {
     let bar = indicatif::ProgressBar::hidden();
     for url in urls {
         let outcome = Outcome::Failed(NO_REMOTE.to_string());
@@ -498,7 +538,7 @@ fn verify_urls(
             break;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Files by status, for the summary and the exit status.
@@ -511,13 +551,17 @@ struct Counts {
     /// Files read that do not pass their policy (any corruption, an index
     /// out of `--expect` order, a torn tail under `--strict`).
     rejected: usize,
-    /// Objects `--resume` skipped (recorded clean): not in the counts
-    /// above, not verified by this run.
+    /// Objects `--resume` did not read again (recorded clean): not in the
+    /// counts above.
     skipped: usize,
 }
 
 impl Counts {
     fn add(&mut self, outcome: &Outcome) {
+        if let Outcome::Resumed(_) = outcome {
+            self.skipped += 1;
+            return;
+        }
         let rejected = matches!(outcome, Outcome::Verified(_)) && !passes(outcome);
         self.add_status(class_of(outcome), rejected);
     }

@@ -401,22 +401,51 @@ fn a_resumed_run_verifies_only_what_was_not_recorded_clean() {
         .take(10)
         .map(|l| l["url"].as_str().unwrap().to_string())
         .collect();
+    // Every object still has its line, in the listing's order: the ones
+    // recorded clean say so and what the manifest holds, the others are
+    // the lines of the whole run.
     let resumed = resume(&["--json"]);
     assert_eq!(resumed.status.code(), status);
     let expected: Vec<Value> = all
         .iter()
-        .filter(|l| !done.iter().any(|d| l["path"] == d.as_str()))
-        .cloned()
+        .map(|l| {
+            if !done.iter().any(|d| l["path"] == d.as_str()) {
+                return l.clone();
+            }
+            let entry = recorded.iter().find(|r| r["url"] == l["path"]).unwrap();
+            serde_json::json!({
+                "path": l["path"],
+                "status": "clean",
+                "skipped": "resumed",
+                "records": l["records"],
+                "file_len": l["file_len"],
+                "etag": entry["etag"],
+            })
+        })
         .collect();
-    assert_eq!(json_lines(&resumed.stdout), expected);
+    let lines = json_lines(&resumed.stdout);
+    for line in &lines {
+        common::assert_schema("verify", line);
+    }
+    assert_eq!(lines, expected);
     assert_eq!(manifest_lines_whole(&manifest), clean.len());
 
-    // Everything recorded: nothing verified, the summary says so.
+    // Everything recorded: nothing verified, every object has its line,
+    // the summary counts what was not read again.
     let text = resume(&[]);
     assert_eq!(text.status.code(), status);
     let text = String::from_utf8(text.stdout).unwrap();
     let damaged = all.len() - clean.len();
     assert!(!text.contains(": OK"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(": clean, ")
+                && l.contains("(not read again: the --resume manifest records it clean at ETag "))
+            .count(),
+        clean.len(),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), all.len() + 1, "{text}");
     assert!(
         text.ends_with(&format!(
             "; {} skipped (recorded clean in the --resume manifest)\n",
@@ -439,10 +468,15 @@ fn a_resumed_run_verifies_only_what_was_not_recorded_clean() {
     let lines = json_lines(&again.stdout);
     assert_eq!(lines[0]["path"], "s3://jobs/obj-0000.plog");
     assert_eq!(lines[0]["status"], "corrupt");
-    assert_eq!(lines.len(), damaged + 1);
-    // Another --expect: verified again under it.
+    assert!(lines[0].get("skipped").is_none());
+    assert_eq!(lines.len(), all.len());
+    let read_again = lines.iter().filter(|l| l.get("skipped").is_none()).count();
+    assert_eq!(read_again, damaged + 1);
+    // Another --expect: every object verified again under it.
     let expect = resume(&["--json", "--expect", "contiguous"]);
-    assert!(json_lines(&expect.stdout).len() > damaged + 1);
+    let lines = json_lines(&expect.stdout);
+    assert_eq!(lines.len(), all.len());
+    assert!(lines.iter().all(|l| l.get("skipped").is_none()));
 }
 
 /// The manifest's whole lines (a cut line passed over).

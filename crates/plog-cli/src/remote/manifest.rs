@@ -33,6 +33,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
+use crate::verify::Resumed;
 
 /// `n` as a u64 (usize is at most 64 bits on every target plog builds for).
 fn crate_u64(n: usize) -> u64 {
@@ -118,13 +119,31 @@ impl Manifest {
 
     /// Whether the object `url`, of ETag `etag` and length `size`, is
     /// recorded clean under the order `expect`.
+    #[cfg(test)]
     pub fn is_clean(&self, url: &str, etag: Option<&str>, size: u64, expect: Option<&str>) -> bool {
-        let Some(etag) = etag else {
-            return false;
-        };
-        self.clean.get(url).is_some_and(|entry| {
-            entry.etag == etag && entry.size == size && entry.expect.as_deref() == expect
-        })
+        self.recorded_clean(url, etag, size, expect).is_some()
+    }
+
+    /// What the manifest records of the object `url` when it records it
+    /// clean at ETag `etag` and length `size`, under the order `expect`.
+    pub fn recorded_clean(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        size: u64,
+        expect: Option<&str>,
+    ) -> Option<Resumed> {
+        let etag = etag?;
+        self.clean
+            .get(url)
+            .filter(|entry| {
+                entry.etag == etag && entry.size == size && entry.expect.as_deref() == expect
+            })
+            .map(|entry| Resumed {
+                records: entry.records,
+                size: entry.size,
+                etag: entry.etag.clone(),
+            })
     }
 
     /// Appends `entry` as one line, written whole with one `write`.
