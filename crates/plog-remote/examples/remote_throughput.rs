@@ -55,23 +55,33 @@ fn main() -> ExitCode {
         });
         (bytes, started.elapsed().as_secs_f64())
     };
+    let cpu_at_start = own_cpu_seconds();
     let (size, before) = download();
+    let download_cpu = own_cpu_seconds() - cpu_at_start;
     let url = format!("{endpoint}/{key}");
     let started = Instant::now();
+    let server_cpu_at_start = own_cpu_seconds();
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
+        .args(["-f", "%U %S %M"])
         .arg(plog)
         .args(["verify", "--json", &url])
         .output()
         .expect("plog runs under /usr/bin/time");
     let verify = started.elapsed().as_secs_f64();
+    let server_cpu = own_cpu_seconds() - server_cpu_at_start;
     let (_, after) = download();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let peak_kib: u64 = stderr
+    let times: Vec<f64> = stderr
         .lines()
         .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let (plog_cpu, peak_kib) = match times.as_slice() {
+        [user, system, peak] => (user + system, *peak as u64),
+        _ => (0.0, 0),
+    };
     let mb = size as f64 / 1e6;
     let download_best = before.min(after);
     println!("object: {url}, {size} bytes");
@@ -87,5 +97,38 @@ fn main() -> ExitCode {
         peak_kib as f64 / 1024.0,
         out.status.code()
     );
+    // Server, download and verification share this machine's cores: the
+    // verification can take no less wall time than its CPU (plog's and the
+    // server's) spread over every core, nor less than the download.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let verify_cpu = plog_cpu + server_cpu;
+    let least = download_best.max(verify_cpu / cores);
+    println!(
+        "CPU: download {download_cpu:.2} s (client and server, {:.2} of {cores} cores); \
+         verify {verify_cpu:.2} s (plog {plog_cpu:.2} s, server {server_cpu:.2} s); \
+         on {cores} cores the verification cannot beat {least:.2} s: at most {:.2}x the download",
+        download_cpu / download_best,
+        download_best / least
+    );
     ExitCode::SUCCESS
+}
+
+/// CPU seconds (user and system) this process has used so far: the
+/// server's threads and the download's.
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name's closing parenthesis: utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
