@@ -479,6 +479,18 @@ fn a_resumed_run_verifies_only_what_was_not_recorded_clean() {
     assert!(lines.iter().all(|l| l.get("skipped").is_none()));
 }
 
+/// A directory for the test server holding the bucket `corpus` of the
+/// corpus files `names`.
+fn corpus_bucket(names: &[&str]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let bucket = root.path().join("corpus");
+    std::fs::create_dir(&bucket).unwrap();
+    for name in names {
+        std::fs::copy(common::corpus_path(name), bucket.join(name)).unwrap();
+    }
+    root
+}
+
 /// The manifest's whole lines (a cut line passed over).
 fn manifest_lines_whole(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path)
@@ -490,17 +502,12 @@ fn manifest_lines_whole(path: &std::path::Path) -> usize {
 
 #[test]
 fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
-    let root = tempfile::tempdir().unwrap();
-    let bucket = root.path().join("corpus");
-    std::fs::create_dir(&bucket).unwrap();
     let names = [
         "seed-k8s-200.plog",
         "corrupt-payload.plog",
         "torn-in-payload.plog",
     ];
-    for name in names {
-        std::fs::copy(common::corpus_path(name), bucket.join(name)).unwrap();
-    }
+    let root = corpus_bucket(&names);
     let endpoint = test_server::start(root.path());
     let remote = |args: &[&str], name: &str| {
         plog_env()
@@ -575,17 +582,12 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
 
 #[test]
 fn http_urls_are_read_as_s3_urls_are() {
-    let root = tempfile::tempdir().unwrap();
-    let bucket = root.path().join("corpus");
-    std::fs::create_dir(&bucket).unwrap();
     let names = [
         "seed-k8s-200.plog",
         "corrupt-payload.plog",
         "large-payload.plog",
     ];
-    for name in names {
-        std::fs::copy(common::corpus_path(name), bucket.join(name)).unwrap();
-    }
+    let root = corpus_bucket(&names);
     // A server that answers unsigned GETs: plain HTTP URLs of the objects.
     let endpoint = test_server::start_public(root.path());
     for name in names {
