@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, RetryConfig};
@@ -51,10 +53,28 @@ impl Bucket {
         )
     }
 
-    /// Connects to the bucket (or HTTP host) of `url`: `s3://` as
-    /// [`connect`](Bucket::connect) does, `http(s)://HOST` as
-    /// [`HttpBuilder`] does (plain GETs with ranges, no credentials;
-    /// [`RemoteOptions::endpoint`] is not used).
+    /// Connects to the bucket (or container, or HTTP host) of `url`, as
+    /// each store's users configure it (no request is made yet):
+    ///
+    /// - `s3://` as [`connect`](Bucket::connect) does;
+    /// - `gs://` as [`GoogleCloudStorageBuilder::from_env`] does
+    ///   (`GOOGLE_SERVICE_ACCOUNT`, `GOOGLE_SERVICE_ACCOUNT_KEY`,
+    ///   `GOOGLE_APPLICATION_CREDENTIALS`, `GOOGLE_BEARER_TOKEN`, ..., else
+    ///   the application default credentials and the instance's);
+    ///   [`RemoteOptions::endpoint`] is the base URL of the XML API
+    ///   (`GOOGLE_BASE_URL`; an emulator's, such as fake-gcs-server's);
+    /// - `az://` as [`MicrosoftAzureBuilder::from_env`] does
+    ///   (`AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`,
+    ///   `AZURE_STORAGE_SAS_KEY`, `AZURE_STORAGE_TOKEN`, `AZURE_CLIENT_ID`,
+    ///   ..., `AZURE_STORAGE_USE_EMULATOR` with `AZURITE_BLOB_STORAGE_URL`);
+    ///   [`RemoteOptions::endpoint`] is the account's blob service URL
+    ///   (`AZURE_STORAGE_ENDPOINT`: `https://ACCOUNT.blob.core.windows.net`,
+    ///   or an emulator's `http://127.0.0.1:10000/devstoreaccount1`), and
+    ///   is refused with `AZURE_STORAGE_USE_EMULATOR`, which names its own;
+    /// - `http(s)://HOST` as [`HttpBuilder`] does (plain GETs with ranges,
+    ///   no credentials; [`RemoteOptions::endpoint`] is not used).
+    ///
+    /// An endpoint that starts with `http://` allows plain HTTP.
     pub fn connect_url(url: &ObjectUrl, options: &RemoteOptions) -> Result<Bucket, RemoteError> {
         // The TLS stack is rustls with ring (no C toolchain beyond `cc`, no
         // cmake): its provider is installed once per process. An error
@@ -68,31 +88,67 @@ impl Bucket {
             max_retries: options.max_retries,
             retry_timeout: options.retry_timeout,
         };
-        let store: Arc<dyn ObjectStore> = if url.scheme == crate::S3_SCHEME {
-            let mut builder = AmazonS3Builder::from_env()
-                .with_bucket_name(&url.bucket)
-                .with_retry(retry);
-            if let Some(endpoint) = &options.endpoint {
-                builder = builder
-                    .with_endpoint(endpoint)
-                    .with_allow_http(endpoint.starts_with("http://"));
+        let config = |err: object_store::Error| RemoteError::Config(one_line(&err.to_string()));
+        let endpoint = options.endpoint.as_deref();
+        let plain_http = endpoint.is_some_and(|e| e.starts_with("http://"));
+        let store: Arc<dyn ObjectStore> = match url.scheme {
+            crate::S3_SCHEME => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&url.bucket)
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint).with_allow_http(plain_http);
+                }
+                Arc::new(builder.build().map_err(config)?)
             }
-            Arc::new(
-                builder
-                    .build()
-                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
-            )
-        } else {
-            Arc::new(
+            crate::GCS_SCHEME => {
+                let mut builder = GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&url.bucket)
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_base_url(endpoint);
+                }
+                Arc::new(builder.build().map_err(config)?)
+            }
+            crate::AZURE_SCHEME => {
+                let mut builder = MicrosoftAzureBuilder::from_env()
+                    .with_container_name(&url.bucket)
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    // object_store takes the emulator's URL from
+                    // AZURITE_BLOB_STORAGE_URL and would pass the endpoint
+                    // over in silence.
+                    if builder
+                        .get_config_value(&AzureConfigKey::UseEmulator)
+                        .is_some_and(|v| v == "true")
+                    {
+                        return Err(RemoteError::Config(format!(
+                            "--endpoint {endpoint} and AZURE_STORAGE_USE_EMULATOR both name the \
+                             Azure endpoint: set AZURITE_BLOB_STORAGE_URL for the emulator, or \
+                             unset AZURE_STORAGE_USE_EMULATOR to use the endpoint"
+                        )));
+                    }
+                    builder = builder.with_endpoint(endpoint.to_string());
+                    if plain_http {
+                        builder = builder.with_allow_http(true);
+                    }
+                }
+                Arc::new(builder.build().map_err(config)?)
+            }
+            http @ ("http://" | "https://") => Arc::new(
                 HttpBuilder::new()
-                    .with_url(format!("{}{}", url.scheme, url.bucket))
-                    .with_client_options(
-                        ClientOptions::new().with_allow_http(url.scheme == "http://"),
-                    )
+                    .with_url(format!("{http}{}", url.bucket))
+                    .with_client_options(ClientOptions::new().with_allow_http(http == "http://"))
                     .with_retry(retry)
                     .build()
-                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
-            )
+                    .map_err(config)?,
+            ),
+            other => {
+                return Err(RemoteError::Url(format!(
+                    "expected an object URL ({}), found the scheme {other:?}",
+                    crate::SCHEMES.join(", ")
+                )));
+            }
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
