@@ -209,7 +209,9 @@ impl Bucket {
                 loop {
                     match store.list(location.as_ref()).try_collect().await {
                         Ok(metas) => return Ok(metas),
-                        Err(err @ object_store::Error::NotFound { .. }) => return Err(err),
+                        // The store answered: asking again would get the
+                        // same answer.
+                        Err(err) if !transient(&err) => return Err(err),
                         Err(err) => {
                             if retries >= max_retries || started.elapsed() + backoff > retry_timeout
                             {
@@ -266,6 +268,24 @@ impl Bucket {
     }
 }
 
+/// Whether a listing that failed with `err` may succeed if asked for
+/// again: when the connection failed (a page's body cut part-way
+/// included), which object_store reports as an [`HttpError`](object_store::client::HttpError)
+/// among the error's sources. Not when the store answered: a missing
+/// bucket, credentials refused (401, 403), a request it does not serve
+/// would get the same answer again, and an answer object_store deems
+/// transient (5xx, 429) it has retried already.
+fn transient(err: &object_store::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if err.is::<object_store::client::HttpError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// The largest memory limit: what one semaphore counts (and what a range's
 /// `u32` count of permits can take whole).
 fn memory_cap() -> usize {
@@ -275,4 +295,35 @@ fn memory_cap() -> usize {
 /// `n` as a u64 (usize is at most 64 bits on every target plog builds for).
 pub(crate) fn crate_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::client::{HttpError, HttpErrorKind};
+
+    #[test]
+    fn only_failed_connections_are_transient() {
+        // A page's body cut part-way: object_store's list error wraps the
+        // HttpError of the read.
+        let cut = object_store::Error::Generic {
+            store: "GCS",
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Interrupted,
+                std::io::Error::other("connection reset"),
+            )),
+        };
+        assert!(transient(&cut));
+        // The store's answers: the same if asked again.
+        let refused = object_store::Error::Generic {
+            store: "GCS",
+            source: "Server returned non-2xx status code: 401 Unauthorized".into(),
+        };
+        assert!(!transient(&refused));
+        let missing = object_store::Error::NotFound {
+            path: "bucket".to_string(),
+            source: "404".into(),
+        };
+        assert!(!transient(&missing));
+    }
 }
