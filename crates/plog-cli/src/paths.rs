@@ -223,16 +223,17 @@ pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, CliError> {
 #[derive(Clone, Debug, clap::Args)]
 pub struct ObjectArgs {
     /// Where the store is, when not where its environment says. For
-    /// s3://: an S3-compatible store (http://127.0.0.1:9000; default
-    /// AWS_ENDPOINT_URL, else AWS). For gs://: the base URL of a GCS
-    /// emulator's XML API (fake-gcs-server's http://127.0.0.1:4443; default
-    /// GOOGLE_BASE_URL, else Google). For az://: the account's blob service
-    /// URL (Azurite's http://127.0.0.1:10000/devstoreaccount1; default
-    /// AZURE_STORAGE_ENDPOINT, else https://ACCOUNT.blob.core.windows.net;
-    /// not with AZURE_STORAGE_USE_EMULATOR, whose URL is
-    /// AZURITE_BLOB_STORAGE_URL). Credentials (and S3's region) come from
-    /// each cloud's standard environment: AWS_*, GOOGLE_* (a service
-    /// account, GOOGLE_APPLICATION_CREDENTIALS, ...), AZURE_STORAGE_*.
+    /// `s3://`: an S3-compatible store (`http://127.0.0.1:9000`; default
+    /// AWS_ENDPOINT_URL, else AWS). For `gs://`: the base URL of a GCS
+    /// emulator's XML API (fake-gcs-server's `http://127.0.0.1:4443`;
+    /// default GOOGLE_BASE_URL, else Google). For `az://`: the account's
+    /// blob service URL (Azurite's `http://127.0.0.1:10000/devstoreaccount1`;
+    /// default AZURE_STORAGE_ENDPOINT, else
+    /// `https://ACCOUNT.blob.core.windows.net`; not with
+    /// AZURE_STORAGE_USE_EMULATOR, whose URL is AZURITE_BLOB_STORAGE_URL).
+    /// Credentials (and S3's region) come from each cloud's standard
+    /// environment: AWS_*, GOOGLE_* (a service account,
+    /// GOOGLE_APPLICATION_CREDENTIALS, ...), AZURE_STORAGE_*.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Retries of one request to object storage on a transient error (a

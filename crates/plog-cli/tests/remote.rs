@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The variables of every store's environment: unset for each command but
 /// those its store sets (a developer's own credentials never reach a
 /// test).
-const CLOUD_ENV: [&str; 16] = [
+const CLOUD_ENV: [&str; 21] = [
     "AWS_ENDPOINT_URL",
     "AWS_SESSION_TOKEN",
     "AWS_PROFILE",
@@ -28,13 +28,18 @@ const CLOUD_ENV: [&str; 16] = [
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_BASE_URL",
     "GOOGLE_BEARER_TOKEN",
+    "GOOGLE_SKIP_SIGNATURE",
     "SERVICE_ACCOUNT",
     "AZURE_STORAGE_ACCOUNT_NAME",
     "AZURE_STORAGE_ACCOUNT_KEY",
     "AZURE_STORAGE_ENDPOINT",
     "AZURE_STORAGE_USE_EMULATOR",
     "AZURITE_BLOB_STORAGE_URL",
+    "AZURE_STORAGE_ACCESS_KEY",
     "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_SKIP_SIGNATURE",
 ];
 
 /// One object store the tests read a directory through: its URLs'

@@ -75,8 +75,17 @@ fn every_store_reads_and_lists_the_same_objects() {
         }
         std::env::set_var("AZURE_STORAGE_ACCOUNT_NAME", AZURE_ACCOUNT);
         std::env::set_var("AZURE_STORAGE_ACCOUNT_KEY", AZURE_KEY);
-        std::env::remove_var("AZURE_STORAGE_USE_EMULATOR");
-        std::env::remove_var("AZURE_STORAGE_ENDPOINT");
+        for name in [
+            "AZURE_STORAGE_USE_EMULATOR",
+            "AZURE_STORAGE_ENDPOINT",
+            "AZURE_STORAGE_SAS_KEY",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "AZURE_STORAGE_TOKEN",
+            "AZURE_SKIP_SIGNATURE",
+            "GOOGLE_SKIP_SIGNATURE",
+        ] {
+            std::env::remove_var(name);
+        }
     }
     let root = tempfile::tempdir().unwrap();
     let bucket = root.path().join("bucket");
