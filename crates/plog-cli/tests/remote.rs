@@ -374,6 +374,8 @@ fn wrong_credentials_and_unknown_schemes_are_error_lines() {
     // refused, not one of them passed over.
     let mut both = Store::azurite(root.path());
     both.endpoint = Some("http://127.0.0.1:1/devstoreaccount1".to_string());
+    // Any truth object_store takes, not only "true".
+    both.env[0] = ("AZURE_STORAGE_USE_EMULATOR", "Yes".to_string());
     let out = both
         .verify()
         .args(["--json", "az://logs/a.plog"])
@@ -385,6 +387,21 @@ fn wrong_credentials_and_unknown_schemes_are_error_lines() {
         .unwrap()
         .to_string();
     assert!(error.contains("AZURE_STORAGE_USE_EMULATOR"), "{error}");
+
+    // No account for az://: the error names the variables that give one.
+    let mut unconfigured = Store::azure(root.path());
+    unconfigured.env.clear();
+    let out = unconfigured
+        .verify()
+        .args(["--json", "az://logs/a.plog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error = json_lines(&out.stdout)[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("AZURE_STORAGE_ACCOUNT_NAME"), "{error}");
 
     // A URL of a scheme plog does not read: an error naming those it does.
     let out = plog()

@@ -89,6 +89,16 @@ impl Bucket {
             retry_timeout: options.retry_timeout,
         };
         let config = |err: object_store::Error| RemoteError::Config(one_line(&err.to_string()));
+        // Which variables configure the store, for an error that names
+        // only what is missing ("Account must be specified").
+        let configured_by = |variables: &'static str| {
+            move |err: object_store::Error| {
+                RemoteError::Config(format!(
+                    "{} (expected {variables})",
+                    one_line(&err.to_string())
+                ))
+            }
+        };
         let endpoint = options.endpoint.as_deref();
         let plain_http = endpoint.is_some_and(|e| e.starts_with("http://"));
         let store: Arc<dyn ObjectStore> = match url.scheme {
@@ -108,7 +118,9 @@ impl Bucket {
                 if let Some(endpoint) = endpoint {
                     builder = builder.with_base_url(endpoint);
                 }
-                Arc::new(builder.build().map_err(config)?)
+                Arc::new(builder.build().map_err(configured_by(
+                    "GOOGLE_SERVICE_ACCOUNT, GOOGLE_APPLICATION_CREDENTIALS or the application default credentials",
+                ))?)
             }
             crate::AZURE_SCHEME => {
                 let mut builder = MicrosoftAzureBuilder::from_env()
@@ -118,9 +130,15 @@ impl Bucket {
                     // object_store takes the emulator's URL from
                     // AZURITE_BLOB_STORAGE_URL and would pass the endpoint
                     // over in silence.
+                    // (Truthy as object_store parses it.)
                     if builder
                         .get_config_value(&AzureConfigKey::UseEmulator)
-                        .is_some_and(|v| v == "true")
+                        .is_some_and(|v| {
+                            matches!(
+                                v.to_ascii_lowercase().as_str(),
+                                "1" | "true" | "on" | "yes" | "y"
+                            )
+                        })
                     {
                         return Err(RemoteError::Config(format!(
                             "--endpoint {endpoint} and AZURE_STORAGE_USE_EMULATOR both name the \
@@ -133,7 +151,9 @@ impl Bucket {
                         builder = builder.with_allow_http(true);
                     }
                 }
-                Arc::new(builder.build().map_err(config)?)
+                Arc::new(builder.build().map_err(configured_by(
+                    "AZURE_STORAGE_ACCOUNT_NAME with a credential, or AZURE_STORAGE_USE_EMULATOR",
+                ))?)
             }
             http @ ("http://" | "https://") => Arc::new(
                 HttpBuilder::new()
