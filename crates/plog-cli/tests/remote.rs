@@ -254,6 +254,10 @@ fn the_corpus_verified_remotely_gives_the_local_json_and_status() {
     for store in Store::all(root.path()) {
         assert_corpus_verified_as_locally(&store);
     }
+    // Azure's abfss://CONTAINER/KEY (fsspec's form) names the same blobs.
+    let mut abfss = Store::azure(root.path());
+    abfss.scheme = "abfss";
+    assert_corpus_verified_as_locally(&abfss);
 }
 
 #[test]

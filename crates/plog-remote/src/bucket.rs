@@ -63,7 +63,9 @@ impl Bucket {
     ///   the application default credentials and the instance's);
     ///   [`RemoteOptions::endpoint`] is the base URL of the XML API
     ///   (`GOOGLE_BASE_URL`; an emulator's, such as fake-gcs-server's);
-    /// - `az://` as [`MicrosoftAzureBuilder::from_env`] does
+    /// - `az://` (and `abfs(s)://`, with the container, or Hadoop's
+    ///   `CONTAINER@ACCOUNT.dfs.core.windows.net`, where the bucket is) as
+    ///   [`MicrosoftAzureBuilder::from_env`] and its `with_url` do
     ///   (`AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`,
     ///   `AZURE_STORAGE_SAS_KEY`, `AZURE_STORAGE_TOKEN`, `AZURE_CLIENT_ID`,
     ///   ..., `AZURE_STORAGE_USE_EMULATOR` with `AZURITE_BLOB_STORAGE_URL`);
@@ -122,9 +124,12 @@ impl Bucket {
                     "GOOGLE_SERVICE_ACCOUNT, GOOGLE_APPLICATION_CREDENTIALS or the application default credentials",
                 ))?)
             }
-            crate::AZURE_SCHEME => {
+            azure if azure == crate::AZURE_SCHEME || crate::AZURE_ABFS_SCHEMES.contains(&azure) => {
+                // object_store parses the container (and, in Hadoop's
+                // `abfss://CONTAINER@ACCOUNT.dfs.core.windows.net`, the
+                // account) from the URL, as its users' other tools do.
                 let mut builder = MicrosoftAzureBuilder::from_env()
-                    .with_container_name(&url.bucket)
+                    .with_url(format!("{azure}{}", url.bucket))
                     .with_retry(retry);
                 if let Some(endpoint) = endpoint {
                     // object_store takes the emulator's URL from

@@ -52,4 +52,6 @@ pub use options::{
     DEFAULT_MEMORY_LIMIT, DEFAULT_RANGE_LEN, DEFAULT_RANGES_IN_FLIGHT, RemoteOptions,
 };
 pub use reader::ObjectReader;
-pub use url::{AZURE_SCHEME, GCS_SCHEME, ObjectUrl, S3_SCHEME, SCHEMES, is_url};
+pub use url::{
+    AZURE_ABFS_SCHEMES, AZURE_SCHEME, GCS_SCHEME, ObjectUrl, S3_SCHEME, SCHEMES, is_url,
+};

@@ -14,10 +14,24 @@ pub const GCS_SCHEME: &str = "gs://";
 /// and object_store name it).
 pub const AZURE_SCHEME: &str = "az://";
 
+/// Azure's other schemes, as object_store parses them: `abfs(s)://CONTAINER/KEY`
+/// (fsspec's, the same as `az://`), and Hadoop's
+/// `abfs(s)://CONTAINER@ACCOUNT.dfs.core.windows.net/KEY`, which names the
+/// account too.
+pub const AZURE_ABFS_SCHEMES: [&str; 2] = ["abfs://", "abfss://"];
+
 /// Every scheme this crate reads: S3's, Google Cloud Storage's, Azure
 /// Blob Storage's, and plain HTTP(S) servers' (GET with ranges; a prefix
 /// is listed with WebDAV's PROPFIND).
-pub const SCHEMES: [&str; 5] = [S3_SCHEME, GCS_SCHEME, AZURE_SCHEME, "http://", "https://"];
+pub const SCHEMES: [&str; 7] = [
+    S3_SCHEME,
+    GCS_SCHEME,
+    AZURE_SCHEME,
+    AZURE_ABFS_SCHEMES[0],
+    AZURE_ABFS_SCHEMES[1],
+    "http://",
+    "https://",
+];
 
 /// Whether `arg` names an object URL this crate reads (one of
 /// [`SCHEMES`]), rather than a local path.
@@ -129,7 +143,15 @@ mod tests {
         assert!(is_url("https://h/k"));
         assert!(is_url("gs://b/k"));
         assert!(is_url("az://c/k"));
-        assert!(!is_url("abfss://c@a.dfs.core.windows.net/k"));
+        let hadoop = ObjectUrl::parse("abfss://c@acct.dfs.core.windows.net/d/k").unwrap();
+        assert_eq!(hadoop.bucket, "c@acct.dfs.core.windows.net");
+        assert_eq!(hadoop.key, "d/k");
+        assert_eq!(
+            hadoop.to_string(),
+            "abfss://c@acct.dfs.core.windows.net/d/k"
+        );
+        assert!(is_url("abfs://c/k"));
+        assert!(!is_url("adl://c/k"));
         assert!(!is_url("./s3:/b"));
         assert!(!is_url("http:/b"));
     }

@@ -160,6 +160,25 @@ fn every_store_reads_and_lists_the_same_objects() {
         assert!(missing.list("").is_err(), "{scheme}");
     }
 
+    // Azure's other forms of the same container, as object_store parses
+    // them: fsspec's abfs(s)://CONTAINER, Hadoop's
+    // abfss://CONTAINER@ACCOUNT.dfs.core.windows.net (the account then
+    // from the URL).
+    for url in [
+        "abfs://bucket/".to_string(),
+        format!("abfss://bucket@{AZURE_ACCOUNT}.dfs.core.windows.net/"),
+    ] {
+        let store = connect(&url, &azure, 65_536, 2);
+        assert_eq!(
+            keys(&store, "dir/"),
+            ["dir/big.bin", "dir/empty.bin"],
+            "{url}"
+        );
+        assert!(read_all(&store, "dir/big.bin") == bytes, "{url}");
+        let top = store.head("top.bin").unwrap();
+        assert_eq!(top.url.to_string(), format!("{url}top.bin"));
+    }
+
     // An object replaced after it was listed: its ranges are refused
     // (If-Match), not mixed with the new version's.
     for (scheme, endpoint) in [("s3", &s3), ("gs", &gcs), ("az", &azure)] {
