@@ -68,7 +68,8 @@ pub struct DumpArgs {
     #[arg(long, conflicts_with_all = ["follow", "no_verify", "headers"])]
     pub raft: bool,
     /// The log file, `-` for standard input, (built with the `remote`
-    /// feature) an object, `s3://BUCKET/KEY`, read as ranged GETs, or
+    /// feature) an object, `s3://BUCKET/KEY` (or `gs://`, `az://`,
+    /// `http(s)://`), read as ranged GETs, or
     /// (with --raft) a plog-raft directory.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,

@@ -51,6 +51,7 @@ Examples:
   plog verify --all --expect contiguous dir/
   cat raft.plog | plog verify -             standard input
   plog verify --json s3://backups/node-1/   every *.plog object below (feature `remote`)
+  plog verify gs://backups/node-1/raft.plog az://backups/node-1/   GCS, Azure Blob
   plog verify /var/lib/engenho/raft/        a plog-raft directory: one log";
 
 const DUMP_EXAMPLES: &str = "\

@@ -217,13 +217,23 @@ pub fn open_log(path: &Path, options: &OpenOptions) -> Result<Log, CliError> {
     }
 }
 
-/// How object URLs (`s3://BUCKET/KEY`) are reached, for every command
-/// that reads them.
+/// How object URLs (`s3://BUCKET/KEY`, `gs://BUCKET/KEY`,
+/// `az://CONTAINER/KEY`, `http(s)://HOST/PATH`) are reached, for every
+/// command that reads them.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ObjectArgs {
-    /// The endpoint of an S3-compatible store for `s3://` URLs
-    /// (`http://127.0.0.1:9000`); default: `AWS_ENDPOINT_URL`, else AWS.
-    /// Credentials and region come from the `AWS_*` environment variables.
+    /// Where the store is, when not where its environment says. For
+    /// `s3://`: an S3-compatible store (`http://127.0.0.1:9000`; default
+    /// AWS_ENDPOINT_URL, else AWS). For `gs://`: the base URL of a GCS
+    /// emulator's XML API (fake-gcs-server's `http://127.0.0.1:4443`;
+    /// default GOOGLE_BASE_URL, else Google). For `az://`: the account's
+    /// blob service URL (Azurite's `http://127.0.0.1:10000/devstoreaccount1`;
+    /// default AZURE_STORAGE_ENDPOINT, else
+    /// `https://ACCOUNT.blob.core.windows.net`; not with
+    /// AZURE_STORAGE_USE_EMULATOR, whose URL is AZURITE_BLOB_STORAGE_URL).
+    /// Credentials (and S3's region) come from each cloud's standard
+    /// environment: AWS_*, GOOGLE_* (a service account,
+    /// GOOGLE_APPLICATION_CREDENTIALS, ...), AZURE_STORAGE_*.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Retries of one request to object storage on a transient error (a
@@ -233,14 +243,20 @@ pub struct ObjectArgs {
     pub retries: u16,
 }
 
-/// Whether `path` is an object URL (`s3://...`, `http://...`,
-/// `https://...`) rather than a local path.
+/// Whether `path` is a URL (`SCHEME://...`: a letter, then letters,
+/// digits, `+`, `-`, `.`, as RFC 3986 has a scheme) rather than a local
+/// path. The schemes that are read are plog-remote's to list
+/// (`plog_remote::SCHEMES`: `s3://`, `gs://`, `az://`, `http(s)://`): a URL
+/// of another is an error naming them, not a missing file (and without the
+/// `remote` feature, an error saying so).
 pub fn is_url(path: &Path) -> bool {
-    path.to_str().is_some_and(|p| {
-        ["s3://", "http://", "https://"]
-            .iter()
-            .any(|s| p.starts_with(s))
-    })
+    path.to_str()
+        .and_then(|p| p.split_once("://"))
+        .is_some_and(|(scheme, _)| {
+            let mut chars = scheme.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
 }
 
 /// Opens `path` as a log: an object URL (`s3://BUCKET/KEY`) is read as
@@ -336,6 +352,31 @@ mod tests {
         assert_eq!(got("*/*.plog"), ["x/b.plog"]);
         assert_eq!(got("a?.plog"), ["a1.plog", "a2.plog", "x/y/a3.plog"]);
         assert!(parse_glob("a[").is_err());
+    }
+
+    #[test]
+    fn urls_are_told_from_paths_by_their_scheme() {
+        for url in [
+            "s3://b/k",
+            "gs://b/",
+            "az://c/k",
+            "https://h/p",
+            "ftp://h/p",
+            "abfss://c@a.dfs.core.windows.net/k",
+        ] {
+            assert!(is_url(Path::new(url)), "{url}");
+        }
+        for path in [
+            "raft.plog",
+            "./s3://b",
+            "s3:/b",
+            "://b",
+            "3s://b",
+            "a b://c",
+            "-",
+        ] {
+            assert!(!is_url(Path::new(path)), "{path}");
+        }
     }
 
     #[test]

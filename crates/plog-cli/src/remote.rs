@@ -1,4 +1,5 @@
-//! `plog verify s3://BUCKET/KEY` and `s3://BUCKET/PREFIX/`: objects named,
+//! `plog verify s3://BUCKET/KEY` and `s3://BUCKET/PREFIX/` (and `gs://`,
+//! `az://`, `http(s)://`, plog-remote's schemes): objects named,
 //! listed and read through plog-remote (ranged GETs of bounded size), each
 //! walked by the same streaming verifier as `plog verify -`
 //! (`Log::from_stream`), so the report of an object is that of the same
@@ -139,7 +140,7 @@ fn remote_options(objects: &ObjectArgs) -> RemoteOptions {
     }
 }
 
-/// Opens the object `path` names (`s3://BUCKET/KEY`) as a log read in one
+/// Opens the object `path` names (`s3://BUCKET/KEY`, ...) as a log read in one
 /// pass as its ranges arrive (`Log::from_stream`, as `-` is): what `plog
 /// stat` and `plog dump` read.
 pub fn open(path: &Path, objects: &ObjectArgs) -> Result<Log, CliError> {
@@ -148,7 +149,7 @@ pub fn open(path: &Path, objects: &ObjectArgs) -> Result<Log, CliError> {
     if url.is_prefix() {
         return Err(CliError::at(
             path,
-            "expected the URL of one object (s3://BUCKET/KEY), found a prefix (ending in `/`)",
+            "expected the URL of one object (such as s3://BUCKET/KEY), found a prefix (ending in `/`)",
         ));
     }
     let bucket = Bucket::connect_url(&url, &remote_options(objects))

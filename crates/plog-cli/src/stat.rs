@@ -21,7 +21,8 @@ pub struct StatArgs {
     #[arg(long)]
     pub json: bool,
     /// The log file, `-` for standard input, or (built with the `remote`
-    /// feature) an object, `s3://BUCKET/KEY`, read as ranged GETs.
+    /// feature) an object, `s3://BUCKET/KEY` (or `gs://`, `az://`,
+    /// `http(s)://`), read as ranged GETs.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// How an object URL is reached.

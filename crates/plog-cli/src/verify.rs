@@ -84,9 +84,11 @@ pub struct VerifyArgs {
     pub resume: Option<PathBuf>,
     /// Log files, directories (the files below that match --glob, in sorted
     /// order), `-` for standard input, or (built with the `remote` feature)
-    /// objects: `s3://BUCKET/KEY`, or `s3://BUCKET/PREFIX/` for the objects
-    /// below it that match --glob, read as ranged GETs (after the local
-    /// files).
+    /// objects: `s3://BUCKET/KEY`, `gs://BUCKET/KEY`, `az://CONTAINER/KEY`
+    /// (or `abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/KEY`),
+    /// `http(s)://HOST/PATH`, or such a URL ending in `/` (`s3://BUCKET/PREFIX/`)
+    /// for the objects below it that match --glob, read as ranged GETs
+    /// (after the local files).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 }

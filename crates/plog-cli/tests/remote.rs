@@ -1,6 +1,8 @@
-//! `plog verify s3://...` (issue #24) against a real S3 server started by
-//! the test in its own process (s3s-fs: a bucket is a directory, an object
-//! a file), bound to 127.0.0.1: the same JSON (but the path) and exit
+//! `plog verify s3://...` (issue #24) against real object stores started
+//! by the test in its own process, bound to 127.0.0.1, each over a
+//! directory (a bucket is a directory, an object a file): S3 (s3s-fs),
+//! Google Cloud Storage (`gs://`) and Azure Blob Storage (`az://`, through
+//! `--endpoint` and as the emulator): the same JSON (but the path) and exit
 //! status as the same bytes verified locally.
 
 #![cfg(feature = "remote")]
@@ -8,26 +10,149 @@
 mod common;
 
 use common::{json_lines, plog};
-use plog_remote::test_server::{self, ACCESS_KEY, REGION, SECRET_KEY};
+use plog_remote::test_server::{
+    self, ACCESS_KEY, AZURE_ACCOUNT, AZURE_KEY, GCS_TOKEN, REGION, SECRET_KEY,
+};
 use serde_json::Value;
 
-/// `plog` with the environment of an S3-compatible store.
-fn plog_env() -> assert_cmd::Command {
-    let mut cmd = plog();
-    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", REGION)
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE");
-    cmd
+/// The variables of every store's environment: unset for each command but
+/// those its store sets (a developer's own credentials never reach a
+/// test).
+const CLOUD_ENV: [&str; 21] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_BASE_URL",
+    "GOOGLE_BEARER_TOKEN",
+    "GOOGLE_SKIP_SIGNATURE",
+    "SERVICE_ACCOUNT",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ENDPOINT",
+    "AZURE_STORAGE_USE_EMULATOR",
+    "AZURITE_BLOB_STORAGE_URL",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_SKIP_SIGNATURE",
+];
+
+/// One object store the tests read a directory through: its URLs'
+/// scheme, its users' environment, its `--endpoint` if it takes one.
+struct Store {
+    scheme: &'static str,
+    env: Vec<(&'static str, String)>,
+    endpoint: Option<String>,
 }
 
-/// `plog verify` with the environment of an S3-compatible store.
-fn plog_s3(endpoint: &str) -> assert_cmd::Command {
-    let mut cmd = plog_env();
-    cmd.arg("verify").arg("--endpoint").arg(endpoint);
-    cmd
+impl Store {
+    /// S3 (s3s-fs) over `root`, SigV4 keys in `AWS_*`, `--endpoint`.
+    fn s3(root: &std::path::Path) -> Store {
+        Store::s3_at(test_server::start(root))
+    }
+
+    /// S3 at `endpoint` (a server of `test_server`, or a proxy before one).
+    fn s3_at(endpoint: String) -> Store {
+        Store {
+            scheme: "s3",
+            env: vec![
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
+                ("AWS_REGION", REGION.to_string()),
+            ],
+            endpoint: Some(endpoint),
+        }
+    }
+
+    /// Google Cloud Storage over `root`, the token in
+    /// `GOOGLE_BEARER_TOKEN`, the emulator's base URL as `--endpoint`.
+    fn gcs(root: &std::path::Path) -> Store {
+        Store {
+            scheme: "gs",
+            env: vec![("GOOGLE_BEARER_TOKEN", GCS_TOKEN.to_string())],
+            endpoint: Some(test_server::start_gcs(root)),
+        }
+    }
+
+    /// Azure Blob Storage over `root`, the account and key in
+    /// `AZURE_STORAGE_*`, the account's blob service URL as `--endpoint`.
+    fn azure(root: &std::path::Path) -> Store {
+        Store {
+            scheme: "az",
+            env: vec![
+                ("AZURE_STORAGE_ACCOUNT_NAME", AZURE_ACCOUNT.to_string()),
+                ("AZURE_STORAGE_ACCOUNT_KEY", AZURE_KEY.to_string()),
+            ],
+            endpoint: Some(format!(
+                "{}/{AZURE_ACCOUNT}",
+                test_server::start_azure(root)
+            )),
+        }
+    }
+
+    /// Azure Blob Storage over `root` as the emulator:
+    /// `AZURE_STORAGE_USE_EMULATOR` and `AZURITE_BLOB_STORAGE_URL` (its
+    /// well-known account and key), no `--endpoint`.
+    fn azurite(root: &std::path::Path) -> Store {
+        Store {
+            scheme: "az",
+            env: vec![
+                ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
+                ("AZURITE_BLOB_STORAGE_URL", test_server::start_azure(root)),
+            ],
+            endpoint: None,
+        }
+    }
+
+    /// Every store, each over `root`.
+    fn all(root: &std::path::Path) -> [Store; 4] {
+        [
+            Store::s3(root),
+            Store::gcs(root),
+            Store::azure(root),
+            Store::azurite(root),
+        ]
+    }
+
+    /// `plog COMMAND` with this store's environment (and no other cloud's)
+    /// and its `--endpoint`.
+    fn plog(&self, command: &str) -> assert_cmd::Command {
+        let mut cmd = plog();
+        for name in CLOUD_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.arg(command);
+        if let Some(endpoint) = &self.endpoint {
+            cmd.args(["--endpoint", endpoint]);
+        }
+        cmd
+    }
+
+    /// `plog verify` through this store.
+    fn verify(&self) -> assert_cmd::Command {
+        self.plog("verify")
+    }
+
+    /// The URL of `path` (`BUCKET/KEY`) in this store.
+    fn url(&self, path: &str) -> String {
+        format!("{}://{path}", self.scheme)
+    }
+
+    /// What names it in a failed assertion.
+    fn name(&self) -> String {
+        let how = if self.endpoint.is_some() {
+            "--endpoint"
+        } else {
+            "emulator"
+        };
+        format!("{}:// ({how})", self.scheme)
+    }
 }
 
 /// The lines with `path` taken out, and the paths apart.
@@ -48,36 +173,44 @@ fn without_paths(lines: Vec<Value>) -> (Vec<Value>, Vec<String>) {
     (lines, paths)
 }
 
-#[test]
-fn the_corpus_verified_remotely_gives_the_local_json_and_status() {
+/// A directory for the test servers holding the bucket `corpus`: every
+/// corpus file, and expected.json (which --glob's default leaves out, as
+/// it does below a directory).
+fn whole_corpus_bucket() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let bucket = root.path().join("corpus");
     std::fs::create_dir(&bucket).unwrap();
-    let corpus = plog_testdata::corpus();
-    for file in &corpus {
+    for file in &plog_testdata::corpus() {
         std::fs::write(bucket.join(&file.name), &file.bytes).unwrap();
     }
-    // expected.json is in the bucket too: --glob's default leaves it out,
-    // as it does below a directory.
     std::fs::copy(
         plog_testdata::corpus_dir().join("expected.json"),
         bucket.join("expected.json"),
     )
     .unwrap();
-    let endpoint = test_server::start(root.path());
+    root
+}
 
+/// `plog verify --json URL/corpus/` through `store` gives, line for line,
+/// the JSON of `plog verify --json testdata/v1/` but the path (the URL of
+/// each object, in the listing's order) and its exit status; one object
+/// by its key, the line of the file.
+fn assert_corpus_verified_as_locally(store: &Store) {
+    let name = store.name();
+    let corpus = plog_testdata::corpus();
     let local = plog()
         .args(["verify", "--json"])
         .arg(plog_testdata::corpus_dir())
         .output()
         .unwrap();
-    let remote = plog_s3(&endpoint)
-        .args(["--json", "s3://corpus/"])
+    let remote = store
+        .verify()
+        .args(["--json", &store.url("corpus/")])
         .output()
         .unwrap();
     assert!(
         remote.stderr.is_empty(),
-        "{}",
+        "{name}: {}",
         String::from_utf8_lossy(&remote.stderr)
     );
     let (local_lines, local_paths) = without_paths(json_lines(&local.stdout));
@@ -86,18 +219,19 @@ fn the_corpus_verified_remotely_gives_the_local_json_and_status() {
     }
     let (remote_lines, remote_paths) = without_paths(json_lines(&remote.stdout));
     assert_eq!(local_lines.len(), corpus.len());
-    assert_eq!(remote_lines, local_lines);
-    assert_eq!(remote.status.code(), local.status.code());
+    assert_eq!(remote_lines, local_lines, "{name}");
+    assert_eq!(remote.status.code(), local.status.code(), "{name}");
     let expected_paths: Vec<String> = corpus
         .iter()
-        .map(|f| format!("s3://corpus/{}", f.name))
+        .map(|f| store.url(&format!("corpus/{}", f.name)))
         .collect();
-    assert_eq!(remote_paths, expected_paths);
-    assert!(local_paths.iter().all(|p| !p.starts_with("s3://")));
+    assert_eq!(remote_paths, expected_paths, "{name}");
+    assert!(local_paths.iter().all(|p| !p.contains("://")));
 
     // One object by its key: the line of the same file verified locally.
-    let remote = plog_s3(&endpoint)
-        .args(["--json", "s3://corpus/seed-small.plog"])
+    let remote = store
+        .verify()
+        .args(["--json", &store.url("corpus/seed-small.plog")])
         .output()
         .unwrap();
     let local = plog()
@@ -105,11 +239,25 @@ fn the_corpus_verified_remotely_gives_the_local_json_and_status() {
         .arg(plog_testdata::corpus_dir().join("seed-small.plog"))
         .output()
         .unwrap();
-    assert_eq!(remote.status.code(), Some(0));
+    assert_eq!(remote.status.code(), Some(0), "{name}");
     assert_eq!(
         without_paths(json_lines(&remote.stdout)).0,
-        without_paths(json_lines(&local.stdout)).0
+        without_paths(json_lines(&local.stdout)).0,
+        "{name}"
     );
+}
+
+#[test]
+fn the_corpus_verified_remotely_gives_the_local_json_and_status() {
+    // Written once, read through every store.
+    let root = whole_corpus_bucket();
+    for store in Store::all(root.path()) {
+        assert_corpus_verified_as_locally(&store);
+    }
+    // Azure's abfss://CONTAINER/KEY (fsspec's form) names the same blobs.
+    let mut abfss = Store::azure(root.path());
+    abfss.scheme = "abfss";
+    assert_corpus_verified_as_locally(&abfss);
 }
 
 #[test]
@@ -125,66 +273,152 @@ fn a_damaged_object_and_a_missing_one_are_reported_as_local_files_are() {
     std::fs::write(bucket.join("damaged.plog"), &damaged).unwrap();
     let local_dir = tempfile::tempdir().unwrap();
     std::fs::write(local_dir.path().join("damaged.plog"), &damaged).unwrap();
-    let endpoint = test_server::start(root.path());
-
-    let remote = plog_s3(&endpoint)
-        .args(["--json", "s3://logs/damaged.plog"])
-        .output()
-        .unwrap();
     let local = plog()
         .args(["verify", "--json"])
         .arg(local_dir.path().join("damaged.plog"))
         .output()
         .unwrap();
-    assert_eq!(remote.status.code(), Some(1));
-    assert_eq!(remote.status.code(), local.status.code());
-    let (remote_lines, _) = without_paths(json_lines(&remote.stdout));
-    assert_eq!(remote_lines, without_paths(json_lines(&local.stdout)).0);
-    assert_eq!(remote_lines[0]["status"], "corrupt");
-
-    // The text line names the URL, as a local file's names its path.
-    let text = plog_s3(&endpoint)
-        .arg("s3://logs/damaged.plog")
-        .output()
-        .unwrap();
-    assert_eq!(text.status.code(), Some(1));
-    let text = String::from_utf8(text.stdout).unwrap();
-    assert!(
-        text.starts_with("s3://logs/damaged.plog: CORRUPT hash_mismatch at offset "),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("1 file: 0 clean, 0 torn, 1 corrupt, 0 unreadable\n"),
-        "{text}"
-    );
-
-    // A missing object: an error object naming the URL, status 2, as for a
-    // missing local file.
-    let remote = plog_s3(&endpoint)
-        .args(["--json", "s3://logs/missing.plog"])
-        .output()
-        .unwrap();
-    let local = plog()
+    let local_missing = plog()
         .args(["verify", "--json"])
         .arg(local_dir.path().join("missing.plog"))
         .output()
         .unwrap();
-    assert_eq!(local.status.code(), Some(2));
-    assert_eq!(remote.status.code(), local.status.code());
-    let lines = json_lines(&remote.stdout);
-    assert_eq!(lines.len(), 1);
-    common::assert_schema("verify", &lines[0]);
-    assert_eq!(lines[0]["path"], "s3://logs/missing.plog");
-    let error = lines[0]["error"].as_str().expect("an error object");
-    assert!(error.contains("no such object"), "{error}");
-    let local_keys: Vec<String> = json_lines(&local.stdout)[0]
-        .as_object()
+    assert_eq!(local.status.code(), Some(1));
+    assert_eq!(local_missing.status.code(), Some(2));
+
+    for store in Store::all(root.path()) {
+        let name = store.name();
+        let url = store.url("logs/damaged.plog");
+        let remote = store.verify().args(["--json", &url]).output().unwrap();
+        assert_eq!(remote.status.code(), local.status.code(), "{name}");
+        let (remote_lines, _) = without_paths(json_lines(&remote.stdout));
+        assert_eq!(
+            remote_lines,
+            without_paths(json_lines(&local.stdout)).0,
+            "{name}"
+        );
+        assert_eq!(remote_lines[0]["status"], "corrupt", "{name}");
+
+        // The text line names the URL, as a local file's names its path.
+        let text = store.verify().arg(&url).output().unwrap();
+        assert_eq!(text.status.code(), Some(1), "{name}");
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(
+            text.starts_with(&format!("{url}: CORRUPT hash_mismatch at offset ")),
+            "{name}: {text}"
+        );
+        assert!(
+            text.ends_with("1 file: 0 clean, 0 torn, 1 corrupt, 0 unreadable\n"),
+            "{name}: {text}"
+        );
+
+        // A missing object: an error object naming the URL, status 2, as
+        // for a missing local file.
+        let missing = store.url("logs/missing.plog");
+        let remote = store.verify().args(["--json", &missing]).output().unwrap();
+        assert_eq!(remote.status.code(), local_missing.status.code(), "{name}");
+        let lines = json_lines(&remote.stdout);
+        assert_eq!(lines.len(), 1, "{name}");
+        common::assert_schema("verify", &lines[0]);
+        assert_eq!(lines[0]["path"], missing.as_str(), "{name}");
+        let error = lines[0]["error"].as_str().expect("an error object");
+        assert!(error.contains("no such object"), "{name}: {error}");
+        let local_keys: Vec<String> = json_lines(&local_missing.stdout)[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let remote_keys: Vec<String> = lines[0].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(remote_keys, local_keys, "{name}");
+    }
+}
+
+#[test]
+fn wrong_credentials_and_unknown_schemes_are_error_lines() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("logs")).unwrap();
+    std::fs::copy(
+        common::corpus_path("seed-small.plog"),
+        root.path().join("logs/a.plog"),
+    )
+    .unwrap();
+    // Each store with its users' variables set wrong: a token or a key
+    // the server does not take. Refused (401, 403) is no transient error:
+    // an error line at once, status 2, never a verdict.
+    let mut gcs = Store::gcs(root.path());
+    gcs.env = vec![("GOOGLE_BEARER_TOKEN", "not-the-token".to_string())];
+    let mut azure = Store::azure(root.path());
+    azure.env[1] = (
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "bm90IHRoZSBrZXkgb2YgdGhlIGFjY291bnQ=".to_string(),
+    );
+    for store in [gcs, azure] {
+        let name = store.name();
+        for url in [store.url("logs/a.plog"), store.url("logs/")] {
+            let started = std::time::Instant::now();
+            let out = store.verify().args(["--json", &url]).output().unwrap();
+            // Not asked again (a minute of backoff): the answer would be
+            // the same.
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{name} {url}: {:?}",
+                started.elapsed()
+            );
+            assert_eq!(out.status.code(), Some(2), "{name} {url}");
+            let lines = json_lines(&out.stdout);
+            assert_eq!(lines.len(), 1, "{name} {url}: {lines:?}");
+            assert_eq!(lines[0]["path"], url.as_str(), "{name}");
+            assert!(lines[0]["error"].is_string(), "{name}: {}", lines[0]);
+            common::assert_schema("verify", &lines[0]);
+        }
+    }
+
+    // --endpoint and the emulator's variable both naming Azure's endpoint:
+    // refused, not one of them passed over.
+    let mut both = Store::azurite(root.path());
+    both.endpoint = Some("http://127.0.0.1:1/devstoreaccount1".to_string());
+    // Any truth object_store takes, not only "true".
+    both.env[0] = ("AZURE_STORAGE_USE_EMULATOR", "Yes".to_string());
+    let out = both
+        .verify()
+        .args(["--json", "az://logs/a.plog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error = json_lines(&out.stdout)[0]["error"]
+        .as_str()
         .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    let remote_keys: Vec<String> = lines[0].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(remote_keys, local_keys);
+        .to_string();
+    assert!(error.contains("AZURE_STORAGE_USE_EMULATOR"), "{error}");
+
+    // No account for az://: the error names the variables that give one.
+    let mut unconfigured = Store::azure(root.path());
+    unconfigured.env.clear();
+    let out = unconfigured
+        .verify()
+        .args(["--json", "az://logs/a.plog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error = json_lines(&out.stdout)[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("AZURE_STORAGE_ACCOUNT_NAME"), "{error}");
+
+    // A URL of a scheme plog does not read: an error naming those it does.
+    let out = plog()
+        .args(["verify", "--json", "ftp://host/a.plog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines[0]["path"], "ftp://host/a.plog");
+    let error = lines[0]["error"].as_str().unwrap();
+    for scheme in plog_remote::SCHEMES {
+        assert!(error.contains(scheme), "{error}");
+    }
 }
 
 /// A bucket `name` below `root` of `n` small logs, `obj-NNNN.plog`, every
@@ -213,7 +447,8 @@ fn many_objects(root: &std::path::Path, name: &str, n: usize) {
 /// long it took.
 fn verify_jobs(endpoint: &str, url: &str, jobs: usize) -> (Vec<Value>, Option<i32>, f64) {
     let started = std::time::Instant::now();
-    let out = plog_s3(endpoint)
+    let out = Store::s3_at(endpoint.to_string())
+        .verify()
         .args(["--json", "--jobs", &jobs.to_string(), url])
         .output()
         .unwrap();
@@ -279,12 +514,7 @@ fn a_thousand_objects_in_flight_give_the_lines_of_one_at_a_time() {
 
 #[test]
 fn responses_cut_part_way_are_read_again_and_a_store_that_always_cuts_is_an_error() {
-    let root = tempfile::tempdir().unwrap();
-    let bucket = root.path().join("corpus");
-    std::fs::create_dir(&bucket).unwrap();
-    for file in &plog_testdata::corpus() {
-        std::fs::write(bucket.join(&file.name), &file.bytes).unwrap();
-    }
+    let root = whole_corpus_bucket();
     let server = test_server::start(root.path());
     let local = plog()
         .args(["verify", "--json"])
@@ -294,7 +524,8 @@ fn responses_cut_part_way_are_read_again_and_a_store_that_always_cuts_is_an_erro
     // Every other connection is cut after 3000 bytes: in the headers of a
     // response, or in its body (large-payload.plog is 1 MiB).
     let flaky = test_server::start_dropping_proxy(&server, 2, 3000);
-    let remote = plog_s3(&flaky.endpoint)
+    let remote = Store::s3_at(flaky.endpoint.clone())
+        .verify()
         .args(["--json", "--retries", "8", "s3://corpus/"])
         .output()
         .unwrap();
@@ -314,7 +545,8 @@ fn responses_cut_part_way_are_read_again_and_a_store_that_always_cuts_is_an_erro
     // 2) once the retries are spent, never a verdict, never a hang.
     let dead = test_server::start_dropping_proxy(&server, 1, 20);
     let started = std::time::Instant::now();
-    let remote = plog_s3(&dead.endpoint)
+    let remote = Store::s3_at(dead.endpoint.clone())
+        .verify()
         .args(["--json", "--retries", "2", "s3://corpus/seed-small.plog"])
         .timeout(std::time::Duration::from_secs(60))
         .output()
@@ -331,7 +563,8 @@ fn responses_cut_part_way_are_read_again_and_a_store_that_always_cuts_is_an_erro
     // from where it stopped until the retries are spent, then an error
     // naming the range, not a torn or corrupt verdict.
     let body_cut = test_server::start_dropping_proxy(&server, 1, 2000);
-    let remote = plog_s3(&body_cut.endpoint)
+    let remote = Store::s3_at(body_cut.endpoint.clone())
+        .verify()
         .args(["--json", "--retries", "2", "s3://corpus/large-payload.plog"])
         .timeout(std::time::Duration::from_secs(60))
         .output()
@@ -356,7 +589,8 @@ fn a_resumed_run_verifies_only_what_was_not_recorded_clean() {
     let work = tempfile::tempdir().unwrap();
     let manifest = work.path().join("manifest.jsonl");
     let resume = |extra: &[&str]| {
-        plog_s3(&endpoint)
+        Store::s3_at(endpoint.clone())
+            .verify()
             .arg("--resume")
             .arg(&manifest)
             .args(extra)
@@ -508,16 +742,24 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
         "torn-in-payload.plog",
     ];
     let root = corpus_bucket(&names);
-    let endpoint = test_server::start(root.path());
+    for store in Store::all(root.path()) {
+        stat_and_dump_through(&store, &names);
+    }
+}
+
+/// `plog stat` and `plog dump` of the objects `names` of the bucket
+/// `corpus` through `store` print what they print of the files.
+fn stat_and_dump_through(store: &Store, names: &[&str]) {
     let remote = |args: &[&str], name: &str| {
-        plog_env()
-            .args(args)
-            .args(["--endpoint", &endpoint])
-            .arg(format!("s3://corpus/{name}"))
+        store
+            .plog(args[0])
+            .args(&args[1..])
+            .arg(store.url(&format!("corpus/{name}")))
             .output()
             .unwrap()
     };
-    for name in names {
+    let store_name = store.name();
+    for &name in names {
         let local_path = common::corpus_path(name);
         for args in [
             &["stat", "--json"][..],
@@ -528,8 +770,12 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
         ] {
             let local = plog().args(args).arg(&local_path).output().unwrap();
             let remote = remote(args, name);
-            assert_eq!(remote.status.code(), local.status.code(), "{args:?} {name}");
-            let url = format!("s3://corpus/{name}");
+            assert_eq!(
+                remote.status.code(),
+                local.status.code(),
+                "{store_name} {args:?} {name}"
+            );
+            let url = store.url(&format!("corpus/{name}"));
             let local_text = String::from_utf8(local.stdout).unwrap();
             let remote_text = String::from_utf8(remote.stdout).unwrap();
             let local_stderr = String::from_utf8(local.stderr).unwrap();
@@ -544,7 +790,7 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
                 }
                 assert_eq!(r[0]["path"], url.as_str());
                 r[0]["path"] = Value::from(path);
-                assert_eq!(r, l, "{args:?} {name}");
+                assert_eq!(r, l, "{store_name} {args:?} {name}");
             } else if args[0] == "stat" {
                 let strip = |t: &str| {
                     t.lines()
@@ -555,23 +801,23 @@ fn stat_and_dump_of_an_object_print_what_they_print_of_the_file() {
                 assert_eq!(
                     strip(&remote_text.replace(&url, path)),
                     strip(&local_text),
-                    "{args:?} {name}"
+                    "{store_name} {args:?} {name}"
                 );
             } else {
-                assert_eq!(remote_text, local_text, "{args:?} {name}");
+                assert_eq!(remote_text, local_text, "{store_name} {args:?} {name}");
             }
             assert_eq!(
                 remote_stderr.replace(&url, path),
                 local_stderr,
-                "{args:?} {name}"
+                "{store_name} {args:?} {name}"
             );
         }
     }
     // A missing object: the error of a missing file, status 2.
     let missing = remote(&["stat", "--json"], "missing.plog");
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(2), "{store_name}");
     let lines = json_lines(&missing.stdout);
-    assert_eq!(lines[0]["path"], "s3://corpus/missing.plog");
+    assert_eq!(lines[0]["path"], store.url("corpus/missing.plog"));
     assert!(
         lines[0]["error"]
             .as_str()

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use futures::TryStreamExt as _;
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, RetryConfig};
@@ -51,10 +53,30 @@ impl Bucket {
         )
     }
 
-    /// Connects to the bucket (or HTTP host) of `url`: `s3://` as
-    /// [`connect`](Bucket::connect) does, `http(s)://HOST` as
-    /// [`HttpBuilder`] does (plain GETs with ranges, no credentials;
-    /// [`RemoteOptions::endpoint`] is not used).
+    /// Connects to the bucket (or container, or HTTP host) of `url`, as
+    /// each store's users configure it (no request is made yet):
+    ///
+    /// - `s3://` as [`connect`](Bucket::connect) does;
+    /// - `gs://` as [`GoogleCloudStorageBuilder::from_env`] does
+    ///   (`GOOGLE_SERVICE_ACCOUNT`, `GOOGLE_SERVICE_ACCOUNT_KEY`,
+    ///   `GOOGLE_APPLICATION_CREDENTIALS`, `GOOGLE_BEARER_TOKEN`, ..., else
+    ///   the application default credentials and the instance's);
+    ///   [`RemoteOptions::endpoint`] is the base URL of the XML API
+    ///   (`GOOGLE_BASE_URL`; an emulator's, such as fake-gcs-server's);
+    /// - `az://` (and `abfs(s)://`, with the container, or Hadoop's
+    ///   `CONTAINER@ACCOUNT.dfs.core.windows.net`, where the bucket is) as
+    ///   [`MicrosoftAzureBuilder::from_env`] and its `with_url` do
+    ///   (`AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`,
+    ///   `AZURE_STORAGE_SAS_KEY`, `AZURE_STORAGE_TOKEN`, `AZURE_CLIENT_ID`,
+    ///   ..., `AZURE_STORAGE_USE_EMULATOR` with `AZURITE_BLOB_STORAGE_URL`);
+    ///   [`RemoteOptions::endpoint`] is the account's blob service URL
+    ///   (`AZURE_STORAGE_ENDPOINT`: `https://ACCOUNT.blob.core.windows.net`,
+    ///   or an emulator's `http://127.0.0.1:10000/devstoreaccount1`), and
+    ///   is refused with `AZURE_STORAGE_USE_EMULATOR`, which names its own;
+    /// - `http(s)://HOST` as [`HttpBuilder`] does (plain GETs with ranges,
+    ///   no credentials; [`RemoteOptions::endpoint`] is not used).
+    ///
+    /// An endpoint that starts with `http://` allows plain HTTP.
     pub fn connect_url(url: &ObjectUrl, options: &RemoteOptions) -> Result<Bucket, RemoteError> {
         // The TLS stack is rustls with ring (no C toolchain beyond `cc`, no
         // cmake): its provider is installed once per process. An error
@@ -68,31 +90,90 @@ impl Bucket {
             max_retries: options.max_retries,
             retry_timeout: options.retry_timeout,
         };
-        let store: Arc<dyn ObjectStore> = if url.scheme == crate::S3_SCHEME {
-            let mut builder = AmazonS3Builder::from_env()
-                .with_bucket_name(&url.bucket)
-                .with_retry(retry);
-            if let Some(endpoint) = &options.endpoint {
-                builder = builder
-                    .with_endpoint(endpoint)
-                    .with_allow_http(endpoint.starts_with("http://"));
+        let config = |err: object_store::Error| RemoteError::Config(one_line(&err.to_string()));
+        // Which variables configure the store, for an error that names
+        // only what is missing ("Account must be specified").
+        let configured_by = |variables: &'static str| {
+            move |err: object_store::Error| {
+                RemoteError::Config(format!(
+                    "{} (expected {variables})",
+                    one_line(&err.to_string())
+                ))
             }
-            Arc::new(
-                builder
-                    .build()
-                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
-            )
-        } else {
-            Arc::new(
+        };
+        let endpoint = options.endpoint.as_deref();
+        let plain_http = endpoint.is_some_and(|e| e.starts_with("http://"));
+        let store: Arc<dyn ObjectStore> = match url.scheme {
+            crate::S3_SCHEME => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&url.bucket)
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint).with_allow_http(plain_http);
+                }
+                Arc::new(builder.build().map_err(config)?)
+            }
+            crate::GCS_SCHEME => {
+                let mut builder = GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&url.bucket)
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_base_url(endpoint);
+                }
+                Arc::new(builder.build().map_err(configured_by(
+                    "GOOGLE_SERVICE_ACCOUNT, GOOGLE_APPLICATION_CREDENTIALS or the application default credentials",
+                ))?)
+            }
+            azure if azure == crate::AZURE_SCHEME || crate::AZURE_ABFS_SCHEMES.contains(&azure) => {
+                // object_store parses the container (and, in Hadoop's
+                // `abfss://CONTAINER@ACCOUNT.dfs.core.windows.net`, the
+                // account) from the URL, as its users' other tools do.
+                let mut builder = MicrosoftAzureBuilder::from_env()
+                    .with_url(format!("{azure}{}", url.bucket))
+                    .with_retry(retry);
+                if let Some(endpoint) = endpoint {
+                    // object_store takes the emulator's URL from
+                    // AZURITE_BLOB_STORAGE_URL and would pass the endpoint
+                    // over in silence.
+                    // (Truthy as object_store parses it.)
+                    if builder
+                        .get_config_value(&AzureConfigKey::UseEmulator)
+                        .is_some_and(|v| {
+                            matches!(
+                                v.to_ascii_lowercase().as_str(),
+                                "1" | "true" | "on" | "yes" | "y"
+                            )
+                        })
+                    {
+                        return Err(RemoteError::Config(format!(
+                            "--endpoint {endpoint} and AZURE_STORAGE_USE_EMULATOR both name the \
+                             Azure endpoint: set AZURITE_BLOB_STORAGE_URL for the emulator, or \
+                             unset AZURE_STORAGE_USE_EMULATOR to use the endpoint"
+                        )));
+                    }
+                    builder = builder.with_endpoint(endpoint.to_string());
+                    if plain_http {
+                        builder = builder.with_allow_http(true);
+                    }
+                }
+                Arc::new(builder.build().map_err(configured_by(
+                    "AZURE_STORAGE_ACCOUNT_NAME with a credential, or AZURE_STORAGE_USE_EMULATOR",
+                ))?)
+            }
+            http @ ("http://" | "https://") => Arc::new(
                 HttpBuilder::new()
-                    .with_url(format!("{}{}", url.scheme, url.bucket))
-                    .with_client_options(
-                        ClientOptions::new().with_allow_http(url.scheme == "http://"),
-                    )
+                    .with_url(format!("{http}{}", url.bucket))
+                    .with_client_options(ClientOptions::new().with_allow_http(http == "http://"))
                     .with_retry(retry)
                     .build()
-                    .map_err(|err| RemoteError::Config(one_line(&err.to_string())))?,
-            )
+                    .map_err(config)?,
+            ),
+            other => {
+                return Err(RemoteError::Url(format!(
+                    "expected an object URL ({}), found the scheme {other:?}",
+                    crate::SCHEMES.join(", ")
+                )));
+            }
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -153,7 +234,9 @@ impl Bucket {
                 loop {
                     match store.list(location.as_ref()).try_collect().await {
                         Ok(metas) => return Ok(metas),
-                        Err(err @ object_store::Error::NotFound { .. }) => return Err(err),
+                        // The store answered: asking again would get the
+                        // same answer.
+                        Err(err) if !transient(&err) => return Err(err),
                         Err(err) => {
                             if retries >= max_retries || started.elapsed() + backoff > retry_timeout
                             {
@@ -210,6 +293,24 @@ impl Bucket {
     }
 }
 
+/// Whether a listing that failed with `err` may succeed if asked for
+/// again: when the connection failed (a page's body cut part-way
+/// included), which object_store reports as an [`HttpError`](object_store::client::HttpError)
+/// among the error's sources. Not when the store answered: a missing
+/// bucket, credentials refused (401, 403), a request it does not serve
+/// would get the same answer again, and an answer object_store deems
+/// transient (5xx, 429) it has retried already.
+fn transient(err: &object_store::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if err.is::<object_store::client::HttpError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// The largest memory limit: what one semaphore counts (and what a range's
 /// `u32` count of permits can take whole).
 fn memory_cap() -> usize {
@@ -219,4 +320,35 @@ fn memory_cap() -> usize {
 /// `n` as a u64 (usize is at most 64 bits on every target plog builds for).
 pub(crate) fn crate_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::client::{HttpError, HttpErrorKind};
+
+    #[test]
+    fn only_failed_connections_are_transient() {
+        // A page's body cut part-way: object_store's list error wraps the
+        // HttpError of the read.
+        let cut = object_store::Error::Generic {
+            store: "GCS",
+            source: Box::new(HttpError::new(
+                HttpErrorKind::Interrupted,
+                std::io::Error::other("connection reset"),
+            )),
+        };
+        assert!(transient(&cut));
+        // The store's answers: the same if asked again.
+        let refused = object_store::Error::Generic {
+            store: "GCS",
+            source: "Server returned non-2xx status code: 401 Unauthorized".into(),
+        };
+        assert!(!transient(&refused));
+        let missing = object_store::Error::NotFound {
+            path: "bucket".to_string(),
+            source: "404".into(),
+        };
+        assert!(!transient(&missing));
+    }
 }

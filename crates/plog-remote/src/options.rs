@@ -15,8 +15,14 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 /// How objects are reached and read.
 #[derive(Clone, Debug)]
 pub struct RemoteOptions {
-    /// The endpoint of an S3-compatible store (`http://127.0.0.1:9000`);
-    /// `None`: the environment's (`AWS_ENDPOINT_URL`), else AWS's.
+    /// Where the store is, when not where its configuration says
+    /// ([`Bucket::connect_url`](crate::Bucket::connect_url)): for `s3://`,
+    /// the endpoint of an S3-compatible store (`http://127.0.0.1:9000`;
+    /// `None`: `AWS_ENDPOINT_URL`, else AWS's); for `gs://`, the base URL of
+    /// the XML API (an emulator's; `None`: `GOOGLE_BASE_URL`, else
+    /// Google's); for `az://`, the account's blob service URL (`None`:
+    /// `AZURE_STORAGE_ENDPOINT`, else `https://ACCOUNT.blob.core.windows.net`).
+    /// Not used for `http(s)://`.
     pub endpoint: Option<String>,
     /// The bytes of one ranged GET (at least 1).
     pub range_len: usize,

@@ -1,15 +1,22 @@
-//! An S3 server for tests (feature `test-server`): s3s-fs over a
-//! directory (a bucket is a directory, an object a file), bound to
-//! 127.0.0.1 in the calling process, and a TCP proxy that cuts
-//! connections part-way, to test what a flaky network does.
+//! Object stores for tests (feature `test-server`), each over a directory
+//! (a bucket or container is a directory below it, an object a file) and
+//! bound to 127.0.0.1 in the calling process: an S3 server (s3s-fs,
+//! [`start`]), a Google Cloud Storage server ([`start_gcs`]: s3s-fs again,
+//! as the XML API that object_store's GCS client speaks), an Azure Blob
+//! Storage server ([`start_azure`]), a plain HTTP file server
+//! ([`start_files`]), and a TCP proxy that cuts connections part-way, to
+//! test what a flaky network does. All of them can serve the same
+//! directory at once: a corpus is written once and read through each.
 //!
-//! The server gives every object's ETag on HEAD and in listings, as S3
-//! does (s3s-fs alone gives it on GET only).
+//! The S3 server gives every object's ETag on HEAD and in listings, as S3
+//! does (s3s-fs alone gives it on GET only), honours `If-Match`, and lists
+//! in pages (s3s-fs alone gives every key at once).
 //!
-//! One setup, used by this crate's tests and plog-cli's: requests are
+//! One setup, used by this crate's tests and plog-cli's: S3 requests are
 //! signed (SigV4) with [`ACCESS_KEY`] / [`SECRET_KEY`] in region
-//! [`REGION`]. The servers run on threads of their own until the process
-//! ends.
+//! [`REGION`]; GCS requests carry the bearer token [`GCS_TOKEN`]; Azure
+//! requests are signed (SharedKey) for the account [`AZURE_ACCOUNT`]. The
+//! servers run on threads of their own until the process ends.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,12 +31,26 @@ use s3s::dto::{
 use s3s::{S3, S3Request, S3Response, S3Result};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+mod azure;
+
+pub use azure::{AZURE_ACCOUNT, AZURE_KEY, start_azure};
+
 /// The access key the test server takes.
 pub const ACCESS_KEY: &str = "plog-test";
 /// The secret key the test server takes.
 pub const SECRET_KEY: &str = "plog-test";
 /// The region requests are signed for.
 pub const REGION: &str = "us-east-1";
+/// The OAuth bearer token the GCS test server takes
+/// (`GOOGLE_BEARER_TOKEN`).
+pub const GCS_TOKEN: &str = "plog-test";
+/// The most keys one page of a listing of the GCS and Azure test servers
+/// holds (GCS's and Azure's own hold 1,000 and 5,000): a listing of more
+/// than this many objects is read in pages, as a large bucket is.
+pub const TEST_PAGE: usize = 10;
+/// The most keys one page of a listing of the S3 test server holds, as
+/// S3's.
+const S3_PAGE: usize = 1000;
 
 /// Runs `serve` on a listener bound to 127.0.0.1 on a thread of its own
 /// (a one-worker runtime), and returns the listener's address.
@@ -58,10 +79,14 @@ where
 }
 
 /// s3s-fs with the ETag of GET (the MD5 of the object, quoted) given by
-/// HEAD and listings too, as S3 gives it.
+/// HEAD and listings too, as S3 gives it, and listings in pages of at most
+/// `page` keys (with a continuation token: the last key of the page),
+/// their prefix a prefix of the keys' text, as S3's is (s3s-fs matches
+/// whole path components).
 struct WithETags {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
+    page: usize,
 }
 
 impl WithETags {
@@ -80,6 +105,13 @@ impl S3 for WithETags {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        // If-Match honoured, as S3 and GCS do (s3s-fs passes it over): a
+        // range of an object replaced since it was listed is refused.
+        if let Some(wanted) = &req.input.if_match
+            && self.e_tag(&req.input.bucket, &req.input.key).as_ref() != Some(wanted)
+        {
+            return Err(s3s::s3_error!(PreconditionFailed));
+        }
         self.fs.get_object(req).await
     }
 
@@ -95,15 +127,45 @@ impl S3 for WithETags {
 
     async fn list_objects_v2(
         &self,
-        req: S3Request<ListObjectsV2Input>,
+        mut req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let bucket = req.input.bucket.clone();
+        let prefix = req.input.prefix.clone().unwrap_or_default();
+        let page = req
+            .input
+            .max_keys
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(self.page)
+            .clamp(1, self.page);
+        // The token is the last key of the page before: s3s-fs starts
+        // after it.
+        if let Some(token) = req.input.continuation_token.take() {
+            req.input.start_after = Some(token);
+        }
         let mut response = self.fs.list_objects_v2(req).await?;
-        for object in response.output.contents.iter_mut().flatten() {
+        let output = &mut response.output;
+        let contents = output.contents.get_or_insert_with(Vec::new);
+        contents.retain(|object| {
+            object
+                .key
+                .as_deref()
+                .is_some_and(|k| k.starts_with(&prefix))
+        });
+        let truncated = contents.len() > page;
+        contents.truncate(page);
+        for object in contents.iter_mut() {
             if let Some(key) = &object.key {
                 object.e_tag = self.e_tag(&bucket, key);
             }
         }
+        output.next_continuation_token = if truncated {
+            contents.last().and_then(|object| object.key.clone())
+        } else {
+            None
+        };
+        output.is_truncated = Some(truncated);
+        output.key_count = i32::try_from(contents.len()).ok();
+        output.max_keys = i32::try_from(page).ok();
         Ok(response)
     }
 }
@@ -131,17 +193,24 @@ pub fn start_public(root: &Path) -> String {
     serve(root, true)
 }
 
-fn serve(root: &Path, public: bool) -> String {
+/// The S3 service over `root`: listings in pages of `page` keys, requests
+/// signed with [`ACCESS_KEY`] and, if `public`, unsigned ones too.
+fn s3_service(root: &Path, public: bool, page: usize) -> s3s::service::SharedS3Service {
     let fs = s3s_fs::FileSystem::new(root).expect("an s3s-fs root");
     let mut builder = s3s::service::S3ServiceBuilder::new(WithETags {
         fs,
         root: root.to_path_buf(),
+        page,
     });
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
     if public {
         builder.set_access(Public);
     }
-    let service = builder.build().into_shared();
+    builder.build().into_shared()
+}
+
+fn serve(root: &Path, public: bool) -> String {
+    let service = s3_service(root, public, S3_PAGE);
     let addr = spawn_listener(move |listener| async move {
         let http =
             hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -151,6 +220,64 @@ fn serve(root: &Path, public: bool) -> String {
             };
             let conn = http
                 .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Starts a Google Cloud Storage server over `root` (each directory below
+/// it a bucket) on 127.0.0.1; returns its base URL
+/// (`http://127.0.0.1:PORT`, for `GOOGLE_BASE_URL` or `--endpoint`).
+///
+/// object_store's GCS client speaks GCS's XML API, which is S3's: a
+/// listing is `GET /BUCKET?list-type=2&prefix=..&continuation-token=..`
+/// (S3's ListObjectsV2 XML), an object `GET`/`HEAD /BUCKET/KEY` with
+/// `Range` and `If-Match`, its ETag and Last-Modified in the headers. So
+/// this is the S3 server above, answering requests that carry GCS's OAuth
+/// bearer token ([`GCS_TOKEN`], else 401) instead of a SigV4 signature,
+/// its listings in pages of [`TEST_PAGE`] keys.
+pub fn start_gcs(root: &Path) -> String {
+    let service = s3_service(root, true, TEST_PAGE);
+    let expected = format!("Bearer {GCS_TOKEN}");
+    let addr = spawn_listener(move |listener| async move {
+        let http =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            let expected = expected.clone();
+            let gcs = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    let service = service.clone();
+                    let authorized = request
+                        .headers()
+                        .get(hyper::header::AUTHORIZATION)
+                        .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                    async move {
+                        if !authorized {
+                            let mut response = hyper::Response::new(s3s::Body::from(
+                                "<?xml version='1.0' encoding='UTF-8'?><Error>\
+                                 <Code>AuthenticationRequired</Code></Error>"
+                                    .to_string(),
+                            ));
+                            *response.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+                            return Ok(response);
+                        }
+                        // The token is checked: s3s reads what is left as
+                        // an unsigned request.
+                        request.headers_mut().remove(hyper::header::AUTHORIZATION);
+                        hyper::service::Service::call(&service, request).await
+                    }
+                },
+            );
+            let conn = http
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), gcs)
                 .into_owned();
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -282,8 +409,6 @@ fn empty(status: u16) -> hyper::Response<FileBody> {
 
 /// The response to one request of [`start_files`]'s server.
 fn serve_file<B>(root: &Path, request: &hyper::Request<B>) -> hyper::Response<FileBody> {
-    use http_body_util::BodyExt as _;
-    use hyper::header;
     let relative = Path::new(request.uri().path().trim_start_matches('/'));
     if relative
         .components()
@@ -291,27 +416,43 @@ fn serve_file<B>(root: &Path, request: &hyper::Request<B>) -> hyper::Response<Fi
     {
         return empty(404);
     }
-    let path = root.join(relative);
-    let Ok(meta) = std::fs::metadata(&path) else {
+    serve_path(&root.join(relative), request.method(), request.headers())
+}
+
+/// The ETag of the file `meta` describes, unquoted: its length and
+/// modification time (what changes when it is rewritten).
+fn file_e_tag(meta: &std::fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{modified:x}", meta.len())
+}
+
+/// The response to a `method` (`GET` or `HEAD`) of the file `path` with
+/// `headers` (a single `Range: bytes=A-B`, `If-Match`).
+fn serve_path(
+    path: &Path,
+    method: &hyper::Method,
+    headers: &hyper::HeaderMap,
+) -> hyper::Response<FileBody> {
+    use http_body_util::BodyExt as _;
+    use hyper::header;
+    let Ok(meta) = std::fs::metadata(path) else {
         return empty(404);
     };
     if !meta.is_file() {
         return empty(404);
     }
     let len = meta.len();
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let e_tag = format!("\"{len:x}-{modified:x}\"");
-    if let Some(wanted) = request.headers().get(header::IF_MATCH)
+    let e_tag = format!("\"{}\"", file_e_tag(&meta));
+    if let Some(wanted) = headers.get(header::IF_MATCH)
         && wanted.as_bytes() != e_tag.as_bytes()
     {
         return empty(412);
     }
-    let range = request
-        .headers()
+    let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
@@ -322,30 +463,33 @@ fn serve_file<B>(root: &Path, request: &hyper::Request<B>) -> hyper::Response<Fi
         Some(_) => return empty(416),
         None => (200, 0, len),
     };
-    let head = request.method() == hyper::Method::HEAD;
+    let head = method == hyper::Method::HEAD;
     let body: FileBody = if head {
         http_body_util::Empty::new()
             .map_err(|never| match never {})
             .boxed()
     } else {
-        let chunks = futures::stream::try_unfold((path, start), move |(path, at)| async move {
-            if at >= end {
-                return Ok(None);
-            }
-            let want = (end - at).min(1 << 20);
-            let read_path = path.clone();
-            let bytes = tokio::task::spawn_blocking(move || {
-                use std::io::{Read as _, Seek as _};
-                let mut file = std::fs::File::open(read_path)?;
-                file.seek(std::io::SeekFrom::Start(at))?;
-                let mut buf = vec![0u8; usize::try_from(want).unwrap_or(1 << 20)];
-                file.read_exact(&mut buf)?;
-                Ok::<_, std::io::Error>(bytes::Bytes::from(buf))
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-            Ok(Some((hyper::body::Frame::data(bytes), (path, at + want))))
-        });
+        let chunks = futures::stream::try_unfold(
+            (path.to_path_buf(), start),
+            move |(path, at)| async move {
+                if at >= end {
+                    return Ok(None);
+                }
+                let want = (end - at).min(1 << 20);
+                let read_path = path.clone();
+                let bytes = tokio::task::spawn_blocking(move || {
+                    use std::io::{Read as _, Seek as _};
+                    let mut file = std::fs::File::open(read_path)?;
+                    file.seek(std::io::SeekFrom::Start(at))?;
+                    let mut buf = vec![0u8; usize::try_from(want).unwrap_or(1 << 20)];
+                    file.read_exact(&mut buf)?;
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(buf))
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                Ok(Some((hyper::body::Frame::data(bytes), (path, at + want))))
+            },
+        );
         http_body_util::StreamBody::new(chunks).boxed()
     };
     let mut response = hyper::Response::new(body);

@@ -1,28 +1,54 @@
-//! Naming objects: `s3://BUCKET/KEY` and `http(s)://HOST/PATH` URLs.
+//! Naming objects: `s3://BUCKET/KEY`, `gs://BUCKET/KEY`,
+//! `az://CONTAINER/KEY` and `http(s)://HOST/PATH` URLs. The schemes this
+//! crate reads are listed here and nowhere else ([`SCHEMES`]).
 
 use crate::RemoteError;
 
 /// The URL scheme of S3 and S3-compatible stores (`s3://BUCKET/KEY`).
 pub const S3_SCHEME: &str = "s3://";
 
-/// Every scheme this crate reads: S3's, and plain HTTP(S) servers' (GET
-/// with ranges; a prefix is listed with WebDAV's PROPFIND).
-pub const SCHEMES: [&str; 3] = [S3_SCHEME, "http://", "https://"];
+/// The URL scheme of Google Cloud Storage (`gs://BUCKET/KEY`).
+pub const GCS_SCHEME: &str = "gs://";
 
-/// Whether `arg` names an object URL this crate reads (`s3://...`,
-/// `http://...`, `https://...`), rather than a local path.
+/// The URL scheme of Azure Blob Storage (`az://CONTAINER/KEY`, as fsspec
+/// and object_store name it).
+pub const AZURE_SCHEME: &str = "az://";
+
+/// Azure's other schemes, as object_store parses them: `abfs(s)://CONTAINER/KEY`
+/// (fsspec's, the same as `az://`), and Hadoop's
+/// `abfs(s)://CONTAINER@ACCOUNT.dfs.core.windows.net/KEY`, which names the
+/// account too.
+pub const AZURE_ABFS_SCHEMES: [&str; 2] = ["abfs://", "abfss://"];
+
+/// Every scheme this crate reads: S3's, Google Cloud Storage's, Azure
+/// Blob Storage's, and plain HTTP(S) servers' (GET with ranges; a prefix
+/// is listed with WebDAV's PROPFIND).
+pub const SCHEMES: [&str; 7] = [
+    S3_SCHEME,
+    GCS_SCHEME,
+    AZURE_SCHEME,
+    AZURE_ABFS_SCHEMES[0],
+    AZURE_ABFS_SCHEMES[1],
+    "http://",
+    "https://",
+];
+
+/// Whether `arg` names an object URL this crate reads (one of
+/// [`SCHEMES`]), rather than a local path.
 pub fn is_url(arg: &str) -> bool {
     SCHEMES.iter().any(|scheme| arg.starts_with(scheme))
 }
 
-/// An object URL, split: `s3://BUCKET/KEY` or `http(s)://HOST/PATH` (the
-/// host then stands where the bucket does). A key that is empty or ends
+/// An object URL, split: `s3://BUCKET/KEY`, `gs://BUCKET/KEY`,
+/// `az://CONTAINER/KEY` (the container stands where the bucket does) or
+/// `http(s)://HOST/PATH` (the host does). A key that is empty or ends
 /// in `/` is a prefix: the objects below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectUrl {
-    /// The scheme, one of [`SCHEMES`] (`s3://`, `http://`, `https://`).
+    /// The scheme, one of [`SCHEMES`].
     pub scheme: &'static str,
-    /// The bucket (for `http(s)://`, the host and port).
+    /// The bucket (for `az://`, the container; for `http(s)://`, the host
+    /// and port).
     pub bucket: String,
     /// The key, or the prefix (empty: the whole bucket).
     pub key: String,
@@ -30,14 +56,16 @@ pub struct ObjectUrl {
 
 impl ObjectUrl {
     /// Parses `s3://BUCKET/KEY`, `s3://BUCKET/PREFIX/`, `s3://BUCKET`, and
-    /// the same with `http://HOST` or `https://HOST` for `s3://BUCKET`.
+    /// the same with `gs://BUCKET`, `az://CONTAINER`, `http://HOST` or
+    /// `https://HOST` for `s3://BUCKET`.
     pub fn parse(url: &str) -> Result<ObjectUrl, RemoteError> {
         let (scheme, rest) = SCHEMES
             .iter()
             .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (*scheme, rest)))
             .ok_or_else(|| {
                 RemoteError::Url(format!(
-                    "expected a URL such as s3://BUCKET/KEY or https://HOST/PATH, found {url:?}"
+                    "expected an object URL ({}), found {url:?}",
+                    SCHEMES.join(", ")
                 ))
             })?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -91,7 +119,16 @@ mod tests {
         assert!(bucket.is_prefix());
         assert_eq!(bucket.key, "");
         assert!(ObjectUrl::parse("s3:///key").is_err());
-        assert!(ObjectUrl::parse("gs://logs/key").is_err());
+        assert!(ObjectUrl::parse("ftp://logs/key").is_err());
+        assert!(ObjectUrl::parse("gs:///key").is_err());
+        let gcs = ObjectUrl::parse("gs://logs/node-1/").unwrap();
+        assert_eq!((gcs.scheme, gcs.bucket.as_str()), (GCS_SCHEME, "logs"));
+        assert!(gcs.is_prefix());
+        let azure = ObjectUrl::parse("az://backups/node-1/raft.plog").unwrap();
+        assert_eq!(azure.scheme, AZURE_SCHEME);
+        assert_eq!(azure.bucket, "backups");
+        assert_eq!(azure.key, "node-1/raft.plog");
+        assert_eq!(azure.to_string(), "az://backups/node-1/raft.plog");
         assert!(ObjectUrl::parse("https:///key").is_err());
         let http = ObjectUrl::parse("http://127.0.0.1:9000/logs/raft.plog").unwrap();
         assert_eq!(http.scheme, "http://");
@@ -104,6 +141,17 @@ mod tests {
         );
         assert!(is_url("s3://b/k"));
         assert!(is_url("https://h/k"));
+        assert!(is_url("gs://b/k"));
+        assert!(is_url("az://c/k"));
+        let hadoop = ObjectUrl::parse("abfss://c@acct.dfs.core.windows.net/d/k").unwrap();
+        assert_eq!(hadoop.bucket, "c@acct.dfs.core.windows.net");
+        assert_eq!(hadoop.key, "d/k");
+        assert_eq!(
+            hadoop.to_string(),
+            "abfss://c@acct.dfs.core.windows.net/d/k"
+        );
+        assert!(is_url("abfs://c/k"));
+        assert!(!is_url("adl://c/k"));
         assert!(!is_url("./s3:/b"));
         assert!(!is_url("http:/b"));
     }
