@@ -25,6 +25,62 @@ pub(crate) struct Record {
     pub payload: Arc<crate::Payload>,
 }
 
+/// What an append leaves to free: the caller's entries, once serialized (a
+/// tree of small allocations each, costing about as much to free as to
+/// serialize). Never freed on the thread that drops it: see [`release`]
+/// for when; dropped on any other path (an error, a refused batch), it
+/// goes to the rayon pool all the same, so an async caller's task never
+/// frees it.
+#[derive(Default)]
+pub(crate) struct Garbage(Vec<Box<dyn Send>>);
+
+impl Garbage {
+    /// `entries` as garbage when freeing them is worth a trip to the pool
+    /// (at least `min` of them); dropped on the spot otherwise.
+    pub(crate) fn of<T: Send + 'static>(entries: Vec<T>, min: usize) -> Garbage {
+        if entries.len() >= min {
+            Garbage(vec![Box::new(entries)])
+        } else {
+            Garbage::default()
+        }
+    }
+
+    /// Takes `other`'s garbage too (appends written by one fdatasync).
+    pub(crate) fn extend(&mut self, mut other: Garbage) {
+        self.0.append(&mut other.0);
+    }
+}
+
+impl Drop for Garbage {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let garbage = std::mem::take(&mut self.0);
+            rayon::spawn(move || drop(garbage));
+        }
+    }
+}
+
+/// Frees a written batch: its records (the serialized payloads, one large
+/// buffer per part) and `garbage`. With garbage, on the rayon pool, in one
+/// job: on the writer's thread the frees cost as much as the write's CPU
+/// (glibc consolidates the entries' thousands of freed nodes when a large
+/// buffer is freed after them), and freed on the pool while the writer
+/// still works, they meet its allocations in the allocator's locks. So the
+/// frees wait until the batch is durable, then leave the append's path;
+/// the large buffers go last, so that the pool's thread, not the next
+/// append, pays for that consolidation.
+pub(crate) fn release(records: Vec<Record>, mut garbage: Garbage) {
+    if garbage.0.is_empty() {
+        drop(records);
+    } else {
+        let garbage = std::mem::take(&mut garbage.0);
+        rayon::spawn(move || {
+            drop(garbage);
+            drop(records);
+        });
+    }
+}
+
 /// Who is told when an append is durable.
 pub(crate) enum Done<C: Flavor> {
     Raft(C::Flushed),
@@ -117,23 +173,25 @@ impl Slot {
     }
 
     /// Writes `records` and calls `callback` on the caller's thread when
-    /// every command sent before is done (the I/O thread is idle); gives
-    /// them back otherwise, to be queued.
+    /// every command sent before is done (the I/O thread is idle), then
+    /// [`release`]s them with `garbage`; gives them back otherwise, to be
+    /// queued.
     pub(crate) fn append_in_place<C: Flavor>(
         &self,
         shared: &Shared<C>,
         records: Vec<Record>,
         callback: Done<C>,
-    ) -> Option<(Vec<Record>, Done<C>)> {
+        garbage: Garbage,
+    ) -> Option<(Vec<Record>, Done<C>, Garbage)> {
         let Ok(mut writer) = self.writer.try_lock() else {
-            return Some((records, callback));
+            return Some((records, callback, garbage));
         };
         if self.queued.load(Ordering::SeqCst) != 0 {
-            return Some((records, callback));
+            return Some((records, callback, garbage));
         }
         let result = append(shared, &mut writer, &records);
         drop(writer);
-        drop(records);
+        release(records, garbage);
         finish(shared, result, vec![callback]);
         None
     }

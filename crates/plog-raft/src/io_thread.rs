@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use crate::append::{Done, Record, Slot, Writer, append, finish};
+use crate::append::{Done, Garbage, Record, Slot, Writer, append, finish, release};
 use crate::flavor::Flavor;
 use crate::state::sync_dir;
 use crate::{RaftLogError, Shared};
@@ -18,6 +18,8 @@ pub(crate) enum Cmd<C: Flavor> {
     Append {
         records: Vec<Record>,
         callback: Option<Done<C>>,
+        /// Freed once written (see [`crate::append::release`]).
+        garbage: Garbage,
     },
     Truncate {
         index: u64,
@@ -94,17 +96,26 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, slot:
             }
         };
         match cmd {
-            Cmd::Append { records, callback } => {
+            Cmd::Append {
+                records,
+                callback,
+                mut garbage,
+            } => {
                 // Group commit: take every append already queued.
                 let mut all = records;
                 let mut callbacks: Vec<Done<C>> = callback.into_iter().collect();
                 let mut taken = 1;
                 while let Ok(next) = rx.try_recv() {
                     match next {
-                        Cmd::Append { records, callback } => {
+                        Cmd::Append {
+                            records,
+                            callback,
+                            garbage: more,
+                        } => {
                             taken += 1;
                             all.extend(records);
                             callbacks.extend(callback);
+                            garbage.extend(more);
                         }
                         Cmd::SaveState => {
                             taken += 1;
@@ -117,8 +128,8 @@ pub(crate) fn run<C: Flavor>(shared: Arc<Shared<C>>, rx: Receiver<Cmd<C>>, slot:
                     }
                 }
                 let result = append(&shared, &mut slot.writer(), &all);
-                // The records' memory goes back before the callbacks run.
-                drop(all);
+                // Freed off this thread (see `release`), before the callbacks run.
+                release(all, garbage);
                 finish(&shared, result, callbacks);
                 slot.done(taken);
                 continue;

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
-use crate::append::{self, Done, Slot};
+use crate::append::{self, Done, Garbage, Slot};
 use crate::flavor::Flavor;
 use crate::index::{Payload, Segment};
 use crate::io_thread::{self, Cmd, Reply};
@@ -27,13 +27,14 @@ use crate::{Options, RaftLogError, RecoveryReport, WriteStats, prealloc, recover
 /// engenho-shaped entries. Below it, waking the pool's sleeping threads
 /// (tens of µs on a small VM) costs about what sharing the work saves.
 const PARALLEL_SERIALIZE: usize = 128;
-/// openraft's `append` serializes (and drops) batches of at least this
-/// many entries off the caller's task, on the rayon pool, so that the
-/// runtime never waits for more than about 120 µs of serializing
-/// (engenho-shaped entries); smaller batches are dropped on the pool too.
+/// openraft's `append` serializes batches of at least this many entries
+/// off the caller's task, on the rayon pool, so that the runtime never
+/// waits for more than about 120 µs of serializing (engenho-shaped
+/// entries).
 const OFF_TASK_SERIALIZE: usize = 64;
-/// Batches of at least this many entries are dropped on the rayon pool,
-/// off the append's path.
+/// Batches of at least this many entries are freed on the rayon pool once
+/// written (`append::release`), off the append's path; smaller ones on the
+/// spot.
 const DROP_ON_POOL: usize = 16;
 
 pub(crate) fn stopped() -> RaftLogError {
@@ -282,23 +283,14 @@ impl<C: Flavor> Store<C> {
         done: Done<C>,
     ) -> Result<(), RaftLogError> {
         let batch = serialize::<C>(&entries)?;
-        // Dropping the entries costs about as much as serializing them (a
-        // tree of small allocations each): a large batch is dropped on the
-        // rayon pool, off the append's path, as openraft's `append` does.
-        // (Dropping it across the pool is no faster: the frees meet in the
-        // allocator.)
-        if entries.len() >= DROP_ON_POOL {
-            rayon::spawn(move || drop(entries));
-        } else {
-            drop(entries);
-        }
+        let garbage = Garbage::of(entries, DROP_ON_POOL);
         match self.admit(batch)? {
-            None => self.enqueue(Vec::new(), done, false),
+            None => self.enqueue(Vec::new(), done, false, garbage),
             Some(batch) => {
                 if let Some(index) = self.overwrites(&batch) {
                     self.truncate_from(index)?;
                 }
-                self.enqueue(batch, done, true)
+                self.enqueue(batch, done, true, garbage)
             }
         }
     }
@@ -313,29 +305,24 @@ impl<C: Flavor> Store<C> {
         entries: Vec<C::Entry>,
         callback: Done<C>,
     ) -> Result<(), RaftLogError> {
-        let batch = if entries.len() >= OFF_TASK_SERIALIZE {
+        let (batch, entries) = if entries.len() >= OFF_TASK_SERIALIZE {
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
                 let batch = serialize::<C>(&entries);
-                let _ = tx.send(batch);
-                // While the task goes on to queue the batch.
-                drop(entries);
+                let _ = tx.send((batch, entries));
             });
-            rx.await.map_err(|_| stopped())??
+            rx.await.map_err(|_| stopped())?
         } else {
-            let batch = serialize::<C>(&entries);
-            if entries.len() >= DROP_ON_POOL {
-                rayon::spawn(move || drop(entries));
-            }
-            batch?
+            (serialize::<C>(&entries), entries)
         };
-        let Some(batch) = self.admit(batch)? else {
-            return self.enqueue(Vec::new(), callback, false);
+        let garbage = Garbage::of(entries, DROP_ON_POOL);
+        let Some(batch) = self.admit(batch?)? else {
+            return self.enqueue(Vec::new(), callback, false, garbage);
         };
         if let Some(index) = self.overwrites(&batch) {
             self.truncate_async(index).await?;
         }
-        self.enqueue(batch, callback, false)
+        self.enqueue(batch, callback, false, garbage)
     }
 
     /// Refuses a batch for a poisoned store; drops its entries at or below
@@ -368,14 +355,16 @@ impl<C: Flavor> Store<C> {
     }
 
     /// Puts `batch` in the index (readable from memory until durable) and
-    /// hands it to the I/O thread with its callback; with `in_place` (a
-    /// caller that may block), writes it on the caller's thread instead
-    /// when the I/O thread is idle.
+    /// hands it to the I/O thread with its callback and `garbage` (freed
+    /// once written); with `in_place` (a caller that may block),
+    /// writes it on the caller's thread instead when the I/O thread is
+    /// idle.
     fn enqueue(
         &mut self,
         batch: Vec<Serialized<C>>,
         callback: Done<C>,
         in_place: bool,
+        garbage: Garbage,
     ) -> Result<(), RaftLogError> {
         let Some(last_id) = batch.last().map(|(id, _)| id.clone()) else {
             // Nothing to write; the callback still comes after everything
@@ -383,6 +372,7 @@ impl<C: Flavor> Store<C> {
             return self.send(Cmd::Append {
                 records: Vec::new(),
                 callback: Some(callback),
+                garbage,
             });
         };
         let mut log = self.shared.log();
@@ -424,17 +414,21 @@ impl<C: Flavor> Store<C> {
         }
         log.last = Some(last_id);
         drop(log);
-        let (records, callback) = if in_place {
-            match self.slot.append_in_place(&self.shared, records, callback) {
+        let (records, callback, garbage) = if in_place {
+            match self
+                .slot
+                .append_in_place(&self.shared, records, callback, garbage)
+            {
                 None => return Ok(()),
                 Some(queued) => queued,
             }
         } else {
-            (records, callback)
+            (records, callback, garbage)
         };
         self.send(Cmd::Append {
             records,
             callback: Some(callback),
+            garbage,
         })
     }
 }
