@@ -73,11 +73,8 @@ pub(crate) fn release(records: Vec<Record>, mut garbage: Garbage) {
     if garbage.0.is_empty() {
         drop(records);
     } else {
-        let garbage = std::mem::take(&mut garbage.0);
-        rayon::spawn(move || {
-            drop(garbage);
-            drop(records);
-        });
+        // Dropped last by the garbage's own trip to the pool.
+        garbage.0.push(Box::new(records));
     }
 }
 
