@@ -380,45 +380,33 @@ fn wrong_credentials_and_unknown_schemes_are_error_lines() {
     both.endpoint = Some("http://127.0.0.1:1/devstoreaccount1".to_string());
     // Any truth object_store takes, not only "true".
     both.env[0] = ("AZURE_STORAGE_USE_EMULATOR", "Yes".to_string());
-    let out = both
-        .verify()
-        .args(["--json", "az://logs/a.plog"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let error = json_lines(&out.stdout)[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (path, error) = refused(both.verify().args(["--json", "az://logs/a.plog"]));
+    assert_eq!(path, "az://logs/a.plog");
     assert!(error.contains("AZURE_STORAGE_USE_EMULATOR"), "{error}");
 
     // No account for az://: the error names the variables that give one.
     let mut unconfigured = Store::azure(root.path());
     unconfigured.env.clear();
-    let out = unconfigured
-        .verify()
-        .args(["--json", "az://logs/a.plog"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let error = json_lines(&out.stdout)[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (path, error) = refused(unconfigured.verify().args(["--json", "az://logs/a.plog"]));
+    assert_eq!(path, "az://logs/a.plog");
     assert!(error.contains("AZURE_STORAGE_ACCOUNT_NAME"), "{error}");
 
     // A URL of a scheme plog does not read: an error naming those it does.
-    let out = plog()
-        .args(["verify", "--json", "ftp://host/a.plog"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let lines = json_lines(&out.stdout);
-    assert_eq!(lines[0]["path"], "ftp://host/a.plog");
-    let error = lines[0]["error"].as_str().unwrap();
+    let (path, error) = refused(plog().args(["verify", "--json", "ftp://host/a.plog"]));
+    assert_eq!(path, "ftp://host/a.plog");
     for scheme in plog_remote::SCHEMES {
         assert!(error.contains(scheme), "{error}");
     }
+}
+
+/// The `path` and `error` of the first JSON line `cmd` prints, which must
+/// end with status 2 (the object could not be read).
+fn refused(cmd: &mut assert_cmd::Command) -> (String, String) {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let lines = json_lines(&out.stdout);
+    let field = |key: &str| lines[0][key].as_str().unwrap().to_string();
+    (field("path"), field("error"))
 }
 
 /// A bucket `name` below `root` of `n` small logs, `obj-NNNN.plog`, every
